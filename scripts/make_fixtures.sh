@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Generate the small audio test fixtures in tests/fixtures/.
+#
+# What it produces:
+#   speech_01.ogg .. speech_04.ogg  English sentences (~3 s, ~6 s, ~10 s, ~15 s)
+#                                   spoken by espeak-ng (voice en-us, 150 wpm),
+#                                   encoded like a Telegram voice note:
+#                                   OGG/Opus, mono, 48 kHz, ~24 kbit/s, voip.
+#   references.json                 reference transcript of each speech file.
+#   silence.ogg                     3 s of digital silence, same encoding
+#                                   (VAD must yield no invented text).
+#   corrupt.ogg                     bytes that are not decodable audio
+#                                   (fixed pattern, no randomness).
+#
+# The fixtures are committed to the repository; the tests only read them and
+# never need espeak-ng or ffmpeg. Run this script only to regenerate them
+# (requires: apt-get install espeak-ng ffmpeg). It is idempotent: every run
+# overwrites the same files with the same content (apart from encoder details).
+#
+# Usage: scripts/make_fixtures.sh   (from anywhere)
+set -euo pipefail
+
+for tool in espeak-ng ffmpeg; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "error: $tool not found (apt-get install espeak-ng ffmpeg)" >&2
+        exit 1
+    fi
+done
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out_dir="$repo_root/tests/fixtures"
+mkdir -p "$out_dir"
+
+tmp_dir="$(mktemp -d)"
+trap 'rm -rf "$tmp_dir"' EXIT
+
+# Plain everyday sentences with common words; no numbers or names, so the
+# word error rate of a transcription is meaningful.
+names=(speech_01.ogg speech_02.ogg speech_03.ogg speech_04.ogg)
+texts=(
+    "Please remember to buy fresh bread and milk."
+    "The weather was very cold this morning, so I wore my warm coat, a hat and a scarf."
+    "We should move the team meeting to the afternoon because most people are busy before lunch and the small room is already booked. Please send everyone a short note about the change."
+    "I went to the market after work and picked up some apples, a bag of rice, and a few vegetables for dinner. It started to rain on the way home, so I walked quickly and got back just in time to cook a hot meal for the family."
+)
+
+# Encode like a Telegram voice note: encode_opus OUTPUT INPUT-OPTIONS...
+# -map_metadata -1 and the bitexact flags keep encoder/version tags out of the
+# output; -serial_offset fixes the (otherwise random) OGG stream serial number.
+encode_opus() {
+    local output="$1"
+    shift
+    ffmpeg -nostdin -hide_banner -loglevel error -y \
+        "$@" \
+        -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
+        -ac 1 -ar 48000 -c:a libopus -b:a 24k -vbr on -application voip \
+        -serial_offset 1 \
+        "$output"
+}
+
+for i in "${!names[@]}"; do
+    wav="$tmp_dir/speech_$i.wav"
+    espeak-ng -v en-us -s 150 -w "$wav" "${texts[$i]}"
+    encode_opus "$out_dir/${names[$i]}" -i "$wav"
+done
+
+# Reference transcripts as JSON (texts contain no quotes or backslashes).
+{
+    echo "{"
+    for i in "${!names[@]}"; do
+        sep=","
+        if [[ $i -eq $((${#names[@]} - 1)) ]]; then sep=""; fi
+        printf '  "%s": "%s"%s\n' "${names[$i]}" "${texts[$i]}" "$sep"
+    done
+    echo "}"
+} > "$out_dir/references.json"
+
+# 3 s of silence.
+encode_opus "$out_dir/silence.ogg" \
+    -f lavfi -i "anullsrc=channel_layout=mono:sample_rate=48000" -t 3
+
+# Not decodable audio: an OGG capture pattern followed by a fixed, repeated
+# text pattern (deterministic, no randomness).
+{
+    printf 'OggS'
+    for _ in $(seq 1 32); do
+        printf 'this is not audio data, just a fixed garbage pattern. '
+    done
+} > "$out_dir/corrupt.ogg"
+
+echo "fixtures written to $out_dir:"
+ls -l "$out_dir"

@@ -1,0 +1,30 @@
+"""Names of the files and folders inside a session folder (the contract's layout)."""
+
+from __future__ import annotations
+
+AUDIO_DIR = "audio"
+TRANSCRIPTS_DIR = "transcripts"
+PROCESS_DIR = "process"
+PROCESS_INPUT = "process/input.txt"
+PROCESS_OUTPUT_DIR = "process/output"
+
+
+def entry_stem(sequence: int) -> str:
+    """``7 -> "007_audio"``: the shared stem of an entry's audio and transcript files."""
+    return f"{sequence:03d}_audio"
+
+
+def audio_filename(sequence: int, extension: str = ".ogg") -> str:
+    """File name of an entry's audio in ``audio/``; other formats keep their extension."""
+    ext = extension if extension.startswith(".") else f".{extension}"
+    return f"{entry_stem(sequence)}{ext.lower()}"
+
+
+def transcript_filename(sequence: int, extension: str = ".txt") -> str:
+    """File name of an entry's transcript in ``transcripts/``."""
+    return f"{entry_stem(sequence)}{extension}"
+
+
+def is_plain_filename(name: str) -> bool:
+    """A name that stays inside its folder: no separators, not hidden, not ``..``."""
+    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")

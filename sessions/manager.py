@@ -1,0 +1,496 @@
+"""The async session manager: the contract's operations over a :class:`SessionStorage`.
+
+Each operation that changes a session is one read-modify-write that holds the session's
+lock: an in-process ``asyncio.Lock`` (so waiters queue on the loop, not in threads) and
+the storage's cross-process file lock, taken in a worker thread together with the
+blocking reads and fsyncs. Events are published after the change is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from sessions import events as ev
+from sessions.config import SessionConfig
+from sessions.errors import (
+    AudioRejectedError,
+    CorruptSessionError,
+    EntryNotFoundError,
+    InvalidStateError,
+    SessionImmutableError,
+    SessionNotFoundError,
+)
+from sessions.events import EventBus, SessionEvent
+from sessions.ids import candidate_ids, is_valid_session_id
+from sessions.layout import AUDIO_DIR, is_plain_filename
+from sessions.models import (
+    AudioEntry,
+    ErrorEntry,
+    Session,
+    SessionState,
+    TranscriptionStatus,
+    utc_now,
+)
+from sessions.state_machine import ensure_transition
+from sessions.storage import SessionStorage
+
+# A change returns the events it caused, or None when it changed nothing (no write).
+_Events = list[tuple[str, dict[str, Any]]]
+_Change = Callable[[Session], _Events | None]
+
+_log = structlog.get_logger("sessions.manager")
+
+
+class SessionManager(ABC):
+    """The contract's session manager, async because every operation may touch disk."""
+
+    @abstractmethod
+    async def get_active_session(self, chat_id: int | None = None) -> Session | None:
+        """The chat's COLLECTING session; without a chat id, the (newest) COLLECTING one."""
+
+    @abstractmethod
+    async def create_session(self, chat_id: int) -> Session:
+        """Create a new session, finalizing this chat's active session first."""
+
+    @abstractmethod
+    async def finalize_session(self, session_id: str) -> Session:
+        """COLLECTING -> TRANSCRIBING. InvalidStateError from any other state."""
+
+    @abstractmethod
+    async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
+        """Record an audio entry. SessionImmutableError unless COLLECTING."""
+
+    @abstractmethod
+    async def update_transcription_status(
+        self,
+        session_id: str,
+        sequence: int,
+        status: TranscriptionStatus,
+        transcript_filename: str | None = None,
+    ) -> Session:
+        """Set one entry's transcription status (and transcript file name)."""
+
+    @abstractmethod
+    async def transition_state(self, session_id: str, new_state: SessionState) -> Session:
+        """Move to ``new_state`` if the transition table allows it, else InvalidStateError."""
+
+    @abstractmethod
+    async def add_error(self, session_id: str, error: ErrorEntry) -> Session:
+        """Append an error entry."""
+
+    @abstractmethod
+    async def get_session(self, session_id: str) -> Session | None:
+        """The session, or None for a well-formed id that does not exist."""
+
+    @abstractmethod
+    async def list_sessions(self, limit: int = 10, chat_id: int | None = None) -> list[Session]:
+        """Recent sessions, newest first."""
+
+    @abstractmethod
+    def get_session_path(self, session_id: str) -> Path:
+        """Folder of a session."""
+
+
+class FileSessionManager(SessionManager):
+    """:class:`SessionManager` over a :class:`SessionStorage`, safe across tasks and processes."""
+
+    def __init__(
+        self,
+        storage: SessionStorage,
+        config: SessionConfig | None = None,
+        events: EventBus | None = None,
+    ) -> None:
+        self.storage = storage
+        self.config = config or SessionConfig()
+        self.events = events or EventBus()
+        self._locks = _KeyedLocks()
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def get_session_path(self, session_id: str) -> Path:
+        """Folder of a session. Validates the id's form but does not touch the disk."""
+        return self.storage.session_path(session_id)
+
+    async def get_session(self, session_id: str) -> Session | None:
+        self.storage.session_path(session_id)  # a malformed id raises SessionNotFoundError
+        return await asyncio.to_thread(self.storage.load, session_id)
+
+    async def require_session(self, session_id: str) -> Session:
+        """Like :meth:`get_session`, but SessionNotFoundError when it does not exist."""
+        session = await self.get_session(session_id)
+        if session is None:
+            raise SessionNotFoundError(f"unknown session: {session_id}")
+        return session
+
+    async def get_active_session(self, chat_id: int | None = None) -> Session | None:
+        if chat_id is not None:
+            return await asyncio.to_thread(self._active_sync, chat_id)
+        return await asyncio.to_thread(self._any_active_sync)
+
+    async def list_sessions(self, limit: int = 10, chat_id: int | None = None) -> list[Session]:
+        return await asyncio.to_thread(self._list_sync, limit, chat_id)
+
+    async def sessions_in_states(self, *states: SessionState) -> list[Session]:
+        """Every readable session in one of ``states``, oldest first (to resume work)."""
+        wanted = frozenset(states)
+
+        def scan() -> list[Session]:
+            return [s for s in self._iter_readable(self.storage.list_all()) if s.state in wanted]
+
+        return await asyncio.to_thread(scan)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def create_session(self, chat_id: int) -> Session:
+        return await self._open_session(chat_id, replace_active=True)
+
+    async def ensure_active_session(self, chat_id: int) -> Session:
+        """The chat's active session, creating one if there is none (never finalizes)."""
+        return await self._open_session(chat_id, replace_active=False)
+
+    async def finalize_session(self, session_id: str) -> Session:
+        return await self.transition_state(session_id, SessionState.TRANSCRIBING)
+
+    async def transition_state(self, session_id: str, new_state: SessionState) -> Session:
+        def change(session: Session) -> _Events:
+            return _apply_transition(session, new_state)
+
+        return await self._mutate(session_id, change)
+
+    async def mark_delivered(self, session_id: str) -> Session:
+        """Record that the session's transcript reached the chat (idempotent)."""
+
+        def change(session: Session) -> _Events | None:
+            if session.delivered_at is not None:
+                return None
+            session.delivered_at = utc_now()
+            return [("delivered", {})]
+
+        return await self._mutate(session_id, change)
+
+    # -- audio -------------------------------------------------------------------------------
+
+    async def reserve_sequence(self, session_id: str, message_id: int | None = None) -> int:
+        """Take the next sequence number, in the order calls arrive.
+
+        With a ``message_id`` the reservation is remembered: asking again for the same
+        message (a redelivered update, a retry after a crash) returns the same number.
+        """
+
+        def change(session: Session) -> _Events | None:
+            _ensure_collecting(session)
+            if message_id is not None and (
+                message_id in session.reserved_sequences
+                or session.entry_for_message(message_id) is not None
+            ):
+                return None
+            if message_id is not None:
+                session.reserved_sequences[message_id] = session.next_sequence
+            session.next_sequence += 1
+            return []
+
+        session = await self._mutate(session_id, change)
+        if message_id is None:
+            return session.next_sequence - 1
+        existing = session.entry_for_message(message_id)
+        if existing is not None:
+            return existing.sequence
+        return session.reserved_sequences[message_id]
+
+    async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
+        """Record ``audio_entry``; its file must already be in the session's ``audio/``.
+
+        Idempotent on ``message_id``: a second call for the same Telegram message returns
+        the session unchanged.
+        """
+        entry = audio_entry.model_copy(deep=True)
+        folder = self.get_session_path(session_id)
+        max_duration = self.config.max_audio_duration_seconds
+
+        def change(session: Session) -> _Events | None:
+            _ensure_collecting(session)
+            if entry.message_id is not None and session.entry_for_message(entry.message_id):
+                return None
+            if entry.duration_seconds > max_duration:
+                raise AudioRejectedError(
+                    f"audio is {entry.duration_seconds:.0f} s long; the limit is {max_duration} s"
+                )
+            if session.entry(entry.sequence) is not None:
+                raise AudioRejectedError(f"sequence {entry.sequence} is already taken")
+            reserved = session.reserved_sequences.get(entry.message_id or -1)
+            if entry.message_id is not None and reserved not in (None, entry.sequence):
+                raise AudioRejectedError(
+                    f"message {entry.message_id} holds sequence {reserved}, not {entry.sequence}"
+                )
+            if not is_plain_filename(entry.filename):
+                raise AudioRejectedError(f"not a plain file name: {entry.filename!r}")
+            if not (folder / AUDIO_DIR / entry.filename).is_file():
+                raise AudioRejectedError(f"audio file missing: {AUDIO_DIR}/{entry.filename}")
+            entry.transcription_status = TranscriptionStatus.PENDING
+            session.audio_entries.append(entry)
+            session.audio_entries.sort(key=lambda e: e.sequence)
+            session.next_sequence = max(session.next_sequence, entry.sequence + 1)
+            if entry.message_id is not None:
+                session.reserved_sequences.pop(entry.message_id, None)
+            details = {
+                "sequence": entry.sequence,
+                "filename": entry.filename,
+                "duration_seconds": entry.duration_seconds,
+                "entry_count": len(session.audio_entries),
+                "total_duration_seconds": session.total_duration_seconds,
+            }
+            return [(ev.AUDIO_ADDED, details)]
+
+        return await self._mutate(session_id, change)
+
+    async def update_transcription_status(
+        self,
+        session_id: str,
+        sequence: int,
+        status: TranscriptionStatus,
+        transcript_filename: str | None = None,
+        error: str | None = None,
+    ) -> Session:
+        """Set one entry's status while the session is TRANSCRIBING.
+
+        COMPLETED needs a transcript file name; FAILED records ``error`` on the entry.
+        """
+
+        def change(session: Session) -> _Events | None:
+            if session.state is not SessionState.TRANSCRIBING:
+                raise InvalidStateError(
+                    f"session {session_id} is {session.state}; entry statuses change only "
+                    "while TRANSCRIBING"
+                )
+            entry = session.entry(sequence)
+            if entry is None:
+                raise EntryNotFoundError(f"session {session_id} has no entry {sequence}")
+            filename = transcript_filename or entry.transcript_filename
+            if status is TranscriptionStatus.COMPLETED and not filename:
+                raise ValueError("a COMPLETED entry needs its transcript_filename")
+            if filename is not None and not is_plain_filename(filename):
+                raise ValueError(f"not a plain file name: {filename!r}")
+            new_error = error if status is TranscriptionStatus.FAILED else None
+            unchanged = (
+                entry.transcription_status is status
+                and entry.transcript_filename == filename
+                and entry.error == new_error
+            )
+            if unchanged:
+                return None
+            entry.transcription_status = status
+            entry.transcript_filename = filename
+            entry.error = new_error
+            statuses = [e.transcription_status for e in session.audio_entries]
+            details = {
+                "sequence": sequence,
+                "status": status.value,
+                "completed": statuses.count(TranscriptionStatus.COMPLETED),
+                "failed": statuses.count(TranscriptionStatus.FAILED),
+                "total": len(statuses),
+            }
+            return [(ev.ENTRY_STATUS, details)]
+
+        return await self._mutate(session_id, change)
+
+    async def add_error(self, session_id: str, error: ErrorEntry) -> Session:
+        recorded = error.model_copy(deep=True)
+
+        def change(session: Session) -> _Events:
+            session.errors.append(recorded)
+            details: dict[str, Any] = {"code": recorded.code, "message": recorded.message}
+            if recorded.sequence is not None:
+                details["sequence"] = recorded.sequence
+            return [(ev.ERROR, details)]
+
+        return await self._mutate(session_id, change)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _mutate(self, session_id: str, change: _Change) -> Session:
+        self.storage.session_path(session_id)  # malformed id -> SessionNotFoundError
+        async with self._locks.hold(f"session:{session_id}"):
+            session, changes = await asyncio.to_thread(self._mutate_sync, session_id, change)
+        await self._publish(session, changes)
+        return session
+
+    def _mutate_sync(self, session_id: str, change: _Change) -> tuple[Session, _Events]:
+        with self.storage.lock(session_id):
+            session = self._load_required(session_id)
+            changes = change(session)
+            if changes is None:
+                return session, []
+            session.updated_at = utc_now()
+            self.storage.save(session)
+            return session, changes
+
+    async def _open_session(self, chat_id: int, *, replace_active: bool) -> Session:
+        async with self._locks.hold(f"chat:{chat_id}"):
+            new, finalized, created = await asyncio.to_thread(
+                self._open_sync, chat_id, replace_active
+            )
+        if finalized is not None:
+            await self._publish(finalized, _transition_events(SessionState.COLLECTING, finalized))
+        if created:
+            await self._publish(new, [(ev.CREATED, {"auto_finalized": _id_or_none(finalized)})])
+        return new
+
+    def _open_sync(
+        self, chat_id: int, replace_active: bool
+    ) -> tuple[Session, Session | None, bool]:
+        with self.storage.chat_lock(chat_id):
+            active = self._active_sync(chat_id)
+            if active is not None and not replace_active:
+                return active, None, False
+            finalized = None
+            if active is not None:
+                with self.storage.lock(active.session_id):
+                    current = self._load_required(active.session_id)
+                    if current.state is SessionState.COLLECTING:
+                        _apply_transition(current, SessionState.TRANSCRIBING)
+                        current.updated_at = utc_now()
+                        self.storage.save(current)
+                        finalized = current
+            new = self._create_sync(chat_id)
+            self.storage.write_active_marker(chat_id, new.session_id)
+            return new, finalized, True
+
+    def _create_sync(self, chat_id: int) -> Session:
+        now = utc_now()
+        for session_id in candidate_ids(now):
+            try:
+                folder = self.storage.create_folder_structure(session_id)
+            except FileExistsError:
+                continue
+            session = Session(session_id=session_id, chat_id=chat_id, created_at=now)
+            try:
+                self.storage.save(session)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            return session
+        raise RuntimeError("no free session id in this second")  # 999 in one second
+
+    def _active_sync(self, chat_id: int) -> Session | None:
+        session_id = self.storage.read_active_marker(chat_id)
+        if session_id is None:
+            return None
+        session = self._load_or_none(session_id)
+        if session is None or session.state is not SessionState.COLLECTING:
+            return None
+        return session if session.chat_id == chat_id else None
+
+    def _any_active_sync(self) -> Session | None:
+        found = [s for c in self.storage.active_markers() if (s := self._active_sync(c))]
+        return max(found, key=lambda s: s.created_at, default=None)
+
+    def _list_sync(self, limit: int, chat_id: int | None) -> list[Session]:
+        result: list[Session] = []
+        if limit <= 0:
+            return result
+        for session in self._iter_readable(reversed(self.storage.list_all())):
+            if chat_id is None or session.chat_id == chat_id:
+                result.append(session)
+                if len(result) >= limit:
+                    break
+        return result
+
+    def _iter_readable(self, session_ids: Iterable[str]) -> Iterator[Session]:
+        for session_id in session_ids:
+            session = self._load_or_none(session_id)
+            if session is not None:
+                yield session
+
+    def _load_or_none(self, session_id: str) -> Session | None:
+        try:
+            return self.storage.load(session_id)
+        except CorruptSessionError as exc:
+            _log.warning("session_unreadable", session_id=session_id, reason=exc.reason)
+            return None
+
+    def _load_required(self, session_id: str) -> Session:
+        session = self.storage.load(session_id)
+        if session is None:
+            raise SessionNotFoundError(f"unknown session: {session_id}")
+        return session
+
+    async def _publish(self, session: Session, changes: _Events) -> None:
+        for event_type, details in changes:
+            event = SessionEvent(
+                event_type=event_type,
+                session_id=session.session_id,
+                details={"chat_id": session.chat_id, **details},
+            )
+            await self.events.publish(event)
+
+
+def _ensure_collecting(session: Session) -> None:
+    if session.state is not SessionState.COLLECTING:
+        raise SessionImmutableError(
+            f"session {session.session_id} is {session.state}; audio can only be added "
+            "while it is COLLECTING"
+        )
+
+
+def _apply_transition(session: Session, new_state: SessionState) -> _Events:
+    old = session.state
+    ensure_transition(session.session_id, old, new_state)
+    session.state = new_state
+    now = utc_now()
+    if new_state is SessionState.TRANSCRIBING:
+        session.finalized_at = now
+    elif new_state is SessionState.TRANSCRIBED:
+        session.transcribed_at = now
+    return _transition_events(old, session)
+
+
+def _transition_events(old: SessionState, session: Session) -> _Events:
+    changes: _Events = []
+    if old is SessionState.COLLECTING and session.state is SessionState.TRANSCRIBING:
+        changes.append(
+            (
+                ev.FINALIZED,
+                {
+                    "entry_count": len(session.audio_entries),
+                    "total_duration_seconds": session.total_duration_seconds,
+                },
+            )
+        )
+    changes.append((ev.STATE_CHANGED, {"from_state": old.value, "to_state": session.state.value}))
+    return changes
+
+
+def _id_or_none(session: Session | None) -> str | None:
+    return session.session_id if session is not None else None
+
+
+class _KeyedLocks:
+    """One ``asyncio.Lock`` per key, dropped again when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+__all__ = ["FileSessionManager", "SessionManager", "is_valid_session_id"]

@@ -1,0 +1,107 @@
+"""The session data model, persisted as ``metadata.json``.
+
+The JSON keys ``session_id``, ``chat_id``, ``state``, ``created_at``, ``audio_entries``
+(with ``sequence``, ``filename``, ``transcription_status``, ``transcript_filename``) and
+``errors`` are read by other tools: rename none of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class SessionState(StrEnum):
+    """Lifecycle of a session; values are the names, as stored in metadata.json."""
+
+    COLLECTING = "COLLECTING"
+    TRANSCRIBING = "TRANSCRIBING"
+    TRANSCRIBED = "TRANSCRIBED"
+    PROCESSING = "PROCESSING"
+    PROCESSED = "PROCESSED"
+    ERROR = "ERROR"
+
+
+class TranscriptionStatus(StrEnum):
+    """Progress of one audio entry through transcription."""
+
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class _Model(BaseModel):
+    # Unknown keys survive a load/save round trip, so a newer writer's extra fields are
+    # not silently dropped by an older reader.
+    model_config = ConfigDict(extra="allow", validate_assignment=False)
+
+
+class AudioEntry(_Model):
+    """One recorded voice note (or audio file, or video note) of a session."""
+
+    sequence: int = Field(ge=1, description="1-based position in the session, in arrival order")
+    filename: str = Field(min_length=1, description="file name inside the session's audio/")
+    duration_seconds: float = Field(ge=0)
+    message_id: int | None = None
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    mime_type: str | None = None
+    file_size: int | None = Field(default=None, ge=0)
+    received_at: AwareDatetime = Field(default_factory=utc_now)
+    transcription_status: TranscriptionStatus = TranscriptionStatus.PENDING
+    transcript_filename: str | None = None
+    error: str | None = None
+
+
+class ErrorEntry(_Model):
+    """Something that went wrong in a session, kept in its metadata for the user to see."""
+
+    message: str
+    code: str = "error"
+    sequence: int | None = None
+    timestamp: AwareDatetime = Field(default_factory=utc_now)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Session(_Model):
+    """A chat's collection of audio entries and where it stands in the pipeline."""
+
+    schema_version: int = SCHEMA_VERSION
+    session_id: str
+    chat_id: int
+    state: SessionState = SessionState.COLLECTING
+    created_at: AwareDatetime = Field(default_factory=utc_now)
+    updated_at: AwareDatetime = Field(default_factory=utc_now)
+    finalized_at: AwareDatetime | None = None
+    transcribed_at: AwareDatetime | None = None
+    delivered_at: AwareDatetime | None = None
+    audio_entries: list[AudioEntry] = Field(default_factory=list)
+    errors: list[ErrorEntry] = Field(default_factory=list)
+    next_sequence: int = Field(default=1, ge=1)
+    # Telegram message id -> the sequence number handed out for it, so a redelivered
+    # message gets the same place in the session even if it arrives after a crash.
+    reserved_sequences: dict[int, int] = Field(default_factory=dict)
+
+    @property
+    def total_duration_seconds(self) -> float:
+        """Sum of the durations of all recorded entries."""
+        return sum(entry.duration_seconds for entry in self.audio_entries)
+
+    def entry(self, sequence: int) -> AudioEntry | None:
+        """The entry with this sequence number, if any."""
+        return next((e for e in self.audio_entries if e.sequence == sequence), None)
+
+    def entry_for_message(self, message_id: int) -> AudioEntry | None:
+        """The entry recorded for this Telegram message, if any."""
+        return next((e for e in self.audio_entries if e.message_id == message_id), None)

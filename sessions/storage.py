@@ -1,0 +1,228 @@
+"""Durable, crash-safe storage of sessions as folders with a ``metadata.json``.
+
+The methods here block (they fsync); the async :class:`~sessions.manager.FileSessionManager`
+calls them from a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from sessions.errors import CorruptSessionError, SessionNotFoundError
+from sessions.ids import is_valid_session_id, sort_key
+from sessions.models import Session
+
+METADATA_FILE = "metadata.json"
+SUBFOLDERS = ("audio", "transcripts", "process", "process/output")
+_LOCK_FILE = ".lock"
+# Book-keeping that is not a session lives in dot-folders, which never match a session id.
+_ACTIVE_DIR = ".active"
+
+
+class SessionStorage(ABC):
+    """Where sessions are persisted. Implementations must make ``save`` atomic."""
+
+    @abstractmethod
+    def save(self, session: Session) -> None:
+        """Persist session state atomically: readers see the old or the new state, never a mix."""
+
+    @abstractmethod
+    def load(self, session_id: str) -> Session | None:
+        """Load a session; None if it does not exist. Raises CorruptSessionError if unreadable."""
+
+    @abstractmethod
+    def create_folder_structure(self, session_id: str) -> Path:
+        """Create the session folder and its subfolders; FileExistsError if the id is taken."""
+
+    @abstractmethod
+    def list_all(self) -> list[str]:
+        """All session ids, oldest first."""
+
+    @abstractmethod
+    def session_path(self, session_id: str) -> Path:
+        """Folder of a session (validated id; SessionNotFoundError for a malformed one)."""
+
+    @abstractmethod
+    def lock(self, session_id: str) -> contextlib.AbstractContextManager[None]:
+        """Exclusive lock on one session, held across a read-modify-write (blocking)."""
+
+    @abstractmethod
+    def chat_lock(self, chat_id: int) -> contextlib.AbstractContextManager[None]:
+        """Exclusive lock on a chat's choice of active session (blocking)."""
+
+    @abstractmethod
+    def read_active_marker(self, chat_id: int) -> str | None:
+        """The session id last recorded as this chat's active one, if any (a hint to verify)."""
+
+    @abstractmethod
+    def write_active_marker(self, chat_id: int, session_id: str) -> None:
+        """Record ``session_id`` as the chat's active session (under ``chat_lock``)."""
+
+    @abstractmethod
+    def active_markers(self) -> dict[int, str]:
+        """Every chat's recorded active session id."""
+
+
+class FileSessionStorage(SessionStorage):
+    """Sessions as folders under ``base_dir``, one ``metadata.json`` each.
+
+    ``save`` writes a temporary file in the session folder, fsyncs it, renames it over
+    ``metadata.json`` and fsyncs the folder, so a crash at any point leaves either the old
+    or the new metadata. Locks are ``fcntl.flock`` locks on lock files, so they also
+    exclude other processes on the same host.
+    """
+
+    def __init__(self, base_dir: Path | str) -> None:
+        self.base_dir = Path(base_dir).resolve()
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def session_path(self, session_id: str) -> Path:
+        if not is_valid_session_id(session_id):
+            raise SessionNotFoundError(f"not a session id: {session_id!r}")
+        return self.base_dir / session_id
+
+    def _metadata_path(self, session_id: str) -> Path:
+        return self.session_path(session_id) / METADATA_FILE
+
+    # -- contract ------------------------------------------------------------------------
+
+    def save(self, session: Session) -> None:
+        folder = self.session_path(session.session_id)
+        if not folder.is_dir():
+            raise SessionNotFoundError(f"session folder missing: {session.session_id}")
+        data = session.model_dump_json(indent=2).encode()
+        write_atomic(folder / METADATA_FILE, data)
+
+    def load(self, session_id: str) -> Session | None:
+        path = self._metadata_path(session_id)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CorruptSessionError(session_id, f"cannot read: {exc}") from exc
+        try:
+            session = Session.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "file"
+            raise CorruptSessionError(session_id, f"{where}: {first['msg']}") from exc
+        if session.session_id != session_id:
+            raise CorruptSessionError(
+                session_id, f"metadata names another session ({session.session_id!r})"
+            )
+        return session
+
+    def create_folder_structure(self, session_id: str) -> Path:
+        folder = self.session_path(session_id)
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir()  # atomic: the mkdir that succeeds owns the id
+        for sub in SUBFOLDERS:
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        _fsync_dir(self.base_dir)
+        return folder
+
+    def list_all(self) -> list[str]:
+        try:
+            names = [e.name for e in os.scandir(self.base_dir) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return []
+        return sorted((n for n in names if is_valid_session_id(n)), key=sort_key)
+
+    # -- locking and active markers -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, session_id: str) -> Iterator[None]:
+        folder = self.session_path(session_id)
+        if not folder.is_dir():
+            raise SessionNotFoundError(f"unknown session: {session_id}")
+        with _flock(folder / _LOCK_FILE):
+            yield
+
+    @contextlib.contextmanager
+    def chat_lock(self, chat_id: int) -> Iterator[None]:
+        with _flock(self._active_dir() / f"{int(chat_id)}.lock"):
+            yield
+
+    def read_active_marker(self, chat_id: int) -> str | None:
+        try:
+            value = (self._active_dir() / str(int(chat_id))).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return value if is_valid_session_id(value) else None
+
+    def write_active_marker(self, chat_id: int, session_id: str) -> None:
+        self.session_path(session_id)  # validates
+        write_atomic(self._active_dir() / str(int(chat_id)), session_id.encode())
+
+    def active_markers(self) -> dict[int, str]:
+        markers: dict[int, str] = {}
+        for entry in os.scandir(self._active_dir()):
+            if entry.name.endswith(".lock") or entry.name.startswith("."):
+                continue
+            try:
+                chat_id = int(entry.name)
+            except ValueError:
+                continue
+            value = self.read_active_marker(chat_id)
+            if value is not None:
+                markers[chat_id] = value
+        return markers
+
+    def _active_dir(self) -> Path:
+        path = self.base_dir / _ACTIVE_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably.
+
+    On any failure the previous content of ``path`` is untouched and the temporary file is
+    removed. The temporary name starts with a dot, so it never looks like a session file.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _flock(lock_path: Path) -> Iterator[None]:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def dump_json_atomic(path: Path, payload: object) -> None:
+    """Write ``payload`` as pretty JSON with :func:`write_atomic`."""
+    write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False).encode())

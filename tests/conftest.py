@@ -1,0 +1,85 @@
+"""Shared fixtures. Tests never reach the internet: model hubs are switched off here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from sessions import (
+    AudioEntry,
+    EventBus,
+    FileSessionManager,
+    FileSessionStorage,
+    Session,
+    SessionConfig,
+    SessionEvent,
+)
+from sessions.layout import AUDIO_DIR, audio_filename
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class EventRecorder:
+    """Collects every event published on a bus."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.events: list[SessionEvent] = []
+        bus.subscribe(self._record)
+
+    async def _record(self, event: SessionEvent) -> None:
+        self.events.append(event)
+
+    def types(self, session_id: str | None = None) -> list[str]:
+        return [
+            e.event_type for e in self.events if session_id is None or e.session_id == session_id
+        ]
+
+
+@pytest.fixture
+def sessions_dir(tmp_path: Path) -> Path:
+    return tmp_path / "sessions"
+
+
+@pytest.fixture
+def storage(sessions_dir: Path) -> FileSessionStorage:
+    return FileSessionStorage(sessions_dir)
+
+
+@pytest.fixture
+def bus() -> EventBus:
+    return EventBus()
+
+
+@pytest.fixture
+def recorder(bus: EventBus) -> EventRecorder:
+    return EventRecorder(bus)
+
+
+@pytest.fixture
+def manager(storage: FileSessionStorage, sessions_dir: Path, bus: EventBus) -> FileSessionManager:
+    config = SessionConfig(base_dir=sessions_dir, max_audio_duration_seconds=1200)
+    return FileSessionManager(storage, config, events=bus)
+
+
+async def add_note(
+    manager: FileSessionManager,
+    session: Session,
+    *,
+    message_id: int | None = None,
+    duration: float = 2.0,
+    data: bytes = b"OggS-not-really-audio",
+) -> Session:
+    """Reserve a sequence, write a file into audio/ and record it, as the bot does."""
+    sequence = await manager.reserve_sequence(session.session_id, message_id)
+    name = audio_filename(sequence)
+    path = manager.get_session_path(session.session_id) / AUDIO_DIR / name
+    path.write_bytes(data)
+    entry = AudioEntry(
+        sequence=sequence, filename=name, duration_seconds=duration, message_id=message_id
+    )
+    return await manager.add_audio(session.session_id, entry)
