@@ -48,6 +48,8 @@ _Change = Callable[[Session], _Events | None]
 
 _log = structlog.get_logger("sessions.manager")
 
+_FINISHED = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
+
 
 class SessionManager(ABC):
     """The contract's session manager, async because every operation may touch disk."""
@@ -295,6 +297,7 @@ class FileSessionManager(SessionManager):
                 "status": status.value,
                 "completed": statuses.count(TranscriptionStatus.COMPLETED),
                 "failed": statuses.count(TranscriptionStatus.FAILED),
+                "done": sum(s in _FINISHED for s in statuses),
                 "total": len(statuses),
             }
             return [(ev.ENTRY_STATUS, details)]

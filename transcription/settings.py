@@ -1,0 +1,82 @@
+"""Transcription settings, read from the environment and ``.env``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class TranscriptionSettings(BaseSettings):
+    """How speech becomes text. Bigger models and GPUs are settings, not code changes."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    whisper_model: str | None = Field(
+        default=None,
+        validation_alias=_env("WHISPER_MODEL"),
+        description="unset: the bundled tiny.en; a directory: that model; a name: from the hub",
+    )
+    whisper_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", validation_alias=_env("WHISPER_DEVICE")
+    )
+    whisper_compute_type: str | None = Field(
+        default=None,
+        validation_alias=_env("WHISPER_COMPUTE_TYPE"),
+        description="unset: int8 on CPU, float16 on CUDA",
+    )
+    whisper_language: str | None = Field(
+        default=None,
+        validation_alias=_env("WHISPER_LANGUAGE"),
+        description="unset: detect (multilingual models); .en models are English only",
+    )
+    whisper_beam_size: int = Field(
+        default=5, ge=1, le=20, validation_alias=_env("WHISPER_BEAM_SIZE")
+    )
+    whisper_cpu_threads: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=_env("WHISPER_CPU_THREADS"),
+        description="0: CTranslate2's default",
+    )
+    whisper_vad_filter: bool = Field(default=True, validation_alias=_env("WHISPER_VAD_FILTER"))
+    whisper_batch_size: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=_env("WHISPER_BATCH_SIZE"),
+        description="0: plain transcribe; >0: BatchedInferencePipeline with this batch size",
+    )
+    transcription_concurrency: int = Field(
+        default=1, ge=1, le=16, validation_alias=_env("TRANSCRIPTION_CONCURRENCY")
+    )
+    transcription_timeout_base_seconds: float = Field(
+        default=120.0, gt=0, validation_alias=_env("TRANSCRIPTION_TIMEOUT_BASE_SECONDS")
+    )
+    transcription_timeout_per_audio_second: float = Field(
+        default=2.0, ge=0, validation_alias=_env("TRANSCRIPTION_TIMEOUT_PER_AUDIO_SECOND")
+    )
+    transcription_retries: int = Field(
+        default=2, ge=0, le=10, validation_alias=_env("TRANSCRIPTION_RETRIES")
+    )
+    transcription_retry_backoff_seconds: float = Field(
+        default=2.0, ge=0, validation_alias=_env("TRANSCRIPTION_RETRY_BACKOFF_SECONDS")
+    )
+
+    @field_validator("whisper_model", "whisper_language", "whisper_compute_type", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def timeout_for(self, duration_seconds: float) -> float:
+        """Time allowed for one entry: a base plus a multiple of the audio's length."""
+        return (
+            self.transcription_timeout_base_seconds
+            + self.transcription_timeout_per_audio_second * max(duration_seconds, 0.0)
+        )

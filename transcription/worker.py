@@ -1,0 +1,309 @@
+"""The background worker that moves sessions from TRANSCRIBING to TRANSCRIBED.
+
+The unit of work is :func:`transcribe_entry` (one entry of one session, by ids), a plain
+async function over the session manager and a transcriber; :func:`finish_session`
+consolidates once every entry is done. :class:`TranscriptionWorker` is the in-process
+service that feeds them: it hears ``finalized`` events, and at start-up resumes every
+session left in TRANSCRIBING, so a crash loses no work and repeats none that finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import structlog
+
+from sessions import (
+    ErrorEntry,
+    FileSessionManager,
+    InvalidStateError,
+    Session,
+    SessionEvent,
+    SessionState,
+    TranscriptionStatus,
+)
+from sessions import events as ev
+from sessions.layout import AUDIO_DIR, PROCESS_INPUT, TRANSCRIPTS_DIR, transcript_filename
+from sessions.storage import dump_json_atomic, write_atomic
+from transcription.engine import AudioDecodeError, Transcriber, TranscriptResult
+from transcription.settings import TranscriptionSettings
+
+_log = structlog.get_logger("transcription.worker")
+
+_DONE = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
+
+
+def _transcript_present(session_dir: Path, filename: str | None) -> bool:
+    return filename is not None and (session_dir / TRANSCRIPTS_DIR / filename).is_file()
+
+
+def needs_work(session_dir: Path, session: Session, sequence: int) -> bool:
+    """Whether an entry still has to be transcribed (blocking: checks the transcript file)."""
+    entry = session.entry(sequence)
+    if entry is None or entry.transcription_status is TranscriptionStatus.FAILED:
+        return False
+    if entry.transcription_status is TranscriptionStatus.COMPLETED:
+        return not _transcript_present(session_dir, entry.transcript_filename)
+    return True  # PENDING, or IN_PROGRESS left behind by a crash
+
+
+async def _fail_entry(
+    manager: FileSessionManager, session_id: str, sequence: int, code: str, message: str
+) -> TranscriptionStatus:
+    await manager.update_transcription_status(
+        session_id, sequence, TranscriptionStatus.FAILED, error=message
+    )
+    await manager.add_error(session_id, ErrorEntry(message=message, code=code, sequence=sequence))
+    return TranscriptionStatus.FAILED
+
+
+def _write_transcript(session_dir: Path, sequence: int, result: TranscriptResult) -> str:
+    folder = session_dir / TRANSCRIPTS_DIR
+    text_name = transcript_filename(sequence)
+    dump_json_atomic(
+        folder / transcript_filename(sequence, ".json"),
+        {"sequence": sequence, **result.model_dump(mode="json")},
+    )
+    # The .txt is written last: its presence is what marks the entry as done on resume.
+    write_atomic(folder / text_name, (result.text + "\n").encode() if result.text else b"")
+    return text_name
+
+
+async def transcribe_entry(
+    manager: FileSessionManager,
+    transcriber: Transcriber,
+    session_id: str,
+    sequence: int,
+    settings: TranscriptionSettings,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> TranscriptionStatus:
+    """Transcribe one entry and record the outcome; returns the entry's final status.
+
+    Safe to call again for the same entry (after a crash, or twice): finished entries are
+    left alone. Undecodable audio fails at once; other errors are retried with backoff; a
+    timeout scaled to the audio's duration stops a hang.
+    """
+    session = await manager.require_session(session_id)
+    session_dir = manager.get_session_path(session_id)
+    entry = session.entry(sequence)
+    if entry is None:
+        raise InvalidStateError(f"session {session_id} has no entry {sequence}")
+    if not await asyncio.to_thread(needs_work, session_dir, session, sequence):
+        return entry.transcription_status
+    log = _log.bind(session_id=session_id, sequence=sequence)
+    await manager.update_transcription_status(session_id, sequence, TranscriptionStatus.IN_PROGRESS)
+
+    audio_path = session_dir / AUDIO_DIR / entry.filename
+    timeout = settings.timeout_for(entry.duration_seconds)
+    attempts = settings.transcription_retries + 1
+    started = time.perf_counter()
+    for attempt in range(1, attempts + 1):
+        try:
+            if not await asyncio.to_thread(audio_path.is_file):
+                raise AudioDecodeError(f"audio file missing: {AUDIO_DIR}/{entry.filename}")
+            result = await asyncio.wait_for(transcriber.transcribe(audio_path), timeout)
+        except AudioDecodeError as exc:
+            log.warning("entry_undecodable", error=str(exc))
+            return await _fail_entry(manager, session_id, sequence, "decode_failed", str(exc))
+        except TimeoutError:
+            message = f"transcription took longer than {timeout:.0f} s and was stopped"
+            log.warning("entry_timeout", timeout_seconds=timeout)
+            return await _fail_entry(manager, session_id, sequence, "timeout", message)
+        except Exception as exc:
+            if attempt >= attempts:
+                message = f"transcription failed after {attempts} attempts: {exc}"
+                log.exception("entry_failed", attempts=attempts)
+                return await _fail_entry(
+                    manager, session_id, sequence, "transcription_failed", message
+                )
+            delay = settings.transcription_retry_backoff_seconds * 2 ** (attempt - 1)
+            log.warning("entry_retry", attempt=attempt, delay_seconds=delay, error=repr(exc))
+            await sleep(delay)
+            continue
+        name = await asyncio.to_thread(_write_transcript, session_dir, sequence, result)
+        await manager.update_transcription_status(
+            session_id, sequence, TranscriptionStatus.COMPLETED, name
+        )
+        log.info(
+            "entry_transcribed",
+            audio_seconds=round(result.duration_seconds, 2),
+            seconds=round(time.perf_counter() - started, 2),
+            language=result.language,
+            chars=len(result.text),
+        )
+        return TranscriptionStatus.COMPLETED
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def consolidate(session_dir: Path, session: Session) -> str:
+    """The session's transcript: one paragraph per completed entry, in sequence order."""
+    paragraphs = []
+    for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
+        if entry.transcription_status is not TranscriptionStatus.COMPLETED:
+            continue
+        if entry.transcript_filename is None:
+            continue
+        text = (session_dir / TRANSCRIPTS_DIR / entry.transcript_filename).read_text().strip()
+        if text:
+            paragraphs.append(text)
+    return "\n\n".join(paragraphs) + ("\n" if paragraphs else "")
+
+
+async def finish_session(manager: FileSessionManager, session_id: str) -> Session:
+    """TRANSCRIBING -> TRANSCRIBED (or ERROR) once every entry is COMPLETED or FAILED.
+
+    Writes ``process/input.txt`` first, so a TRANSCRIBED session always has it. Returns the
+    session unchanged if work remains or it has already moved on.
+    """
+    session = await manager.require_session(session_id)
+    if session.state is not SessionState.TRANSCRIBING:
+        return session
+    if any(e.transcription_status not in _DONE for e in session.audio_entries):
+        return session
+    entries = session.audio_entries
+    if entries and all(e.transcription_status is TranscriptionStatus.FAILED for e in entries):
+        await manager.add_error(
+            session_id,
+            ErrorEntry(message="no voice note could be transcribed", code="all_entries_failed"),
+        )
+        return await _transition_once(manager, session_id, SessionState.ERROR)
+    session_dir = manager.get_session_path(session_id)
+
+    def write_input() -> None:
+        write_atomic(session_dir / PROCESS_INPUT, consolidate(session_dir, session).encode())
+
+    try:
+        await asyncio.to_thread(write_input)
+    except OSError as exc:
+        await manager.add_error(
+            session_id, ErrorEntry(message=f"cannot write {PROCESS_INPUT}: {exc}", code="storage")
+        )
+        return await _transition_once(manager, session_id, SessionState.ERROR)
+    return await _transition_once(manager, session_id, SessionState.TRANSCRIBED)
+
+
+async def _transition_once(
+    manager: FileSessionManager, session_id: str, state: SessionState
+) -> Session:
+    # Another process (or a racing task) may have finished the session first: that is fine.
+    try:
+        return await manager.transition_state(session_id, state)
+    except InvalidStateError:
+        return await manager.require_session(session_id)
+
+
+async def transcribe_session(
+    manager: FileSessionManager,
+    transcriber: Transcriber,
+    session_id: str,
+    settings: TranscriptionSettings,
+) -> Session:
+    """Every entry still to do, in sequence order, then :func:`finish_session`."""
+    session = await manager.require_session(session_id)
+    if session.state is not SessionState.TRANSCRIBING:
+        return session
+    for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
+        await transcribe_entry(manager, transcriber, session_id, entry.sequence, settings)
+    return await finish_session(manager, session_id)
+
+
+class TranscriptionWorker:
+    """In-process service: a queue of sessions to transcribe and the tasks that drain it.
+
+    Sessions are taken in the order they were finalized; ``TRANSCRIPTION_CONCURRENCY``
+    sessions are worked on at once, each one entry after another (so its progress is
+    reported in order).
+    """
+
+    def __init__(
+        self,
+        manager: FileSessionManager,
+        transcriber: Transcriber,
+        settings: TranscriptionSettings,
+    ) -> None:
+        self._manager = manager
+        self._transcriber = transcriber
+        self._settings = settings
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._pending: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        """Listen for finalized sessions and queue every session left in TRANSCRIBING."""
+        self._unsubscribe = self._manager.events.subscribe(self._on_finalized, ev.FINALIZED)
+        for n in range(self._settings.transcription_concurrency):
+            self._tasks.append(asyncio.create_task(self._run(), name=f"transcription-worker-{n}"))
+        resumable = await self._manager.sessions_in_states(SessionState.TRANSCRIBING)
+        for session in resumable:
+            self.enqueue(session.session_id)
+        if resumable:
+            _log.info("sessions_resumed", count=len(resumable))
+
+    async def stop(self) -> None:
+        """Stop taking work. An entry cut off mid-way stays IN_PROGRESS and is redone later."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    def enqueue(self, session_id: str) -> None:
+        """Queue a session (once: a session already waiting is not queued again)."""
+        if session_id in self._pending:
+            return
+        self._pending.add(session_id)
+        self._queue.put_nowait(session_id)
+
+    async def wait_idle(self) -> None:
+        """Wait until every queued session has been worked on."""
+        await self._queue.join()
+
+    async def _on_finalized(self, event: SessionEvent) -> None:
+        self.enqueue(event.session_id)
+
+    async def _run(self) -> None:
+        while True:
+            session_id = await self._queue.get()
+            try:
+                await self._process(session_id)
+            finally:
+                self._pending.discard(session_id)
+                self._queue.task_done()
+
+    async def _process(self, session_id: str) -> None:
+        log = _log.bind(session_id=session_id)
+        started = time.perf_counter()
+        try:
+            session = await transcribe_session(
+                self._manager, self._transcriber, session_id, self._settings
+            )
+        except OSError as exc:
+            log.exception("session_storage_failed")
+            await self._give_up(session_id, f"storage failed: {exc}")
+            return
+        except Exception:
+            # A bug, not bad input: leave the session TRANSCRIBING so a restart retries it.
+            log.exception("session_transcription_crashed")
+            return
+        log.info(
+            "session_transcription_done",
+            state=session.state.value,
+            entries=len(session.audio_entries),
+            seconds=round(time.perf_counter() - started, 2),
+        )
+
+    async def _give_up(self, session_id: str, message: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._manager.add_error(session_id, ErrorEntry(message=message, code="storage"))
+        with contextlib.suppress(Exception):
+            await self._manager.transition_state(session_id, SessionState.ERROR)
