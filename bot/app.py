@@ -1,0 +1,147 @@
+"""The composition root: builds every part from the settings and runs them together."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand
+
+from bot import texts
+from bot.config import BotSettings
+from bot.handlers import build_router
+from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.logging import UpdateLoggingMiddleware
+from bot.middlewares.ordering import OrderingMiddleware
+from bot.middlewares.retry import RetryMiddleware
+from bot.polling import ReliablePoller
+from bot.services.ingest import IngestService
+from bot.services.notifier import Notifier
+from bot.services.ordering import ChatOrdering
+from bot.services.update_journal import UpdateJournal
+from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
+from transcription import (
+    Transcriber,
+    TranscriptionSettings,
+    TranscriptionWorker,
+    WhisperTranscriber,
+)
+
+_log = structlog.get_logger("bot.app")
+
+JOURNAL_PATH = Path(".telegram") / "updates.json"  # inside SESSIONS_DIR, beside the sessions
+HEARTBEAT_INTERVAL = 10.0
+
+
+def build_bot(settings: BotSettings) -> Bot:
+    """An aiogram Bot on the configured Bot API server, with retries on transient errors."""
+    if settings.telegram_api_url:
+        api = TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+        session = AiohttpSession(api=api)
+    else:
+        session = AiohttpSession()
+    session.middleware(RetryMiddleware())
+    return Bot(settings.bot_token.get_secret_value(), session=session)
+
+
+def build_dispatcher(
+    settings: BotSettings,
+    manager: FileSessionManager,
+    ingest: IngestService,
+    ordering: ChatOrdering,
+) -> Dispatcher:
+    """The dispatcher, with dependencies handed to handlers as workflow data."""
+    dp = Dispatcher(manager=manager, ingest=ingest)
+    dp.update.outer_middleware(UpdateLoggingMiddleware())
+    dp.message.outer_middleware(AccessMiddleware(settings.access))
+    dp.message.middleware(OrderingMiddleware(ordering))
+    dp.include_router(build_router())
+    return dp
+
+
+@dataclass
+class Heartbeat:
+    """Touches a file while polling works, for the container's health check."""
+
+    path: Path | None
+    last: float = 0.0
+
+    def beat(self) -> None:
+        if self.path is None or time.monotonic() - self.last < HEARTBEAT_INTERVAL:
+            return
+        self.last = time.monotonic()
+        path = self.path
+        asyncio.get_running_loop().run_in_executor(None, _touch, path)
+
+
+def _touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+async def run_bot(
+    settings: BotSettings,
+    session_config: SessionConfig,
+    transcription: TranscriptionSettings,
+    *,
+    transcriber: Transcriber | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT. Raises ModelLoadError or TelegramUnauthorizedError."""
+    manager = FileSessionManager(
+        FileSessionStorage(session_config.base_dir), session_config, EventBus()
+    )
+    if transcriber is None:
+        whisper = WhisperTranscriber(transcription)
+        await whisper.start()  # fail fast: a model that cannot load stops us here
+        transcriber = whisper
+    bot = build_bot(settings)
+    try:
+        me = await bot.get_me()
+        _log.info("bot_connected", username=me.username, api=settings.telegram_api_url or "cloud")
+        await bot.delete_webhook(drop_pending_updates=False)
+        await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
+
+        ordering = ChatOrdering()
+        ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
+        dp = build_dispatcher(settings, manager, ingest, ordering)
+        journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
+        await journal.load()
+
+        notifier = Notifier(bot, manager)
+        notifier.attach()
+        worker = TranscriptionWorker(manager, transcriber, transcription)
+        await worker.start()
+        await notifier.resume()
+
+        heartbeat = Heartbeat(settings.heartbeat_file)
+        poller = ReliablePoller(
+            bot,
+            dp,
+            ordering,
+            journal,
+            poll_timeout=settings.poll_timeout_seconds,
+            on_poll=heartbeat.beat,
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, poller.stop)
+        _log.info("bot_started", sessions_dir=str(session_config.base_dir))
+        try:
+            await poller.run()
+        finally:
+            stopping = time.monotonic()
+            await worker.stop()
+            await notifier.stop(grace_seconds=2.0)
+            _log.info("bot_stopped", shutdown_seconds=round(time.monotonic() - stopping, 2))
+    finally:
+        await bot.session.close()
+        if isinstance(transcriber, WhisperTranscriber):
+            transcriber.close()

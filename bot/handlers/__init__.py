@@ -1,0 +1,14 @@
+"""One router per module, joined here in the order they must match."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.handlers import audio, commands, fallback
+
+
+def build_router() -> Router:
+    """The bot's routers; the fallback comes last so it only sees what nobody else took."""
+    root = Router(name="root")
+    root.include_routers(commands.router, audio.router, fallback.router)
+    return root

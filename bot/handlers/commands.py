@@ -1,0 +1,43 @@
+"""/start, /done, /status and /help."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import Message
+
+from bot import texts
+from sessions import FileSessionManager
+
+router = Router(name="commands")
+RECENT_SESSIONS = 5
+
+
+@router.message(CommandStart())
+async def start(message: Message, manager: FileSessionManager) -> None:
+    # Finalizes the chat's open session, whose transcript the notifier then delivers.
+    await manager.create_session(message.chat.id)
+    await message.answer(texts.START)
+
+
+@router.message(Command("done"))
+async def done(message: Message, manager: FileSessionManager) -> None:
+    session = await manager.get_active_session(message.chat.id)
+    if session is None or not session.audio_entries:
+        await message.answer(texts.NOTHING_TO_FINISH)
+        return
+    # The notifier answers with the status message as soon as the session is finalized.
+    await manager.finalize_session(session.session_id)
+
+
+@router.message(Command("status"))
+async def status(message: Message, manager: FileSessionManager) -> None:
+    active = await manager.get_active_session(message.chat.id)
+    recent = await manager.list_sessions(limit=RECENT_SESSIONS + 1, chat_id=message.chat.id)
+    recent = [s for s in recent if active is None or s.session_id != active.session_id]
+    await message.answer(texts.status(active, recent[:RECENT_SESSIONS]))
+
+
+@router.message(Command("help"))
+async def help_(message: Message) -> None:
+    await message.answer(texts.HELP)

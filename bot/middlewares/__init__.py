@@ -1,0 +1,1 @@
+"""aiogram middlewares: access control, per-chat ordering, update logging, API retries."""

@@ -1,0 +1,29 @@
+"""Makes each message handler wait for its turn in its chat (see bot.services.ordering)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+
+from bot.services.ordering import ChatOrdering, Ticket
+
+
+class OrderingMiddleware(BaseMiddleware):
+    """Waits on the update's ticket, handed in by the poller as ``ticket``."""
+
+    def __init__(self, ordering: ChatOrdering) -> None:
+        self.ordering = ordering
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        ticket = data.get("ticket")
+        if isinstance(ticket, Ticket):
+            await self.ordering.wait_turn(ticket)
+        return await handler(event, data)

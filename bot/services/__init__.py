@@ -1,0 +1,1 @@
+"""Services the handlers call: ingestion, delivery, ordering, reliable polling."""

@@ -1,0 +1,198 @@
+"""What the bot says. Plain text (no parse mode), so transcripts need no escaping."""
+
+from __future__ import annotations
+
+import re
+
+from sessions import Session, SessionState
+
+MESSAGE_LIMIT = 4096
+
+START = (
+    "New session started. Send me voice notes (or audio files, or round videos).\n"
+    "Type /done when you are finished and I will send back the transcript."
+)
+HELP = (
+    "How it works:\n"
+    "1. Send voice notes, audio files or round video notes, as many as you like.\n"
+    "2. Type /done: I transcribe them on this machine and send back one transcript.\n\n"
+    "/start - start a new session (finishes the current one)\n"
+    "/done - finish the session and transcribe it\n"
+    "/status - the current session and the last ones\n"
+    "/help - this message"
+)
+HINT = "I only take voice notes, audio files and round videos. Type /help to see how I work."
+NOTHING_TO_FINISH = "There is nothing to transcribe yet: send me a voice note first."
+COMMANDS = [
+    ("start", "Start a new session"),
+    ("done", "Finish the session and get the transcript"),
+    ("status", "Current session and recent ones"),
+    ("help", "How to use this bot"),
+]
+
+
+def duration(seconds: float) -> str:
+    """``75 -> "1:15"``, ``3725 -> "1:02:05"``."""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def notes(count: int) -> str:
+    return f"{count} note" if count == 1 else f"{count} notes"
+
+
+def access_closed(user_id: int) -> str:
+    return (
+        "Access to this bot is closed.\n"
+        f"Your Telegram user id is {user_id}. To let yourself in, add it to ALLOWED_USER_IDS "
+        "in the bot's .env and restart it."
+    )
+
+
+def too_long(actual: float, limit: int) -> str:
+    return (
+        f"This recording is {duration(actual)} long; the limit is {duration(limit)} "
+        f"(MAX_AUDIO_DURATION_SECONDS), {duration(actual - limit)} over. It was not saved."
+    )
+
+
+def too_big(actual: int, limit: int) -> str:
+    return (
+        f"This file is {megabytes(actual)}; I can download at most {megabytes(limit)} "
+        f"(MAX_DOWNLOAD_BYTES), {megabytes(actual - limit)} over. It was not saved."
+    )
+
+
+def acknowledged(session: Session) -> str:
+    return (
+        f"Got it: {notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}."
+    )
+
+
+def transcribing(count: int, total_seconds: float, done: int | None = None) -> str:
+    head = f"Transcribing {notes(count)} ({duration(total_seconds)})"
+    return f"{head}: {done} of {count} done..." if done is not None else f"{head}..."
+
+
+def transcribed(session: Session) -> str:
+    failed = sum(e.transcription_status == "FAILED" for e in session.audio_entries)
+    done = len(session.audio_entries) - failed
+    tail = f", {failed} failed" if failed else ""
+    return f"Transcribed {notes(done)}{tail}."
+
+
+def transcript_header(session: Session) -> str:
+    return (
+        f"Transcript of session {session.session_id} "
+        f"({notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}):"
+    )
+
+
+def failed_entries(session: Session) -> str | None:
+    lines = [
+        f"Note {e.sequence} could not be transcribed: {e.error or 'unknown error'}"
+        for e in session.audio_entries
+        if e.transcription_status == "FAILED"
+    ]
+    return "\n".join(lines) if lines else None
+
+
+def session_failed(session: Session) -> str:
+    reason = session.errors[-1].message if session.errors else "unknown error"
+    return f"Session {session.session_id} could not be transcribed: {reason}."
+
+
+EMPTY_TRANSCRIPT = "The session's notes held no speech I could recognise."
+
+
+def status(active: Session | None, recent: list[Session]) -> str:
+    lines = []
+    if active is None:
+        lines.append("No session is open. Send a voice note to start one.")
+    else:
+        lines.append(
+            f"Open session {active.session_id}: {notes(len(active.audio_entries))}, "
+            f"{duration(active.total_duration_seconds)}."
+        )
+    if recent:
+        lines.append("")
+        lines.append("Recent sessions:")
+        for session in recent:
+            lines.append(
+                f"- {session.session_id}: {_state(session.state)}, "
+                f"{notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}"
+            )
+    return "\n".join(lines)
+
+
+def _state(state: SessionState) -> str:
+    return state.value.lower()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split ``text`` into chunks of at most ``limit`` characters.
+
+    Breaks at paragraph boundaries where possible, then at sentence ends, then at spaces,
+    and only cuts a word that is longer than a whole message.
+    """
+    chunks: list[str] = []
+    current = ""
+    for piece in _pieces(text.strip(), limit):
+        joiner = "\n\n" if piece.startswith("\x00") else " "
+        piece = piece.lstrip("\x00")
+        if not current:
+            current = piece
+        elif len(current) + len(joiner) + len(piece) <= limit:
+            current += joiner + piece
+        else:
+            chunks.append(current)
+            current = piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    # Each paragraph's first piece is marked with \x00 so it is rejoined with a blank line.
+    pieces: list[str] = []
+    for paragraph in (p.strip() for p in text.split("\n\n")):
+        if not paragraph:
+            continue
+        parts = [paragraph] if len(paragraph) <= limit else _split_long(paragraph, limit)
+        pieces.append("\x00" + parts[0])
+        pieces.extend(parts[1:])
+    return pieces
+
+
+def _split_long(paragraph: str, limit: int) -> list[str]:
+    out: list[str] = []
+    for sentence in _SENTENCE_END.split(paragraph):
+        if len(sentence) <= limit:
+            out.append(sentence)
+            continue
+        words = sentence.split(" ")
+        line = ""
+        for word in words:
+            while len(word) > limit:
+                if line:
+                    out.append(line)
+                    line = ""
+                out.append(word[:limit])
+                word = word[limit:]
+            if line and len(line) + 1 + len(word) > limit:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        if line:
+            out.append(line)
+    return out
