@@ -204,6 +204,7 @@ async def test_update_transcription_status(
         "status": "FAILED",
         "completed": 1,
         "failed": 1,
+        "done": 2,
         "total": 2,
     }
     data = json.loads((manager.get_session_path(sid) / "metadata.json").read_text())
