@@ -1,0 +1,281 @@
+"""End to end: the real bot process, the real model, real speech, over real HTTP.
+
+The fake Bot API server (tests/fake_telegram.py) plays Telegram; the bot runs as
+``python -m bot`` with TELEGRAM_API_URL pointing at it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.bot.bot_process import BotProcess
+from tests.conftest import FIXTURES
+from tests.fake_telegram import FakeTelegram, SentCall
+from tests.wer import word_error_rate
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+CHAT = 1001
+USER = 1001
+REFERENCES: dict[str, str] = json.loads((FIXTURES / "references.json").read_text())
+DURATIONS = {"speech_01.ogg": 3, "speech_02.ogg": 6, "speech_03.ogg": 11, "speech_04.ogg": 15}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def running(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[list[BotProcess]]:
+    """Bot processes started by a test; every one is stopped at the end."""
+    started: list[BotProcess] = []
+    yield started
+    for proc in started:
+        await proc.stop()
+
+
+async def launch(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess], **env: str
+) -> BotProcess:
+    proc = BotProcess(fake.base_url, fake.token, tmp_path, **env)
+    running.append(proc)
+    await proc.start()
+    await proc.wait_started()
+    return proc
+
+
+def send_voice(fake: FakeTelegram, name: str, *, chat: int = CHAT, user: int = USER) -> int:
+    file_id = fake.add_file((FIXTURES / name).read_bytes())
+    return fake.voice(chat, user, file_id=file_id, duration=DURATIONS.get(name, 2))
+
+
+async def eventually(check: Any, timeout: float = 30) -> None:  # noqa: ASYNC109
+    """Wait (bounded) until ``check()`` is true."""
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"condition not met in {timeout} s")
+
+
+def delivered(tmp_path: Path) -> bool:
+    found = metadata(tmp_path)
+    return bool(found) and all(s["delivered_at"] is not None for s in found)
+
+
+def metadata(tmp_path: Path) -> list[dict[str, Any]]:
+    found = sorted((tmp_path / "sessions").glob("*/metadata.json"))
+    return [json.loads(p.read_text()) for p in found]
+
+
+def is_text(chat: int, fragment: str) -> Any:
+    def check(call: SentCall) -> bool:
+        return call.chat_id == chat and call.text is not None and fragment in call.text
+
+    return check
+
+
+async def test_start_notes_done_transcript(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    await launch(fake, tmp_path, running)
+    assert {c["command"] for c in fake.commands} == {"start", "done", "status", "help"}
+
+    fake.text(CHAT, USER, "/start")
+    await fake.wait_for(is_text(CHAT, "New session started"))
+    names = ["speech_01.ogg", "speech_02.ogg", "speech_03.ogg"]
+    for name in names:
+        send_voice(fake, name)
+    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=20)
+    fake.text(CHAT, USER, "/done")
+
+    await fake.wait_for(is_text(CHAT, "Transcribing 3 notes (0:20)"), timeout=20)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    assert transcript.text is not None
+    body = transcript.text.split("\n\n", 1)[1]
+    paragraphs = body.split("\n\n")
+    assert len(paragraphs) == 3
+    for paragraph, name in zip(paragraphs, names, strict=True):
+        assert word_error_rate(REFERENCES[name], paragraph) <= 0.3, paragraph
+    await fake.wait_for(is_text(CHAT, "Transcribed 3 notes."), timeout=10)
+    await eventually(lambda: delivered(tmp_path))
+
+    [session] = metadata(tmp_path)
+    folder = tmp_path / "sessions" / session["session_id"]
+    assert session["state"] == "TRANSCRIBED"
+    assert session["delivered_at"] is not None
+    assert [e["filename"] for e in session["audio_entries"]] == [
+        "001_audio.ogg",
+        "002_audio.ogg",
+        "003_audio.ogg",
+    ]
+    assert [e["transcription_status"] for e in session["audio_entries"]] == ["COMPLETED"] * 3
+    for n, name in enumerate(names, start=1):
+        assert (folder / f"audio/{n:03d}_audio.ogg").read_bytes() == (FIXTURES / name).read_bytes()
+        assert (folder / f"transcripts/{n:03d}_audio.txt").is_file()
+    assert (folder / "process/input.txt").read_text().strip() == body.strip()
+    output = running[0].output()
+    assert fake.token not in output
+    assert fake.token.split(":")[1] not in output
+    events = {e.get("event") for e in running[0].events()}
+    assert {"update_handled", "session_event", "transcript_delivered"} <= events
+
+
+async def test_stranger_refused_and_nothing_stored(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    await launch(fake, tmp_path, running, ALLOWED_USER_IDS="42")
+    send_voice(fake, "speech_01.ogg", chat=555, user=555)
+    refusal = await fake.wait_for(is_text(555, "Access to this bot is closed"))
+    assert refusal.text is not None
+    assert "555" in refusal.text
+    assert "ALLOWED_USER_IDS" in refusal.text
+    assert fake.downloads == []
+    assert metadata(tmp_path) == []
+
+
+async def test_limits_refused_before_download(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    await launch(fake, tmp_path, running, MAX_AUDIO_DURATION_SECONDS="60")
+    file_id = fake.add_file(b"never downloaded")
+    fake.voice(CHAT, USER, file_id=file_id, duration=95)
+    too_long = await fake.wait_for(is_text(CHAT, "limit is 1:00"))
+    assert too_long.text is not None
+    assert "0:35 over" in too_long.text
+    fake.voice(CHAT, USER, file_id=file_id, duration=5, file_size=25 * 1024 * 1024)
+    too_big = await fake.wait_for(is_text(CHAT, "MAX_DOWNLOAD_BYTES"))
+    assert too_big.text is not None
+    assert "5.0 MB over" in too_big.text
+    assert fake.downloads == []
+    assert all(not s["audio_entries"] for s in metadata(tmp_path))
+
+
+async def test_corrupt_note_beside_good_ones(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    await launch(fake, tmp_path, running)
+    send_voice(fake, "speech_01.ogg")
+    send_voice(fake, "corrupt.ogg")
+    send_voice(fake, "speech_02.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=20)
+    fake.text(CHAT, USER, "/done")
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    assert transcript.text is not None
+    assert len(transcript.text.split("\n\n")) == 3  # header + two paragraphs
+    failed = await fake.wait_for(is_text(CHAT, "Note 2 could not be transcribed"), timeout=10)
+    assert failed.text is not None
+    [session] = metadata(tmp_path)
+    assert [e["transcription_status"] for e in session["audio_entries"]] == [
+        "COMPLETED",
+        "FAILED",
+        "COMPLETED",
+    ]
+
+
+async def test_done_with_nothing_keeps_session_open(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    await launch(fake, tmp_path, running)
+    fake.text(CHAT, USER, "/start")
+    await fake.wait_for(is_text(CHAT, "New session started"))
+    fake.text(CHAT, USER, "/done")
+    await fake.wait_for(is_text(CHAT, "nothing to transcribe"))
+    [session] = metadata(tmp_path)
+    assert session["state"] == "COLLECTING"
+
+
+async def test_kill_during_ingestion_then_restart(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    proc = await launch(fake, tmp_path, running)
+    send_voice(fake, "speech_01.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    fake.delay_file(30)  # the next downloads hang half-way
+    second = send_voice(fake, "speech_02.ogg")
+    send_voice(fake, "speech_03.ogg")
+    await eventually(lambda: len(fake.downloads) >= 3)
+    await proc.kill()
+    assert fake.confirmed_offset <= second  # not confirmed while its audio was not stored
+
+    fake.delay_file(0)
+    await launch(fake, tmp_path, running)
+    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=30)
+    fake.text(CHAT, USER, "/done")
+    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    [session] = metadata(tmp_path)
+    entries = session["audio_entries"]
+    assert [e["sequence"] for e in entries] == [1, 2, 3]
+    assert [e["message_id"] for e in entries] == sorted(e["message_id"] for e in entries)
+    folder = tmp_path / "sessions" / session["session_id"] / "audio"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "001_audio.ogg",
+        "002_audio.ogg",
+        "003_audio.ogg",
+    ]
+    assert (folder / "002_audio.ogg").read_bytes() == (FIXTURES / "speech_02.ogg").read_bytes()
+
+
+async def test_kill_during_transcription_then_restart(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    proc = await launch(fake, tmp_path, running)
+    for name in ("speech_04.ogg", "speech_03.ogg", "speech_04.ogg"):
+        send_voice(fake, name)
+    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=20)
+    fake.text(CHAT, USER, "/done")
+    await fake.wait_for(is_text(CHAT, "Transcribing 3 notes"), timeout=20)
+    await proc.kill()
+    [before] = metadata(tmp_path)
+    assert before["state"] == "TRANSCRIBING"
+
+    await launch(fake, tmp_path, running)
+    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=90)
+    await eventually(lambda: delivered(tmp_path))
+    [session] = metadata(tmp_path)
+    assert session["state"] == "TRANSCRIBED"
+    assert len(session["audio_entries"]) == 3
+    assert [e["transcription_status"] for e in session["audio_entries"]] == ["COMPLETED"] * 3
+    transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript of session")]
+    assert len(transcripts) == 1  # delivered once
+
+
+async def test_429_during_delivery(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    proc = await launch(fake, tmp_path, running)
+    send_voice(fake, "speech_01.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    fake.text(CHAT, USER, "/done")
+    await fake.wait_for(is_text(CHAT, "Transcribing 1 note"), timeout=20)
+    fake.fail_next("sendMessage", status=429, retry_after=1)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    assert transcript.text is not None
+    await eventually(lambda: delivered(tmp_path))
+    retries = [e for e in proc.events() if e.get("event") == "telegram_retry"]
+    assert [(e["method"], e["error"]) for e in retries] == [("SendMessage", "429")]
+
+
+async def test_sigterm_exits_quickly_and_session_carries_on(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    proc = await launch(fake, tmp_path, running)
+    send_voice(fake, "speech_01.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    seconds = await proc.terminate()
+    assert seconds < 10
+    assert proc.proc is not None
+    assert proc.proc.returncode == 0
+
+    await launch(fake, tmp_path, running)
+    send_voice(fake, "speech_02.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    assert len(metadata(tmp_path)) == 1
