@@ -85,9 +85,9 @@ class BotSettings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("telegram_api_url", mode="before")
+    @field_validator("telegram_api_url", "heartbeat_file", mode="before")
     @classmethod
-    def _blank_url(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("allowed_user_ids")
