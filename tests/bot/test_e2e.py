@@ -267,9 +267,11 @@ async def test_429_during_delivery(
 async def test_sigterm_exits_quickly_and_session_carries_on(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
-    proc = await launch(fake, tmp_path, running)
+    heartbeat = tmp_path / "heartbeat"
+    proc = await launch(fake, tmp_path, running, HEARTBEAT_FILE=str(heartbeat))
     send_voice(fake, "speech_01.ogg")
     await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await eventually(heartbeat.exists, timeout=10)  # touched while polling works
     seconds = await proc.terminate()
     assert seconds < 10
     assert proc.proc is not None

