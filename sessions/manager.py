@@ -1,9 +1,11 @@
 """The async session manager: the contract's operations over a :class:`SessionStorage`.
 
-Each operation that changes a session is one read-modify-write that holds the session's
-lock: an in-process ``asyncio.Lock`` (so waiters queue on the loop, not in threads) and
-the storage's cross-process file lock, taken in a worker thread together with the
-blocking reads and fsyncs. Events are published after the change is durable.
+Each operation that changes a session is a read-modify-write under the session's lock: an
+in-process ``asyncio.Lock`` (so waiters queue on the loop, not in threads) and the
+storage's cross-process file lock, taken in a worker thread together with the blocking
+reads and fsyncs. Changes that queue up for the same session while a write is under way
+are applied together in the next one (group commit): a burst of 50 voice notes costs a
+few fsyncs, not 100. Events are published after the change is durable.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +45,17 @@ from sessions.models import (
 from sessions.state_machine import ensure_transition
 from sessions.storage import SessionStorage
 
-# A change returns the events it caused, or None when it changed nothing (no write).
+# A change returns the events it caused, or None when it changed nothing. It must raise
+# before it modifies the session: changes are applied in batches to one loaded copy.
 _Events = list[tuple[str, dict[str, Any]]]
 _Change = Callable[[Session], _Events | None]
+
+
+@dataclass
+class _Queued:
+    change: _Change
+    done: asyncio.Future[tuple[Session, _Events]]
+
 
 _log = structlog.get_logger("sessions.manager")
 
@@ -114,6 +125,7 @@ class FileSessionManager(SessionManager):
         self.config = config or SessionConfig()
         self.events = events or EventBus()
         self._locks = _KeyedLocks()
+        self._queued: dict[str, list[_Queued]] = {}
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -187,25 +199,25 @@ class FileSessionManager(SessionManager):
         message (a redelivered update, a retry after a crash) returns the same number.
         """
 
+        taken: list[int] = []
+
         def change(session: Session) -> _Events | None:
             _ensure_collecting(session)
-            if message_id is not None and (
-                message_id in session.reserved_sequences
-                or session.entry_for_message(message_id) is not None
-            ):
-                return None
             if message_id is not None:
+                existing = session.entry_for_message(message_id)
+                if existing is not None:
+                    taken.append(existing.sequence)
+                    return None
+                if message_id in session.reserved_sequences:
+                    taken.append(session.reserved_sequences[message_id])
+                    return None
                 session.reserved_sequences[message_id] = session.next_sequence
+            taken.append(session.next_sequence)
             session.next_sequence += 1
             return []
 
-        session = await self._mutate(session_id, change)
-        if message_id is None:
-            return session.next_sequence - 1
-        existing = session.entry_for_message(message_id)
-        if existing is not None:
-            return existing.sequence
-        return session.reserved_sequences[message_id]
+        await self._mutate(session_id, change)
+        return taken[0]
 
     async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
         """Record ``audio_entry``; its file must already be in the session's ``audio/``.
@@ -319,21 +331,49 @@ class FileSessionManager(SessionManager):
     # -- internals ---------------------------------------------------------------------------
 
     async def _mutate(self, session_id: str, change: _Change) -> Session:
+        """Apply ``change`` durably; returns the session as saved (do not modify it)."""
         self.storage.session_path(session_id)  # malformed id -> SessionNotFoundError
+        item = _Queued(change, asyncio.get_running_loop().create_future())
+        # Queued before the first await, so changes apply in the order they were asked for.
+        self._queued.setdefault(session_id, []).append(item)
         async with self._locks.hold(f"session:{session_id}"):
-            session, changes = await asyncio.to_thread(self._mutate_sync, session_id, change)
+            if not item.done.done():  # nobody took it along in their batch: write it now
+                batch = self._queued.pop(session_id, [])
+                # Shielded: if this caller is cancelled, the batch still settles every future.
+                await asyncio.shield(asyncio.ensure_future(self._run_batch(session_id, batch)))
+        session, changes = await item.done
         await self._publish(session, changes)
         return session
 
-    def _mutate_sync(self, session_id: str, change: _Change) -> tuple[Session, _Events]:
-        with self.storage.lock(session_id):
-            session = self._load_required(session_id)
-            changes = change(session)
-            if changes is None:
-                return session, []
-            session.updated_at = utc_now()
-            self.storage.save(session)
-            return session, changes
+    async def _run_batch(self, session_id: str, batch: list[_Queued]) -> None:
+        results = await asyncio.to_thread(self._apply_batch, session_id, batch)
+        for queued, result in zip(batch, results, strict=True):
+            if queued.done.cancelled():
+                continue
+            if isinstance(result, BaseException):
+                queued.done.set_exception(result)
+            else:
+                queued.done.set_result(result)
+
+    def _apply_batch(
+        self, session_id: str, batch: list[_Queued]
+    ) -> list[tuple[Session, _Events] | BaseException]:
+        """One locked load, every change in order, one save (blocking)."""
+        try:
+            with self.storage.lock(session_id):
+                session = self._load_required(session_id)
+                outcomes: list[_Events | BaseException | None] = []
+                for queued in batch:
+                    try:
+                        outcomes.append(queued.change(session))
+                    except Exception as exc:  # this change is refused; the others go on
+                        outcomes.append(exc)
+                if any(isinstance(o, list) for o in outcomes):
+                    session.updated_at = utc_now()
+                    self.storage.save(session)
+        except Exception as exc:  # nothing was saved: every change in the batch failed
+            return [exc for _ in batch]
+        return [o if isinstance(o, BaseException) else (session, o or []) for o in outcomes]
 
     async def _open_session(self, chat_id: int, *, replace_active: bool) -> Session:
         async with self._locks.hold(f"chat:{chat_id}"):

@@ -337,3 +337,56 @@ async def test_two_processes_adding_at_once_lose_nothing(
     ids = sorted(e.message_id or 0 for e in stored.audio_entries)
     assert ids == list(range(1000, 1025)) + list(range(2000, 2025))
     assert [e.sequence for e in stored.audio_entries] == list(range(1, 51))
+
+
+async def test_queued_changes_share_one_write_and_keep_their_own_results(
+    manager: FileSessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await manager.create_session(chat_id=13)
+    saves = 0
+    real_save = manager.storage.save
+
+    def counting_save(s: object) -> None:
+        nonlocal saves
+        saves += 1
+        real_save(s)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(manager.storage, "save", counting_save)
+    sequences = await asyncio.gather(
+        *(manager.reserve_sequence(session.session_id) for _ in range(30)),
+        manager.finalize_session("2031-01-01_00-00-00"),  # another session: fails alone
+        return_exceptions=True,
+    )
+    assert sequences[:30] == list(range(1, 31))  # each caller got its own number, in order
+    assert isinstance(sequences[30], SessionNotFoundError)
+    assert saves < 30  # group commit: far fewer writes than changes
+
+
+async def test_a_refused_change_does_not_spoil_its_batch(manager: FileSessionManager) -> None:
+    session = await manager.create_session(chat_id=14)
+    results = await asyncio.gather(
+        manager.reserve_sequence(session.session_id, message_id=1),
+        manager.transition_state(session.session_id, SessionState.PROCESSED),  # refused
+        manager.reserve_sequence(session.session_id, message_id=2),
+        return_exceptions=True,
+    )
+    assert results[0] == 1
+    assert isinstance(results[1], InvalidStateError)
+    assert results[2] == 2
+    stored = await manager.require_session(session.session_id)
+    assert stored.state is SessionState.COLLECTING
+    assert stored.reserved_sequences == {1: 1, 2: 2}
+
+
+async def test_cancelled_batch_writer_still_settles_the_others(
+    manager: FileSessionManager,
+) -> None:
+    session = await manager.create_session(chat_id=15)
+    first = asyncio.ensure_future(manager.reserve_sequence(session.session_id, message_id=1))
+    others = [
+        asyncio.ensure_future(manager.reserve_sequence(session.session_id, message_id=m))
+        for m in range(2, 6)
+    ]
+    await asyncio.sleep(0)  # everyone queued; the first holds the lock and writes
+    first.cancel()
+    assert sorted(await asyncio.wait_for(asyncio.gather(*others), 5)) == [2, 3, 4, 5]
