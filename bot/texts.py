@@ -179,7 +179,7 @@ def _split_long(paragraph: str, limit: int) -> list[str]:
         if len(sentence) <= limit:
             out.append(sentence)
             continue
-        words = sentence.split(" ")
+        words = sentence.split()  # any whitespace: no blank or padded pieces
         line = ""
         for word in words:
             while len(word) > limit:

@@ -10,5 +10,5 @@ from bot.handlers import audio, commands, fallback
 def build_router() -> Router:
     """The bot's routers; the fallback comes last so it only sees what nobody else took."""
     root = Router(name="root")
-    root.include_routers(commands.router, audio.router, fallback.router)
+    root.include_routers(commands.create_router(), audio.create_router(), fallback.create_router())
     return root

@@ -9,10 +9,7 @@ from bot import texts
 from bot.services.ingest import IncomingAudio, IngestService
 from bot.services.ordering import Ticket
 
-router = Router(name="audio")
 
-
-@router.message(F.voice | F.audio | F.video_note)
 async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | None = None) -> None:
     audio = IncomingAudio.from_message(message)
     if audio is None:  # pragma: no cover - the filter above guarantees one
@@ -26,3 +23,10 @@ async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | N
     result = await ingest.ingest(message.chat.id, message.message_id, audio, ticket)
     if not result.duplicate:
         await message.reply(texts.acknowledged(result.session), disable_notification=True)
+
+
+def create_router() -> Router:
+    """A new router with this module's handlers (a router can join only one parent)."""
+    router = Router(name="audio")
+    router.message.register(take_audio, F.voice | F.audio | F.video_note)
+    return router

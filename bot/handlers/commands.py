@@ -9,18 +9,15 @@ from aiogram.types import Message
 from bot import texts
 from sessions import FileSessionManager
 
-router = Router(name="commands")
 RECENT_SESSIONS = 5
 
 
-@router.message(CommandStart())
 async def start(message: Message, manager: FileSessionManager) -> None:
     # Finalizes the chat's open session, whose transcript the notifier then delivers.
     await manager.create_session(message.chat.id)
     await message.answer(texts.START)
 
 
-@router.message(Command("done"))
 async def done(message: Message, manager: FileSessionManager) -> None:
     session = await manager.get_active_session(message.chat.id)
     if session is None or not session.audio_entries:
@@ -30,7 +27,6 @@ async def done(message: Message, manager: FileSessionManager) -> None:
     await manager.finalize_session(session.session_id)
 
 
-@router.message(Command("status"))
 async def status(message: Message, manager: FileSessionManager) -> None:
     active = await manager.get_active_session(message.chat.id)
     recent = await manager.list_sessions(limit=RECENT_SESSIONS + 1, chat_id=message.chat.id)
@@ -38,6 +34,15 @@ async def status(message: Message, manager: FileSessionManager) -> None:
     await message.answer(texts.status(active, recent[:RECENT_SESSIONS]))
 
 
-@router.message(Command("help"))
 async def help_(message: Message) -> None:
     await message.answer(texts.HELP)
+
+
+def create_router() -> Router:
+    """A new router with this module's handlers (a router can join only one parent)."""
+    router = Router(name="commands")
+    router.message.register(start, CommandStart())
+    router.message.register(done, Command("done"))
+    router.message.register(status, Command("status"))
+    router.message.register(help_, Command("help"))
+    return router

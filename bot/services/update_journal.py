@@ -39,6 +39,9 @@ class UpdateJournal:
 
     async def record(self, update_id: int, watermark: int) -> None:
         """Durably note ``update_id`` as handled; ids below ``watermark`` are all handled."""
+        # At once, before waiting for the lock: the poller has already taken the update out
+        # of its in-flight set, and a poll answered meanwhile must not run it again.
+        self.handled.add(update_id)
         async with self._lock:
             self.handled.add(update_id)
             self.watermark = max(self.watermark, watermark)

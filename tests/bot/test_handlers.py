@@ -1,0 +1,348 @@
+"""The bot's handlers and middlewares, fed updates in-process through aiogram's dispatcher.
+
+Replies and downloads go over real HTTP to the fake Bot API; no model is involved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Update
+
+from bot import texts
+from bot.app import build_dispatcher
+from bot.config import BotSettings
+from bot.services.ingest import IngestService
+from bot.services.ordering import ChatOrdering
+from sessions import AudioEntry, FileSessionManager, SessionState
+from tests.fake_telegram import FakeTelegram
+
+pytestmark = pytest.mark.timeout(30)
+
+CHAT = USER = 1001
+STRANGER = 555
+MB = 1024 * 1024
+
+
+@dataclass
+class Harness:
+    fake: FakeTelegram
+    bot: Bot
+    dp: Dispatcher
+    manager: FileSessionManager
+    sessions_dir: Path
+
+    async def feed(self, raw: dict[str, Any]) -> None:
+        update = Update.model_validate(raw, context={"bot": self.bot})
+        await self.dp.feed_update(self.bot, update)
+
+    async def push(self, update_id: int) -> dict[str, Any]:
+        """Feed the update the fake just queued (as getUpdates would return it)."""
+        [raw] = [u for u in self.fake.pending_updates() if u["update_id"] == update_id]
+        await self.feed(raw)
+        return raw
+
+    async def text(self, text: str, *, chat: int = CHAT, user: int = USER) -> None:
+        await self.push(self.fake.text(chat, user, text))
+
+    async def voice(
+        self,
+        data: bytes = b"OggS voice",
+        *,
+        duration: int = 3,
+        chat: int = CHAT,
+        user: int = USER,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        file_id = self.fake.add_file(data)
+        return await self.push(
+            self.fake.voice(chat, user, file_id=file_id, duration=duration, **kwargs)
+        )
+
+    def replies(self, chat: int = CHAT) -> list[str]:
+        return self.fake.texts(chat)
+
+    def session_folders(self) -> list[Path]:
+        if not self.sessions_dir.is_dir():
+            return []
+        return sorted(p for p in self.sessions_dir.iterdir() if not p.name.startswith("."))
+
+
+async def close_bot(bot: Bot) -> None:
+    """Close the bot's HTTP session, without aiogram's 0.25 s wait for TLS to wind down
+    (plain HTTP to the fake here; that wait would add seconds to the suite)."""
+    session = bot.session
+    assert isinstance(session, AiohttpSession)
+    if session._session is not None:
+        await session._session.close()
+
+
+def extra(entry: AudioEntry, key: str) -> Any:
+    """A field the bot adds beside the session schema's own (kept as an extra)."""
+    return (entry.model_extra or {}).get(key)
+
+
+@pytest.fixture
+async def harness(
+    manager: FileSessionManager,
+    sessions_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Harness]:
+    monkeypatch.chdir(tmp_path)  # no .env
+    async with FakeTelegram() as fake:
+        settings = BotSettings(bot_token=fake.token, allowed_user_ids=str(USER))
+        api = TelegramAPIServer.from_base(fake.base_url)
+        bot = Bot(settings.bot_token.get_secret_value(), session=AiohttpSession(api=api))
+        ingest = IngestService(
+            bot, manager, max_download_bytes=settings.max_download_bytes, retry_delay=0.01
+        )
+        dp = build_dispatcher(settings, manager, ingest, ChatOrdering())
+        try:
+            yield Harness(fake, bot, dp, manager, sessions_dir)
+        finally:
+            await close_bot(bot)
+
+
+# -- access -------------------------------------------------------------------------------
+
+
+async def test_stranger_gets_their_id_and_nothing_is_stored(harness: Harness) -> None:
+    await harness.voice(chat=STRANGER, user=STRANGER)
+    await harness.text("/start", chat=STRANGER, user=STRANGER)
+    await harness.text("hello", chat=STRANGER, user=STRANGER)
+    replies = harness.replies(STRANGER)
+    assert replies == [texts.access_closed(STRANGER)] * 3
+    assert str(STRANGER) in replies[0]
+    assert harness.fake.downloads == []
+    assert harness.session_folders() == []
+    assert await harness.manager.get_active_session(STRANGER) is None
+
+
+async def test_sender_not_chat_decides_access(harness: Harness) -> None:
+    group = -100200
+    await harness.text("/start", chat=group, user=STRANGER)
+    assert harness.replies(group) == [texts.access_closed(STRANGER)]
+    await harness.push(harness.fake.text(group, USER, "/start", chat_type="group"))
+    assert harness.replies(group)[-1] == texts.START
+    assert await harness.manager.get_active_session(group) is not None
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+async def test_start_creates_a_session_and_replies(harness: Harness) -> None:
+    await harness.text("/start")
+    assert harness.replies() == [texts.START]
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is not None
+    assert session.state is SessionState.COLLECTING
+    assert session.audio_entries == []
+
+
+async def test_start_finalizes_the_open_session(harness: Harness) -> None:
+    await harness.voice()
+    first = await harness.manager.get_active_session(CHAT)
+    assert first is not None
+    await harness.text("/start")
+    old = await harness.manager.require_session(first.session_id)
+    assert old.state is SessionState.TRANSCRIBING
+    new = await harness.manager.get_active_session(CHAT)
+    assert new is not None
+    assert new.session_id != first.session_id
+
+
+async def test_done_with_nothing(harness: Harness) -> None:
+    await harness.text("/done")
+    assert harness.replies() == [texts.NOTHING_TO_FINISH]
+    assert "nothing to transcribe" in texts.NOTHING_TO_FINISH
+    await harness.text("/start")
+    await harness.text("/done")
+    assert harness.replies()[-1] == texts.NOTHING_TO_FINISH
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is not None
+    assert session.state is SessionState.COLLECTING  # an empty session stays open
+
+
+async def test_done_with_notes_finalizes(harness: Harness) -> None:
+    await harness.voice(duration=3)
+    await harness.voice(duration=4)
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is not None
+    replies_before = len(harness.replies())
+    await harness.text("/done")
+    done = await harness.manager.require_session(session.session_id)
+    assert done.state is SessionState.TRANSCRIBING
+    assert done.finalized_at is not None
+    assert [e.sequence for e in done.audio_entries] == [1, 2]
+    assert await harness.manager.get_active_session(CHAT) is None
+    # The notifier (not attached here) sends the progress message, not the handler.
+    assert len(harness.replies()) == replies_before
+
+
+async def test_status_lists_the_open_and_recent_sessions(harness: Harness) -> None:
+    await harness.text("/status")
+    assert harness.replies()[-1] == texts.status(None, [])
+    assert "No session is open" in harness.replies()[-1]
+
+    await harness.voice(duration=3)
+    await harness.text("/done")
+    await harness.voice(duration=65)
+    active = await harness.manager.get_active_session(CHAT)
+    assert active is not None
+    await harness.text("/status")
+    status = harness.replies()[-1]
+    assert f"Open session {active.session_id}: 1 note, 1:05." in status
+    assert "Recent sessions:" in status
+    [older] = [p.name for p in harness.session_folders() if p.name != active.session_id]
+    assert f"- {older}: transcribing, 1 note, 0:03" in status
+    assert status.count(active.session_id) == 1  # the open one is not listed twice
+
+
+async def test_help(harness: Harness) -> None:
+    await harness.text("/help")
+    assert harness.replies() == [texts.HELP]
+
+
+# -- audio --------------------------------------------------------------------------------
+
+
+async def test_voice_without_session_opens_one(harness: Harness) -> None:
+    await harness.voice(b"OggS first note", duration=3)
+    assert harness.replies() == ["Got it: 1 note, 0:03."]
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is not None
+    [entry] = session.audio_entries
+    assert entry.filename == "001_audio.ogg"
+    assert extra(entry, "kind") == "voice"
+    folder = harness.manager.get_session_path(session.session_id)
+    assert (folder / "audio" / "001_audio.ogg").read_bytes() == b"OggS first note"
+    assert [p.name for p in (folder / "audio").iterdir()] == ["001_audio.ogg"]  # no .part
+
+    await harness.voice(duration=62)
+    assert harness.replies()[-1] == "Got it: 2 notes, 1:05."
+
+
+async def test_duplicate_message_is_stored_once_and_acked_once(harness: Harness) -> None:
+    raw = await harness.voice(duration=3)
+    await harness.feed(raw)  # the same update again (redelivered)
+    again = {**raw, "update_id": raw["update_id"] + 100}
+    await harness.feed(again)  # the same message in another update
+    assert harness.replies() == ["Got it: 1 note, 0:03."]
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is not None
+    assert len(session.audio_entries) == 1
+    assert len(harness.fake.downloads) == 1
+
+
+async def test_audio_file_keeps_its_extension(harness: Harness) -> None:
+    file_id = harness.fake.add_file(b"ID3 mp3 bytes", file_path="music/file_1.mp3")
+    await harness.push(
+        harness.fake.audio(CHAT, USER, file_id=file_id, duration=5, file_name="talk.MP3")
+    )
+    assert harness.replies() == ["Got it: 1 note, 0:05."]
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is not None
+    [entry] = session.audio_entries
+    assert entry.filename == "001_audio.mp3"
+    assert extra(entry, "kind") == "audio"
+    folder = harness.manager.get_session_path(session.session_id) / "audio"
+    assert (folder / "001_audio.mp3").read_bytes() == b"ID3 mp3 bytes"
+
+
+async def test_video_note_is_taken(harness: Harness) -> None:
+    file_id = harness.fake.add_file(b"mp4 bytes", file_path="video_notes/file_1.mp4")
+    await harness.push(harness.fake.video_note(CHAT, USER, file_id=file_id, duration=7))
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is not None
+    [entry] = session.audio_entries
+    assert (entry.filename, extra(entry, "kind")) == ("001_audio.mp4", "video_note")
+
+
+async def test_too_long_is_refused_without_download(harness: Harness) -> None:
+    limit = harness.manager.config.max_audio_duration_seconds
+    await harness.voice(duration=limit + 35)
+    [reply] = harness.replies()
+    assert reply == texts.too_long(limit + 35, limit)
+    assert "MAX_AUDIO_DURATION_SECONDS" in reply
+    assert "0:35 over" in reply
+    assert harness.fake.downloads == []
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is None or session.audio_entries == []
+
+
+async def test_too_big_is_refused_without_download(harness: Harness) -> None:
+    await harness.voice(duration=5, file_size=25 * MB)
+    [reply] = harness.replies()
+    assert "MAX_DOWNLOAD_BYTES" in reply
+    assert "5.0 MB over" in reply
+    assert harness.fake.downloads == []
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is None or session.audio_entries == []
+
+
+async def test_a_refusal_does_not_take_a_sequence_number(harness: Harness) -> None:
+    await harness.voice(duration=3)
+    await harness.voice(duration=5, file_size=25 * MB)
+    await harness.voice(duration=4)
+    session = await harness.manager.get_active_session(CHAT)
+    assert session is not None
+    assert [e.filename for e in session.audio_entries] == ["001_audio.ogg", "002_audio.ogg"]
+
+
+# -- everything else ----------------------------------------------------------------------
+
+
+async def test_plain_text_gets_the_hint(harness: Harness) -> None:
+    await harness.text("hello bot")
+    await harness.text("/unknown")
+    assert harness.replies() == [texts.HINT, texts.HINT]
+    assert harness.session_folders() == []
+
+
+async def test_photo_sticker_and_document_get_the_hint(harness: Harness) -> None:
+    file_id = harness.fake.add_file(b"jpeg")
+    await harness.push(harness.fake.photo(CHAT, USER, file_id=file_id))
+    await harness.push(harness.fake.document(CHAT, USER, file_id=file_id, file_name="notes.mp3"))
+    sticker = {
+        "file_id": "CAACAgIAAxkBAAIBsticker",
+        "file_unique_id": "AgADsticker",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
+    await harness.feed(
+        {
+            "update_id": 999,
+            "message": {
+                "message_id": 99,
+                "from": {"id": USER, "is_bot": False, "first_name": "User"},
+                "chat": {"id": CHAT, "type": "private", "first_name": "User"},
+                "date": int(time.time()),
+                "sticker": sticker,
+            },
+        }
+    )
+    assert harness.replies() == [texts.HINT] * 3
+    assert harness.fake.downloads == []
+    assert harness.session_folders() == []
+
+
+def test_dispatcher_can_be_built_twice(manager: FileSessionManager) -> None:
+    """Routers are made per dispatcher, so no router state leaks between builds."""
+    settings = BotSettings(bot_token="123456:" + "a" * 35, allowed_user_ids="1")
+    bot = Bot(settings.bot_token.get_secret_value())
+    ingest = IngestService(bot, manager, max_download_bytes=1)
+    first = build_dispatcher(settings, manager, ingest, ChatOrdering())
+    second = build_dispatcher(settings, manager, ingest, ChatOrdering())
+    assert first.sub_routers[0] is not second.sub_routers[0]
