@@ -65,6 +65,45 @@ async def bench_add_audio(base: Path, entries: int) -> None:
     print(f"  throughput overall: {entries / sum(timings):7.1f} add_audio/s")
 
 
+async def bench_burst(base: Path, notes: int) -> None:
+    """A burst of concurrent add_audio calls (group commit) against the same calls in a row."""
+    manager = FileSessionManager(FileSessionStorage(base), SessionConfig(base_dir=base))
+
+    async def prepared(chat_id: int) -> tuple[str, list[AudioEntry]]:
+        session = await manager.create_session(chat_id=chat_id)
+        audio_dir = manager.get_session_path(session.session_id) / "audio"
+        entries = []
+        for i in range(notes):
+            name = audio_filename(i + 1)
+            (audio_dir / name).write_bytes(b"x")
+            entries.append(AudioEntry(sequence=i + 1, filename=name, duration_seconds=3.0))
+        return session.session_id, entries
+
+    sid, entries = await prepared(1)
+    start = time.perf_counter()
+    for entry in entries:
+        await manager.add_audio(sid, entry)
+    sequential = time.perf_counter() - start
+
+    sid, entries = await prepared(2)
+    latencies: list[float] = []
+
+    async def timed_add(entry: AudioEntry) -> None:
+        begin = time.perf_counter()
+        await manager.add_audio(sid, entry)
+        latencies.append(time.perf_counter() - begin)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(timed_add(e) for e in entries))
+    burst = time.perf_counter() - start
+    print(f"add_audio, {notes} at once (group commit) vs one after another:")
+    print(f"  one after another: {_ms(sequential)} in all")
+    print(
+        f"  all at once:       {_ms(burst)} in all, median wait {_ms(statistics.median(latencies))}"
+        f"   ratio {burst / sequential:.2f}"
+    )
+
+
 def _populate(base: Path, count: int) -> None:
     # Setup only: plain writes without fsync, so making 10,000 sessions takes seconds.
     start = datetime(2024, 1, 1, tzinfo=UTC)
@@ -116,6 +155,7 @@ async def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         await bench_add_audio(Path(tmp) / "add", args.entries)
+        await bench_burst(Path(tmp) / "burst", 50)
         await bench_list(Path(tmp) / "list", args.sessions)
 
 

@@ -110,6 +110,7 @@ async def run_bot(
 
         ordering = ChatOrdering()
         ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
+        ingest.attach()
         dp = build_dispatcher(settings, manager, ingest, ordering)
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
         await journal.load()

@@ -154,12 +154,16 @@ class ReliablePoller:
         return None
 
     async def _wait_progress(self) -> None:
+        # Until every update in flight is done (then a fresh long poll), or for the busy
+        # interval: each poll meanwhile returns every unconfirmed update again.
         tasks = set(self._in_flight.values())
         stop = asyncio.ensure_future(self._stopping.wait())
+        all_done = asyncio.ensure_future(asyncio.wait(tasks))
         await asyncio.wait(
-            {*tasks, stop}, timeout=BUSY_POLL_INTERVAL, return_when=asyncio.FIRST_COMPLETED
+            {all_done, stop}, timeout=BUSY_POLL_INTERVAL, return_when=asyncio.FIRST_COMPLETED
         )
         stop.cancel()
+        all_done.cancel()
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

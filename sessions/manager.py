@@ -198,7 +198,16 @@ class FileSessionManager(SessionManager):
         With a ``message_id`` the reservation is remembered: asking again for the same
         message (a redelivered update, a retry after a crash) returns the same number.
         """
+        sequence, _ = await self.reserve(session_id, message_id)
+        return sequence
 
+    async def reserve(self, session_id: str, message_id: int | None = None) -> tuple[int, Session]:
+        """:meth:`reserve_sequence`, also returning the session as saved.
+
+        ``session.entry_for_message(message_id)`` then tells whether the message is already
+        recorded. The request joins the session's write queue before this coroutine first
+        suspends, so reservations started in some order are numbered in that order.
+        """
         taken: list[int] = []
 
         def change(session: Session) -> _Events | None:
@@ -216,8 +225,8 @@ class FileSessionManager(SessionManager):
             session.next_sequence += 1
             return []
 
-        await self._mutate(session_id, change)
-        return taken[0]
+        session = await self._mutate(session_id, change)
+        return taken[0], session
 
     async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
         """Record ``audio_entry``; its file must already be in the session's ``audio/``.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -80,6 +82,23 @@ def resolve_model(setting: str | None) -> str:
     return setting  # a name such as "small" or "large-v3", fetched from the hub and cached
 
 
+def lower_thread_priority(nice: int) -> None:
+    """Give the calling thread (and threads it starts) a lower CPU priority (Linux).
+
+    The model's own worker threads are started by the thread that loads it and inherit its
+    priority, so inference yields the CPU to the event loop: the bot stays responsive while
+    a long session is transcribed on a small machine.
+    """
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, max(current, min(nice, 19)))
+    except OSError as exc:  # e.g. not permitted in a locked-down container: run as is
+        _log.warning("thread_priority_unchanged", error=str(exc))
+
+
 def _pick_device(setting: str) -> str:
     if setting != "auto":
         return setting
@@ -114,7 +133,10 @@ class WhisperTranscriber:
         # Spare threads: a timed-out call keeps its thread until inference returns, and it
         # must not starve the calls after it.
         self._executor = ThreadPoolExecutor(
-            max_workers=settings.transcription_concurrency + 2, thread_name_prefix="whisper"
+            max_workers=settings.transcription_concurrency + 2,
+            thread_name_prefix="whisper",
+            initializer=lower_thread_priority,
+            initargs=(settings.transcription_nice,),
         )
 
     def load(self) -> None:

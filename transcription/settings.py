@@ -56,6 +56,13 @@ class TranscriptionSettings(BaseSettings):
     transcription_concurrency: int = Field(
         default=1, ge=1, le=16, validation_alias=_env("TRANSCRIPTION_CONCURRENCY")
     )
+    transcription_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        validation_alias=_env("TRANSCRIPTION_NICE"),
+        description="CPU priority of inference threads (Linux nice); 0 leaves it unchanged",
+    )
     transcription_timeout_base_seconds: float = Field(
         default=120.0, gt=0, validation_alias=_env("TRANSCRIPTION_TIMEOUT_BASE_SECONDS")
     )

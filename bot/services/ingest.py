@@ -22,7 +22,8 @@ from aiogram.types import Message
 
 from bot import texts
 from bot.services.ordering import Ticket
-from sessions import AudioEntry, FileSessionManager, Session
+from sessions import AudioEntry, FileSessionManager, Session, SessionEvent, SessionImmutableError
+from sessions import events as ev
 from sessions.layout import AUDIO_DIR, audio_filename
 
 _log = structlog.get_logger("bot.ingest")
@@ -101,6 +102,17 @@ class IngestService:
         self.max_duration_seconds = manager.config.max_audio_duration_seconds
         self._attempts = download_attempts
         self._retry_delay = retry_delay
+        # chat id -> its COLLECTING session, so a burst of notes does not look it up 50 times.
+        # Dropped when the session is finalized (see attach); a stale entry is caught anyway.
+        self._active: dict[int, str] = {}
+
+    def attach(self) -> None:
+        """Forget a chat's cached session as soon as it is finalized."""
+        self._manager.events.subscribe(self._forget, ev.FINALIZED)
+
+    async def _forget(self, event: SessionEvent) -> None:
+        if event.chat_id is not None and self._active.get(event.chat_id) == event.session_id:
+            del self._active[event.chat_id]
 
     def refusal(self, audio: IncomingAudio) -> str | None:
         """Why this audio cannot be taken (duration or declared size), or None."""
@@ -115,14 +127,28 @@ class IngestService:
     ) -> IngestResult:
         """Download ``audio`` into the chat's session and record it (once per message)."""
         try:
-            session = await self._manager.ensure_active_session(chat_id)
-            existing = session.entry_for_message(message_id)
-            if existing is not None:
-                return IngestResult(session, existing, duplicate=True)
-            sequence = await self._manager.reserve_sequence(session.session_id, message_id)
+            session_id = self._active.get(chat_id)
+            if session_id is None:
+                session_id = (await self._manager.ensure_active_session(chat_id)).session_id
+                self._active[chat_id] = session_id
+            # Started, not awaited: the reservation joins the session's write queue before
+            # the next note of the chat is admitted, so numbers follow the message order and
+            # a burst of notes is reserved in a few writes rather than one each.
+            reservation = asyncio.ensure_future(self._manager.reserve(session_id, message_id))
         finally:
             if ticket is not None:
-                ticket.admit()  # later notes may take their numbers while this one downloads
+                ticket.admit()
+        try:
+            sequence, session = await reservation
+        except SessionImmutableError:
+            # The cached session was finished elsewhere (not through this bot's events).
+            self._active.pop(chat_id, None)
+            session = await self._manager.ensure_active_session(chat_id)
+            self._active[chat_id] = session.session_id
+            sequence, session = await self._manager.reserve(session.session_id, message_id)
+        existing = session.entry_for_message(message_id)
+        if existing is not None:
+            return IngestResult(session, existing, duplicate=True)
 
         filename = audio_filename(sequence, audio.extension)
         destination = self._manager.get_session_path(session.session_id) / AUDIO_DIR / filename

@@ -122,3 +122,18 @@ async def test_worker_on_real_speech_with_a_corrupt_note(
     assert len(paragraphs) == 2
     for paragraph, name in zip(paragraphs, ["speech_01.ogg", "speech_02.ogg"], strict=True):
         assert word_error_rate(REFERENCES[name], paragraph) <= PER_NOTE_WER_BOUND
+
+
+def test_inference_threads_run_at_lower_priority() -> None:
+    import os
+    import threading
+
+    transcriber = WhisperTranscriber(TranscriptionSettings(transcription_nice=7))
+    try:
+        nice = transcriber._executor.submit(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        ).result()
+    finally:
+        transcriber.close()
+    assert nice >= 7
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 7  # caller unchanged
