@@ -12,13 +12,9 @@ from transcription.engine import (
     WhisperTranscriber,
     bundled_model_path,
 )
+from transcription.pipeline import finish_session, transcribe_entry, transcribe_session
+from transcription.service import TranscriptionWorker
 from transcription.settings import TranscriptionSettings
-from transcription.worker import (
-    TranscriptionWorker,
-    finish_session,
-    transcribe_entry,
-    transcribe_session,
-)
 
 __all__ = [
     "AudioDecodeError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from tests.transcription.fakes import ScriptedTranscriber
 from transcription import (
     TranscriptionSettings,
     TranscriptionWorker,
+    TranscriptResult,
     finish_session,
     transcribe_entry,
     transcribe_session,
@@ -238,3 +240,34 @@ async def test_several_sessions_all_finish(manager: FileSessionManager, concurre
     for session in made:
         assert (await manager.require_session(session.session_id)).state is SessionState.TRANSCRIBED
     assert len(fake.calls) == 6
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_entries_of_a_session_run_up_to_concurrency(
+    manager: FileSessionManager, concurrency: int
+) -> None:
+    class Counting(ScriptedTranscriber):
+        def __init__(self) -> None:
+            super().__init__()
+            self.running = 0
+            self.peak = 0
+
+        async def transcribe(self, path: Path) -> TranscriptResult:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            await asyncio.sleep(0.05)
+            try:
+                return await super().transcribe(path)
+            finally:
+                self.running -= 1
+
+    fake = Counting()
+    settings = FAST.model_copy(update={"transcription_concurrency": concurrency})
+    session = await session_with(manager, *(f"text:n{n}" for n in range(6)))
+    done = await transcribe_session(manager, fake, session.session_id, settings)
+    assert fake.peak == concurrency
+    assert fake.calls[:concurrency] == [f"{n:03d}_audio.ogg" for n in range(1, concurrency + 1)]
+    assert done.state is SessionState.TRANSCRIBED
+    assert (
+        read(manager, session, "process/input.txt") == "\n\n".join(f"n{n}" for n in range(6)) + "\n"
+    )

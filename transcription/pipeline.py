@@ -1,16 +1,14 @@
-"""The background worker that moves sessions from TRANSCRIBING to TRANSCRIBED.
+"""The unit of work that moves a session from TRANSCRIBING to TRANSCRIBED.
 
-The unit of work is :func:`transcribe_entry` (one entry of one session, by ids), a plain
-async function over the session manager and a transcriber; :func:`finish_session`
-consolidates once every entry is done. :class:`TranscriptionWorker` is the in-process
-service that feeds them: it hears ``finalized`` events, and at start-up resumes every
-session left in TRANSCRIBING, so a crash loses no work and repeats none that finished.
+:func:`transcribe_entry` (one entry of one session, by ids) is a plain async function over
+the session manager and a :class:`~transcription.engine.Transcriber`, which may run the
+model in this process or on another machine. :func:`finish_session` consolidates once
+every entry is done. Both are safe to repeat: finished work is never redone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,17 +20,15 @@ from sessions import (
     FileSessionManager,
     InvalidStateError,
     Session,
-    SessionEvent,
     SessionState,
     TranscriptionStatus,
 )
-from sessions import events as ev
 from sessions.layout import AUDIO_DIR, PROCESS_INPUT, TRANSCRIPTS_DIR, transcript_filename
 from sessions.storage import dump_json_atomic, write_atomic
 from transcription.engine import AudioDecodeError, Transcriber, TranscriptResult
 from transcription.settings import TranscriptionSettings
 
-_log = structlog.get_logger("transcription.worker")
+_log = structlog.get_logger("transcription.pipeline")
 
 _DONE = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
 
@@ -202,108 +198,26 @@ async def transcribe_session(
     transcriber: Transcriber,
     session_id: str,
     settings: TranscriptionSettings,
+    *,
+    limit: asyncio.Semaphore | None = None,
 ) -> Session:
-    """Every entry still to do, in sequence order, then :func:`finish_session`."""
+    """Every entry still to do, then :func:`finish_session`.
+
+    Entries start in sequence order; up to ``TRANSCRIPTION_CONCURRENCY`` run at once (or
+    as many as ``limit`` allows, a semaphore shared between sessions).
+    """
     session = await manager.require_session(session_id)
     if session.state is not SessionState.TRANSCRIBING:
         return session
-    for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
-        await transcribe_entry(manager, transcriber, session_id, entry.sequence, settings)
+    slots = limit or asyncio.Semaphore(settings.transcription_concurrency)
+
+    async def one(sequence: int) -> None:
+        async with slots:  # FIFO: entries start in sequence order
+            await transcribe_entry(manager, transcriber, session_id, sequence, settings)
+
+    entries = sorted(session.audio_entries, key=lambda e: e.sequence)
+    outcomes = await asyncio.gather(*(one(e.sequence) for e in entries), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
     return await finish_session(manager, session_id)
-
-
-class TranscriptionWorker:
-    """In-process service: a queue of sessions to transcribe and the tasks that drain it.
-
-    Sessions are taken in the order they were finalized; ``TRANSCRIPTION_CONCURRENCY``
-    sessions are worked on at once, each one entry after another (so its progress is
-    reported in order).
-    """
-
-    def __init__(
-        self,
-        manager: FileSessionManager,
-        transcriber: Transcriber,
-        settings: TranscriptionSettings,
-    ) -> None:
-        self._manager = manager
-        self._transcriber = transcriber
-        self._settings = settings
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._pending: set[str] = set()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._unsubscribe: Callable[[], None] | None = None
-
-    async def start(self) -> None:
-        """Listen for finalized sessions and queue every session left in TRANSCRIBING."""
-        self._unsubscribe = self._manager.events.subscribe(self._on_finalized, ev.FINALIZED)
-        for n in range(self._settings.transcription_concurrency):
-            self._tasks.append(asyncio.create_task(self._run(), name=f"transcription-worker-{n}"))
-        resumable = await self._manager.sessions_in_states(SessionState.TRANSCRIBING)
-        for session in resumable:
-            self.enqueue(session.session_id)
-        if resumable:
-            _log.info("sessions_resumed", count=len(resumable))
-
-    async def stop(self) -> None:
-        """Stop taking work. An entry cut off mid-way stays IN_PROGRESS and is redone later."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-
-    def enqueue(self, session_id: str) -> None:
-        """Queue a session (once: a session already waiting is not queued again)."""
-        if session_id in self._pending:
-            return
-        self._pending.add(session_id)
-        self._queue.put_nowait(session_id)
-
-    async def wait_idle(self) -> None:
-        """Wait until every queued session has been worked on."""
-        await self._queue.join()
-
-    async def _on_finalized(self, event: SessionEvent) -> None:
-        self.enqueue(event.session_id)
-
-    async def _run(self) -> None:
-        while True:
-            session_id = await self._queue.get()
-            try:
-                await self._process(session_id)
-            finally:
-                self._pending.discard(session_id)
-                self._queue.task_done()
-
-    async def _process(self, session_id: str) -> None:
-        log = _log.bind(session_id=session_id)
-        started = time.perf_counter()
-        try:
-            session = await transcribe_session(
-                self._manager, self._transcriber, session_id, self._settings
-            )
-        except OSError as exc:
-            log.exception("session_storage_failed")
-            await self._give_up(session_id, f"storage failed: {exc}")
-            return
-        except Exception:
-            # A bug, not bad input: leave the session TRANSCRIBING so a restart retries it.
-            log.exception("session_transcription_crashed")
-            return
-        log.info(
-            "session_transcription_done",
-            state=session.state.value,
-            entries=len(session.audio_entries),
-            seconds=round(time.perf_counter() - started, 2),
-        )
-
-    async def _give_up(self, session_id: str, message: str) -> None:
-        with contextlib.suppress(Exception):
-            await self._manager.add_error(session_id, ErrorEntry(message=message, code="storage"))
-        with contextlib.suppress(Exception):
-            await self._manager.transition_state(session_id, SessionState.ERROR)
