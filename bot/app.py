@@ -33,6 +33,7 @@ from transcription import (
     TranscriptionWorker,
     WhisperTranscriber,
 )
+from transcription.queue import QueueTranscriber
 
 _log = structlog.get_logger("bot.app")
 
@@ -64,6 +65,20 @@ def build_dispatcher(
     dp.message.middleware(OrderingMiddleware(ordering))
     dp.include_router(build_router())
     return dp
+
+
+async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
+    """The model in this process (local), or jobs for workers through Redis (taskiq)."""
+    if settings.transcription_backend == "taskiq":
+        queue = QueueTranscriber(settings)
+        await queue.start()
+        _log.info(
+            "transcription_backend", backend="taskiq", redis=settings.redis_url.split("@")[-1]
+        )
+        return queue
+    whisper = WhisperTranscriber(settings)
+    await whisper.start()  # fail fast: a model that cannot load stops us here
+    return whisper
 
 
 @dataclass
@@ -98,9 +113,7 @@ async def run_bot(
         FileSessionStorage(session_config.base_dir), session_config, EventBus()
     )
     if transcriber is None:
-        whisper = WhisperTranscriber(transcription)
-        await whisper.start()  # fail fast: a model that cannot load stops us here
-        transcriber = whisper
+        transcriber = await start_transcriber(transcription)
     bot = build_bot(settings)
     try:
         me = await bot.get_me()
@@ -146,3 +159,5 @@ async def run_bot(
         await bot.session.close()
         if isinstance(transcriber, WhisperTranscriber):
             transcriber.close()
+        elif isinstance(transcriber, QueueTranscriber):
+            await transcriber.close()

@@ -9,7 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import structlog
 from pydantic import BaseModel, Field
@@ -176,13 +176,17 @@ class WhisperTranscriber:
         await asyncio.get_running_loop().run_in_executor(self._executor, self.load)
 
     async def transcribe(self, path: Path) -> TranscriptResult:
+        return await self.transcribe_audio(path, path.name)
+
+    async def transcribe_audio(self, audio: Path | BinaryIO, name: str) -> TranscriptResult:
+        """Transcribe a file or an in-memory stream (``name`` is for messages)."""
         if self._model is None:
             await self.start()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.transcribe_sync, path)
+        return await loop.run_in_executor(self._executor, self.transcribe_sync, audio, name)
 
-    def transcribe_sync(self, path: Path) -> TranscriptResult:
-        """Blocking transcription of one file, generator consumed here."""
+    def transcribe_sync(self, audio: Path | BinaryIO, name: str = "") -> TranscriptResult:
+        """Blocking transcription of one file or stream, generator consumed here."""
         if self._model is None:
             self.load()
         settings = self.settings
@@ -191,17 +195,19 @@ class WhisperTranscriber:
             "beam_size": settings.whisper_beam_size,
             "vad_filter": settings.whisper_vad_filter,
         }
+        source: str | BinaryIO = str(audio) if isinstance(audio, Path) else audio
+        name = name or (audio.name if isinstance(audio, Path) else "audio")
         started = time.perf_counter()
         try:
             if self._pipeline is not None:
                 segments, info = self._pipeline.transcribe(
-                    str(path), batch_size=settings.whisper_batch_size, **options
+                    source, batch_size=settings.whisper_batch_size, **options
                 )
             else:
-                segments, info = self._model.transcribe(str(path), **options)
+                segments, info = self._model.transcribe(source, **options)
             parts = [TranscriptSegment(start=s.start, end=s.end, text=s.text) for s in segments]
         except _decode_error_types() as exc:
-            raise AudioDecodeError(f"cannot decode {path.name}: {exc}") from exc
+            raise AudioDecodeError(f"cannot decode {name}: {exc}") from exc
         text = " ".join(p.text.strip() for p in parts if p.text.strip())
         return TranscriptResult(
             text=text,

@@ -19,6 +19,21 @@ class TranscriptionSettings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
+    transcription_backend: Literal["local", "taskiq"] = Field(
+        default="local",
+        validation_alias=_env("TRANSCRIPTION_BACKEND"),
+        description="local: the model runs in the bot; taskiq: on workers through Redis",
+    )
+    redis_url: str = Field(default="redis://localhost:6379/0", validation_alias=_env("REDIS_URL"))
+    transcription_queue_idle_seconds: int = Field(
+        default=60,
+        ge=3,
+        validation_alias=_env("TRANSCRIPTION_QUEUE_IDLE_SECONDS"),
+        description="a job whose worker stopped renewing its claim this long goes to another",
+    )
+    transcription_result_ttl_seconds: int = Field(
+        default=86400, ge=60, validation_alias=_env("TRANSCRIPTION_RESULT_TTL_SECONDS")
+    )
     whisper_model: str | None = Field(
         default=None,
         validation_alias=_env("WHISPER_MODEL"),

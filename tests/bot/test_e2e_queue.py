@@ -1,0 +1,61 @@
+"""The real bot on the taskiq backend: workers elsewhere, the bot killed while jobs are out."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.bot.bot_process import BotProcess
+from tests.bot.test_e2e import CHAT, USER, delivered, eventually, is_text, metadata, send_voice
+from tests.fake_telegram import FakeTelegram
+from tests.redis_server import RedisServer
+from tests.transcription.test_queue import WorkerProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+async def test_bot_killed_with_jobs_out_then_restarted(fake: FakeTelegram, tmp_path: Path) -> None:
+    redis = RedisServer(tmp_path / "redis")
+    await redis.start()
+    worker = WorkerProcess(redis.url, tmp_path / "worker.log")
+    bots: list[BotProcess] = []
+    env = {"TRANSCRIPTION_BACKEND": "taskiq", "REDIS_URL": redis.url}
+    try:
+        await worker.start()
+        bots.append(await BotProcess(fake.base_url, fake.token, tmp_path, **env).start())
+        await bots[0].wait_started()
+        assert not any(e.get("event") == "whisper_model_loaded" for e in bots[0].events())
+        names = ["speech_04.ogg", "speech_03.ogg", "speech_04.ogg", "speech_02.ogg"]
+        for name in names:
+            send_voice(fake, name)
+        await fake.wait_for(is_text(CHAT, "Got it: 4 notes"), timeout=20)
+        fake.text(CHAT, USER, "/done")
+        await worker.wait_event("job_started")
+        await bots[0].kill()  # jobs are out; the bot is gone
+        assert metadata(tmp_path)[0]["state"] == "TRANSCRIBING"
+
+        bots.append(await BotProcess(fake.base_url, fake.token, tmp_path, **env).start())
+        await bots[1].wait_started()
+        await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=90)
+        await eventually(lambda: delivered(tmp_path))
+        [session] = metadata(tmp_path)
+        assert len(session["audio_entries"]) == len(names)
+        assert [e["transcription_status"] for e in session["audio_entries"]] == ["COMPLETED"] * 4
+        transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript of session")]
+        assert len(transcripts) == 1
+        body = transcripts[0].split("\n\n", 1)[1]
+        assert len(body.split("\n\n")) == len(names)
+    finally:
+        for bot in bots:
+            await bot.stop()
+        await worker.stop(signal.SIGKILL)
+        await redis.stop()

@@ -1,0 +1,77 @@
+"""A real redis-server on a free loopback port, for the task-queue tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_redis_server() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing (.ci/run installs it)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    return path
+
+
+class RedisServer:
+    """Started and restarted on the same port and data folder; appendonly, so jobs survive."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.binary = require_redis_server()
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = await asyncio.create_subprocess_exec(
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir),
+            "--save", "",
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(200):
+            with contextlib.suppress(OSError, ConnectionError, RedisError):
+                client = Redis.from_url(self.url)
+                try:
+                    if await client.ping():
+                        return
+                finally:
+                    await client.aclose()
+            await asyncio.sleep(0.025)
+        raise TimeoutError("redis-server did not start")
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+    async def restart(self, down_seconds: float = 1.0) -> None:
+        await self.stop()
+        await asyncio.sleep(down_seconds)
+        await self.start()

@@ -1,0 +1,117 @@
+"""``python -m transcription.worker``: a stand-alone transcription worker.
+
+Loads the model once, takes jobs from the Redis stream (``REDIS_URL``) until SIGTERM or
+SIGINT, then stops taking new ones. A job it had not finished is not acknowledged, so
+another worker takes it over once its claim lapses (``TRANSCRIPTION_QUEUE_IDLE_SECONDS``).
+Hardware settings (``WHISPER_DEVICE``, ``WHISPER_COMPUTE_TYPE``, ``WHISPER_CPU_THREADS``)
+are this machine's; the model and decoding settings come with each job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+import structlog
+from pydantic import ValidationError
+from taskiq.api import run_receiver_task
+
+from transcription.engine import ModelLoadError, WhisperTranscriber
+from transcription.queue import build_broker, register_transcription_task
+from transcription.settings import TranscriptionSettings
+
+_log = structlog.get_logger("transcription.worker")
+
+STOP_GRACE_SECONDS = 3.0
+
+# The parts of the settings that decide which model object serves a job.
+_MODEL_KEY = (
+    "whisper_model",
+    "whisper_language",
+    "whisper_beam_size",
+    "whisper_vad_filter",
+    "whisper_batch_size",
+)
+
+
+class ModelCache:
+    """One loaded model per distinct decoding setup (in practice: one)."""
+
+    def __init__(self, local: TranscriptionSettings) -> None:
+        self._local = local
+        self._loaded: dict[tuple[object, ...], WhisperTranscriber] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, job: TranscriptionSettings) -> WhisperTranscriber:
+        key = tuple(getattr(job, name) for name in _MODEL_KEY)
+        async with self._lock:
+            if key not in self._loaded:
+                merged = self._local.model_copy(update={n: getattr(job, n) for n in _MODEL_KEY})
+                transcriber = WhisperTranscriber(merged)
+                await transcriber.start()
+                self._loaded[key] = transcriber
+            return self._loaded[key]
+
+    def close(self) -> None:
+        for transcriber in self._loaded.values():
+            transcriber.close()
+
+
+async def serve(settings: TranscriptionSettings) -> None:
+    models = ModelCache(settings)
+    await models.get(settings)  # load now: a bad model fails at start, not on the first job
+    broker = build_broker(settings)
+    register_transcription_task(broker, models.get)
+    broker.is_worker_process = True
+    await broker.startup()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    receiver = asyncio.create_task(
+        run_receiver_task(broker, max_async_tasks=settings.transcription_concurrency)
+    )
+    _log.info("worker_started", redis=settings.redis_url.split("@")[-1], pid=os.getpid())
+    await stopping.wait()
+    receiver.cancel()
+    # taskiq's receiver can absorb a cancellation in some phases; never wait on it for long.
+    # Jobs not acknowledged by now are taken over by other workers once their claim lapses.
+    await asyncio.wait({receiver}, timeout=STOP_GRACE_SECONDS)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(broker.shutdown(), STOP_GRACE_SECONDS)
+    models.close()
+    _log.info("worker_stopped")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ]
+    )
+    try:
+        settings = TranscriptionSettings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        print(f"transcription worker: {error['loc'][0]}: {error['msg']}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(settings))
+    except ModelLoadError as exc:
+        print(f"transcription worker: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # do not wait for an inference thread that is still running
