@@ -82,6 +82,12 @@ def resolve_model(setting: str | None) -> str:
     return setting  # a name such as "small" or "large-v3", fetched from the hub and cached
 
 
+def default_cpu_threads() -> int:
+    """Half the machine's cores, at least one: measured fastest on 2 cores (BENCHMARKS.md),
+    and it leaves a core to the bot's event loop."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 def lower_thread_priority(nice: int) -> None:
     """Give the calling thread (and threads it starts) a lower CPU priority (Linux).
 
@@ -130,6 +136,8 @@ class WhisperTranscriber:
             "float16" if self.device == "cuda" else "int8"
         )
         self.model_source = ""
+        self.cpu_threads = settings.whisper_cpu_threads or default_cpu_threads()
+        self._load_lock = threading.Lock()  # two first calls must not load the model twice
         # Spare threads: a timed-out call keeps its thread until inference returns, and it
         # must not starve the calls after it.
         self._executor = ThreadPoolExecutor(
@@ -141,8 +149,11 @@ class WhisperTranscriber:
 
     def load(self) -> None:
         """Load the model (blocking; call once at startup). Raises ModelLoadError."""
-        if self._model is not None:
-            return
+        with self._load_lock:
+            if self._model is None:
+                self._load()
+
+    def _load(self) -> None:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_source = resolve_model(self.settings.whisper_model)
@@ -152,7 +163,7 @@ class WhisperTranscriber:
                 self.model_source,
                 device=self.device,
                 compute_type=self.compute_type,
-                cpu_threads=self.settings.whisper_cpu_threads,
+                cpu_threads=self.cpu_threads,
             )
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -168,6 +179,7 @@ class WhisperTranscriber:
             model=self.model_source,
             device=self.device,
             compute_type=self.compute_type,
+            cpu_threads=self.cpu_threads,
             seconds=round(time.perf_counter() - started, 2),
         )
 

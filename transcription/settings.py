@@ -59,7 +59,7 @@ class TranscriptionSettings(BaseSettings):
         default=0,
         ge=0,
         validation_alias=_env("WHISPER_CPU_THREADS"),
-        description="0: CTranslate2's default",
+        description="0: half the CPU cores, at least one",
     )
     whisper_vad_filter: bool = Field(default=True, validation_alias=_env("WHISPER_VAD_FILTER"))
     whisper_batch_size: int = Field(
