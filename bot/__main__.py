@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from bot.app import run_bot
 from bot.config import BotSettings
 from bot.logging_setup import configure_logging
+from processing import ProcessingSettings
 from sessions import SessionConfig
 from transcription import ModelLoadError, TranscriptionSettings
 
@@ -36,6 +37,7 @@ def main() -> int:
         settings = BotSettings()  # BOT_TOKEN comes from the environment
         session_config = SessionConfig()
         transcription = TranscriptionSettings()
+        processing = ProcessingSettings()
     except ValidationError as exc:
         print(f"{PROGRAM}: {_describe(exc)}", file=sys.stderr)
         return 2
@@ -43,7 +45,7 @@ def main() -> int:
         settings.log_level, settings.log_format, secrets=[settings.bot_token.get_secret_value()]
     )
     try:
-        asyncio.run(run_bot(settings, session_config, transcription))
+        asyncio.run(run_bot(settings, session_config, transcription, processing))
     except ModelLoadError as exc:
         print(f"{PROGRAM}: {exc}", file=sys.stderr)
         return 1

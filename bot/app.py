@@ -26,6 +26,7 @@ from bot.services.ingest import IngestService
 from bot.services.notifier import Notifier
 from bot.services.ordering import ChatOrdering
 from bot.services.update_journal import UpdateJournal
+from processing import ProcessingService, ProcessingSettings, build_processor
 from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
 from transcription import (
     Transcriber,
@@ -105,6 +106,7 @@ async def run_bot(
     settings: BotSettings,
     session_config: SessionConfig,
     transcription: TranscriptionSettings,
+    processing: ProcessingSettings | None = None,
     *,
     transcriber: Transcriber | None = None,
 ) -> None:
@@ -124,7 +126,9 @@ async def run_bot(
         ordering = ChatOrdering()
         ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
         ingest.attach()
+        processing = processing or ProcessingSettings()
         dp = build_dispatcher(settings, manager, ingest, ordering)
+        dp["processor_label"] = processing.label
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
         await journal.load()
 
@@ -132,6 +136,10 @@ async def run_bot(
         notifier.attach()
         worker = TranscriptionWorker(manager, transcriber, transcription)
         await worker.start()
+        processor = build_processor(processing)
+        stage = ProcessingService(manager, processor) if processor is not None else None
+        if stage is not None:
+            await stage.start()
         await notifier.resume()
 
         heartbeat = Heartbeat(settings.heartbeat_file)
@@ -152,6 +160,8 @@ async def run_bot(
             await poller.run()
         finally:
             stopping = time.monotonic()
+            if stage is not None:
+                await stage.stop()
             await worker.stop()
             await notifier.stop(grace_seconds=2.0)
             _log.info("bot_stopped", shutdown_seconds=round(time.monotonic() - stopping, 2))

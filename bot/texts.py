@@ -109,9 +109,21 @@ def session_failed(session: Session) -> str:
 
 
 EMPTY_TRANSCRIPT = "The session's notes held no speech I could recognise."
+PROCESSED_NO_FILES = "Processing finished; it produced no files."
 
 
-def status(active: Session | None, recent: list[Session]) -> str:
+def processing_failed(reason: str) -> str:
+    return f"Processing the transcript failed: {reason}"
+
+
+def output_too_big(name: str, size: int) -> str:
+    return (
+        f"{name} is {megabytes(size)}, over the {megabytes(50 * 1024 * 1024)} a bot may send; "
+        "it is kept in the session's process/output/ folder on the bot's machine."
+    )
+
+
+def status(active: Session | None, recent: list[Session], processor: str | None = None) -> str:
     lines = []
     if active is None:
         lines.append("No session is open. Send a voice note to start one.")
@@ -128,6 +140,12 @@ def status(active: Session | None, recent: list[Session]) -> str:
                 f"- {session.session_id}: {_state(session.state)}, "
                 f"{notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}"
             )
+    lines.append("")
+    lines.append(
+        f"After transcription: {processor} processing."
+        if processor
+        else "After transcription: no processing (PROCESSOR is not set)."
+    )
     return "\n".join(lines)
 
 

@@ -190,6 +190,17 @@ class FileSessionManager(SessionManager):
 
         return await self._mutate(session_id, change)
 
+    async def mark_outputs_delivered(self, session_id: str) -> Session:
+        """Record that the processing stage's outcome reached the chat (idempotent)."""
+
+        def change(session: Session) -> _Events | None:
+            if session.outputs_delivered_at is not None:
+                return None
+            session.outputs_delivered_at = utc_now()
+            return [("outputs_delivered", {})]
+
+        return await self._mutate(session_id, change)
+
     # -- audio -------------------------------------------------------------------------------
 
     async def reserve_sequence(self, session_id: str, message_id: int | None = None) -> int:

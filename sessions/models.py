@@ -86,6 +86,7 @@ class Session(_Model):
     finalized_at: AwareDatetime | None = None
     transcribed_at: AwareDatetime | None = None
     delivered_at: AwareDatetime | None = None
+    outputs_delivered_at: AwareDatetime | None = None
     audio_entries: list[AudioEntry] = Field(default_factory=list)
     errors: list[ErrorEntry] = Field(default_factory=list)
     next_sequence: int = Field(default=1, ge=1)

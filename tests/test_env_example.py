@@ -8,6 +8,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from bot.config import BotSettings
+from processing import ProcessingSettings
 from sessions import SessionConfig
 from transcription import TranscriptionSettings
 
@@ -35,7 +36,7 @@ def _env_names(settings: type[BaseSettings]) -> dict[str, str]:
 def test_every_setting_is_documented() -> None:
     documented = _documented()
     expected: set[str] = set()
-    for settings in (BotSettings, SessionConfig, TranscriptionSettings):
+    for settings in (BotSettings, SessionConfig, TranscriptionSettings, ProcessingSettings):
         expected |= set(_env_names(settings))
     assert set(documented) == expected
 
@@ -44,7 +45,7 @@ def test_documented_defaults_are_the_real_ones(tmp_path: Path) -> None:
     documented = _documented()
     env_file = tmp_path / ".env"
     env_file.write_text(EXAMPLE.read_text().replace("BOT_TOKEN=", "BOT_TOKEN=1234:" + "a" * 35))
-    for settings in (BotSettings, SessionConfig, TranscriptionSettings):
+    for settings in (BotSettings, SessionConfig, TranscriptionSettings, ProcessingSettings):
         from_example = settings(_env_file=env_file)  # type: ignore[call-arg]
         defaults = settings(_env_file=None, bot_token="1234:" + "a" * 35)  # type: ignore[call-arg]
         for env_name, field_name in _env_names(settings).items():

@@ -27,11 +27,13 @@ async def done(message: Message, manager: FileSessionManager) -> None:
     await manager.finalize_session(session.session_id)
 
 
-async def status(message: Message, manager: FileSessionManager) -> None:
+async def status(
+    message: Message, manager: FileSessionManager, processor_label: str | None = None
+) -> None:
     active = await manager.get_active_session(message.chat.id)
     recent = await manager.list_sessions(limit=RECENT_SESSIONS + 1, chat_id=message.chat.id)
     recent = [s for s in recent if active is None or s.session_id != active.session_id]
-    await message.answer(texts.status(active, recent[:RECENT_SESSIONS]))
+    await message.answer(texts.status(active, recent[:RECENT_SESSIONS], processor_label))
 
 
 async def help_(message: Message) -> None:

@@ -14,20 +14,43 @@ import contextlib
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiofiles
 import structlog
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BufferedInputFile
+from aiogram.types import BufferedInputFile, FSInputFile
 
 from bot import texts
 from sessions import FileSessionManager, Session, SessionEvent, SessionState
 from sessions import events as ev
-from sessions.layout import PROCESS_INPUT
+from sessions.layout import PROCESS_INPUT, PROCESS_OUTPUT_DIR
 
 _log = structlog.get_logger("bot.notifier")
+
+UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # sendDocument on Telegram's cloud Bot API
+_NOT_SENT = {"processor.log"}  # the processor's own log stays on the server
+
+
+def _processing_ended(session: Session) -> bool:
+    if session.state is SessionState.PROCESSED:
+        return True
+    return session.state is SessionState.ERROR and any(
+        e.code == "processor_failed" for e in session.errors
+    )
+
+
+def _output_files(folder: Path) -> list[tuple[Path, int]]:
+    """Regular files the processor wrote, by name, with their sizes (blocking)."""
+    if not folder.is_dir():
+        return []
+    return [
+        (p, p.stat().st_size)
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.startswith(".") and p.name not in _NOT_SENT
+    ]
 
 
 @dataclass
@@ -65,13 +88,18 @@ class Notifier:
         ]
 
     async def resume(self) -> None:
-        """Deliver every transcribed (or failed) session that has not reached its chat."""
+        """Deliver whatever finished while the bot was down: transcripts, then outputs."""
         finished = await self._manager.sessions_in_states(
-            SessionState.TRANSCRIBED, SessionState.ERROR
+            SessionState.TRANSCRIBED,
+            SessionState.PROCESSING,
+            SessionState.PROCESSED,
+            SessionState.ERROR,
         )
         for session in finished:
             if session.delivered_at is None:
                 self._spawn(self.deliver(session.session_id))
+            elif session.outputs_delivered_at is None and _processing_ended(session):
+                self._spawn(self.deliver_outputs(session.session_id))
 
     async def stop(self, grace_seconds: float = 3.0) -> None:
         """Let deliveries under way finish for a moment, then cancel the rest."""
@@ -108,8 +136,16 @@ class Notifier:
         self._spawn(self._edit_throttled(event.session_id, text))
 
     async def _on_state_changed(self, event: SessionEvent) -> None:
-        if event.details.get("to_state") in (SessionState.TRANSCRIBED, SessionState.ERROR):
+        to_state = event.details.get("to_state")
+        from_state = event.details.get("from_state")
+        if to_state == SessionState.TRANSCRIBED or (
+            to_state == SessionState.ERROR and from_state != SessionState.PROCESSING
+        ):
             self._spawn(self.deliver(event.session_id))
+        elif to_state == SessionState.PROCESSED or (
+            to_state == SessionState.ERROR and from_state == SessionState.PROCESSING
+        ):
+            self._spawn(self.deliver_outputs(event.session_id))
 
     # -- status message ------------------------------------------------------------------
 
@@ -171,7 +207,9 @@ class Notifier:
     async def _send_transcript(self, session: Session) -> None:
         chat_id = session.chat_id
         status = self._status.get(session.session_id)
-        if session.state is SessionState.ERROR:
+        # By what transcription achieved, not the state now: a processor may already have
+        # moved the session on (or failed) by the time this runs.
+        if session.transcribed_at is None:
             await self._finish_status(status, texts.session_failed(session))
             if status is None:
                 await self._bot.send_message(chat_id, texts.session_failed(session))
@@ -197,6 +235,37 @@ class Notifier:
         failed = texts.failed_entries(session)
         if failed:
             await self._bot.send_message(chat_id, failed)
+
+    async def deliver_outputs(self, session_id: str) -> None:
+        """Send the processing stage's files (or its failure) to the chat, once."""
+        lock = self._delivering.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            session = await self._manager.require_session(session_id)
+            if session.outputs_delivered_at is not None or session.delivered_at is None:
+                return  # already sent, or the transcript itself has not gone out yet
+            if session.state is SessionState.PROCESSED:
+                folder = self._manager.get_session_path(session_id) / PROCESS_OUTPUT_DIR
+                files = await asyncio.to_thread(_output_files, folder)
+                await self._send_outputs(session.chat_id, files)
+            else:
+                failure = next(
+                    (e for e in reversed(session.errors) if e.code == "processor_failed"), None
+                )
+                reason = failure.message if failure else "unknown error"
+                await self._bot.send_message(session.chat_id, texts.processing_failed(reason))
+            await self._manager.mark_outputs_delivered(session_id)
+            _log.info("outputs_delivered", session_id=session_id, state=session.state.value)
+        self._delivering.pop(session_id, None)
+
+    async def _send_outputs(self, chat_id: int, files: list[tuple[Path, int]]) -> None:
+        if not files:
+            await self._bot.send_message(chat_id, texts.PROCESSED_NO_FILES)
+            return
+        for path, size in files:
+            if size > UPLOAD_LIMIT_BYTES:
+                await self._bot.send_message(chat_id, texts.output_too_big(path.name, size))
+            else:
+                await self._bot.send_document(chat_id, FSInputFile(path, filename=path.name))
 
     async def _finish_status(self, status: _Status | None, text: str) -> None:
         if status is None:

@@ -281,3 +281,48 @@ async def test_sigterm_exits_quickly_and_session_carries_on(
     send_voice(fake, "speech_02.ogg")
     await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
     assert len(metadata(tmp_path)) == 1
+
+
+async def test_markdown_processor_sends_its_files(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    await launch(fake, tmp_path, running, PROCESSOR="markdown")
+    send_voice(fake, "speech_01.ogg")
+    send_voice(fake, "speech_02.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    fake.text(CHAT, USER, "/done")
+    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    markdown = await fake.wait_for(lambda c: c.document_name == "session.md", timeout=30)
+    srt = await fake.wait_for(lambda c: c.document_name == "session.srt", timeout=10)
+    assert markdown.document_bytes is not None
+    document = markdown.document_bytes.decode()
+    assert "## Note 2" in document
+    assert "warm coat" in document
+    assert srt.document_bytes is not None
+    assert "-->" in srt.document_bytes.decode()
+    await eventually(lambda: metadata(tmp_path)[0]["outputs_delivered_at"] is not None)
+    [session] = metadata(tmp_path)
+    assert session["state"] == "PROCESSED"
+    fake.text(CHAT, USER, "/status")
+    await fake.wait_for(is_text(CHAT, "After transcription: markdown processing."))
+
+
+async def test_failing_command_processor_is_reported(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    command = 'command:echo "cannot summarise" >&2; exit 3'
+    await launch(fake, tmp_path, running, PROCESSOR=command)
+    send_voice(fake, "speech_01.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    fake.text(CHAT, USER, "/done")
+    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)  # still delivered
+    failure = await fake.wait_for(is_text(CHAT, "Processing the transcript failed"), timeout=30)
+    assert failure.text is not None
+    assert "status 3" in failure.text
+    await eventually(lambda: metadata(tmp_path)[0]["outputs_delivered_at"] is not None)
+    [session] = metadata(tmp_path)
+    assert session["state"] == "ERROR"
+    error = session["errors"][-1]
+    assert error["code"] == "processor_failed"
+    assert error["details"]["exit_status"] == 3
+    assert "cannot summarise" in error["details"]["stderr_tail"]

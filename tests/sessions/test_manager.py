@@ -228,6 +228,11 @@ async def test_mark_delivered_is_idempotent(manager: FileSessionManager) -> None
     second = await manager.mark_delivered(session.session_id)
     assert first.delivered_at is not None
     assert second.delivered_at == first.delivered_at
+    assert second.outputs_delivered_at is None
+    outputs = await manager.mark_outputs_delivered(session.session_id)
+    again = await manager.mark_outputs_delivered(session.session_id)
+    assert outputs.outputs_delivered_at is not None
+    assert again.outputs_delivered_at == outputs.outputs_delivered_at
 
 
 async def test_list_sessions_newest_first_per_chat_and_skips_corrupt(

@@ -1,0 +1,218 @@
+"""The in-process service that runs the processor on transcribed sessions.
+
+TRANSCRIBED -> PROCESSING -> PROCESSED, or ERROR with a ``processor_failed`` error entry.
+It hears ``state_changed`` events, and at start-up resumes sessions left in PROCESSING
+(and TRANSCRIBED ones that finished while the bot was down). A session is processed by
+one task at a time (a set of running ids here, and a ``flock`` on ``process/.processing.lock``
+against other processes); a run that is cut off leaves it PROCESSING, to be redone from
+scratch, with ``process/output/`` emptied first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from processing.processors import Processor, ProcessorError
+from sessions import ErrorEntry, FileSessionManager, InvalidStateError, SessionEvent, SessionState
+from sessions import events as ev
+from sessions.layout import PROCESS_DIR, PROCESS_OUTPUT_DIR
+
+_log = structlog.get_logger("processing.service")
+
+ERROR_CODE = "processor_failed"
+# In process/, not process/output/ (which is emptied before each run and sent to the chat).
+LOCK_FILE = ".processing.lock"
+
+
+class ProcessingService:
+    """Runs ``processor`` on every session that becomes TRANSCRIBED, as a background task."""
+
+    def __init__(self, manager: FileSessionManager, processor: Processor) -> None:
+        self._manager = manager
+        self._processor = processor
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        self._stopped = False
+
+    @property
+    def processor(self) -> Processor:
+        return self._processor
+
+    def running(self) -> set[str]:
+        """Ids of the sessions being processed now."""
+        return set(self._tasks)
+
+    async def start(self) -> None:
+        """Listen for TRANSCRIBED sessions, and take up work left from a previous run."""
+        self._stopped = False
+        self._unsubscribe = self._manager.events.subscribe(self._on_state_changed, ev.STATE_CHANGED)
+        leftover = await self._manager.sessions_in_states(
+            SessionState.PROCESSING, SessionState.TRANSCRIBED
+        )
+        resumed = [
+            s.session_id
+            for s in leftover
+            if s.state is SessionState.PROCESSING or s.delivered_at is None
+        ]
+        for session_id in resumed:
+            self.submit(session_id)
+        if resumed:
+            _log.info("processing_resumed", count=len(resumed), processor=self._processor.name)
+
+    async def stop(self) -> None:
+        """Stop listening and cancel work under way (its sessions stay PROCESSING)."""
+        self._stopped = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        """Wait until no session is being processed."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    def submit(self, session_id: str) -> None:
+        """Process a session in the background, unless it is already being processed."""
+        if self._stopped or session_id in self._tasks:
+            return
+        task = asyncio.create_task(self._process(session_id), name=f"processing-{session_id}")
+        self._tasks[session_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tasks.get(session_id) is done:
+                del self._tasks[session_id]
+
+        task.add_done_callback(forget)
+
+    async def _on_state_changed(self, event: SessionEvent) -> None:
+        if event.details.get("to_state") == SessionState.TRANSCRIBED.value:
+            self.submit(event.session_id)
+
+    async def _process(self, session_id: str) -> None:
+        log = _log.bind(session_id=session_id, processor=self._processor.name)
+        try:
+            session_dir = self._manager.get_session_path(session_id)
+            # Not in a thread: a cancellation must never leave a lock taken behind our back.
+            lock = _try_lock(session_dir / PROCESS_DIR / LOCK_FILE)
+        except Exception:
+            log.exception("processing_not_started")
+            return
+        if lock is None:
+            log.info("processing_elsewhere")  # another service or process holds the session
+            return
+        try:
+            await self._process_locked(session_id, session_dir, log)
+        finally:
+            os.close(lock)
+
+    async def _process_locked(self, session_id: str, session_dir: Path, log: Any) -> None:
+        try:
+            session = await self._manager.require_session(session_id)
+            # Under the lock a PROCESSING session is nobody's: a run that was cut off.
+            resumed = session.state is SessionState.PROCESSING
+            if session.state is SessionState.TRANSCRIBED:
+                session = await self._manager.transition_state(session_id, SessionState.PROCESSING)
+            elif not resumed:
+                return  # already processed, failed, or not transcribed: nothing to do
+            await asyncio.to_thread(_clear_output, session_dir / PROCESS_OUTPUT_DIR)
+        except InvalidStateError:
+            return  # moved on by someone else in the meantime
+        except Exception:
+            log.exception("processing_not_started")
+            return
+
+        log.info("processing_started", resumed=resumed)
+        started = time.perf_counter()
+        try:
+            await self._processor.run(session, session_dir)
+        except asyncio.CancelledError:
+            log.info("processing_cancelled", seconds=_since(started))
+            raise
+        except ProcessorError as exc:
+            await self._fail(log, session_id, exc.message, exc.details, started)
+            return
+        except Exception as exc:
+            log.exception("processor_crashed")
+            message = f"the {self._processor.name} processor crashed: {type(exc).__name__}: {exc}"
+            await self._fail(log, session_id, message, {"exception": repr(exc)}, started)
+            return
+        try:
+            await self._manager.transition_state(session_id, SessionState.PROCESSED)
+        except Exception:
+            # Left PROCESSING: the next start runs the processor again.
+            log.exception("processing_not_recorded")
+            return
+        log.info("processing_done", seconds=_since(started))
+
+    async def _fail(
+        self,
+        log: Any,
+        session_id: str,
+        message: str,
+        details: dict[str, Any],
+        started: float,
+    ) -> None:
+        log.warning(
+            "processing_failed",
+            seconds=_since(started),
+            error=message,
+            exit_status=details.get("exit_status"),
+        )
+        error = ErrorEntry(
+            message=message,
+            code=ERROR_CODE,
+            details={"processor": self._processor.name, **details},
+        )
+        try:
+            await self._manager.add_error(session_id, error)
+            await self._manager.transition_state(session_id, SessionState.ERROR)
+        except Exception:
+            log.exception("processing_failure_not_recorded")
+
+
+def _try_lock(path: Path) -> int | None:
+    """A descriptor holding an exclusive lock on ``path``; None if someone else holds it.
+
+    ``flock`` locks exclude other processes and other descriptors in this one; the lock
+    goes with the descriptor (closing it, or a crash, releases it).
+    """
+    path.parent.mkdir(exist_ok=True)  # never creates a missing session's folder
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _clear_output(folder: Path) -> None:
+    """Empty the output folder, so a rerun leaves nothing of an earlier attempt."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                child.unlink()
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
