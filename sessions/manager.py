@@ -181,23 +181,18 @@ class FileSessionManager(SessionManager):
 
     async def mark_delivered(self, session_id: str) -> Session:
         """Record that the session's transcript reached the chat (idempotent)."""
-
-        def change(session: Session) -> _Events | None:
-            if session.delivered_at is not None:
-                return None
-            session.delivered_at = utc_now()
-            return [("delivered", {})]
-
-        return await self._mutate(session_id, change)
+        return await self._stamp_once(session_id, "delivered_at", "delivered")
 
     async def mark_outputs_delivered(self, session_id: str) -> Session:
         """Record that the processing stage's outcome reached the chat (idempotent)."""
+        return await self._stamp_once(session_id, "outputs_delivered_at", "outputs_delivered")
 
+    async def _stamp_once(self, session_id: str, field: str, event_type: str) -> Session:
         def change(session: Session) -> _Events | None:
-            if session.outputs_delivered_at is not None:
+            if getattr(session, field) is not None:
                 return None
-            session.outputs_delivered_at = utc_now()
-            return [("outputs_delivered", {})]
+            setattr(session, field, utc_now())
+            return [(event_type, {})]
 
         return await self._mutate(session_id, change)
 

@@ -60,6 +60,25 @@ def recorder(bus: EventBus) -> EventRecorder:
     return EventRecorder(bus)
 
 
+class SaveCounter:
+    """Counts the metadata writes of a storage (to see group commit at work)."""
+
+    def __init__(self, storage: FileSessionStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real_save = storage.save
+
+        def counting_save(session: Session) -> None:
+            self.count += 1
+            real_save(session)
+
+        monkeypatch.setattr(storage, "save", counting_save)
+
+
+@pytest.fixture
+def saves(storage: FileSessionStorage, monkeypatch: pytest.MonkeyPatch) -> SaveCounter:
+    return SaveCounter(storage, monkeypatch)
+
+
 @pytest.fixture
 def manager(storage: FileSessionStorage, sessions_dir: Path, bus: EventBus) -> FileSessionManager:
     config = SessionConfig(base_dir=sessions_dir, max_audio_duration_seconds=1200)

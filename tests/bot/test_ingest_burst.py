@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -12,23 +11,15 @@ from aiogram.client.telegram import TelegramAPIServer
 from bot.services.ingest import IncomingAudio, IngestService
 from bot.services.ordering import ChatOrdering
 from sessions import FileSessionManager
+from tests.conftest import SaveCounter
 from tests.fake_telegram import FakeTelegram
 
 CHAT = 77
 
 
 async def test_burst_keeps_send_order_with_group_commit(
-    manager: FileSessionManager, monkeypatch: pytest.MonkeyPatch
+    manager: FileSessionManager, saves: SaveCounter
 ) -> None:
-    saves = 0
-    real_save = manager.storage.save
-
-    def counting_save(session: object) -> None:
-        nonlocal saves
-        saves += 1
-        real_save(session)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(manager.storage, "save", counting_save)
     async with FakeTelegram() as fake:
         api = TelegramAPIServer.from_base(fake.base_url)
         bot = Bot(fake.token, session=AiohttpSession(api=api))
@@ -62,4 +53,4 @@ async def test_burst_keeps_send_order_with_group_commit(
     for n, entry in enumerate(session.audio_entries):
         assert (folder / entry.filename).read_bytes()[:1] == bytes([n])
     # 30 reservations + 30 entries + the session itself, in far fewer than 61 writes.
-    assert saves < 30
+    assert saves.count < 30
