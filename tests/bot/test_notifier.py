@@ -1,0 +1,128 @@
+"""The notifier over real HTTP (fake Bot API): progress, delivery, resume, long transcripts."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from bot.services.notifier import Notifier
+from sessions import FileSessionManager, Session
+from tests.conftest import add_note
+from tests.fake_telegram import FakeTelegram
+from tests.transcription.fakes import ScriptedTranscriber
+from transcription import TranscriptionSettings, transcribe_session
+
+CHAT = 5
+SETTINGS = TranscriptionSettings(transcription_retry_backoff_seconds=0.01)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))
+    bot = Bot(fake.token, session=session)
+    yield bot
+    if session._session is not None:
+        await session._session.close()
+
+
+async def finished(manager: FileSessionManager, *scripts: str) -> Session:
+    session = await manager.create_session(chat_id=CHAT)
+    for n, script in enumerate(scripts):
+        await add_note(manager, session, message_id=n + 1, data=script.encode())
+    await manager.finalize_session(session.session_id)
+    return await transcribe_session(manager, ScriptedTranscriber(), session.session_id, SETTINGS)
+
+
+async def test_progress_is_one_message_edited_at_most_every_interval(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    notifier = Notifier(bot, manager, edit_interval=0.5)
+    notifier.attach()
+    session = await finished(manager, *(f"text:note {n}" for n in range(6)))
+    await notifier.wait_idle()
+
+    sends = [c for c in fake.sent if c.method == "sendMessage"]
+    assert sends[0].text == "Transcribing 6 notes (0:12)..."
+    status_id = sends[0].message_id
+    edits = [c for c in fake.sent if c.method == "editMessageText"]
+    assert all(e.message_id == status_id for e in edits)
+    assert edits[-1].text == "Transcribed 6 notes."
+    progress = edits[:-1]
+    assert len(progress) < 6  # throttled: six entries finished within one interval
+    gaps = [b.timestamp - a.timestamp for a, b in itertools.pairwise(edits)]
+    assert all(gap >= 0.45 for gap in gaps[:-1])  # the final edit may come at once
+    transcript = [c for c in sends if c.text and c.text.startswith("Transcript of")]
+    assert len(transcript) == 1
+    assert (await manager.require_session(session.session_id)).delivered_at is not None
+
+
+async def test_long_transcript_is_split_and_sent_as_a_file(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    notifier = Notifier(bot, manager)
+    notifier.attach()
+    sentence = "This is a fairly ordinary sentence about the weekly plan. "
+    session = await finished(manager, f"text:{sentence * 60}", f"text:{sentence * 60}", "corrupt")
+    await notifier.wait_idle()
+
+    texts = [c.text or "" for c in fake.sent if c.method == "sendMessage"]
+    body = [t for t in texts if t.startswith("Transcript of") or t.startswith("This is")]
+    assert len(body) >= 2
+    assert all(len(t) <= 4096 for t in texts)
+    assert all(t.rstrip().endswith(".") for t in body)  # split at sentence ends
+    [document] = [c for c in fake.sent if c.method == "sendDocument"]
+    assert document.document_name == f"transcript_{session.session_id}.txt"
+    input_txt = manager.get_session_path(session.session_id) / "process/input.txt"
+    assert document.document_bytes == input_txt.read_bytes()
+    assert any(t.startswith("Note 3 could not be transcribed") for t in texts)
+
+
+async def test_resume_delivers_what_finished_while_down(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    session = await finished(manager, "text:delivered after a restart")  # nobody listening
+    assert session.delivered_at is None
+    notifier = Notifier(bot, manager)
+    notifier.attach()
+    await notifier.resume()
+    await notifier.wait_idle()
+    assert any("delivered after a restart" in t for t in fake.texts(CHAT))
+    assert (await manager.require_session(session.session_id)).delivered_at is not None
+    sent_before = len(fake.sent)
+    await notifier.resume()  # delivered once only
+    await notifier.wait_idle()
+    assert len(fake.sent) == sent_before
+
+
+async def test_empty_session_is_closed_quietly(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    notifier = Notifier(bot, manager)
+    notifier.attach()
+    session = await finished(manager)
+    await notifier.wait_idle()
+    assert fake.sent == []
+    assert (await manager.require_session(session.session_id)).delivered_at is not None
+
+
+async def test_all_failed_session_says_so(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    notifier = Notifier(bot, manager)
+    notifier.attach()
+    await finished(manager, "corrupt")
+    await notifier.wait_idle()
+    assert fake.texts(CHAT)[-1].endswith(
+        "could not be transcribed: no voice note could be transcribed."
+    )
