@@ -33,26 +33,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse
 import asyncio
-import json
 import resource
 import shutil
 import statistics
 import tempfile
 import threading
 import time
-import wave
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
-import av
-import numpy as np
-import numpy.typing as npt
 import structlog
-from faster_whisper import WhisperModel, decode_audio
+from faster_whisper import WhisperModel
 
+from benchmarks.corpus import FIXTURES, FORMAT, SPEECH, Note, build_corpus, corpus_wer
 from sessions import (
     AudioEntry,
     EventBus,
@@ -64,7 +58,6 @@ from sessions import (
 )
 from sessions import events as ev
 from sessions.layout import AUDIO_DIR, TRANSCRIPTS_DIR, audio_filename
-from tests.wer import normalize, word_error_rate
 from transcription import (
     Transcriber,
     TranscriptionSettings,
@@ -74,25 +67,9 @@ from transcription import (
     bundled_model_path,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
-SPEECH = ["speech_01.ogg", "speech_02.ogg", "speech_03.ogg", "speech_04.ogg"]
-RATE = 16_000
-GAP_SECONDS = 0.5
 NOTE_SECONDS = 30.0
-OPUS_BIT_RATE = 24_000
-OPUS_RATE = 48_000
 
-Samples = npt.NDArray[np.float32]
 Timed = tuple[float, float, list[str]]  # wall seconds, CPU seconds, one transcript per note
-
-
-@dataclass(frozen=True)
-class Note:
-    """One synthetic voice note: its encoded file, length and reference text."""
-
-    path: Path
-    seconds: float
-    reference: str
 
 
 @dataclass(frozen=True)
@@ -119,86 +96,6 @@ class Runs:
         self.walls.append(wall)
         self.cpus.append(cpu)
         self.texts = texts
-
-
-# -- corpus ------------------------------------------------------------------------------------
-
-
-def _encode_opus(samples: Samples, path: Path) -> None:
-    with av.open(str(path), "w", format="ogg") as container:
-        stream: Any = container.add_stream("libopus", rate=OPUS_RATE)
-        stream.layout = "mono"
-        stream.bit_rate = OPUS_BIT_RATE
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
-        frame.sample_rate = RATE
-        frame.time_base = Fraction(1, RATE)
-        frame.pts = 0
-        for chunk in [*resampler.resample(frame), *resampler.resample(None)]:
-            for packet in stream.encode(chunk):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
-def _encode_wav(samples: Samples, path: Path) -> None:
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(pcm)
-
-
-def build_corpus(folder: Path, count: int) -> tuple[list[Note], str]:
-    """``count`` notes of >= 30 s each; returns them and the container format used."""
-    references: dict[str, str] = json.loads((FIXTURES / "references.json").read_text())
-    clips = [decode_audio(str(FIXTURES / name), sampling_rate=RATE) for name in SPEECH]
-    gap = np.zeros(int(GAP_SECONDS * RATE), dtype=np.float32)
-    fmt = "ogg/opus 48 kHz mono 24 kbit/s"
-    notes: list[Note] = []
-    for i in range(count):
-        parts: list[Samples] = []
-        texts: list[str] = []
-        k = i
-        while sum(len(p) for p in parts) < NOTE_SECONDS * RATE:
-            if parts:
-                parts.append(gap)
-            parts.append(clips[k % len(SPEECH)])
-            texts.append(references[SPEECH[k % len(SPEECH)]])
-            k += 1
-        samples = np.concatenate(parts).astype(np.float32)
-        path = folder / f"note_{i + 1:02d}.ogg"
-        if fmt.startswith("ogg"):
-            try:
-                _encode_opus(samples, path)
-                if len(decode_audio(str(path), sampling_rate=RATE)) < 0.9 * len(samples):
-                    raise ValueError("the encoded file decodes short")
-            except Exception as exc:  # PyAV without libopus, or an API change
-                fmt = f"wav 16 kHz mono (libopus encoding failed: {exc!r})"
-        if not fmt.startswith("ogg"):
-            path = path.with_suffix(".wav")
-            _encode_wav(samples, path)
-        notes.append(Note(path, len(samples) / RATE, " ".join(texts)))
-    if not fmt.startswith("ogg"):  # notes encoded before a failure must match the others
-        for n, note in enumerate(notes):
-            if note.path.suffix != ".wav":
-                samples = decode_audio(str(note.path), sampling_rate=RATE)
-                wav = note.path.with_suffix(".wav")
-                _encode_wav(samples, wav)
-                notes[n] = Note(wav, note.seconds, note.reference)
-    return notes, fmt
-
-
-def corpus_wer(notes: list[Note], texts: list[str]) -> float:
-    """Word-weighted WER over all notes: total word errors / total reference words."""
-    errors = 0.0
-    words = 0
-    for note, text in zip(notes, texts, strict=True):
-        n = len(normalize(note.reference).split())
-        errors += word_error_rate(note.reference, text) * n
-        words += n
-    return errors / words
 
 
 # -- the two contestants -----------------------------------------------------------------------
@@ -370,7 +267,8 @@ def main() -> None:
         work = Path(tmp)
         (work / "corpus").mkdir()
         started = time.perf_counter()
-        notes, fmt = build_corpus(work / "corpus", args.notes)
+        notes = build_corpus(work / "corpus", args.notes, NOTE_SECONDS)
+        fmt = FORMAT
         audio = sum(n.seconds for n in notes)
         size_kib = sum(n.path.stat().st_size for n in notes) / 1024
         print(

@@ -7,7 +7,8 @@ from the bot's settings; the hardware (device, compute type, threads) from the w
 
 :class:`ReliableStreamBroker` hardens taskiq-redis's stream broker for this:
 
-- a job is acknowledged only once its result is saved (taskiq's ``WHEN_SAVED``);
+- a job is acknowledged only once its result is saved (taskiq's ``WHEN_SAVED``), and is
+  then deleted from the stream, so finished jobs' audio does not pile up in Redis;
 - while a worker runs a job it renews its claim, so ``idle_timeout`` can be short (a
   minute) yet a twenty-minute job is never handed to a second worker;
 - a job whose worker died (no renewal for ``idle_timeout``) is claimed by another on its
@@ -108,8 +109,14 @@ class ReliableStreamBroker(RedisStreamBroker):
 
         async def ack() -> None:
             renewal.cancel()
-            async with Redis(connection_pool=self.connection_pool) as redis:
-                await redis.xack(self.queue_name, self.consumer_group_name, message_id)
+            # Done with: acknowledge it and drop it, audio and all, from the stream.
+            async with (
+                Redis(connection_pool=self.connection_pool) as redis,
+                redis.pipeline(transaction=True) as pipe,
+            ):
+                pipe.xack(self.queue_name, self.consumer_group_name, message_id)
+                pipe.xdel(self.queue_name, message_id)
+                await pipe.execute()
 
         return AckableMessage(data=data, ack=ack)
 

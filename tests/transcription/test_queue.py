@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from sessions import FileSessionManager, Session, SessionState, TranscriptionStatus
 from tests.conftest import FIXTURES, add_note
 from tests.redis_server import RedisServer
 from tests.wer import word_error_rate
 from transcription import TranscriptionSettings, transcribe_session
-from transcription.queue import QueueTranscriber
+from transcription.queue import QUEUE_NAME, QueueTranscriber
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 REPO = Path(__file__).resolve().parents[2]
@@ -148,6 +149,11 @@ async def test_two_workers_share_a_session(
     finally:
         await queue.close()
     check_transcripts(manager, done, names)
+    client = Redis.from_url(redis.url)
+    try:
+        assert await client.xlen(QUEUE_NAME) == 0  # finished jobs leave no audio behind
+    finally:
+        await client.aclose()
     assert first.count("job_done") >= 1
     assert second.count("job_done") >= 1
     assert first.count("job_done") + second.count("job_done") == len(names)
