@@ -26,6 +26,7 @@ from bot.services.ingest import IngestService
 from bot.services.notifier import Notifier
 from bot.services.ordering import ChatOrdering
 from bot.services.update_journal import UpdateJournal
+from bot.webhook import WebhookServer, run_webhook
 from processing import ProcessingService, ProcessingSettings, build_processor
 from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
 from transcription import (
@@ -97,9 +98,61 @@ class Heartbeat:
         asyncio.get_running_loop().run_in_executor(None, _touch, path)
 
 
+async def _beat_while_serving(heartbeat: Heartbeat) -> None:
+    # A webhook server has no poll to mark that it is alive; it is, while this runs.
+    while True:
+        heartbeat.beat()
+        await asyncio.sleep(HEARTBEAT_INTERVAL)
+
+
 def _touch(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
+
+
+async def receive_updates(
+    settings: BotSettings,
+    bot: Bot,
+    dp: Dispatcher,
+    ordering: ChatOrdering,
+    journal: UpdateJournal,
+    stop_requested: asyncio.Event,
+) -> None:
+    """Long polling, or a webhook server when WEBHOOK_URL is set, until stop is requested."""
+    heartbeat = Heartbeat(settings.heartbeat_file)
+    if settings.webhook_url and settings.webhook_secret is not None:
+        secret = settings.webhook_secret.get_secret_value()
+        beating = asyncio.create_task(_beat_while_serving(heartbeat))
+        server = WebhookServer(bot, dp, ordering, journal, url=settings.webhook_url, secret=secret)
+        await run_webhook(
+            server,
+            bot,
+            dp,
+            url=settings.webhook_url,
+            secret=secret,
+            host=settings.webhook_host,
+            port=settings.webhook_port,
+            max_connections=settings.webhook_max_connections,
+            stopping=stop_requested,
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+        beating.cancel()
+        return
+    poller = ReliablePoller(
+        bot,
+        dp,
+        ordering,
+        journal,
+        poll_timeout=settings.poll_timeout_seconds,
+        on_poll=heartbeat.beat,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    stopper = asyncio.create_task(stop_requested.wait())
+    stopper.add_done_callback(lambda _: poller.stop())
+    try:
+        await poller.run()
+    finally:
+        stopper.cancel()
 
 
 async def run_bot(
@@ -120,7 +173,8 @@ async def run_bot(
     try:
         me = await bot.get_me()
         _log.info("bot_connected", username=me.username, api=settings.telegram_api_url or "cloud")
-        await bot.delete_webhook(drop_pending_updates=False)
+        if not settings.webhook_url:  # long polling only works with no webhook set
+            await bot.delete_webhook(drop_pending_updates=False)
         await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
 
         ordering = ChatOrdering()
@@ -142,22 +196,14 @@ async def run_bot(
             await stage.start()
         await notifier.resume()
 
-        heartbeat = Heartbeat(settings.heartbeat_file)
-        poller = ReliablePoller(
-            bot,
-            dp,
-            ordering,
-            journal,
-            poll_timeout=settings.poll_timeout_seconds,
-            on_poll=heartbeat.beat,
-            grace_seconds=settings.shutdown_grace_seconds,
-        )
+        stop_requested = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, poller.stop)
-        _log.info("bot_started", sessions_dir=str(session_config.base_dir))
+            loop.add_signal_handler(sig, stop_requested.set)
+        mode = "webhook" if settings.webhook_url else "polling"
+        _log.info("bot_started", sessions_dir=str(session_config.base_dir), mode=mode)
         try:
-            await poller.run()
+            await receive_updates(settings, bot, dp, ordering, journal, stop_requested)
         finally:
             stopping = time.monotonic()
             if stage is not None:

@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses larger files on Telegram's cloud API
 
 
@@ -68,6 +69,14 @@ class BotSettings(BaseSettings):
         default=5.0, ge=0, le=8, validation_alias=_env("SHUTDOWN_GRACE_SECONDS")
     )
 
+    webhook_url: str | None = Field(default=None, validation_alias=_env("WEBHOOK_URL"))
+    webhook_secret: SecretStr | None = Field(default=None, validation_alias=_env("WEBHOOK_SECRET"))
+    webhook_host: str = Field(default="0.0.0.0", validation_alias=_env("WEBHOOK_HOST"))
+    webhook_port: int = Field(default=8080, gt=0, lt=65536, validation_alias=_env("WEBHOOK_PORT"))
+    webhook_max_connections: int = Field(
+        default=1, ge=1, le=100, validation_alias=_env("WEBHOOK_MAX_CONNECTIONS")
+    )
+
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
@@ -85,7 +94,22 @@ class BotSettings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("telegram_api_url", "heartbeat_file", mode="before")
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _secret_shape(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and not _SECRET_RE.fullmatch(value):
+            raise ValueError("use 1-256 characters: letters, digits, _ and - (Telegram's rule)")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> BotSettings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required with WEBHOOK_URL")
+        return self
+
+    @field_validator("telegram_api_url", "heartbeat_file", "webhook_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

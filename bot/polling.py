@@ -27,20 +27,12 @@ from aiogram.types import Update
 
 from bot.services.ordering import ChatOrdering
 from bot.services.update_journal import UpdateJournal
+from bot.services.updates import handle_update, ticket_for
 
 _log = structlog.get_logger("bot.polling")
 
 # While updates are in flight Telegram keeps returning them at once; poll this often then.
 BUSY_POLL_INTERVAL = 0.3
-
-
-def _is_command(update: Update) -> bool:
-    message = update.message
-    return bool(message and message.text and message.text.startswith("/"))
-
-
-def _chat_id(update: Update) -> int | None:
-    return update.message.chat.id if update.message is not None else None
 
 
 class ReliablePoller:
@@ -122,18 +114,10 @@ class ReliablePoller:
         return uid not in self._in_flight and not self._journal.is_handled(uid)
 
     def _start(self, update: Update) -> None:
-        ticket = self._ordering.issue(
-            _chat_id(update), update.update_id, exclusive=_is_command(update)
-        )
+        ticket = ticket_for(self._ordering, update)
 
         async def handle() -> None:
-            try:
-                await self._dp.feed_update(self._bot, update, ticket=ticket)
-            except Exception:
-                # Handled means "will not be retried": a handler bug must not loop forever.
-                _log.exception("update_failed", update_id=update.update_id)
-            finally:
-                self._ordering.finish(ticket)
+            await handle_update(self._dp, self._bot, update, ticket, self._ordering)
             del self._in_flight[update.update_id]
             await self._journal.record(update.update_id, self.offset)
 

@@ -419,6 +419,8 @@ class FakeTelegram:
         """Highest offset any getUpdates has confirmed (every update_id below it is gone)."""
         self.webhook_deleted = False
         """Whether deleteWebhook has been called."""
+        self.webhook: dict[str, Any] = {}
+        """The parameters of the latest setWebhook call."""
 
         self._updates: deque[dict[str, Any]] = deque()
         self._last_update_id = 0
@@ -451,6 +453,7 @@ class FakeTelegram:
                 "sendDocument": self._send_document,
                 "sendChatAction": self._send_chat_action,
                 "deleteMessage": self._delete_message,
+                "setWebhook": self._set_webhook,
                 "answerCallbackQuery": self._return_true,
                 "setMyDescription": self._return_true,
                 "setMyShortDescription": self._return_true,
@@ -1057,6 +1060,11 @@ class FakeTelegram:
         self.webhook_deleted = True
         if _bool_param(params, "drop_pending_updates") and self._updates:
             self._confirm(self._updates[-1]["update_id"] + 1)
+        return True
+
+    async def _set_webhook(self, params: _Params, uploads: dict[str, _Upload]) -> bool:
+        """Record the webhook the bot asked for (this fake never calls it)."""
+        self.webhook = dict(params)
         return True
 
     async def _get_webhook_info(

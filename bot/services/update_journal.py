@@ -14,6 +14,9 @@ from pathlib import Path
 
 from sessions.storage import write_atomic
 
+# Telegram gives up redelivering an update after about a day; far fewer are ever in doubt.
+MAX_REMEMBERED = 10_000
+
 
 class UpdateJournal:
     """Remembers the lowest unconfirmed update id and the handled ids above it."""
@@ -46,6 +49,8 @@ class UpdateJournal:
             self.handled.add(update_id)
             self.watermark = max(self.watermark, watermark)
             self.handled = {i for i in self.handled if i >= self.watermark}
+            if len(self.handled) > MAX_REMEMBERED:  # webhook mode has no watermark to prune by
+                self.handled = set(sorted(self.handled)[-MAX_REMEMBERED:])
             payload = json.dumps(
                 {"watermark": self.watermark, "handled": sorted(self.handled)}
             ).encode()
