@@ -30,7 +30,7 @@ def test_dockerfile_basics() -> None:
     assert "STOPSIGNAL SIGTERM" in dockerfile
     assert re.search(r"^USER 10001", dockerfile, flags=re.MULTILINE)
     assert "HEALTHCHECK" in dockerfile
-    packages = re.search(r'include = \[(.*?)\]', (ROOT / "pyproject.toml").read_text())
+    packages = re.search(r"include = \[(.*?)\]", (ROOT / "pyproject.toml").read_text())
     assert packages is not None
     for package in re.findall(r'"(\w+)\*"', packages.group(1)):
         assert f"COPY {package} ./{package}" in dockerfile  # every package goes in the image
