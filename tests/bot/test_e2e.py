@@ -28,12 +28,6 @@ DURATIONS = {"speech_01.ogg": 3, "speech_02.ogg": 6, "speech_03.ogg": 11, "speec
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def running(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[list[BotProcess]]:
     """Bot processes started by a test; every one is stopped at the end."""
     started: list[BotProcess] = []

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -25,27 +24,10 @@ from aiogram.exceptions import (
 from aiogram.filters import Command
 from aiogram.types import BotCommand, BufferedInputFile, Message
 
+from tests.bot.conftest import make_bot
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, SentCall
 
 FAKE_SCRIPT = Path(__file__).parent.parent / "fake_telegram.py"
-
-
-def make_bot(fake: FakeTelegram, token: str = DEFAULT_TOKEN) -> Bot:
-    """A real aiogram Bot pointed at ``fake``."""
-    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    bot = make_bot(fake)
-    yield bot
-    await bot.session.close()
 
 
 def method_names(fake: FakeTelegram) -> list[str]:

@@ -6,15 +6,12 @@ Replies and downloads go over real HTTP to the fake Bot API; no model is involve
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 
 from bot import texts
@@ -76,15 +73,6 @@ class Harness:
         return sorted(p for p in self.sessions_dir.iterdir() if not p.name.startswith("."))
 
 
-async def close_bot(bot: Bot) -> None:
-    """Close the bot's HTTP session, without aiogram's 0.25 s wait for TLS to wind down
-    (plain HTTP to the fake here; that wait would add seconds to the suite)."""
-    session = bot.session
-    assert isinstance(session, AiohttpSession)
-    if session._session is not None:
-        await session._session.close()
-
-
 def extra(entry: AudioEntry, key: str) -> Any:
     """A field the bot adds beside the session schema's own (kept as an extra)."""
     return (entry.model_extra or {}).get(key)
@@ -96,20 +84,16 @@ async def harness(
     sessions_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Harness]:
+    fake: FakeTelegram,
+    bot: Bot,
+) -> Harness:
     monkeypatch.chdir(tmp_path)  # no .env
-    async with FakeTelegram() as fake:
-        settings = BotSettings(bot_token=fake.token, allowed_user_ids=str(USER))
-        api = TelegramAPIServer.from_base(fake.base_url)
-        bot = Bot(settings.bot_token.get_secret_value(), session=AiohttpSession(api=api))
-        ingest = IngestService(
-            bot, manager, max_download_bytes=settings.max_download_bytes, retry_delay=0.01
-        )
-        dp = build_dispatcher(settings, manager, ingest, ChatOrdering())
-        try:
-            yield Harness(fake, bot, dp, manager, sessions_dir)
-        finally:
-            await close_bot(bot)
+    settings = BotSettings(bot_token=fake.token, allowed_user_ids=str(USER))
+    ingest = IngestService(
+        bot, manager, max_download_bytes=settings.max_download_bytes, retry_delay=0.01
+    )
+    dp = build_dispatcher(settings, manager, ingest, ChatOrdering())
+    return Harness(fake, bot, dp, manager, sessions_dir)
 
 
 # -- access -------------------------------------------------------------------------------

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from bot.services.ingest import IncomingAudio, IngestService
 from bot.services.ordering import ChatOrdering
@@ -18,33 +16,29 @@ CHAT = 77
 
 
 async def test_burst_keeps_send_order_with_group_commit(
-    manager: FileSessionManager, saves: SaveCounter
+    manager: FileSessionManager, saves: SaveCounter, fake: FakeTelegram, bot: Bot
 ) -> None:
-    async with FakeTelegram() as fake:
-        api = TelegramAPIServer.from_base(fake.base_url)
-        bot = Bot(fake.token, session=AiohttpSession(api=api))
-        ingest = IngestService(bot, manager, max_download_bytes=10**6)
-        ingest.attach()
-        ordering = ChatOrdering()
-        # Later notes are smaller, so their downloads tend to finish first.
-        audios = []
-        for n in range(30):
-            data = bytes([n]) * (30_000 - n * 900)
-            file_id = fake.add_file(data)
-            audios.append(IncomingAudio("voice", file_id, f"u{n}", 2, len(data), None, ".ogg"))
+    ingest = IngestService(bot, manager, max_download_bytes=10**6)
+    ingest.attach()
+    ordering = ChatOrdering()
+    # Later notes are smaller, so their downloads tend to finish first.
+    audios = []
+    for n in range(30):
+        data = bytes([n]) * (30_000 - n * 900)
+        file_id = fake.add_file(data)
+        audios.append(IncomingAudio("voice", file_id, f"u{n}", 2, len(data), None, ".ogg"))
 
-        async def one(n: int) -> None:
-            ticket = ordering.issue(CHAT, 1000 + n, exclusive=False)
-            await ordering.wait_turn(ticket)
-            try:
-                await ingest.ingest(CHAT, 500 + n, audios[n], ticket)
-            finally:
-                ordering.finish(ticket)
+    async def one(n: int) -> None:
+        ticket = ordering.issue(CHAT, 1000 + n, exclusive=False)
+        await ordering.wait_turn(ticket)
+        try:
+            await ingest.ingest(CHAT, 500 + n, audios[n], ticket)
+        finally:
+            ordering.finish(ticket)
 
-        # Tickets are issued in update order, as the poller does, before any handler runs.
-        tasks = [asyncio.create_task(one(n)) for n in range(30)]
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-        await bot.session.close()
+    # Tickets are issued in update order, as the poller does, before any handler runs.
+    tasks = [asyncio.create_task(one(n)) for n in range(30)]
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
 
     [session] = await manager.list_sessions(limit=5)
     assert [e.message_id for e in session.audio_entries] == [500 + n for n in range(30)]

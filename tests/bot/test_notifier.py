@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 
-import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from bot.services.notifier import Notifier
 from sessions import FileSessionManager, Session
@@ -19,21 +15,6 @@ from transcription import TranscriptionSettings, transcribe_session
 
 CHAT = 5
 SETTINGS = TranscriptionSettings(transcription_retry_backoff_seconds=0.01)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))
-    bot = Bot(fake.token, session=session)
-    yield bot
-    if session._session is not None:
-        await session._session.close()
 
 
 async def finished(manager: FileSessionManager, *scripts: str) -> Session:

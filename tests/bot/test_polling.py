@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
 
 from bot.polling import ReliablePoller
 from bot.services.ordering import ChatOrdering
 from bot.services.update_journal import UpdateJournal
+from tests.bot.conftest import close_bot, make_bot
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.timeout(30)
@@ -51,33 +50,6 @@ class Handler:
 
     def gate(self, text: str) -> asyncio.Event:
         return self.gates.setdefault(text, asyncio.Event())
-
-
-def make_bot(fake: FakeTelegram) -> Bot:
-    api = TelegramAPIServer.from_base(fake.base_url)
-    return Bot(fake.token, session=AiohttpSession(api=api))
-
-
-async def close_bot(bot: Bot) -> None:
-    """Close the bot's HTTP session, without aiogram's 0.25 s wait for TLS to wind down
-    (plain HTTP to the fake here; that wait would add seconds to the suite)."""
-    session = bot.session
-    assert isinstance(session, AiohttpSession)
-    if session._session is not None:
-        await session._session.close()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    bot = make_bot(fake)
-    yield bot
-    await close_bot(bot)
 
 
 @pytest.fixture

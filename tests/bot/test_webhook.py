@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,6 @@ from tests.redis_server import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 SECRET = "s3cret-Token_1"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 async def test_webhook_mode(fake: FakeTelegram, tmp_path: Path) -> None:

@@ -1,0 +1,40 @@
+"""Fixtures for the bot's tests: the fake Bot API server and a real aiogram Bot on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from tests.fake_telegram import FakeTelegram
+
+
+def make_bot(fake: FakeTelegram, token: str | None = None) -> Bot:
+    """A real aiogram Bot pointed at ``fake``."""
+    api = TelegramAPIServer.from_base(fake.base_url)
+    return Bot(token or fake.token, session=AiohttpSession(api=api))
+
+
+async def close_bot(bot: Bot) -> None:
+    """Close the bot's HTTP session, without aiogram's 0.25 s wait for TLS to wind down
+    (plain HTTP to the fake here; that wait would add seconds to the suite)."""
+    session = bot.session
+    assert isinstance(session, AiohttpSession)
+    if session._session is not None:
+        await session._session.close()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    bot = make_bot(fake)
+    yield bot
+    await close_bot(bot)
