@@ -351,14 +351,19 @@ class FileSessionManager(SessionManager):
         item = _Queued(change, asyncio.get_running_loop().create_future())
         # Queued before the first await, so changes apply in the order they were asked for.
         self._queued.setdefault(session_id, []).append(item)
-        async with self._locks.hold(f"session:{session_id}"):
-            if not item.done.done():  # nobody took it along in their batch: write it now
-                batch = self._queued.pop(session_id, [])
-                # Shielded: if this caller is cancelled, the batch still settles every future.
-                await asyncio.shield(asyncio.ensure_future(self._run_batch(session_id, batch)))
+        # A task of its own, shielded: a cancelled caller must neither release the lock in
+        # the middle of a write nor leave the other changes of its batch unsettled.
+        await asyncio.shield(asyncio.ensure_future(self._write_queued(session_id)))
         session, changes = await item.done
         await self._publish(session, changes)
         return session
+
+    async def _write_queued(self, session_id: str) -> None:
+        """Under the session's lock, write every change queued so far (if any are left)."""
+        async with self._locks.hold(f"session:{session_id}"):
+            batch = self._queued.pop(session_id, [])
+            if batch:
+                await self._run_batch(session_id, batch)
 
     async def _run_batch(self, session_id: str, batch: list[_Queued]) -> None:
         results = await asyncio.to_thread(self._apply_batch, session_id, batch)
