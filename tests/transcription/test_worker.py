@@ -266,7 +266,9 @@ async def test_entries_of_a_session_run_up_to_concurrency(
     session = await session_with(manager, *(f"text:n{n}" for n in range(6)))
     done = await transcribe_session(manager, fake, session.session_id, settings)
     assert fake.peak == concurrency
-    assert fake.calls[:concurrency] == [f"{n:03d}_audio.ogg" for n in range(1, concurrency + 1)]
+    # Slots are taken in sequence order; within the first batch of slots, any order.
+    first = sorted(fake.calls[:concurrency])
+    assert first == [f"{n:03d}_audio.ogg" for n in range(1, concurrency + 1)]
     assert done.state is SessionState.TRANSCRIBED
     assert (
         read(manager, session, "process/input.txt") == "\n\n".join(f"n{n}" for n in range(6)) + "\n"
