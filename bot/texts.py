@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sessions import Session, SessionState
+from sessions import Session
 
 MESSAGE_LIMIT = 4096
 
@@ -137,7 +137,7 @@ def status(active: Session | None, recent: list[Session], processor: str | None 
         lines.append("Recent sessions:")
         for session in recent:
             lines.append(
-                f"- {session.session_id}: {_state(session.state)}, "
+                f"- {session.session_id}: {session.state.value.lower()}, "
                 f"{notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}"
             )
     lines.append("")
@@ -147,10 +147,6 @@ def status(active: Session | None, recent: list[Session], processor: str | None 
         else "After transcription: no processing (PROCESSOR is not set)."
     )
     return "\n".join(lines)
-
-
-def _state(state: SessionState) -> str:
-    return state.value.lower()
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")

@@ -32,7 +32,7 @@ from sessions.errors import (
     SessionNotFoundError,
 )
 from sessions.events import EventBus, SessionEvent
-from sessions.ids import candidate_ids, is_valid_session_id
+from sessions.ids import candidate_ids
 from sessions.layout import AUDIO_DIR, is_plain_filename
 from sessions.models import (
     AudioEntry,
@@ -556,4 +556,4 @@ class _KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-__all__ = ["FileSessionManager", "SessionManager", "is_valid_session_id"]
+__all__ = ["FileSessionManager", "SessionManager"]

@@ -21,21 +21,12 @@ from pydantic import ValidationError
 from taskiq.api import run_receiver_task
 
 from transcription.engine import ModelLoadError, WhisperTranscriber
-from transcription.queue import build_broker, register_transcription_task
+from transcription.queue import JOB_SETTINGS, build_broker, register_transcription_task
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.worker")
 
 STOP_GRACE_SECONDS = 3.0
-
-# The parts of the settings that decide which model object serves a job.
-_MODEL_KEY = (
-    "whisper_model",
-    "whisper_language",
-    "whisper_beam_size",
-    "whisper_vad_filter",
-    "whisper_batch_size",
-)
 
 
 class ModelCache:
@@ -47,10 +38,10 @@ class ModelCache:
         self._lock = asyncio.Lock()
 
     async def get(self, job: TranscriptionSettings) -> WhisperTranscriber:
-        key = tuple(getattr(job, name) for name in _MODEL_KEY)
+        key = tuple(getattr(job, name) for name in JOB_SETTINGS)
         async with self._lock:
             if key not in self._loaded:
-                merged = self._local.model_copy(update={n: getattr(job, n) for n in _MODEL_KEY})
+                merged = self._local.model_copy(update={n: getattr(job, n) for n in JOB_SETTINGS})
                 transcriber = WhisperTranscriber(merged)
                 await transcriber.start()
                 self._loaded[key] = transcriber
