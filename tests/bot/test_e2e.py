@@ -65,6 +65,10 @@ def delivered(tmp_path: Path) -> bool:
     return bool(found) and all(s["delivered_at"] is not None for s in found)
 
 
+def logged(proc: BotProcess, event: str) -> bool:
+    return any(e.get("event") == event for e in proc.events())
+
+
 def metadata(tmp_path: Path) -> list[dict[str, Any]]:
     found = sorted((tmp_path / "sessions").glob("*/metadata.json"))
     return [json.loads(p.read_text()) for p in found]
@@ -119,6 +123,8 @@ async def test_start_notes_done_transcript(
     output = running[0].output()
     assert fake.token not in output
     assert fake.token.split(":")[1] not in output
+    # The log line is written after metadata.json says delivered: wait for it, not for the file.
+    await eventually(lambda: logged(running[0], "transcript_delivered"))
     events = {e.get("event") for e in running[0].events()}
     assert {"update_handled", "session_event", "transcript_delivered"} <= events
 
