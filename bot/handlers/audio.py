@@ -27,12 +27,24 @@ async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | N
     try:
         result = await ingest.ingest(message.chat.id, message.message_id, audio, ticket)
     except NoteNotSaved as exc:
+        _log.warning(
+            "note_not_saved",
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            reason=exc.code,
+            error=repr(exc.__cause__) if exc.__cause__ is not None else None,
+        )
         await message.reply(exc.reply)
         return
     except Exception:
         # A bug or a state nobody planned for: the note is not stored, so the user hears
         # of it instead of it vanishing (the update still counts as handled).
-        _log.exception("note_not_saved", chat_id=message.chat.id, message_id=message.message_id)
+        _log.exception(
+            "note_not_saved",
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            reason="unexpected",
+        )
         await message.reply(texts.NOT_SAVED_UNEXPECTED)
         return
     if not result.duplicate:

@@ -176,6 +176,26 @@ class IngestService:
         Raises :class:`NoteNotSaved` when the note cannot be stored; nothing of it is then
         left in the session (see :meth:`FileSessionManager.release_reservation`).
         """
+        with _disk_errors():  # a full disk may show first when the number is reserved
+            sequence, session = await self._reserve(chat_id, message_id, ticket)
+        existing = session.entry_for_message(message_id)
+        if existing is not None:
+            return IngestResult(session, existing, duplicate=True)
+        try:
+            session = await self._store(session.session_id, sequence, message_id, audio)
+        except Exception:
+            # Cancellation (shutdown) keeps the number: the update is not confirmed, comes
+            # again and takes the same place. A failure gives it back.
+            await self._release(session.session_id, message_id)
+            raise
+        recorded = session.entry_for_message(message_id)
+        assert recorded is not None
+        return IngestResult(session, recorded, duplicate=False)
+
+    async def _reserve(
+        self, chat_id: int, message_id: int, ticket: Ticket | None
+    ) -> tuple[int, Session]:
+        """The message's number in the chat's open session, taken in message order."""
         try:
             session_id = self._active.get(chat_id)
             if session_id is None:
@@ -189,34 +209,13 @@ class IngestService:
             if ticket is not None:
                 ticket.admit()
         try:
-            sequence, session = await reservation
+            return await reservation
         except SessionImmutableError:
             # The cached session was finished elsewhere (not through this bot's events).
             self._active.pop(chat_id, None)
             session = await self._manager.ensure_active_session(chat_id)
             self._active[chat_id] = session.session_id
-            sequence, session = await self._manager.reserve(session.session_id, message_id)
-        existing = session.entry_for_message(message_id)
-        if existing is not None:
-            return IngestResult(session, existing, duplicate=True)
-        try:
-            session = await self._store(session.session_id, sequence, message_id, audio)
-        except Exception as exc:
-            # Cancellation (shutdown) keeps the number: the update is not confirmed, comes
-            # again and takes the same place. A failure gives it back.
-            await self._release(session.session_id, message_id)
-            if isinstance(exc, NoteNotSaved):
-                _log.warning(
-                    "note_not_saved",
-                    chat_id=chat_id,
-                    message_id=message_id,
-                    reason=exc.code,
-                    error=repr(exc.__cause__) if exc.__cause__ else None,
-                )
-            raise
-        recorded = session.entry_for_message(message_id)
-        assert recorded is not None
-        return IngestResult(session, recorded, duplicate=False)
+            return await self._manager.reserve(session.session_id, message_id)
 
     async def _store(
         self, session_id: str, sequence: int, message_id: int, audio: IncomingAudio

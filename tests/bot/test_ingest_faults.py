@@ -244,6 +244,20 @@ async def test_a_full_disk_when_recording_the_entry_is_told(
     assert await harness.audio_files() == ["001_audio.ogg"]  # the renamed file went too
 
 
+async def test_a_full_disk_when_opening_the_session_is_told(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def save(session: Session) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(harness.manager.storage, "save", save)
+        note = await harness.voice(SPEECH_01)
+    assert harness.reply_to(note) == texts.NOT_SAVED_DISK_FULL
+    assert harness.fake.downloads == []
+    await assert_next_note_is_number_one(harness)
+
+
 async def test_an_unexpected_error_is_told_not_swallowed(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
