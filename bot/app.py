@@ -167,6 +167,7 @@ async def run_bot(
     manager = FileSessionManager(
         FileSessionStorage(session_config.base_dir), session_config, EventBus()
     )
+    await manager.remove_leftovers()  # before anything writes: what a crash cut off
     if transcriber is None:
         transcriber = await start_transcriber(transcription)
     bot = build_bot(settings)

@@ -69,6 +69,40 @@ def too_big(actual: int, limit: int) -> str:
     )
 
 
+def too_big_unannounced(limit: int) -> str:
+    return (
+        f"This file is larger than the {megabytes(limit)} I can download "
+        "(MAX_DOWNLOAD_BYTES). It was not saved."
+    )
+
+
+# A note that could not be stored: sent as a reply to it, so the chat shows which one.
+_NOT_SAVED = "I could not save this note: "
+NOT_SAVED_TELEGRAM_TOO_BIG = (
+    _NOT_SAVED + "Telegram would not hand over the file (it is larger than the 20 MB a bot "
+    "may download)."
+)
+NOT_SAVED_TELEGRAM_REFUSED = (
+    _NOT_SAVED + "Telegram would not hand over the file. Please send it again."
+)
+NOT_SAVED_DISK_FULL = (
+    _NOT_SAVED + "the disk of the bot's machine is full. Free some space there, then send it again."
+)
+NOT_SAVED_DISK_ERROR = (
+    _NOT_SAVED + "writing it to the disk of the bot's machine failed. Please send it again."
+)
+NOT_SAVED_UNEXPECTED = (
+    _NOT_SAVED + "something went wrong on the bot's side (its log has the details). "
+    "Please send it again."
+)
+
+
+def not_saved_download_failed(attempts: int) -> str:
+    return (
+        _NOT_SAVED + f"downloading it from Telegram failed {attempts} times. Please send it again."
+    )
+
+
 def acknowledged(session: Session) -> str:
     return (
         f"Got it: {notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}."

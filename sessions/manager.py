@@ -161,6 +161,14 @@ class FileSessionManager(SessionManager):
 
         return await asyncio.to_thread(scan)
 
+    async def remove_leftovers(self) -> list[Path]:
+        """At start, before anything writes: delete partial downloads and temporary files
+        that writes cut off by a crash left in the session folders; returns them (logged)."""
+        removed = await asyncio.to_thread(self.storage.remove_leftovers)
+        for path in removed:
+            _log.info("leftover_removed", path=str(path))
+        return removed
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def create_session(self, chat_id: int) -> Session:
@@ -169,6 +177,15 @@ class FileSessionManager(SessionManager):
     async def ensure_active_session(self, chat_id: int) -> Session:
         """The chat's active session, creating one if there is none (never finalizes)."""
         return await self._open_session(chat_id, replace_active=False)
+
+    async def start_session(self, chat_id: int) -> Session:
+        """A session with no notes yet for the chat, as asked for by a user.
+
+        Like :meth:`create_session`, except that an open session holding no notes is kept
+        and returned: finalizing it would send an empty session through transcription,
+        processing and delivery for nothing.
+        """
+        return await self._open_session(chat_id, replace_active=True, keep_empty=True)
 
     async def finalize_session(self, session_id: str) -> Session:
         return await self.transition_state(session_id, SessionState.TRANSCRIBING)
@@ -233,6 +250,29 @@ class FileSessionManager(SessionManager):
 
         session = await self._mutate(session_id, change)
         return taken[0], session
+
+    async def release_reservation(self, session_id: str, message_id: int) -> Session:
+        """Give back the number reserved for a message that will not be recorded after all.
+
+        When it is the last number handed out, it is taken back, so the next note gets it
+        and the session's numbering stays without gaps; when later notes already hold
+        later numbers, it stays a gap (renumbering them would rename files in flight).
+        Does nothing for a message already recorded, or a session no longer COLLECTING.
+        """
+
+        def change(session: Session) -> _Events | None:
+            if session.state is not SessionState.COLLECTING:
+                return None
+            if session.entry_for_message(message_id) is not None:
+                return None
+            sequence = session.reserved_sequences.pop(message_id, None)
+            if sequence is None:
+                return None
+            if sequence == session.next_sequence - 1 and session.entry(sequence) is None:
+                session.next_sequence = sequence
+            return []
+
+        return await self._mutate(session_id, change)
 
     async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
         """Record ``audio_entry``; its file must already be in the session's ``audio/``.
@@ -395,10 +435,12 @@ class FileSessionManager(SessionManager):
             return [exc for _ in batch]
         return [o if isinstance(o, BaseException) else (session, o or []) for o in outcomes]
 
-    async def _open_session(self, chat_id: int, *, replace_active: bool) -> Session:
+    async def _open_session(
+        self, chat_id: int, *, replace_active: bool, keep_empty: bool = False
+    ) -> Session:
         async with self._locks.hold(f"chat:{chat_id}"):
             new, finalized, created = await asyncio.to_thread(
-                self._open_sync, chat_id, replace_active
+                self._open_sync, chat_id, replace_active, keep_empty
             )
         if finalized is not None:
             await self._publish(finalized, _transition_events(SessionState.COLLECTING, finalized))
@@ -407,11 +449,13 @@ class FileSessionManager(SessionManager):
         return new
 
     def _open_sync(
-        self, chat_id: int, replace_active: bool
+        self, chat_id: int, replace_active: bool, keep_empty: bool
     ) -> tuple[Session, Session | None, bool]:
         with self.storage.chat_lock(chat_id):
             active = self._active_sync(chat_id)
-            if active is not None and not replace_active:
+            if active is not None and (
+                not replace_active or (keep_empty and not active.audio_entries)
+            ):
                 return active, None, False
             finalized = None
             if active is not None:

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -24,6 +25,11 @@ from sessions.models import Session
 METADATA_FILE = "metadata.json"
 SUBFOLDERS = ("audio", "transcripts", "process", "process/output")
 _LOCK_FILE = ".lock"
+# Hidden files with these endings are unfinished writes; at start they are leftovers.
+TEMP_SUFFIX = ".tmp"
+PART_SUFFIX = ".part"
+# write_atomic's temporary files are ".<name>.<8 random characters>.tmp" (tempfile.mkstemp).
+_LEFTOVER = re.compile(r"\..+(\.[a-z0-9_]{8}\.tmp|\.part)")
 # Book-keeping that is not a session lives in dot-folders, which never match a session id.
 _ACTIVE_DIR = ".active"
 
@@ -70,6 +76,14 @@ class SessionStorage(ABC):
     @abstractmethod
     def active_markers(self) -> dict[int, str]:
         """Every chat's recorded active session id."""
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete what writes cut off by a crash left behind; returns what was removed.
+
+        Only safe at start, before anything writes. Storages with nothing to clean keep
+        this default.
+        """
+        return []
 
 
 class FileSessionStorage(SessionStorage):
@@ -179,10 +193,48 @@ class FileSessionStorage(SessionStorage):
                 markers[chat_id] = value
         return markers
 
+    def remove_leftovers(self) -> list[Path]:
+        """Delete partial downloads (``.<name>.part``) and the temporary files of
+        :func:`write_atomic` (``.<name>.<random>.tmp``) in every session folder and its
+        subfolders, and in the book-keeping dot-folders beside them. Nothing else is
+        touched: not lock files, not other names.
+        """
+        removed: list[Path] = []
+        folders: list[Path] = []
+        with contextlib.suppress(FileNotFoundError):
+            folders += [
+                Path(e.path)
+                for e in os.scandir(self.base_dir)
+                if e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+            ]
+        for session_id in self.list_all():
+            folder = self.session_path(session_id)
+            folders += [folder, *(folder / sub for sub in SUBFOLDERS)]
+        for folder in folders:
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                if _is_leftover(entry.name) and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        removed.append(Path(entry.path))
+        return removed
+
     def _active_dir(self) -> Path:
         path = self.base_dir / _ACTIVE_DIR
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def partial_name(filename: str) -> str:
+    """The hidden name a file is written under until it is complete (see remove_leftovers)."""
+    return f".{filename}{PART_SUFFIX}"
+
+
+def _is_leftover(name: str) -> bool:
+    return bool(_LEFTOVER.fullmatch(name))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -191,7 +243,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     On any failure the previous content of ``path`` is untouched and the temporary file is
     removed. The temporary name starts with a dot, so it never looks like a session file.
     """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

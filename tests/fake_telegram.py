@@ -433,6 +433,7 @@ class FakeTelegram:
         self._chats: dict[int, dict[str, Any]] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._file_delay = 0.0
+        self._omit_file_sizes = False
         self._changed = asyncio.Event()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -790,6 +791,11 @@ class FakeTelegram:
         """Make every later download send half the file, pause ``seconds``, then the rest."""
         self._file_delay = max(0.0, seconds)
 
+    def omit_file_sizes(self, omit: bool = True) -> None:
+        """Leave ``file_size`` out of later updates' files and getFile answers, as Telegram
+        may; a file over :attr:`max_download_size` still gets "file is too big"."""
+        self._omit_file_sizes = omit
+
     # ------------------------------------------------------------------ HTTP plumbing
 
     async def _handle_method(self, request: web.Request) -> web.StreamResponse:
@@ -912,7 +918,7 @@ class FakeTelegram:
             "file_unique_id": stored.file_unique_id if stored else f"U-{file_id[-16:]}",
         }
         size = file_size if file_size is not None else (len(stored.data) if stored else None)
-        if size is not None:
+        if size is not None and not self._omit_file_sizes:
             meta["file_size"] = size
         return meta
 
@@ -1107,12 +1113,15 @@ class FakeTelegram:
             raise _bad_request("invalid file_id")
         if len(stored.data) > self.max_download_size:
             raise _bad_request("file is too big")
-        return {
+        answer: dict[str, Any] = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
             "file_size": len(stored.data),
             "file_path": stored.file_path,
         }
+        if self._omit_file_sizes:
+            del answer["file_size"]
+        return answer
 
     async def _send_message(self, params: _Params, uploads: dict[str, _Upload]) -> dict[str, Any]:
         chat_id = _chat_id_param(params)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import structlog
 from aiogram import F, Router
 from aiogram.types import Message
 
 from bot import texts
-from bot.services.ingest import IncomingAudio, IngestService
+from bot.services.ingest import IncomingAudio, IngestService, NoteNotSaved
 from bot.services.ordering import Ticket
+
+_log = structlog.get_logger("bot.handlers.audio")
 
 
 async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | None = None) -> None:
+    """Store the note and acknowledge it, or reply to it saying why it was not stored."""
     audio = IncomingAudio.from_message(message)
     if audio is None:  # pragma: no cover - the filter above guarantees one
         return
@@ -20,7 +24,29 @@ async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | N
             ticket.admit()
         await message.reply(refusal)
         return
-    result = await ingest.ingest(message.chat.id, message.message_id, audio, ticket)
+    try:
+        result = await ingest.ingest(message.chat.id, message.message_id, audio, ticket)
+    except NoteNotSaved as exc:
+        _log.warning(
+            "note_not_saved",
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            reason=exc.code,
+            error=repr(exc.__cause__) if exc.__cause__ is not None else None,
+        )
+        await message.reply(exc.reply)
+        return
+    except Exception:
+        # A bug or a state nobody planned for: the note is not stored, so the user hears
+        # of it instead of it vanishing (the update still counts as handled).
+        _log.exception(
+            "note_not_saved",
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            reason="unexpected",
+        )
+        await message.reply(texts.NOT_SAVED_UNEXPECTED)
+        return
     if not result.duplicate:
         await message.reply(texts.acknowledged(result.session), disable_notification=True)
 

@@ -13,8 +13,9 @@ RECENT_SESSIONS = 5
 
 
 async def start(message: Message, manager: FileSessionManager) -> None:
-    # Finalizes the chat's open session, whose transcript the notifier then delivers.
-    await manager.create_session(message.chat.id)
+    # Finalizes the chat's open session, whose transcript the notifier then delivers; an
+    # open session with no notes is kept instead (nothing to transcribe or deliver).
+    await manager.start_session(message.chat.id)
     await message.answer(texts.START)
 
 

@@ -1,23 +1,35 @@
 """Taking a voice note (or audio file, or round video) into the chat's session, durably.
 
-Checks limits before downloading, takes the entry's sequence number in the order the
-messages were sent, downloads under a temporary name and renames, and only then records
-the entry. Idempotent on the Telegram message id.
+Checks the declared limits before downloading, takes the entry's sequence number in the
+order the messages were sent, streams the file under a temporary name with the byte limit
+enforced as it arrives, measures the real duration, renames, and only then records the
+entry. Idempotent on the Telegram message id. A note that cannot be stored raises
+:class:`NoteNotSaved`, whose text tells the user why; its reserved number is given back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import math
 import mimetypes
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import aiohttp
 import structlog
 from aiogram import Bot
-from aiogram.exceptions import TelegramNetworkError, TelegramServerError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import Message
 
 from bot import texts
@@ -25,8 +37,38 @@ from bot.services.ordering import Ticket
 from sessions import AudioEntry, FileSessionManager, Session, SessionEvent, SessionImmutableError
 from sessions import events as ev
 from sessions.layout import AUDIO_DIR, audio_filename
+from sessions.storage import partial_name
+from transcription.probe import measure_duration
 
 _log = structlog.get_logger("bot.ingest")
+
+# A download may take this long plus the time the slowest link we still serve needs for its
+# bytes: aiogram's fixed 30 s total would cut off a 20 MB file on anything under ~700 KB/s.
+DOWNLOAD_BASE_TIMEOUT_SECONDS = 30
+SLOWEST_LINK_BYTES_PER_SECOND = 100 * 1024
+CHUNK_BYTES = 64 * 1024
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_TRANSIENT = (
+    aiohttp.ClientError,
+    TimeoutError,
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramRetryAfter,
+)
+
+
+def download_timeout(size: int) -> int:
+    """Total seconds allowed to download ``size`` bytes (grows with the size)."""
+    return DOWNLOAD_BASE_TIMEOUT_SECONDS + math.ceil(size / SLOWEST_LINK_BYTES_PER_SECOND)
+
+
+class NoteNotSaved(Exception):
+    """The note was not stored, for good; ``reply`` says why in words for the chat."""
+
+    def __init__(self, reply: str, *, code: str) -> None:
+        super().__init__(code)
+        self.reply = reply
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -115,7 +157,11 @@ class IngestService:
             del self._active[event.chat_id]
 
     def refusal(self, audio: IncomingAudio) -> str | None:
-        """Why this audio cannot be taken (duration or declared size), or None."""
+        """Why this audio cannot be taken (declared duration or size), or None.
+
+        Only a first, cheap check: the size is enforced again while downloading and the
+        duration measured once the file is here, whatever the message declared.
+        """
         if audio.duration_seconds > self.max_duration_seconds:
             return texts.too_long(audio.duration_seconds, self.max_duration_seconds)
         if audio.file_size is not None and audio.file_size > self.max_download_bytes:
@@ -125,7 +171,31 @@ class IngestService:
     async def ingest(
         self, chat_id: int, message_id: int, audio: IncomingAudio, ticket: Ticket | None
     ) -> IngestResult:
-        """Download ``audio`` into the chat's session and record it (once per message)."""
+        """Download ``audio`` into the chat's session and record it (once per message).
+
+        Raises :class:`NoteNotSaved` when the note cannot be stored; nothing of it is then
+        left in the session (see :meth:`FileSessionManager.release_reservation`).
+        """
+        with _disk_errors():  # a full disk may show first when the number is reserved
+            sequence, session = await self._reserve(chat_id, message_id, ticket)
+        existing = session.entry_for_message(message_id)
+        if existing is not None:
+            return IngestResult(session, existing, duplicate=True)
+        try:
+            session = await self._store(session.session_id, sequence, message_id, audio)
+        except Exception:
+            # Cancellation (shutdown) keeps the number: the update is not confirmed, comes
+            # again and takes the same place. A failure gives it back.
+            await self._release(session.session_id, message_id)
+            raise
+        recorded = session.entry_for_message(message_id)
+        assert recorded is not None
+        return IngestResult(session, recorded, duplicate=False)
+
+    async def _reserve(
+        self, chat_id: int, message_id: int, ticket: Ticket | None
+    ) -> tuple[int, Session]:
+        """The message's number in the chat's open session, taken in message order."""
         try:
             session_id = self._active.get(chat_id)
             if session_id is None:
@@ -139,24 +209,41 @@ class IngestService:
             if ticket is not None:
                 ticket.admit()
         try:
-            sequence, session = await reservation
+            return await reservation
         except SessionImmutableError:
             # The cached session was finished elsewhere (not through this bot's events).
             self._active.pop(chat_id, None)
             session = await self._manager.ensure_active_session(chat_id)
             self._active[chat_id] = session.session_id
-            sequence, session = await self._manager.reserve(session.session_id, message_id)
-        existing = session.entry_for_message(message_id)
-        if existing is not None:
-            return IngestResult(session, existing, duplicate=True)
+            return await self._manager.reserve(session.session_id, message_id)
 
+    async def _store(
+        self, session_id: str, sequence: int, message_id: int, audio: IncomingAudio
+    ) -> Session:
+        """Download, measure, rename into place and record; nothing stays behind on failure."""
         filename = audio_filename(sequence, audio.extension)
-        destination = self._manager.get_session_path(session.session_id) / AUDIO_DIR / filename
-        await self._download(audio.file_id, destination)
+        folder = self._manager.get_session_path(session_id) / AUDIO_DIR
+        destination = folder / filename
+        partial = folder / partial_name(filename)
+        try:
+            await self._download(audio, partial)
+            measured = await measure_duration(partial)
+            if measured is not None and measured > self.max_duration_seconds:
+                raise NoteNotSaved(
+                    texts.too_long(measured, self.max_duration_seconds), code="too_long"
+                )
+            with _disk_errors():
+                await asyncio.to_thread(_commit, partial, destination)
+        except Exception:
+            await asyncio.to_thread(_remove, partial)
+            raise
         entry = AudioEntry(
             sequence=sequence,
             filename=filename,
-            duration_seconds=float(audio.duration_seconds),
+            # Measured when the file could be read; an unreadable one keeps the declared
+            # length and fails alone at transcription.
+            duration_seconds=measured if measured is not None else float(audio.duration_seconds),
+            declared_duration_seconds=float(audio.duration_seconds),
             message_id=message_id,
             file_id=audio.file_id,
             file_unique_id=audio.file_unique_id,
@@ -164,27 +251,37 @@ class IngestService:
             file_size=audio.file_size,
             kind=audio.kind,
         )
-        session = await self._manager.add_audio(session.session_id, entry)
-        recorded = session.entry_for_message(message_id)
-        assert recorded is not None
-        return IngestResult(session, recorded, duplicate=False)
+        try:
+            with _disk_errors():
+                return await self._manager.add_audio(session_id, entry)
+        except Exception:
+            await asyncio.to_thread(_remove, destination)
+            raise
 
-    async def _download(self, file_id: str, destination: Path) -> None:
-        """Download to a hidden temporary file, fsync, and rename into place."""
-        temporary = destination.with_name(f".{destination.name}.part")
+    async def _release(self, session_id: str, message_id: int) -> None:
+        try:
+            await self._manager.release_reservation(session_id, message_id)
+        except Exception as exc:  # e.g. the disk is still full: the number stays a gap
+            _log.warning("reservation_not_released", message_id=message_id, error=repr(exc))
+
+    async def _download(self, audio: IncomingAudio, partial: Path) -> None:
+        """Stream the file into ``partial``, retrying transient errors with backoff."""
         for attempt in range(1, self._attempts + 1):
             try:
-                await self._bot.download(file_id, destination=temporary)
-                break
-            except (
-                aiohttp.ClientError,
-                TimeoutError,
-                TelegramNetworkError,
-                TelegramServerError,
-            ) as exc:
+                await self._download_once(audio, partial)
+                return
+            except TelegramBadRequest as exc:
+                code, reply = (
+                    ("telegram_too_big", texts.NOT_SAVED_TELEGRAM_TOO_BIG)
+                    if "too big" in exc.message.lower()
+                    else ("telegram_refused", texts.NOT_SAVED_TELEGRAM_REFUSED)
+                )
+                raise NoteNotSaved(reply, code=code) from exc
+            except _TRANSIENT as exc:
                 if attempt >= self._attempts:
-                    await asyncio.to_thread(_remove, temporary)
-                    raise
+                    raise NoteNotSaved(
+                        texts.not_saved_download_failed(attempt), code="download_failed"
+                    ) from exc
                 delay = self._retry_delay * 2 ** (attempt - 1)
                 if isinstance(exc, aiohttp.ClientResponseError) and exc.status == 429:
                     delay = max(delay, 1.0)
@@ -192,7 +289,61 @@ class IngestService:
                     "download_retry", attempt=attempt, delay_seconds=delay, error=repr(exc)
                 )
                 await asyncio.sleep(delay)
-        await asyncio.to_thread(_commit, temporary, destination)
+            except TelegramAPIError as exc:  # any other refusal of getFile: not transient
+                reply = texts.NOT_SAVED_TELEGRAM_REFUSED
+                raise NoteNotSaved(reply, code="telegram_refused") from exc
+
+    async def _download_once(self, audio: IncomingAudio, partial: Path) -> None:
+        file = await self._bot.get_file(audio.file_id)
+        if file.file_path is None:
+            raise NoteNotSaved(texts.NOT_SAVED_TELEGRAM_REFUSED, code="no_file_path")
+        expected = file.file_size if file.file_size is not None else audio.file_size
+        if expected is not None and expected > self.max_download_bytes:
+            raise NoteNotSaved(texts.too_big(expected, self.max_download_bytes), code="too_big")
+        url = self._bot.session.api.file_url(self._bot.token, file.file_path)
+        stream = self._bot.session.stream_content(
+            url,
+            timeout=download_timeout(expected or self.max_download_bytes),
+            chunk_size=CHUNK_BYTES,
+            raise_for_status=True,
+        )
+        with _disk_errors():
+            handle = await asyncio.to_thread(_open_for_writing, partial)
+        received = 0
+        try:
+            async for chunk in stream:
+                received += len(chunk)
+                # A size nobody declared is no way round the limit: it is counted here.
+                if received > self.max_download_bytes:
+                    raise NoteNotSaved(
+                        texts.too_big_unannounced(self.max_download_bytes), code="too_big"
+                    )
+                with _disk_errors():
+                    await asyncio.to_thread(_write_chunk, handle, chunk)
+        finally:
+            await stream.aclose()
+            with _disk_errors():
+                await asyncio.to_thread(handle.close)
+
+
+@contextlib.contextmanager
+def _disk_errors() -> Iterator[None]:
+    """A failing disk becomes :class:`NoteNotSaved`, in words for people (no path, no errno)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise NoteNotSaved(texts.NOT_SAVED_DISK_FULL, code="disk_full") from exc
+        raise NoteNotSaved(texts.NOT_SAVED_DISK_ERROR, code="disk_error") from exc
+
+
+def _open_for_writing(path: Path) -> BinaryIO:
+    # Closed by the caller (in a thread), after the last chunk.
+    return open(path, "wb")
+
+
+def _write_chunk(handle: BinaryIO, data: bytes) -> None:
+    handle.write(data)
 
 
 def _commit(temporary: Path, destination: Path) -> None:

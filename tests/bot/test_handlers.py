@@ -144,6 +144,20 @@ async def test_start_finalizes_the_open_session(harness: Harness) -> None:
     assert new.session_id != first.session_id
 
 
+async def test_start_on_an_empty_session_keeps_it_open(harness: Harness) -> None:
+    """An empty session is not sent through transcription, processing and delivery."""
+    await harness.text("/start")
+    first = await harness.manager.get_active_session(CHAT)
+    assert first is not None
+    await harness.text("/start")
+    assert harness.replies() == [texts.START, texts.START]
+    again = await harness.manager.get_active_session(CHAT)
+    assert again is not None
+    assert again.session_id == first.session_id
+    assert [p.name for p in harness.session_folders()] == [first.session_id]
+    assert await harness.manager.sessions_in_states(SessionState.TRANSCRIBING) == []
+
+
 async def test_done_with_nothing(harness: Harness) -> None:
     await harness.text("/done")
     assert harness.replies() == [texts.NOTHING_TO_FINISH]
