@@ -293,7 +293,7 @@ async def test_metadata_from_before_the_marker_keeps_the_old_rule(
     for session in (undelivered, delivered):  # as an older version wrote it: no such key
         path = manager.get_session_path(session.session_id) / "metadata.json"
         data = json.loads(path.read_text())
-        del data["processing_due"]
+        del data["processing_due"], data["delivery"]
         path.write_text(json.dumps(data))
 
     counting = CountingProcessor()
