@@ -23,7 +23,7 @@ from typing import Any
 import aiofiles
 import structlog
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot import texts
 from bot.services.delivery import (
@@ -170,15 +170,22 @@ class Notifier:
             await asyncio.sleep(wait)
         await self._apply_edit(status)
 
-    async def _apply_edit(self, status: _Status) -> None:
+    async def _apply_edit(self, status: _Status) -> bool:
+        """Edit the status message to its newest text; whether the chat now shows it."""
         async with status.lock:
             if status.message_id is None:
-                return
-            with contextlib.suppress(TelegramAPIError):  # "not modified", or deleted by the user
+                return False
+            shown = True
+            try:
                 await self._bot.edit_message_text(
                     texts.fit(status.text), chat_id=status.chat_id, message_id=status.message_id
                 )
+            except TelegramBadRequest as exc:  # "not modified" means it shows already
+                shown = "not modified" in exc.message
+            except TelegramAPIError:  # deleted by the user, or Telegram unreachable
+                shown = False
             status.last_edit = time.monotonic()
+            return shown
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -203,10 +210,10 @@ class Notifier:
                 # By what transcription achieved, not the state now: a processor may already
                 # have moved the session on (or failed) by the time this runs.
                 part = Part(f"{TRANSCRIPT}/failed", text=texts.session_failed(session))
-                if status is not None and not session.delivery.done(part.key):
-                    await self._finish_status(status, part.text or "")
+                said = session.delivery.done(part.key)
+                if not said and await self._finish_status(status, part.text or ""):
                     await self._manager.record_delivery(session.session_id, part.key)
-                else:
+                else:  # no status message to say it in (a restart), or it could not be edited
                     await self._courier.send_all(session, [part])
             else:
                 await self._finish_status(status, texts.transcribed(session))
@@ -304,13 +311,14 @@ class Notifier:
             else:
                 self._delivering[session_id] = (lock, users - 1)
 
-    async def _finish_status(self, status: _Status | None, text: str) -> None:
+    async def _finish_status(self, status: _Status | None, text: str) -> bool:
+        """Put the final text in the status message; whether the chat now shows it."""
         if status is None:
-            return
+            return False
         if status.pending is not None and status.pending is not asyncio.current_task():
             status.pending.cancel()
         status.text = text
-        await self._apply_edit(status)
+        return await self._apply_edit(status)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)

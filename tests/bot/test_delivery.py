@@ -15,8 +15,12 @@ from bot.services.notifier import Notifier
 from processing import CommandProcessor, ProcessingService
 from sessions import AudioEntry, FileSessionManager, Session, SessionState, TranscriptionStatus
 from tests.bot.conftest import close_bot, make_bot
+from tests.conftest import add_note
 from tests.fake_telegram import FakeTelegram
+from tests.processing import FAST as TRANSCRIBE
 from tests.processing import output_dir, transcribed_session
+from tests.transcription.fakes import ScriptedTranscriber
+from transcription import transcribe_session
 
 CHAT = 1  # transcribed_session's chat
 FAST = RetryPolicy(first_delay=0.01, max_delay=0.1)
@@ -298,3 +302,22 @@ async def test_processing_failure_names_the_session_not_a_server_path(
         "with status 2: cannot read process/input.txt in the session folder"
     )
     assert all(str(manager.storage.base_dir) not in t for t in sent_texts(fake))
+
+
+async def test_session_failure_is_sent_when_the_status_message_cannot_be_edited(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    notifier = Notifier(bot, manager, retry=FAST)
+    notifier.attach()
+    fake.fail_next("editMessageText", status=400, count=5, description="Bad Request: gone")
+    session = await manager.create_session(chat_id=CHAT)
+    await add_note(manager, session, message_id=1, data=b"corrupt")
+    await manager.finalize_session(session.session_id)
+    await transcribe_session(manager, ScriptedTranscriber(), session.session_id, TRANSCRIBE)
+    await asyncio.wait_for(notifier.wait_idle(), 10)
+    await notifier.stop()
+    assert sent_texts(fake)[-1] == (
+        f"Session {session.session_id} could not be transcribed: "
+        "no voice note could be transcribed."
+    )
+    assert (await manager.require_session(session.session_id)).delivered_at is not None
