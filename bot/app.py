@@ -189,12 +189,15 @@ async def run_bot(
 
         notifier = Notifier(bot, manager)
         notifier.attach()
+        secrets = [settings.bot_token.get_secret_value(), transcription.redis_url]
+        if settings.webhook_secret is not None:
+            secrets.append(settings.webhook_secret.get_secret_value())
+        processor = build_processor(processing, secrets=secrets)
+        stage = ProcessingService(manager, processor) if processor is not None else None
+        if stage is not None:  # listening before the worker can finish a session
+            await stage.start()
         worker = TranscriptionWorker(manager, transcriber, transcription)
         await worker.start()
-        processor = build_processor(processing)
-        stage = ProcessingService(manager, processor) if processor is not None else None
-        if stage is not None:
-            await stage.start()
         await notifier.resume()
 
         stop_requested = asyncio.Event()
@@ -207,9 +210,11 @@ async def run_bot(
             await receive_updates(settings, bot, dp, ordering, journal, stop_requested)
         finally:
             stopping = time.monotonic()
+            # Transcription first: a session it finishes meanwhile still reaches the stage
+            # (and is marked due in its metadata, for the next start, if cut off there).
+            await worker.stop()
             if stage is not None:
                 await stage.stop()
-            await worker.stop()
             await notifier.stop(grace_seconds=2.0)
             _log.info("bot_stopped", shutdown_seconds=round(time.monotonic() - stopping, 2))
     finally:

@@ -7,6 +7,8 @@ import re
 from sessions import Session
 
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+REASON_LIMIT = 300  # an error reason quoted in the chat: one or two lines, not a traceback
 
 START = (
     "New session started. Send me voice notes (or audio files, or round videos).\n"
@@ -137,8 +139,27 @@ def failed_entries(session: Session) -> str | None:
     return "\n".join(lines) if lines else None
 
 
+def failed_notes(session: Session, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """The notes that could not be transcribed, as messages of at most ``limit`` characters.
+
+    Notes that failed for the same reason share a line ("Notes 2, 5-9 could not be
+    transcribed: ..."), so 300 failed notes make a line or a few, not 300.
+    """
+    by_reason: dict[str, list[int]] = {}
+    for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
+        if entry.transcription_status == "FAILED":
+            reason = _shorten(without_paths(entry.error or "unknown error"), REASON_LIMIT)
+            by_reason.setdefault(reason, []).append(entry.sequence)
+    lines = []
+    for reason, sequences in by_reason.items():
+        label = f"Note {sequences[0]}" if len(sequences) == 1 else f"Notes {_ranges(sequences)}"
+        lines.append(fit(f"{label} could not be transcribed: {reason}", limit))
+    return pack_lines(lines, limit)
+
+
 def session_failed(session: Session) -> str:
     reason = session.errors[-1].message if session.errors else "unknown error"
+    reason = _shorten(without_paths(reason), REASON_LIMIT)
     return f"Session {session.session_id} could not be transcribed: {reason}."
 
 
@@ -146,8 +167,21 @@ EMPTY_TRANSCRIPT = "The session's notes held no speech I could recognise."
 PROCESSED_NO_FILES = "Processing finished; it produced no files."
 
 
-def processing_failed(reason: str) -> str:
-    return f"Processing the transcript failed: {reason}"
+def processing_failed(reason: str, session_id: str | None = None) -> str:
+    reason = _shorten(without_paths(reason), REASON_LIMIT)
+    if session_id is None:
+        return f"Processing the transcript failed: {reason}"
+    return f"Processing the transcript failed (session {session_id}): {reason}"
+
+
+def outputs_not_sent(empty: list[str], not_files: list[str]) -> str:
+    """Why some of the processor's outputs were not sent (both lists hold file names)."""
+    lines = []
+    if empty:
+        lines.append(f"Not sent, because they are empty: {', '.join(empty)}.")
+    if not_files:
+        lines.append(f"Not sent, because they are not plain files: {', '.join(not_files)}.")
+    return fit("\n".join(lines))
 
 
 def output_too_big(name: str, size: int) -> str:
@@ -244,3 +278,55 @@ def _split_long(paragraph: str, limit: int) -> list[str]:
         if line:
             out.append(line)
     return out
+
+
+def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text``, cut to at most ``limit`` characters (ending in "…" when cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def pack_lines(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Lines joined into as few messages of at most ``limit`` characters as they fit in."""
+    messages: list[str] = []
+    current = ""
+    for line in (fit(line, limit) for line in lines):
+        if current and len(current) + 1 + len(line) <= limit:
+            current += "\n" + line
+        else:
+            if current:
+                messages.append(current)
+            current = line
+    if current:
+        messages.append(current)
+    return messages
+
+
+# An absolute path: a "/" that starts a word (not "1/2", not the "//" of a URL), then
+# anything up to whitespace, a quote or a bracket.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w/.:~])/[^\s'\"<>()\[\]]*")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with each absolute path replaced by its last part (a file name, not where
+    it lives on the server)."""
+
+    def last_part(match: re.Match[str]) -> str:
+        parts = [p for p in match.group(0).split("/") if p]
+        return parts[-1] if parts else "/"
+
+    return _ABSOLUTE_PATH.sub(last_part, text)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return fit(" ".join(text.split()), limit)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[2, 5, 6, 7, 9] -> "2, 5-7, 9"``."""
+    spans: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

@@ -8,56 +8,42 @@ session to ERROR.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import shutil
-import signal
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeGuard, runtime_checkable
+from typing import Any, TypeGuard
 
-import structlog
-
+from processing.base import Processor, ProcessorError
+from processing.command import CommandProcessor
 from processing.settings import MARKDOWN, ProcessingSettings
 from sessions import AudioEntry, Session, TranscriptionStatus
-from sessions.layout import PROCESS_INPUT, PROCESS_OUTPUT_DIR, TRANSCRIPTS_DIR, transcript_filename
+from sessions.layout import PROCESS_OUTPUT_DIR, TRANSCRIPTS_DIR, transcript_filename
 from sessions.storage import write_atomic
 
-_log = structlog.get_logger("processing.processors")
+__all__ = [
+    "CommandProcessor",
+    "MarkdownProcessor",
+    "Processor",
+    "ProcessorError",
+    "build_processor",
+    "format_duration",
+    "render_markdown",
+    "render_srt",
+    "srt_timestamp",
+]
 
 MARKDOWN_FILE = "session.md"
 SRT_FILE = "session.srt"
-LOG_FILE = "processor.log"
-
-STDERR_TAIL_CHARS = 1000
-KILL_GRACE_SECONDS = 2.0
 
 
-class ProcessorError(Exception):
-    """A processor failed. ``message`` is one line for people; ``details`` go to metadata."""
+def build_processor(settings: ProcessingSettings, secrets: Iterable[str] = ()) -> Processor | None:
+    """The processor ``PROCESSOR`` asks for; None when the stage is off.
 
-    def __init__(self, message: str, details: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-
-@runtime_checkable
-class Processor(Protocol):
-    """Turns a transcribed session into files in its ``process/output/``."""
-
-    name: str
-
-    async def run(self, session: Session, session_dir: Path) -> None:
-        """Write into ``session_dir/process/output``; raise ProcessorError on failure."""
-        ...
-
-
-def build_processor(settings: ProcessingSettings) -> Processor | None:
-    """The processor ``PROCESSOR`` asks for; None when the stage is off."""
+    ``secrets`` (the bot's token, webhook secret, Redis URL) are taken out of whatever a
+    command prints before it is stored or shown.
+    """
     if settings.processor is None:
         return None
     if settings.processor == MARKDOWN:
@@ -65,7 +51,12 @@ def build_processor(settings: ProcessingSettings) -> Processor | None:
     command = settings.command
     if command is None:  # pragma: no cover - the settings validator rules this out
         raise ValueError(f"unknown processor: {settings.processor!r}")
-    return CommandProcessor(command, settings.processor_timeout_seconds)
+    return CommandProcessor(
+        command,
+        settings.processor_timeout_seconds,
+        pass_env=settings.passed_env,
+        secrets=secrets,
+    )
 
 
 # -- markdown ----------------------------------------------------------------------------
@@ -225,159 +216,3 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-# -- external command ----------------------------------------------------------------------
-
-
-class CommandProcessor:
-    """Runs the operator's shell command on a session.
-
-    The command line is the operator's configuration and is never altered: the session
-    reaches the program only through files named in its environment (``SESSION_DIR``,
-    ``SESSION_ID``, ``CHAT_ID``, ``PROCESS_INPUT``, ``PROCESS_OUTPUT_DIR``). It runs in the
-    output folder, in a process group of its own, with stdout and then stderr collected in
-    ``processor.log``. A timeout, a cancellation or the command's end stops the whole group.
-    """
-
-    name: str = "command"
-
-    def __init__(self, command: str, timeout_seconds: float) -> None:
-        if not command.strip():
-            raise ValueError("the processor command is empty")
-        if timeout_seconds <= 0:
-            raise ValueError("the processor timeout must be positive")
-        self.command = command
-        self.timeout_seconds = timeout_seconds
-
-    def environment(self, session: Session, session_dir: Path) -> dict[str, str]:
-        """The command's environment: this process's, plus where the session's files are."""
-        return {
-            **os.environ,
-            "SESSION_DIR": str(session_dir),
-            "SESSION_ID": session.session_id,
-            "CHAT_ID": str(session.chat_id),
-            "PROCESS_INPUT": str(session_dir / PROCESS_INPUT),
-            "PROCESS_OUTPUT_DIR": str(session_dir / PROCESS_OUTPUT_DIR),
-        }
-
-    async def run(self, session: Session, session_dir: Path) -> None:
-        session_dir = await asyncio.to_thread(session_dir.absolute)  # it runs elsewhere
-        output = session_dir / PROCESS_OUTPUT_DIR
-        log_path = output / LOG_FILE
-        stdout, stderr = await asyncio.to_thread(_open_outputs, output, log_path)
-        try:
-            try:
-                returncode = await self._execute(session, session_dir, stdout, stderr)
-            except ProcessorError:  # timed out: its stderr still belongs in the log
-                await asyncio.to_thread(_finish_log, log_path, stderr)
-                raise
-            stderr_tail = await asyncio.to_thread(_finish_log, log_path, stderr)
-        finally:
-            stdout.close()
-            stderr.close()
-        if returncode == 0:
-            return
-        details: dict[str, Any] = {"exit_status": returncode, "stderr_tail": stderr_tail}
-        if returncode < 0:
-            message = f"the command was killed by {_signal_name(-returncode)}"
-        else:
-            message = f"the command exited with status {returncode}"
-        last = _last_line(stderr_tail)
-        raise ProcessorError(f"{message}: {last}" if last else message, details)
-
-    async def _execute(
-        self, session: Session, session_dir: Path, stdout: IO[bytes], stderr: IO[bytes]
-    ) -> int:
-        output = session_dir / PROCESS_OUTPUT_DIR
-        try:
-            process = await asyncio.create_subprocess_shell(
-                self.command,
-                cwd=output,
-                env=self.environment(session, session_dir),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise ProcessorError(
-                f"the command could not be started: {exc}", {"error": str(exc)}
-            ) from exc
-        try:
-            returncode = await asyncio.wait_for(process.wait(), self.timeout_seconds)
-        except TimeoutError:
-            status = await _stop_group(process)
-            tail = await asyncio.to_thread(_tail, stderr)
-            raise ProcessorError(
-                f"the command did not finish within {self.timeout_seconds:g} s and was stopped",
-                {
-                    "timeout_seconds": self.timeout_seconds,
-                    "exit_status": status,
-                    "stderr_tail": tail,
-                },
-            ) from None
-        except asyncio.CancelledError:
-            await _stop_group(process)
-            raise
-        _signal_group(process.pid, signal.SIGKILL)  # leftovers of a finished command
-        return returncode
-
-
-def _open_outputs(output: Path, log_path: Path) -> tuple[IO[bytes], IO[bytes]]:
-    output.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        stdout = stack.enter_context(log_path.open("wb"))  # truncated: a rerun starts afresh
-        stderr = stack.enter_context(tempfile.TemporaryFile())
-        stack.pop_all()  # both stay open: the caller closes them
-    return stdout, stderr
-
-
-def _finish_log(log_path: Path, stderr: IO[bytes]) -> str:
-    """Append the command's stderr to its log; returns the end of it."""
-    stderr.seek(0, os.SEEK_END)
-    if stderr.tell() == 0:
-        return ""
-    stderr.seek(0)
-    with log_path.open("ab") as log:
-        log.write(b"\n--- stderr ---\n")
-        shutil.copyfileobj(stderr, log)
-    return _tail(stderr)
-
-
-def _tail(stderr: IO[bytes]) -> str:
-    size = stderr.seek(0, os.SEEK_END)
-    stderr.seek(max(0, size - STDERR_TAIL_CHARS * 4))
-    text = stderr.read().decode("utf-8", errors="replace")
-    return text[-STDERR_TAIL_CHARS:].strip()
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    last = lines[-1]
-    return last if len(last) <= 200 else last[:199] + "…"
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-async def _stop_group(process: asyncio.subprocess.Process) -> int:
-    """SIGTERM to the command's process group, SIGKILL after a grace period; its status."""
-    _signal_group(process.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), KILL_GRACE_SECONDS)
-    except TimeoutError:
-        _log.warning("processor_kill", pid=process.pid)
-    _signal_group(process.pid, signal.SIGKILL)
-    return await process.wait()

@@ -1,8 +1,11 @@
 """The in-process service that runs the processor on transcribed sessions.
 
 TRANSCRIBED -> PROCESSING -> PROCESSED, or ERROR with a ``processor_failed`` error entry.
-It hears ``state_changed`` events, and at start-up resumes sessions left in PROCESSING
-(and TRANSCRIBED ones that finished while the bot was down). A session is processed by
+It hears ``state_changed`` events. What it owes is kept durably: a session finalized while
+the stage runs is marked ``processing_due`` in its metadata, so one that reaches TRANSCRIBED
+when nobody listens (during shutdown, or in a crash) is processed at the next start, whether
+or not its transcript went out meanwhile. At start-up it resumes sessions left in PROCESSING
+and processes the TRANSCRIBED ones marked due. A session is processed by
 one task at a time (a set of running ids here, and a ``flock`` on ``process/.processing.lock``
 against other processes); a run that is cut off leaves it PROCESSING, to be redone from
 scratch, with ``process/output/`` emptied first.
@@ -22,8 +25,15 @@ from typing import Any
 
 import structlog
 
-from processing.processors import Processor, ProcessorError
-from sessions import ErrorEntry, FileSessionManager, InvalidStateError, SessionEvent, SessionState
+from processing.base import Processor, ProcessorError, within_session
+from sessions import (
+    ErrorEntry,
+    FileSessionManager,
+    InvalidStateError,
+    Session,
+    SessionEvent,
+    SessionState,
+)
 from sessions import events as ev
 from sessions.layout import PROCESS_DIR, PROCESS_OUTPUT_DIR
 
@@ -56,13 +66,14 @@ class ProcessingService:
         """Listen for TRANSCRIBED sessions, and take up work left from a previous run."""
         self._stopped = False
         self._unsubscribe = self._manager.events.subscribe(self._on_state_changed, ev.STATE_CHANGED)
+        # Still being transcribed (resumed by the transcription service): owed a run too.
+        for session in await self._manager.sessions_in_states(SessionState.TRANSCRIBING):
+            await self._mark_due(session.session_id)
         leftover = await self._manager.sessions_in_states(
             SessionState.PROCESSING, SessionState.TRANSCRIBED
         )
         resumed = [
-            s.session_id
-            for s in leftover
-            if s.state is SessionState.PROCESSING or s.delivered_at is None
+            s.session_id for s in leftover if s.state is SessionState.PROCESSING or _is_due(s)
         ]
         for session_id in resumed:
             self.submit(session_id)
@@ -99,8 +110,18 @@ class ProcessingService:
         task.add_done_callback(forget)
 
     async def _on_state_changed(self, event: SessionEvent) -> None:
-        if event.details.get("to_state") == SessionState.TRANSCRIBED.value:
+        to_state = event.details.get("to_state")
+        if to_state == SessionState.TRANSCRIBING.value:
+            await self._mark_due(event.session_id)
+        elif to_state == SessionState.TRANSCRIBED.value:
+            await self._mark_due(event.session_id)  # durable before the work starts
             self.submit(event.session_id)
+
+    async def _mark_due(self, session_id: str) -> None:
+        try:
+            await self._manager.mark_processing_due(session_id)
+        except Exception:  # the event path still runs it; only a crash would forget it
+            _log.exception("processing_due_not_recorded", session_id=session_id)
 
     async def _process(self, session_id: str) -> None:
         log = _log.bind(session_id=session_id, processor=self._processor.name)
@@ -143,11 +164,13 @@ class ProcessingService:
             log.info("processing_cancelled", seconds=_since(started))
             raise
         except ProcessorError as exc:
-            await self._fail(log, session_id, exc.message, exc.details, started)
+            message = within_session(exc.message, session_dir)
+            await self._fail(log, session_id, message, exc.details, started)
             return
         except Exception as exc:
             log.exception("processor_crashed")
-            message = f"the {self._processor.name} processor crashed: {type(exc).__name__}: {exc}"
+            reason = within_session(f"{type(exc).__name__}: {exc}", session_dir)
+            message = f"the {self._processor.name} processor crashed: {reason}"
             await self._fail(log, session_id, message, {"exception": repr(exc)}, started)
             return
         try:
@@ -182,6 +205,17 @@ class ProcessingService:
             await self._manager.transition_state(session_id, SessionState.ERROR)
         except Exception:
             log.exception("processing_failure_not_recorded")
+
+
+def _is_due(session: Session) -> bool:
+    """Whether a TRANSCRIBED session still waits for this stage.
+
+    Metadata written before the ``processing_due`` marker existed has no such key: for it,
+    the old rule (not delivered yet) is all there is to go on.
+    """
+    if "processing_due" in session.model_fields_set:
+        return session.processing_due
+    return session.delivered_at is None
 
 
 def _try_lock(path: Path) -> int | None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MARKDOWN = "markdown"
 COMMAND_PREFIX = "command:"
+# The bot's secrets: no processor gets them, not even when PROCESSOR_ENV names them.
+NEVER_PASSED = frozenset({"BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL"})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _split_names(raw: str) -> list[str]:
+    names = [n.strip() for n in raw.replace(";", ",").split(",")]
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def _env(name: str) -> AliasChoices:
@@ -28,6 +38,23 @@ class ProcessingSettings(BaseSettings):
     processor_timeout_seconds: float = Field(
         default=600, gt=0, validation_alias=_env("PROCESSOR_TIMEOUT_SECONDS")
     )
+
+    processor_env: str = Field(
+        default="",
+        validation_alias=_env("PROCESSOR_ENV"),
+        description="comma-separated names of extra variables the command gets",
+    )
+
+    @field_validator("processor_env")
+    @classmethod
+    def _env_names(cls, value: str) -> str:
+        names = _split_names(value)
+        for name in names:
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if name.upper() in NEVER_PASSED:
+                raise ValueError(f"{name} is the bot's own secret and never reaches a processor")
+        return ",".join(names)
 
     @field_validator("processor", mode="before")
     @classmethod
@@ -68,3 +95,8 @@ class ProcessingSettings(BaseSettings):
         if self.processor is None or not self.processor.startswith(COMMAND_PREFIX):
             return None
         return self.processor[len(COMMAND_PREFIX) :]
+
+    @property
+    def passed_env(self) -> list[str]:
+        """Names of the variables ``PROCESSOR_ENV`` passes on to the command."""
+        return _split_names(self.processor_env)

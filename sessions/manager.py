@@ -204,6 +204,42 @@ class FileSessionManager(SessionManager):
         """Record that the processing stage's outcome reached the chat (idempotent)."""
         return await self._stamp_once(session_id, "outputs_delivered_at", "outputs_delivered")
 
+    async def record_delivery(
+        self, session_id: str, part: str, refused: str | None = None
+    ) -> Session:
+        """Record that one part of the delivery reached the chat, or (with ``refused``, the
+        reason) that Telegram refused it for good. Idempotent."""
+
+        def change(session: Session) -> _Events | None:
+            progress = session.delivery
+            if refused is None:
+                if part in progress.sent:
+                    return None
+                progress.sent.append(part)
+            else:
+                if part in progress.refused:
+                    return None
+                progress.refused[part] = refused
+            return []
+
+        return await self._mutate(session_id, change)
+
+    async def mark_processing_due(self, session_id: str) -> Session:
+        """Record that the processing stage owes the session a run (idempotent).
+
+        Only a session on its way to TRANSCRIBED (or there) is marked; later states already
+        say what processing did.
+        """
+
+        def change(session: Session) -> _Events | None:
+            due = (SessionState.TRANSCRIBING, SessionState.TRANSCRIBED)
+            if session.processing_due or session.state not in due:
+                return None
+            session.processing_due = True
+            return []
+
+        return await self._mutate(session_id, change)
+
     async def _stamp_once(self, session_id: str, field: str, event_type: str) -> Session:
         def change(session: Session) -> _Events | None:
             if getattr(session, field) is not None:

@@ -74,6 +74,22 @@ class ErrorEntry(_Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class DeliveryProgress(_Model):
+    """Which parts of a session's delivery reached its chat, so a restart sends only the rest.
+
+    A part is one message or file, named by a key such as ``transcript/2`` or
+    ``outputs/session.md``. ``refused`` holds the parts Telegram refused for good (a 400),
+    with its reason: they are not tried again.
+    """
+
+    sent: list[str] = Field(default_factory=list)
+    refused: dict[str, str] = Field(default_factory=dict)
+
+    def done(self, part: str) -> bool:
+        """Whether ``part`` arrived or was refused for good."""
+        return part in self.refused or part in self.sent
+
+
 class Session(_Model):
     """A chat's collection of audio entries and where it stands in the pipeline."""
 
@@ -93,6 +109,10 @@ class Session(_Model):
     # Telegram message id -> the sequence number handed out for it, so a redelivered
     # message gets the same place in the session even if it arrives after a crash.
     reserved_sequences: dict[int, int] = Field(default_factory=dict)
+    # Set when the session is finalized while a processor is on: the processing stage owes it
+    # a run (kept until the session leaves TRANSCRIBED), whatever happened to its delivery.
+    processing_due: bool = False
+    delivery: DeliveryProgress = Field(default_factory=DeliveryProgress)
 
     @property
     def total_duration_seconds(self) -> float:

@@ -144,7 +144,8 @@ def consolidate(session_dir: Path, session: Session) -> str:
             continue
         if entry.transcript_filename is None:
             continue
-        text = (session_dir / TRANSCRIPTS_DIR / entry.transcript_filename).read_text().strip()
+        path = session_dir / TRANSCRIPTS_DIR / entry.transcript_filename
+        text = path.read_text(encoding="utf-8").strip()  # whatever the locale says
         if text:
             paragraphs.append(text)
     return "\n\n".join(paragraphs) + ("\n" if paragraphs else "")

@@ -1,10 +1,14 @@
-"""Tells the chat how its session is going, and delivers the transcript.
+"""Tells the chat how its session is going, and delivers the transcript and the outputs.
 
 Listens on the session event bus: a finalized session gets one status message, edited
-with progress at most every ``edit_interval`` seconds; a TRANSCRIBED (or ERROR) session
+with progress at most every ``edit_interval`` seconds; a TRANSCRIBED (or failed) session
 gets its transcript, split into messages of at most 4096 characters, plus a ``.txt``
-document when it does not fit in one message. Delivery is recorded in the metadata
-(``delivered_at``), and sessions left undelivered are delivered at start-up.
+document when it does not fit in one message, then the notes that failed; once processing
+has ended, the processor's files (or its failure). Every message goes through the
+:class:`~bot.services.delivery.Courier`, which records each one that arrived and retries
+transient failures in this process, so delivery finishes and a restart re-sends nothing that
+arrived. ``delivered_at`` and ``outputs_delivered_at`` mark the end of each delivery;
+sessions left undelivered are delivered at start-up.
 """
 
 from __future__ import annotations
@@ -12,26 +16,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiofiles
 import structlog
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BufferedInputFile, FSInputFile
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot import texts
+from bot.services.delivery import (
+    UPLOAD_LIMIT_BYTES,
+    Courier,
+    Part,
+    RetryPolicy,
+    Sleep,
+    list_outputs,
+)
 from sessions import FileSessionManager, Session, SessionEvent, SessionState
 from sessions import events as ev
-from sessions.layout import PROCESS_INPUT, PROCESS_OUTPUT_DIR
+from sessions.layout import PROCESS_INPUT
 
 _log = structlog.get_logger("bot.notifier")
 
-UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # sendDocument on Telegram's cloud Bot API
-_NOT_SENT = {"processor.log"}  # the processor's own log stays on the server
+# Keys of delivery parts (recorded in metadata's delivery.sent) start with one of these.
+TRANSCRIPT = "transcript"
+OUTPUTS = "outputs"
 
 
 def _processing_ended(session: Session) -> bool:
@@ -40,17 +51,6 @@ def _processing_ended(session: Session) -> bool:
     return session.state is SessionState.ERROR and any(
         e.code == "processor_failed" for e in session.errors
     )
-
-
-def _output_files(folder: Path) -> list[tuple[Path, int]]:
-    """Regular files the processor wrote, by name, with their sizes (blocking)."""
-    if not folder.is_dir():
-        return []
-    return [
-        (p, p.stat().st_size)
-        for p in sorted(folder.iterdir())
-        if p.is_file() and not p.name.startswith(".") and p.name not in _NOT_SENT
-    ]
 
 
 @dataclass
@@ -69,14 +69,21 @@ class Notifier:
     """Progress messages and transcript delivery, driven by session events."""
 
     def __init__(
-        self, bot: Bot, manager: FileSessionManager, *, edit_interval: float = 2.0
+        self,
+        bot: Bot,
+        manager: FileSessionManager,
+        *,
+        edit_interval: float = 2.0,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self._bot = bot
         self._manager = manager
+        self._courier = Courier(bot, manager, retry=retry, sleep=sleep)
         self._edit_interval = edit_interval
         self._status: dict[str, _Status] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._delivering: dict[str, asyncio.Lock] = {}
+        self._delivering: dict[str, tuple[asyncio.Lock, int]] = {}
         self._unsubscribe: list[Callable[[], None]] = []
 
     def attach(self) -> None:
@@ -96,10 +103,9 @@ class Notifier:
             SessionState.ERROR,
         )
         for session in finished:
-            if session.delivered_at is None:
+            outputs_due = session.outputs_delivered_at is None and _processing_ended(session)
+            if session.delivered_at is None or outputs_due:
                 self._spawn(self.deliver(session.session_id))
-            elif session.outputs_delivered_at is None and _processing_ended(session):
-                self._spawn(self.deliver_outputs(session.session_id))
 
     async def stop(self, grace_seconds: float = 3.0) -> None:
         """Let deliveries under way finish for a moment, then cancel the rest."""
@@ -136,16 +142,9 @@ class Notifier:
         self._spawn(self._edit_throttled(event.session_id, text))
 
     async def _on_state_changed(self, event: SessionEvent) -> None:
-        to_state = event.details.get("to_state")
-        from_state = event.details.get("from_state")
-        if to_state == SessionState.TRANSCRIBED or (
-            to_state == SessionState.ERROR and from_state != SessionState.PROCESSING
-        ):
+        finished = (SessionState.TRANSCRIBED, SessionState.PROCESSED, SessionState.ERROR)
+        if event.details.get("to_state") in finished:
             self._spawn(self.deliver(event.session_id))
-        elif to_state == SessionState.PROCESSED or (
-            to_state == SessionState.ERROR and from_state == SessionState.PROCESSING
-        ):
-            self._spawn(self.deliver_outputs(event.session_id))
 
     # -- status message ------------------------------------------------------------------
 
@@ -171,109 +170,155 @@ class Notifier:
             await asyncio.sleep(wait)
         await self._apply_edit(status)
 
-    async def _apply_edit(self, status: _Status) -> None:
+    async def _apply_edit(self, status: _Status) -> bool:
+        """Edit the status message to its newest text; whether the chat now shows it."""
         async with status.lock:
             if status.message_id is None:
-                return
-            with contextlib.suppress(TelegramAPIError):  # "not modified", or deleted by the user
+                return False
+            shown = True
+            try:
                 await self._bot.edit_message_text(
-                    status.text, chat_id=status.chat_id, message_id=status.message_id
+                    texts.fit(status.text), chat_id=status.chat_id, message_id=status.message_id
                 )
+            except TelegramBadRequest as exc:  # "not modified" means it shows already
+                shown = "not modified" in exc.message
+            except TelegramAPIError:  # deleted by the user, or Telegram unreachable
+                shown = False
             status.last_edit = time.monotonic()
+            return shown
 
     # -- delivery ------------------------------------------------------------------------
 
     async def deliver(self, session_id: str) -> None:
-        """Send the session's transcript (or its failure) to its chat, once."""
-        lock = self._delivering.setdefault(session_id, asyncio.Lock())
-        async with lock:
+        """Deliver what is due and not yet delivered: the transcript (or the session's
+        failure), then, once processing has ended, its files (or its failure). Idempotent:
+        parts recorded as sent are not sent again."""
+        async with self._session_lock(session_id):
             session = await self._manager.require_session(session_id)
-            if session.delivered_at is not None:
-                return
-            started = time.perf_counter()
-            if session.audio_entries:
-                await self._send_transcript(session)
-            await self._manager.mark_delivered(session_id)
-            _log.info(
-                "transcript_delivered",
-                session_id=session_id,
-                chat_id=session.chat_id,
-                state=session.state.value,
-                seconds=round(time.perf_counter() - started, 3),
-            )
-        self._delivering.pop(session_id, None)
-        self._status.pop(session_id, None)
+            if session.delivered_at is None:
+                await self._deliver_transcript(session)
+                self._status.pop(session_id, None)
+                session = await self._manager.require_session(session_id)
+            if session.outputs_delivered_at is None and _processing_ended(session):
+                await self._deliver_outputs(session)
 
-    async def _send_transcript(self, session: Session) -> None:
-        chat_id = session.chat_id
-        status = self._status.get(session.session_id)
-        # By what transcription achieved, not the state now: a processor may already have
-        # moved the session on (or failed) by the time this runs.
-        if session.transcribed_at is None:
-            await self._finish_status(status, texts.session_failed(session))
-            if status is None:
-                await self._bot.send_message(chat_id, texts.session_failed(session))
-            return
-        await self._finish_status(status, texts.transcribed(session))
+    async def _deliver_transcript(self, session: Session) -> None:
+        started = time.perf_counter()
+        if session.audio_entries:  # an empty session is closed quietly
+            status = self._status.get(session.session_id)
+            if session.transcribed_at is None:
+                # By what transcription achieved, not the state now: a processor may already
+                # have moved the session on (or failed) by the time this runs.
+                part = Part(f"{TRANSCRIPT}/failed", text=texts.session_failed(session))
+                said = session.delivery.done(part.key)
+                if not said and await self._finish_status(status, part.text or ""):
+                    await self._manager.record_delivery(session.session_id, part.key)
+                else:  # no status message to say it in (a restart), or it could not be edited
+                    await self._courier.send_all(session, [part])
+            else:
+                await self._finish_status(status, texts.transcribed(session))
+                await self._courier.send_all(session, await self._transcript_parts(session))
+        done = await self._manager.mark_delivered(session.session_id)
+        _log.info(
+            "transcript_delivered",
+            session_id=session.session_id,
+            chat_id=session.chat_id,
+            state=session.state.value,
+            refused=sorted(k for k in done.delivery.refused if k.startswith(TRANSCRIPT)),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    async def _transcript_parts(self, session: Session) -> list[Part]:
+        """The transcript's messages (and file), then the notes that failed, in order."""
         path = self._manager.get_session_path(session.session_id) / PROCESS_INPUT
-        async with aiofiles.open(path, encoding="utf-8") as handle:
-            transcript = await handle.read()
+        try:
+            async with aiofiles.open(path, encoding="utf-8") as handle:
+                transcript = await handle.read()
+        except FileNotFoundError:  # a TRANSCRIBED session has one; never block on its loss
+            _log.warning("transcript_missing", session_id=session.session_id)
+            transcript = ""
         chunks = texts.split_message(transcript)
-        if not chunks:
-            await self._bot.send_message(chat_id, texts.EMPTY_TRANSCRIPT)
+        header = texts.transcript_header(session)
+        messages = [texts.EMPTY_TRANSCRIPT] if not chunks else []
         for n, chunk in enumerate(chunks):
-            text = f"{texts.transcript_header(session)}\n\n{chunk}" if n == 0 else chunk
-            if len(text) > texts.MESSAGE_LIMIT:  # the header pushed it over: send it alone
-                await self._bot.send_message(chat_id, texts.transcript_header(session))
-                text = chunk
-            await self._bot.send_message(chat_id, text)
+            if n > 0:
+                messages.append(chunk)
+            elif len(header) + 2 + len(chunk) <= texts.MESSAGE_LIMIT:
+                messages.append(f"{header}\n\n{chunk}")
+            else:  # the header pushes it over: send it alone
+                messages += [header, chunk]
+        parts = [Part(f"{TRANSCRIPT}/{n}", text=m) for n, m in enumerate(messages, start=1)]
         if len(chunks) > 1:
-            document = BufferedInputFile(
-                transcript.encode(), filename=f"transcript_{session.session_id}.txt"
+            name = f"transcript_{session.session_id}.txt"
+            parts.append(Part(f"{TRANSCRIPT}/file", data=transcript.encode(), filename=name))
+        failed = texts.failed_notes(session)
+        parts += [
+            Part(f"{TRANSCRIPT}/failed-notes/{n}", text=m) for n, m in enumerate(failed, start=1)
+        ]
+        return parts
+
+    async def _deliver_outputs(self, session: Session) -> None:
+        await self._courier.send_all(session, await self._output_parts(session))
+        done = await self._manager.mark_outputs_delivered(session.session_id)
+        _log.info(
+            "outputs_delivered",
+            session_id=session.session_id,
+            state=session.state.value,
+            refused=sorted(k for k in done.delivery.refused if k.startswith(OUTPUTS)),
+        )
+
+    async def _output_parts(self, session: Session) -> list[Part]:
+        """The processor's files (a note for those too big to send), or its failure."""
+        if session.state is not SessionState.PROCESSED:
+            failure = next(
+                (e for e in reversed(session.errors) if e.code == "processor_failed"), None
             )
-            await self._bot.send_document(chat_id, document)
-        failed = texts.failed_entries(session)
-        if failed:
-            await self._bot.send_message(chat_id, failed)
-
-    async def deliver_outputs(self, session_id: str) -> None:
-        """Send the processing stage's files (or its failure) to the chat, once."""
-        lock = self._delivering.setdefault(session_id, asyncio.Lock())
-        async with lock:
-            session = await self._manager.require_session(session_id)
-            if session.outputs_delivered_at is not None or session.delivered_at is None:
-                return  # already sent, or the transcript itself has not gone out yet
-            if session.state is SessionState.PROCESSED:
-                folder = self._manager.get_session_path(session_id) / PROCESS_OUTPUT_DIR
-                files = await asyncio.to_thread(_output_files, folder)
-                await self._send_outputs(session.chat_id, files)
-            else:
-                failure = next(
-                    (e for e in reversed(session.errors) if e.code == "processor_failed"), None
-                )
-                reason = failure.message if failure else "unknown error"
-                await self._bot.send_message(session.chat_id, texts.processing_failed(reason))
-            await self._manager.mark_outputs_delivered(session_id)
-            _log.info("outputs_delivered", session_id=session_id, state=session.state.value)
-        self._delivering.pop(session_id, None)
-
-    async def _send_outputs(self, chat_id: int, files: list[tuple[Path, int]]) -> None:
-        if not files:
-            await self._bot.send_message(chat_id, texts.PROCESSED_NO_FILES)
-            return
-        for path, size in files:
+            reason = failure.message if failure else "unknown error"
+            text = texts.processing_failed(reason, session.session_id)
+            return [Part(f"{OUTPUTS}/failed", text=text)]
+        folder = self._manager.get_session_path(session.session_id)
+        listing = await asyncio.to_thread(list_outputs, folder)
+        parts = []
+        for name, size in listing.files:
+            key = f"{OUTPUTS}/{name}"
             if size > UPLOAD_LIMIT_BYTES:
-                await self._bot.send_message(chat_id, texts.output_too_big(path.name, size))
+                parts.append(Part(key, text=texts.output_too_big(name, size)))
             else:
-                await self._bot.send_document(chat_id, FSInputFile(path, filename=path.name))
+                parts.append(Part(key, output=name))
+        if listing.empty or listing.not_files:
+            _log.warning(
+                "outputs_not_sent",
+                session_id=session.session_id,
+                empty=listing.empty,
+                not_files=listing.not_files,
+            )
+            text = texts.outputs_not_sent(listing.empty, listing.not_files)
+            parts.append(Part(f"{OUTPUTS}/not-sent", text=text))
+        return parts or [Part(f"{OUTPUTS}/none", text=texts.PROCESSED_NO_FILES)]
 
-    async def _finish_status(self, status: _Status | None, text: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _session_lock(self, session_id: str) -> AsyncIterator[None]:
+        """One delivery per session at a time; the lock is dropped when nobody needs it."""
+        lock, users = self._delivering.get(session_id, (asyncio.Lock(), 0))
+        self._delivering[session_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._delivering[session_id]
+            if users <= 1:
+                del self._delivering[session_id]
+            else:
+                self._delivering[session_id] = (lock, users - 1)
+
+    async def _finish_status(self, status: _Status | None, text: str) -> bool:
+        """Put the final text in the status message; whether the chat now shows it."""
         if status is None:
-            return
+            return False
         if status.pending is not None and status.pending is not asyncio.current_task():
             status.pending.cancel()
         status.text = text
-        await self._apply_edit(status)
+        return await self._apply_edit(status)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)

@@ -22,15 +22,20 @@ async def transcribed_session(
     manager: FileSessionManager,
     *notes: tuple[str, float],
     chat_id: int = 1,
+    due: bool = True,
 ) -> Session:
     """A session whose notes (script, duration) went through the real transcription code.
 
     Scripts are those of :class:`ScriptedTranscriber`: ``text:<words>``, ``corrupt``...
+    With ``due`` it is marked ``processing_due`` when finalized, as a running processing
+    stage marks it.
     """
     session = await manager.create_session(chat_id=chat_id)
     for n, (script, duration) in enumerate(notes):
         await add_note(manager, session, message_id=n + 1, duration=duration, data=script.encode())
     await manager.finalize_session(session.session_id)
+    if due:
+        await manager.mark_processing_due(session.session_id)
     done = await transcribe_session(manager, ScriptedTranscriber(), session.session_id, FAST)
     assert done.state is SessionState.TRANSCRIBED
     return done

@@ -19,7 +19,7 @@ from processing import (
     build_processor,
 )
 from processing.processors import format_duration, srt_timestamp
-from sessions import FileSessionManager, Session
+from sessions import FileSessionManager
 from tests.processing import output_dir, parse_srt, transcribed_session
 
 # -- settings ------------------------------------------------------------------------------
@@ -29,6 +29,7 @@ from tests.processing import output_dir, parse_srt, transcribed_session
 def _no_processor_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROCESSOR", raising=False)
     monkeypatch.delenv("PROCESSOR_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.delenv("PROCESSOR_ENV", raising=False)
 
 
 def settings(**values: object) -> ProcessingSettings:
@@ -236,14 +237,3 @@ async def test_command_log_is_fresh_on_each_run(manager: FileSessionManager) -> 
     await CommandProcessor("echo first run", 10).run(session, folder)
     await CommandProcessor("echo second run", 10).run(session, folder)
     assert (output_dir(manager, session) / "processor.log").read_text() == "second run\n"
-
-
-def test_command_environment_adds_paths_to_the_bots(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("SOME_API_KEY", "k")
-    session = Session(session_id="2024-01-01_00-00-00", chat_id=-5)
-    env = CommandProcessor("true", 1).environment(session, tmp_path)
-    assert env["SOME_API_KEY"] == "k"
-    assert env["CHAT_ID"] == "-5"
-    assert env["PROCESS_OUTPUT_DIR"] == str(tmp_path / "process" / "output")

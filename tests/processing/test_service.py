@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from sessions import FileSessionManager, Session, SessionState
 from tests.conftest import EventRecorder, add_note
 from tests.processing import FAST, output_dir, transcribed_session
 from tests.transcription.fakes import ScriptedTranscriber
-from transcription import TranscriptionWorker
+from transcription import TranscriptionWorker, transcribe_session
 
 
 class CountingProcessor:
@@ -230,10 +231,70 @@ async def test_stop_kills_the_command_and_a_restart_finishes(manager: FileSessio
     assert names == ["session.md", "session.srt"]
 
 
-async def test_transcribed_while_down_is_processed_at_start(manager: FileSessionManager) -> None:
-    undelivered = await transcribed_session(manager, ("text:new", 2), chat_id=1)
-    delivered = await transcribed_session(manager, ("text:old", 2), chat_id=2)
+async def test_what_is_marked_due_is_processed_at_start(manager: FileSessionManager) -> None:
+    # Finalized while a stage ran (so marked due); its transcript went out, but the stage
+    # missed TRANSCRIBED: the mark, not delivered_at, says it is still owed a run.
+    owed = await transcribed_session(manager, ("text:owed", 2), chat_id=1)
+    await manager.mark_delivered(owed.session_id)
+    # Transcribed while no processor was configured: it rests where it was.
+    resting = await transcribed_session(manager, ("text:old", 2), chat_id=2, due=False)
+
+    counting = CountingProcessor()
+    service = await run_service(manager, counting)
+    try:
+        await asyncio.wait_for(service.wait_idle(), 10)
+    finally:
+        await service.stop()
+    assert counting.runs == [owed.session_id]
+    assert await state_of(manager, owed) is SessionState.PROCESSED
+    assert await state_of(manager, resting) is SessionState.TRANSCRIBED
+
+
+async def test_session_finished_during_shutdown_is_processed_at_next_start(
+    manager: FileSessionManager,
+) -> None:
+    counting = CountingProcessor()
+    service = await run_service(manager, counting)
+    session = await manager.create_session(chat_id=1)
+    await add_note(manager, session, message_id=1, data=b"text:finished while stopping")
+    await manager.finalize_session(session.session_id)  # the running stage marks it due
+    await service.stop()
+    # Transcription ends while nobody listens, and the transcript goes out meanwhile.
+    await transcribe_session(manager, ScriptedTranscriber(), session.session_id, FAST)
+    await manager.mark_delivered(session.session_id)
+    assert (await manager.require_session(session.session_id)).processing_due
+
+    service = await run_service(manager, counting)
+    try:
+        await asyncio.wait_for(service.wait_idle(), 10)
+    finally:
+        await service.stop()
+    assert counting.runs == [session.session_id]
+    assert await state_of(manager, session) is SessionState.PROCESSED
+
+
+async def test_sessions_still_transcribing_at_start_are_marked_due(
+    manager: FileSessionManager,
+) -> None:
+    session = await manager.create_session(chat_id=1)
+    await add_note(manager, session, message_id=1, data=b"text:resumed after a crash")
+    await manager.finalize_session(session.session_id)
+    service = await run_service(manager, CountingProcessor())
+    await service.stop()
+    assert (await manager.require_session(session.session_id)).processing_due
+
+
+async def test_metadata_from_before_the_marker_keeps_the_old_rule(
+    manager: FileSessionManager,
+) -> None:
+    undelivered = await transcribed_session(manager, ("text:new", 2), chat_id=1, due=False)
+    delivered = await transcribed_session(manager, ("text:old", 2), chat_id=2, due=False)
     await manager.mark_delivered(delivered.session_id)
+    for session in (undelivered, delivered):  # as an older version wrote it: no such key
+        path = manager.get_session_path(session.session_id) / "metadata.json"
+        data = json.loads(path.read_text())
+        del data["processing_due"], data["delivery"]
+        path.write_text(json.dumps(data))
 
     counting = CountingProcessor()
     service = await run_service(manager, counting)
@@ -242,8 +303,6 @@ async def test_transcribed_while_down_is_processed_at_start(manager: FileSession
     finally:
         await service.stop()
     assert counting.runs == [undelivered.session_id]
-    assert await state_of(manager, undelivered) is SessionState.PROCESSED
-    # Delivered while no processor was configured: it rests where it was.
     assert await state_of(manager, delivered) is SessionState.TRANSCRIBED
 
 

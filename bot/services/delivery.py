@@ -1,0 +1,258 @@
+"""Sends a session's messages and files so that delivery finishes, and finishes once.
+
+A delivery is a list of :class:`Part` (one message or one file), each named by a key. A part
+that reached the chat is recorded in the session's metadata (``delivery.sent``) before the
+next one goes, so a restart sends only what had not arrived. Transient failures (5xx,
+network errors, 429, an HTML page from a proxy) are retried in this process with a doubling
+backoff, for as long as the bot runs; a part Telegram refuses for good (400, 403, 404, 413)
+is logged, recorded in ``delivery.refused`` with Telegram's reason, and skipped, so one bad
+message cannot block the rest, nor ``delivered_at``, for ever.
+
+The processor's files are read without following links: ``process/output`` and each file in
+it are opened with ``O_NOFOLLOW`` and must be regular files, so a symlink the processor
+left there (to ``/etc/passwd``, say) is never sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import BufferedInputFile, InputFile
+
+from bot import texts
+from sessions import FileSessionManager, Session
+from sessions.layout import PROCESS_DIR, PROCESS_OUTPUT_DIR
+
+_log = structlog.get_logger("bot.delivery")
+
+UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # sendDocument on Telegram's cloud Bot API
+NOT_SENT = frozenset({"processor.log"})  # the processor's own log stays on the server
+# Refused for good: retrying the same request cannot change Telegram's answer.
+_PERMANENT = (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramEntityTooLarge,
+    TelegramMigrateToChat,
+)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Doubling backoff: ``first_delay``, twice that, four times... at most ``max_delay``."""
+
+    first_delay: float = 1.0
+    max_delay: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based)."""
+        return float(min(self.first_delay * 2 ** (attempt - 1), self.max_delay))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One message or file of a delivery.
+
+    Exactly one of ``text`` (a message), ``data`` (a file made here, named ``filename``) or
+    ``output`` (a file name in the session's ``process/output/``) is set.
+    """
+
+    key: str
+    text: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+    filename: str | None = None
+    output: str | None = None
+
+
+class UnreadableOutputError(Exception):
+    """A processor output that cannot be sent as it is (a link, not a file, gone, too big)."""
+
+
+@dataclass
+class OutputListing:
+    """What ``process/output/`` holds: regular files to send, and what is not sent."""
+
+    files: list[tuple[str, int]] = field(default_factory=list)  # (name, size), non-empty
+    empty: list[str] = field(default_factory=list)
+    not_files: list[str] = field(default_factory=list)  # links, folders, fifos...
+
+
+class Courier:
+    """Sends parts to a chat, one after the other, recording each one that arrived."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        manager: FileSessionManager,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self._bot = bot
+        self._manager = manager
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep or asyncio.sleep
+
+    async def send_all(self, session: Session, parts: list[Part]) -> None:
+        """Send every part not yet sent (or refused) in ``session.delivery``, in order."""
+        for part in parts:
+            if not session.delivery.done(part.key):
+                await self.send(session, part)
+
+    async def send(self, session: Session, part: Part) -> None:
+        """Send one part until it arrives or is refused for good; record which."""
+        log = _log.bind(session_id=session.session_id, part=part.key)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._send_once(session, part)
+            except (*_PERMANENT, UnreadableOutputError) as exc:
+                reason = _reason(exc)
+                log.warning("delivery_part_refused", error=reason, attempt=attempt)
+                await self._manager.record_delivery(session.session_id, part.key, refused=reason)
+                return
+            except TelegramRetryAfter as exc:
+                delay = float(exc.retry_after)  # Telegram says how long: wait exactly that
+                error = "429"
+            except (TelegramAPIError, ClientDecodeError) as exc:
+                delay = self._retry.delay(attempt)
+                error = _reason(exc)
+            else:
+                await self._manager.record_delivery(session.session_id, part.key)
+                return
+            log.warning("delivery_retry", attempt=attempt, delay_seconds=delay, error=error)
+            await self._sleep(delay)
+
+    async def _send_once(self, session: Session, part: Part) -> None:
+        chat_id = session.chat_id
+        if part.text is not None:
+            await self._bot.send_message(chat_id, texts.fit(part.text))
+        elif part.data is not None:
+            name = part.filename or "file"
+            await self._bot.send_document(chat_id, BufferedInputFile(part.data, filename=name))
+        elif part.output is not None:
+            folder = self._manager.get_session_path(session.session_id)
+            fd = await asyncio.to_thread(open_output, folder, part.output)
+            try:
+                await self._bot.send_document(chat_id, _DescriptorFile(fd, part.output))
+            finally:
+                os.close(fd)
+        else:  # pragma: no cover - a Part always carries one of them
+            raise ValueError(f"empty part {part.key}")
+
+
+class _DescriptorFile(InputFile):
+    """An upload read from an open descriptor, from its start (so a retry sends it whole)."""
+
+    def __init__(self, fd: int, filename: str) -> None:
+        super().__init__(filename=filename, chunk_size=1 << 20)  # fewer trips to a thread
+        self._fd = fd
+
+    async def read(self, bot: Bot) -> AsyncGenerator[bytes, None]:
+        offset = 0
+        while chunk := await asyncio.to_thread(os.pread, self._fd, self.chunk_size, offset):
+            offset += len(chunk)
+            yield chunk
+
+
+def list_outputs(session_dir: Path) -> OutputListing:
+    """The processor's outputs, by name, sorted (blocking). Hidden files and its log are
+    left out; a missing output folder is an empty listing."""
+    listing = OutputListing()
+    try:
+        folder = _open_output_dir(session_dir)
+    except FileNotFoundError:
+        return listing
+    except OSError:  # process/output itself replaced by a link or a file
+        _log.warning("output_folder_not_a_folder", session_dir=session_dir.name)
+        listing.not_files.append(PROCESS_OUTPUT_DIR)
+        return listing
+    try:
+        names = sorted(os.listdir(folder))
+        for name in names:
+            if name.startswith(".") or name in NOT_SENT:
+                continue
+            info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                listing.not_files.append(name)
+            elif info.st_size == 0:
+                listing.empty.append(name)
+            else:
+                listing.files.append((name, info.st_size))
+    finally:
+        os.close(folder)
+    return listing
+
+
+def open_output(session_dir: Path, name: str) -> int:
+    """A read-only descriptor on the regular file ``name`` in ``process/output`` (blocking).
+
+    No link is followed on the way; anything but a non-empty regular file within the upload
+    limit raises :class:`UnreadableOutputError`.
+    """
+    try:
+        folder = _open_output_dir(session_dir)
+    except OSError as exc:
+        raise UnreadableOutputError("the output folder cannot be opened") from exc
+    try:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a fifo: no wait
+        fd = os.open(name, flags, dir_fd=folder)
+    except OSError as exc:
+        raise UnreadableOutputError(f"{name} cannot be opened as a plain file") from exc
+    finally:
+        os.close(folder)
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = f"{name} is not a plain file"
+    elif info.st_size == 0:
+        problem = f"{name} is empty"
+    elif info.st_size > UPLOAD_LIMIT_BYTES:
+        problem = f"{name} is over the upload limit"
+    if problem is not None:
+        os.close(fd)
+        raise UnreadableOutputError(problem)
+    return fd
+
+
+def _open_output_dir(session_dir: Path) -> int:
+    """A descriptor on ``session_dir/process/output``, reached without following a link."""
+    fd = os.open(session_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in (PROCESS_DIR, Path(PROCESS_OUTPUT_DIR).name):
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            inner = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+    return fd
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TelegramAPIError):
+        return exc.message
+    return str(exc) or type(exc).__name__
