@@ -7,7 +7,7 @@ from aiogram.types import Message
 
 from bot import texts
 from bot.services.ingest import IncomingAudio, IngestService
-from bot.services.ordering import Ticket
+from bot.updates.ordering import Ticket
 
 
 async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | None = None) -> None:
