@@ -53,6 +53,10 @@ class UpdateRunner:
             return Update.model_validate(raw, context={"bot": self.bot})
         except ValidationError as exc:
             update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            if isinstance(update_id, int) and (
+                update_id in self.in_flight or self.journal.is_handled(update_id)
+            ):
+                return None  # logged when it first came
             _log.error(
                 "update_unparseable",
                 update_id=update_id,
@@ -60,7 +64,7 @@ class UpdateRunner:
                 error=str(exc).splitlines()[0],
                 problems=[".".join(map(str, e["loc"])) for e in exc.errors()][:5],
             )
-            if isinstance(update_id, int) and not self.journal.is_handled(update_id):
+            if isinstance(update_id, int):
                 self.journal.mark(update_id)
                 task = asyncio.create_task(self.journal.record(update_id))
                 self.in_flight[update_id] = task
