@@ -48,7 +48,7 @@ HEARTBEAT_INTERVAL = 10.0
 CLOUD_API = "https://api.telegram.org"
 # After SIGTERM, SHUTDOWN_GRACE_SECONDS plus this: whatever still hangs (a server that never
 # answers) is cut off by exiting; nothing unconfirmed is lost, Telegram sends it again.
-SHUTDOWN_SLACK_SECONDS = 4.0
+SHUTDOWN_SLACK_SECONDS = 3.0
 
 
 def build_bot(settings: BotSettings) -> Bot:

@@ -13,7 +13,10 @@ which is exactly what ``TelegramAPIServer.from_base(base_url)`` produces.
 The test drives it through plain methods on the instance: put files in with
 :meth:`FakeTelegram.add_file`, queue updates with :meth:`FakeTelegram.voice`,
 :meth:`FakeTelegram.text` and friends, inspect what the bot sent in :attr:`FakeTelegram.sent`,
-wait with :meth:`FakeTelegram.wait_for`, and inject faults with :meth:`FakeTelegram.fail_next`.
+wait with :meth:`FakeTelegram.wait_for`, and inject faults with :meth:`FakeTelegram.fail_next`
+(Telegram's error answers, or a proxy's HTML page with ``html=True``), :meth:`FakeTelegram.hang`
+(no answer until :meth:`FakeTelegram.release`), :meth:`FakeTelegram.delay_file` and
+:meth:`FakeTelegram.reset_update_ids` (ids numbered afresh, lower).
 All state lives on the instance; the test-side API must be called from the event loop thread the
 server runs on.
 

@@ -196,7 +196,9 @@ async def test_stop_is_bounded_when_the_server_hangs(
     poller.stop()
     gate.set()  # finishes within the grace period
     await asyncio.wait_for(task, 10)
-    assert time.monotonic() - started < 0.5 + 1.5 + 1.0  # grace + the call's deadline
+    # grace (0.5) + the last call's deadline (1.5) + slack for a busy machine; not the
+    # 60 s a hung call would take without a deadline
+    assert time.monotonic() - started < 5
     assert handler.finished == ["slow"]
     assert journal.is_handled(slow)
 
