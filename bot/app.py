@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,21 +14,23 @@ import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, User
 
 from bot import texts
 from bot.config import BotSettings
 from bot.handlers import build_router
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.logging import UpdateLoggingMiddleware
-from bot.middlewares.ordering import OrderingMiddleware
 from bot.middlewares.retry import RetryMiddleware
-from bot.polling import ReliablePoller
 from bot.services.ingest import IngestService
 from bot.services.notifier import Notifier
-from bot.services.ordering import ChatOrdering
-from bot.services.update_journal import UpdateJournal
-from bot.webhook import WebhookServer, run_webhook
+from bot.updates.connect import until_answered
+from bot.updates.journal import UpdateJournal
+from bot.updates.middleware import OrderingMiddleware
+from bot.updates.ordering import ChatOrdering
+from bot.updates.polling import ReliablePoller
+from bot.updates.runner import UpdateRunner
+from bot.updates.webhook import WebhookServer, run_webhook
 from processing import ProcessingService, ProcessingSettings, build_processor
 from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
 from transcription import (
@@ -41,6 +45,10 @@ _log = structlog.get_logger("bot.app")
 
 JOURNAL_PATH = Path(".telegram") / "updates.json"  # inside SESSIONS_DIR, beside the sessions
 HEARTBEAT_INTERVAL = 10.0
+CLOUD_API = "https://api.telegram.org"
+# After SIGTERM, SHUTDOWN_GRACE_SECONDS plus this: whatever still hangs (a server that never
+# answers) is cut off by exiting; nothing unconfirmed is lost, Telegram sends it again.
+SHUTDOWN_SLACK_SECONDS = 3.0
 
 
 def build_bot(settings: BotSettings) -> Bot:
@@ -111,38 +119,31 @@ def _touch(path: Path) -> None:
 
 
 async def receive_updates(
-    settings: BotSettings,
-    bot: Bot,
-    dp: Dispatcher,
-    ordering: ChatOrdering,
-    journal: UpdateJournal,
-    stop_requested: asyncio.Event,
+    settings: BotSettings, runner: UpdateRunner, stop_requested: asyncio.Event
 ) -> None:
     """Long polling, or a webhook server when WEBHOOK_URL is set, until stop is requested."""
     heartbeat = Heartbeat(settings.heartbeat_file)
     if settings.webhook_url and settings.webhook_secret is not None:
         secret = settings.webhook_secret.get_secret_value()
         beating = asyncio.create_task(_beat_while_serving(heartbeat))
-        server = WebhookServer(bot, dp, ordering, journal, url=settings.webhook_url, secret=secret)
-        await run_webhook(
-            server,
-            bot,
-            dp,
-            url=settings.webhook_url,
-            secret=secret,
-            host=settings.webhook_host,
-            port=settings.webhook_port,
-            max_connections=settings.webhook_max_connections,
-            stopping=stop_requested,
-            grace_seconds=settings.shutdown_grace_seconds,
-        )
-        beating.cancel()
+        server = WebhookServer(runner, url=settings.webhook_url, secret=secret)
+        try:
+            await run_webhook(
+                server,
+                url=settings.webhook_url,
+                secret=secret,
+                host=settings.webhook_host,
+                port=settings.webhook_port,
+                max_connections=settings.webhook_max_connections,
+                stopping=stop_requested,
+                grace_seconds=settings.shutdown_grace_seconds,
+                api=api_base(settings),
+            )
+        finally:
+            beating.cancel()
         return
     poller = ReliablePoller(
-        bot,
-        dp,
-        ordering,
-        journal,
+        runner,
         poll_timeout=settings.poll_timeout_seconds,
         on_poll=heartbeat.beat,
         grace_seconds=settings.shutdown_grace_seconds,
@@ -155,6 +156,57 @@ async def receive_updates(
         stopper.cancel()
 
 
+async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> User | None:
+    """Who the bot is (getMe), with polling set up and the command menu set; tried until
+    Telegram answers. None when a stop came first; raises for a refused token."""
+    api = api_base(settings)
+    me = await until_answered(bot.get_me, what="getMe", api=api, stopping=stopping)
+    if me is None:
+        return None
+    _log.info("bot_connected", username=me.username, bot_id=me.id, api=api)
+    if not settings.webhook_url:  # long polling only works with no webhook set
+        dropped = await until_answered(
+            lambda: bot.delete_webhook(drop_pending_updates=False),
+            what="deleteWebhook",
+            api=api,
+            stopping=stopping,
+        )
+        if dropped is None:
+            return None
+    commands = [BotCommand(command=c, description=d) for c, d in texts.COMMANDS]
+    told = await until_answered(
+        lambda: bot.set_my_commands(commands), what="setMyCommands", api=api, stopping=stopping
+    )
+    return None if told is None else me
+
+
+def api_base(settings: BotSettings) -> str:
+    """The Bot API's base URL, for log lines: never with the token."""
+    return (settings.telegram_api_url or CLOUD_API).rstrip("/")
+
+
+def _exit_now() -> None:
+    _log.warning("shutdown_deadline_passed", action="exiting; unfinished updates come again")
+    os._exit(0)
+
+
+def install_stop_signals(stop_requested: asyncio.Event, deadline_seconds: float) -> None:
+    """SIGTERM/SIGINT request a stop, and arm a deadline after which the process exits
+    whatever still hangs."""
+
+    def request_stop() -> None:
+        if stop_requested.is_set():
+            return
+        stop_requested.set()
+        timer = threading.Timer(deadline_seconds, _exit_now)
+        timer.daemon = True
+        timer.start()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_stop)
+
+
 async def run_bot(
     settings: BotSettings,
     session_config: SessionConfig,
@@ -163,7 +215,11 @@ async def run_bot(
     *,
     transcriber: Transcriber | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT. Raises ModelLoadError or TelegramUnauthorizedError."""
+    """Run until SIGTERM or SIGINT. Raises ModelLoadError or TelegramUnauthorizedError.
+
+    A Bot API that cannot be reached is waited for (with backoff, one line per try)."""
+    stop_requested = asyncio.Event()
+    install_stop_signals(stop_requested, settings.shutdown_grace_seconds + SHUTDOWN_SLACK_SECONDS)
     manager = FileSessionManager(
         FileSessionStorage(session_config.base_dir), session_config, EventBus()
     )
@@ -172,11 +228,9 @@ async def run_bot(
         transcriber = await start_transcriber(transcription)
     bot = build_bot(settings)
     try:
-        me = await bot.get_me()
-        _log.info("bot_connected", username=me.username, api=settings.telegram_api_url or "cloud")
-        if not settings.webhook_url:  # long polling only works with no webhook set
-            await bot.delete_webhook(drop_pending_updates=False)
-        await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
+        me = await connect(settings, bot, stop_requested)
+        if me is None:
+            return  # stopped before Telegram could be reached
 
         ordering = ChatOrdering()
         ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
@@ -185,7 +239,8 @@ async def run_bot(
         dp = build_dispatcher(settings, manager, ingest, ordering)
         dp["processor_label"] = processing.label
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
-        await journal.load()
+        await journal.load(me.id)
+        runner = UpdateRunner(bot, dp, ordering, journal)
 
         notifier = Notifier(bot, manager)
         notifier.attach()
@@ -200,14 +255,10 @@ async def run_bot(
         await worker.start()
         await notifier.resume()
 
-        stop_requested = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop_requested.set)
         mode = "webhook" if settings.webhook_url else "polling"
         _log.info("bot_started", sessions_dir=str(session_config.base_dir), mode=mode)
         try:
-            await receive_updates(settings, bot, dp, ordering, journal, stop_requested)
+            await receive_updates(settings, runner, stop_requested)
         finally:
             stopping = time.monotonic()
             # Transcription first: a session it finishes meanwhile still reaches the stage

@@ -13,7 +13,10 @@ which is exactly what ``TelegramAPIServer.from_base(base_url)`` produces.
 The test drives it through plain methods on the instance: put files in with
 :meth:`FakeTelegram.add_file`, queue updates with :meth:`FakeTelegram.voice`,
 :meth:`FakeTelegram.text` and friends, inspect what the bot sent in :attr:`FakeTelegram.sent`,
-wait with :meth:`FakeTelegram.wait_for`, and inject faults with :meth:`FakeTelegram.fail_next`.
+wait with :meth:`FakeTelegram.wait_for`, and inject faults with :meth:`FakeTelegram.fail_next`
+(Telegram's error answers, or a proxy's HTML page with ``html=True``), :meth:`FakeTelegram.hang`
+(no answer until :meth:`FakeTelegram.release`), :meth:`FakeTelegram.delay_file` and
+:meth:`FakeTelegram.reset_update_ids` (ids numbered afresh, lower).
 All state lives on the instance; the test-side API must be called from the event loop thread the
 server runs on.
 
@@ -203,6 +206,29 @@ class _Fault:
     status: int
     retry_after: int | None
     description: str | None
+    html: bool = False
+
+
+HANG_ALL = "*"
+"""Method name for :meth:`FakeTelegram.hang` that matches every call and download."""
+
+_PROXY_PAGE = (
+    "<html><head><title>{status} {phrase}</title></head><body><center><h1>{status} "
+    "{phrase}</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+class _HtmlAnswer(Exception):
+    """Raised by a fault: the answer is an HTML page, as a reverse proxy gives."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+    def response(self) -> web.Response:
+        phrase = HTTPStatus(self.status).phrase
+        page = _PROXY_PAGE.format(status=self.status, phrase=phrase)
+        return web.Response(status=self.status, text=page, content_type="text/html")
 
 
 class _ApiError(Exception):
@@ -434,6 +460,9 @@ class FakeTelegram:
         self._faults: dict[str, deque[_Fault]] = {}
         self._file_delay = 0.0
         self._omit_file_sizes = False
+        self._hangs: dict[str, int | None] = {}  # method -> calls left to hang (None: all)
+        self._released = asyncio.Event()
+        self._ignore_offsets_above: int | None = None
         self._changed = asyncio.Event()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -499,6 +528,7 @@ class FakeTelegram:
         if runner is None:
             return
         self._closing = True
+        self.release()
         self._notify()
         await runner.cleanup()
 
@@ -771,21 +801,50 @@ class FakeTelegram:
         retry_after: int | None = None,
         count: int = 1,
         description: str | None = None,
+        html: bool = False,
     ) -> None:
         """Make the next ``count`` calls to ``method`` (or downloads, for "file") fail.
 
         The answer is Telegram's: 429 gives ``Too Many Requests: retry after N`` with
         ``parameters.retry_after`` (N defaults to 1); other statuses give their usual
-        description (502 ``Bad Gateway``).  Faults queue up behind earlier ones.
+        description (502 ``Bad Gateway``).  With ``html`` the answer is instead an nginx
+        style HTML page with that status, as a proxy in front of the Bot API gives (``status``
+        may then be 200 too).  Faults queue up behind earlier ones.
         """
-        if status < 400:
+        if status < 400 and not (html and status == HTTPStatus.OK):
             raise ValueError("status must be an HTTP error status (>= 400)")
         if count < 1:
             raise ValueError("count must be at least 1")
         if status == HTTPStatus.TOO_MANY_REQUESTS and retry_after is None:
             retry_after = 1
-        fault = _Fault(status=status, retry_after=retry_after, description=description)
+        fault = _Fault(status=status, retry_after=retry_after, description=description, html=html)
         self._faults.setdefault(method.lower(), deque()).extend([fault] * count)
+
+    def hang(self, method: str, *, count: int | None = None) -> None:
+        """Make the next ``count`` calls to ``method`` (every one, when None) never answer
+        until :meth:`release` or :meth:`stop`: a server that accepted the connection and
+        went silent. ``"file"`` hangs downloads, ``"*"`` every call and download. The call
+        is recorded in :attr:`calls` (or :attr:`downloads`) before it hangs."""
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1")
+        self._hangs[method.lower()] = count
+
+    def release(self) -> None:
+        """Stop hanging: every call held by :meth:`hang` goes on, and later ones answer."""
+        self._hangs.clear()
+        self._released.set()
+        self._released = asyncio.Event()
+
+    def reset_update_ids(self, next_id: int) -> None:
+        """Number later updates from ``next_id`` on, even below earlier ones, as Telegram
+        does after a week without updates (or as a new token's updates do). Telegram then
+        no longer knows the old offsets: a ``getUpdates`` offset above every id issued since
+        confirms nothing."""
+        if next_id < 1:
+            raise ValueError("next_id must be positive")
+        self._last_update_id = next_id - 1
+        self._ignore_offsets_above = next_id
+        self.confirmed_offset = next_id
 
     def delay_file(self, seconds: float) -> None:
         """Make every later download send half the file, pause ``seconds``, then the rest."""
@@ -809,10 +868,11 @@ class FakeTelegram:
         try:
             if handler is None:
                 raise _ApiError(404, "Not Found: method not found")
+            await self._maybe_hang(name)
             self._raise_fault(name)
             params, uploads = await self._read_request(request)
             result = await handler(params, uploads)
-        except _ApiError as error:
+        except (_ApiError, _HtmlAnswer) as error:
             return error.response()
         return web.json_response({"ok": True, "result": result})
 
@@ -824,8 +884,9 @@ class FakeTelegram:
         self.downloads.append((file_path, time.monotonic()))
         self._notify()
         try:
+            await self._maybe_hang(FILE_METHOD)
             self._raise_fault(FILE_METHOD)
-        except _ApiError as error:
+        except (_ApiError, _HtmlAnswer) as error:
             return error.response()
         stored = self._files_by_path.get(file_path)
         if stored is None:
@@ -877,6 +938,8 @@ class FakeTelegram:
         if not queue:
             return
         fault = queue.popleft()
+        if fault.html:
+            raise _HtmlAnswer(fault.status)
         parameters = None
         if fault.status == HTTPStatus.TOO_MANY_REQUESTS:
             description = f"Too Many Requests: retry after {fault.retry_after}"
@@ -885,6 +948,19 @@ class FakeTelegram:
         if fault.retry_after is not None:
             parameters = {"retry_after": fault.retry_after}
         raise _ApiError(fault.status, fault.description or description, parameters)
+
+    async def _maybe_hang(self, method: str) -> None:
+        """Hold the request while :meth:`hang` says so (until released or stopped)."""
+        key = method.lower() if method.lower() in self._hangs else HANG_ALL
+        if key not in self._hangs or self._closing:
+            return
+        left = self._hangs[key]
+        if left is not None:
+            if left <= 1:
+                del self._hangs[key]
+            else:
+                self._hangs[key] = left - 1
+        await self._released.wait()
 
     # ------------------------------------------------------------------ state helpers
 
@@ -974,6 +1050,9 @@ class FakeTelegram:
 
     def _confirm(self, offset: int) -> None:
         """Apply a getUpdates offset: forget confirmed updates, raise confirmed_offset."""
+        stale = self._ignore_offsets_above
+        if stale is not None and offset > max(stale, self._last_update_id + 1):
+            return  # an offset from before reset_update_ids: Telegram forgot it
         if offset > 0:
             while self._updates and self._updates[0]["update_id"] < offset:
                 self._updates.popleft()
@@ -1277,7 +1356,8 @@ class FakeTelegram:
         * ``POST /_fake/files[?file_path=..&file_unique_id=..]`` (raw body) -> ``{"file_id"}``
         * ``POST /_fake/updates`` with ``{"update": {...}}`` or ``{"kind": "voice"|"audio"|
           "video_note"|"document"|"photo"|"text", ...keyword arguments}`` -> ``{"update_id"}``
-        * ``POST /_fake/faults`` with ``{"method", "status", "retry_after"?, "count"?}``
+        * ``POST /_fake/faults`` with ``{"method", "status", "retry_after"?, "count"?,
+          "html"?}``
         * ``GET /_fake/sent`` -> sent calls (document bytes as ``document_size``)
         * ``GET /_fake/state`` -> ``confirmed_offset``, ``pending_updates``, ``calls``, ``commands``
         """
@@ -1323,6 +1403,7 @@ class FakeTelegram:
                 status=int(body["status"]),
                 retry_after=body.get("retry_after"),
                 count=int(body.get("count", 1)),
+                html=bool(body.get("html", False)),
             )
         except (KeyError, TypeError, ValueError) as error:
             return web.json_response({"error": repr(error)}, status=400)

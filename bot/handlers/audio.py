@@ -8,7 +8,7 @@ from aiogram.types import Message
 
 from bot import texts
 from bot.services.ingest import IncomingAudio, IngestService, NoteNotSaved
-from bot.services.ordering import Ticket
+from bot.updates.ordering import Ticket
 
 _log = structlog.get_logger("bot.handlers.audio")
 

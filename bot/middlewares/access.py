@@ -1,7 +1,13 @@
-"""Only allowed users get past this; everyone else gets one clear answer and nothing stored."""
+"""Only allowed users get past this; everyone else gets one clear answer and nothing stored.
+
+In a group, a member who is not allowed is told once a day (per chat), not at every
+message, and Telegram's service accounts (anonymous admins, channel posts, the "Telegram"
+account) are not answered at all: the bot must not drown a group in refusals.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,12 +20,27 @@ from bot.config import AccessPolicy
 
 _log = structlog.get_logger("bot.access")
 
+# Telegram's own accounts: 777000 "Telegram" (channel posts forwarded to a linked group),
+# 1087968824 "GroupAnonymousBot" (anonymous admins), 136817688 "Channel_Bot" (a channel).
+SERVICE_ACCOUNT_IDS = frozenset({777000, 1087968824, 136817688})
+GROUP_REFUSAL_INTERVAL_SECONDS = 24 * 3600.0
+MAX_REMEMBERED_REFUSALS = 10_000
+
 
 class AccessMiddleware(BaseMiddleware):
     """Outer middleware on messages: the sender's id (not the chat's) decides."""
 
-    def __init__(self, policy: AccessPolicy) -> None:
+    def __init__(
+        self,
+        policy: AccessPolicy,
+        *,
+        refusal_interval: float = GROUP_REFUSAL_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.policy = policy
+        self._interval = refusal_interval
+        self._clock = clock
+        self._refused_at: dict[tuple[int, int], float] = {}  # (chat, user) in groups
 
     async def __call__(
         self,
@@ -28,10 +49,29 @@ class AccessMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         if not isinstance(event, Message) or event.from_user is None:
-            return None  # channel posts and anonymous admins: not for this bot
+            return None  # channel posts: not for this bot
         user_id = event.from_user.id
         if self.policy.allows(user_id):
             return await handler(event, data)
+        if event.sender_chat is not None or user_id in SERVICE_ACCOUNT_IDS:
+            _log.info("service_account_ignored", user_id=user_id, chat_id=event.chat.id)
+            return None  # an anonymous admin or a channel speaking: nobody to answer
+        if event.chat.type != "private" and not self._due(event.chat.id, user_id):
+            _log.info("access_refused_quietly", user_id=user_id, chat_id=event.chat.id)
+            return None
         _log.info("access_refused", user_id=user_id, chat_id=event.chat.id)
         await event.answer(texts.access_closed(user_id))
         return None
+
+    def _due(self, chat_id: int, user_id: int) -> bool:
+        """Whether a stranger in a group is told (again) now; notes that they were."""
+        now = self._clock()
+        last = self._refused_at.get((chat_id, user_id))
+        if last is not None and now - last < self._interval:
+            return False
+        if len(self._refused_at) >= MAX_REMEMBERED_REFUSALS:
+            self._refused_at = {
+                k: t for k, t in self._refused_at.items() if now - t < self._interval
+            }
+        self._refused_at[(chat_id, user_id)] = now
+        return True

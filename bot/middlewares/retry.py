@@ -11,17 +11,32 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import GetMe, GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
+from pydantic import ValidationError
 
 _log = structlog.get_logger("bot.retry")
 
+_OWN_LOOP = frozenset({GetUpdates.__api_method__, GetMe.__api_method__})
+
+
+def _is_invalid_json_answer(exc: Exception) -> bool:
+    """A JSON answer the client cannot read: asking again gets the same answer."""
+    return isinstance(exc, ClientDecodeError) and isinstance(exc.original, ValidationError)
+
 
 class RetryMiddleware(BaseRequestMiddleware):
-    """429: wait ``retry_after`` and try again; 5xx and network errors: back off and retry.
+    """429: wait ``retry_after`` and try again; 5xx, network errors and a proxy's HTML page
+    instead of JSON: back off (doubling) and retry.
 
-    ``getUpdates`` is left to the poller, which has its own loop.
+    ``getUpdates`` and ``getMe`` are left to their callers, which retry for as long as it
+    takes (the poller, the start-up).
     """
 
     def __init__(self, attempts: int = 5, base_delay: float = 0.5, max_delay: float = 30.0) -> None:
@@ -35,7 +50,7 @@ class RetryMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if method.__api_method__ == GetUpdates.__api_method__:
+        if method.__api_method__ in _OWN_LOOP:
             return await make_request(bot, method)
         for attempt in range(1, self.attempts + 1):
             try:
@@ -45,8 +60,8 @@ class RetryMiddleware(BaseRequestMiddleware):
                     raise
                 delay: float = min(float(exc.retry_after), self.max_delay)
                 error: Any = "429"
-            except (TelegramServerError, TelegramNetworkError) as exc:
-                if attempt >= self.attempts:
+            except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as exc:
+                if attempt >= self.attempts or _is_invalid_json_answer(exc):
                     raise
                 delay = min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
                 error = type(exc).__name__

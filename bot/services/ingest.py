@@ -33,7 +33,7 @@ from aiogram.exceptions import (
 from aiogram.types import Message
 
 from bot import texts
-from bot.services.ordering import Ticket
+from bot.updates.ordering import Ticket
 from sessions import AudioEntry, FileSessionManager, Session, SessionEvent, SessionImmutableError
 from sessions import events as ev
 from sessions.layout import AUDIO_DIR, audio_filename

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramBadRequest,
     TelegramConflictError,
     TelegramRetryAfter,
@@ -24,7 +26,7 @@ from aiogram.exceptions import (
 from aiogram.filters import Command
 from aiogram.types import BotCommand, BufferedInputFile, Message
 
-from tests.bot.conftest import make_bot
+from tests.bot.conftest import close_bot, make_bot
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, SentCall
 
 FAKE_SCRIPT = Path(__file__).parent.parent / "fake_telegram.py"
@@ -389,3 +391,79 @@ def test_sent_call_is_plain_data() -> None:
     call = SentCall("sendMessage", 1, 2, "text")
     assert call.document_bytes is None
     assert call.timestamp <= time.monotonic()
+
+
+async def test_html_answers_like_a_proxy(fake: FakeTelegram, bot: Bot) -> None:
+    fake.fail_next("getMe", status=502, html=True)
+    fake.fail_next("getMe", status=200, html=True)
+    for _ in range(2):
+        with pytest.raises(ClientDecodeError):
+            await bot.get_me()
+    assert (await bot.get_me()).id == 123456
+    fake.fail_next("file", status=502, html=True)
+    file_id = fake.add_file(b"abc")
+    with pytest.raises(aiohttp.ClientResponseError):
+        await bot.download(file_id)
+
+
+async def test_hang_holds_calls_until_released(fake: FakeTelegram, bot: Bot) -> None:
+    fake.hang("sendMessage", count=1)
+    held = asyncio.create_task(bot.send_message(1, "held"))
+    await fake.wait_called("sendMessage")
+    assert not held.done()
+    await bot.get_me()  # other methods still answer
+    fake.release()
+    await asyncio.wait_for(held, 5)
+    assert fake.texts(1) == ["held"]
+    await bot.send_message(1, "free")  # count=1: the next one is not held
+
+    fake.hang("*")
+    file_id = fake.add_file(b"abc")
+    download = asyncio.create_task(bot.download_file("voice/file_1.oga"))
+    me = asyncio.create_task(bot.get_me())
+    await fake.wait_called("getMe")
+    for _ in range(500):  # bounded: until the download reached the server
+        if fake.downloads:
+            break
+        await asyncio.sleep(0.01)
+    assert fake.downloads
+    assert not download.done()
+    assert not me.done()
+    fake.release()
+    assert (await asyncio.wait_for(me, 5)).id == 123456
+    downloaded = await asyncio.wait_for(download, 5)
+    assert downloaded is not None
+    assert downloaded.read() == b"abc"
+    assert file_id
+
+
+async def test_stop_releases_hung_calls() -> None:
+    server = FakeTelegram()
+    await server.start()
+    hung = make_bot(server)
+    try:
+        server.hang("getMe")
+        call = asyncio.create_task(hung.get_me())
+        await server.wait_called("getMe")
+        await server.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(call, 5)
+        assert call.done()
+    finally:
+        await close_bot(hung)
+
+
+async def test_reset_update_ids_numbers_lower_and_forgets_old_offsets(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    fake.reset_update_ids(1000)
+    high = fake.text(1, 1, "high")
+    assert high == 1000
+    assert [u.update_id for u in await bot.get_updates(offset=high + 1)] == []
+    fake.reset_update_ids(10)
+    low = fake.text(1, 1, "low")
+    assert low == 10
+    # A stale offset (from before the reset) confirms nothing: the update still comes.
+    assert [u.update_id for u in await bot.get_updates(offset=high + 1)] == [low]
+    assert [u.update_id for u in await bot.get_updates(offset=low + 1)] == []
+    await fake.wait_confirmed(low)

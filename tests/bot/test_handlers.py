@@ -18,7 +18,7 @@ from bot import texts
 from bot.app import build_dispatcher
 from bot.config import BotSettings
 from bot.services.ingest import IngestService
-from bot.services.ordering import ChatOrdering
+from bot.updates.ordering import ChatOrdering
 from sessions import AudioEntry, FileSessionManager, SessionState
 from tests.fake_telegram import FakeTelegram
 

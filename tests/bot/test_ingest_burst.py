@@ -7,7 +7,7 @@ import asyncio
 from aiogram import Bot
 
 from bot.services.ingest import IncomingAudio, IngestService
-from bot.services.ordering import ChatOrdering
+from bot.updates.ordering import ChatOrdering
 from sessions import FileSessionManager
 from tests.conftest import SaveCounter
 from tests.fake_telegram import FakeTelegram

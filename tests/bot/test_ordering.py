@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.services.ordering import ChatOrdering, Ticket
+from bot.updates.ordering import ChatOrdering, Ticket
 
 SETTLE = 0.02
 

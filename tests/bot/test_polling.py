@@ -13,9 +13,10 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Message
 
-from bot.polling import ReliablePoller
-from bot.services.ordering import ChatOrdering
-from bot.services.update_journal import UpdateJournal
+from bot.updates.journal import UpdateJournal
+from bot.updates.ordering import ChatOrdering
+from bot.updates.polling import ReliablePoller
+from bot.updates.runner import UpdateRunner
 from tests.bot.conftest import close_bot, make_bot
 from tests.fake_telegram import FakeTelegram
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.timeout(30)
 @pytest.fixture(autouse=True)
 def quick_busy_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     """Poll every 50 ms (not 300) while updates are in flight: same logic, faster tests."""
-    monkeypatch.setattr("bot.polling.BUSY_POLL_INTERVAL", 0.05)
+    monkeypatch.setattr("bot.updates.polling.BUSY_POLL_INTERVAL", 0.05)
 
 
 class Handler:
@@ -57,11 +58,25 @@ def handler() -> Handler:
     return Handler()
 
 
+BOT_ID = 123456  # the fake's default token's bot id
+
+
 @pytest.fixture
 async def journal(tmp_path: Path) -> UpdateJournal:
     journal = UpdateJournal(tmp_path / ".telegram" / "updates.json")
-    await journal.load()
+    await journal.load(BOT_ID)
     return journal
+
+
+def make_poller(
+    bot: Bot, handler: Handler, journal: UpdateJournal, **kwargs: Any
+) -> ReliablePoller:
+    """A poller feeding one runner, as the app builds it."""
+    return ReliablePoller(UpdateRunner(bot, handler.dp, ChatOrdering(), journal), **kwargs)
+
+
+def handled_on_disk(path: Path) -> set[int]:
+    return {int(i) for i, _ in on_disk(path).get("handled", [])}
 
 
 class Running:
@@ -75,7 +90,7 @@ class Running:
     ) -> tuple[ReliablePoller, asyncio.Task[None]]:
         kwargs.setdefault("poll_timeout", 20)
         kwargs.setdefault("grace_seconds", 1.0)
-        poller = ReliablePoller(bot, handler.dp, ChatOrdering(), journal, **kwargs)
+        poller = make_poller(bot, handler, journal, **kwargs)
         task = asyncio.create_task(poller.run())
         self.pollers.append((poller, task))
         return poller, task
@@ -158,9 +173,9 @@ async def test_update_confirmed_only_after_its_handler_finishes(
     assert journal.is_handled(slow)
 
     # ... and durably: a restarted bot reads the same from the file.
-    await eventually(lambda: on_disk(journal.path).get("watermark", 0) > fast)
+    await eventually(lambda: {slow, fast} <= handled_on_disk(journal.path))
     stored = UpdateJournal(journal.path)
-    await stored.load()
+    await stored.load(BOT_ID)
     assert stored.is_handled(slow)
     assert stored.is_handled(fast)
     assert not stored.is_handled(fast + 1)
@@ -174,7 +189,7 @@ async def test_handled_update_redelivered_after_a_crash_is_skipped(
     running: Running,
 ) -> None:
     # The journal says 5 was handled, but Telegram never heard so (the bot died first).
-    await journal.record(5, 0)
+    await journal.record(5)
     assert journal.is_handled(5)
     assert not journal.is_handled(4)
     fake.push_update(text_update(5, 1, "again", message_id=1))
@@ -193,7 +208,7 @@ async def test_journal_written_by_one_poller_is_honoured_by_the_next(
     async with FakeTelegram() as first:
         bot = make_bot(first)
         journal = UpdateJournal(path)
-        await journal.load()
+        await journal.load(BOT_ID)
         poller, task = running.start(bot, handler, journal)
         first.text(1, 1, "once")
         await eventually(lambda: "once" in handler.finished)
@@ -208,7 +223,7 @@ async def test_journal_written_by_one_poller_is_honoured_by_the_next(
         second.push_update(text_update(2, 1, "twice", message_id=2))
         bot = make_bot(second)
         journal = UpdateJournal(path)
-        await journal.load()
+        await journal.load(BOT_ID)
         assert journal.is_handled(1)
         running.start(bot, handler, journal)
         await eventually(lambda: "twice" in handler.finished)
@@ -269,15 +284,15 @@ async def test_journal_counts_an_update_as_handled_as_soon_as_it_is_recorded(
     tmp_path: Path,
 ) -> None:
     journal = UpdateJournal(tmp_path / "journal.json")
-    await journal.load()
+    await journal.load(BOT_ID)
     async with journal._lock:  # another record is being written
-        task = asyncio.create_task(journal.record(7, 0))
+        task = asyncio.create_task(journal.record(7))
         await asyncio.sleep(0.01)
         assert journal.is_handled(7)
         assert not task.done()
     await task
     stored = UpdateJournal(journal.path)
-    await stored.load()
+    await stored.load(BOT_ID)
     assert stored.is_handled(7)
     assert not stored.is_handled(6)
 
@@ -288,7 +303,7 @@ async def test_stop_returns_promptly_during_a_long_poll(
     handler: Handler,
     journal: UpdateJournal,
 ) -> None:
-    poller = ReliablePoller(bot, handler.dp, ChatOrdering(), journal, poll_timeout=30)
+    poller = make_poller(bot, handler, journal, poll_timeout=30)
     task = asyncio.create_task(poller.run())
     await fake.wait_called("getUpdates")
     await asyncio.sleep(0.2)  # now inside the 30 s long poll
@@ -306,9 +321,7 @@ async def test_stop_cuts_off_a_stuck_handler_and_leaves_it_unconfirmed(
 ) -> None:
     handler.gate("stuck")  # never released
     stuck = fake.text(1, 1, "stuck")
-    poller = ReliablePoller(
-        bot, handler.dp, ChatOrdering(), journal, poll_timeout=30, grace_seconds=0.2
-    )
+    poller = make_poller(bot, handler, journal, poll_timeout=30, grace_seconds=0.2)
     task = asyncio.create_task(poller.run())
     await eventually(lambda: "stuck" in handler.started)
     started = time.monotonic()
@@ -330,9 +343,7 @@ async def test_finished_handler_is_confirmed_on_stop(
 ) -> None:
     gate = handler.gate("late")
     late = fake.text(1, 1, "late")
-    poller = ReliablePoller(
-        bot, handler.dp, ChatOrdering(), journal, poll_timeout=30, grace_seconds=2
-    )
+    poller = make_poller(bot, handler, journal, poll_timeout=30, grace_seconds=2)
     task = asyncio.create_task(poller.run())
     await eventually(lambda: "late" in handler.started)
     poller.stop()

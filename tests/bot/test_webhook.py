@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.webhook import SECRET_HEADER
+from bot.updates.webhook import SECRET_HEADER
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import CHAT, USER, delivered, eventually, is_text, metadata
 from tests.conftest import FIXTURES

@@ -1,4 +1,4 @@
-"""Makes each message handler wait for its turn in its chat (see bot.services.ordering)."""
+"""Makes each message handler wait for its turn in its chat (see bot.updates.ordering)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 
-from bot.services.ordering import ChatOrdering, Ticket
+from bot.updates.ordering import ChatOrdering, Ticket
 
 
 class OrderingMiddleware(BaseMiddleware):

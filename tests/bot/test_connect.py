@@ -1,0 +1,67 @@
+"""Reaching the Bot API at start: retried with a doubling delay, stoppable, final only for
+a refused token."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiogram import Bot
+from aiogram.exceptions import TelegramUnauthorizedError
+from structlog.testing import capture_logs
+
+from bot.updates.connect import Backoff, until_answered
+from tests.bot.conftest import close_bot, make_bot
+from tests.fake_telegram import FakeTelegram
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    backoff = Backoff(first=1, cap=60)
+    assert [backoff.next() for _ in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    backoff.reset()
+    assert backoff.next() == 1
+
+
+async def test_retried_until_the_server_answers(fake: FakeTelegram, bot: Bot) -> None:
+    fake.fail_next("getMe", status=502, html=True)
+    fake.fail_next("getMe", status=500)
+    with capture_logs() as logs:
+        me = await until_answered(
+            bot.get_me,
+            what="getMe",
+            api=fake.base_url,
+            stopping=asyncio.Event(),
+            backoff=Backoff(first=0.05),
+        )
+    assert me is not None
+    assert me.id == 123456
+    lines = [e for e in logs if e["event"] == "telegram_unreachable"]
+    assert [(e["api"], e["call"], e["retry_in"]) for e in lines] == [
+        (fake.base_url, "getMe", 0.05),
+        (fake.base_url, "getMe", 0.1),
+    ]
+    assert all(fake.token not in str(e) for e in logs)
+
+
+async def test_a_refused_token_is_final(fake: FakeTelegram) -> None:
+    intruder = make_bot(fake, "654321:WRONG-token")
+    try:
+        with pytest.raises(TelegramUnauthorizedError):
+            await until_answered(
+                intruder.get_me, what="getMe", api=fake.base_url, stopping=asyncio.Event()
+            )
+    finally:
+        await close_bot(intruder)
+
+
+async def test_a_stop_ends_the_wait(fake: FakeTelegram, bot: Bot) -> None:
+    fake.hang("getMe")
+    stopping = asyncio.Event()
+    waiting = asyncio.create_task(
+        until_answered(bot.get_me, what="getMe", api=fake.base_url, stopping=stopping)
+    )
+    await fake.wait_called("getMe")
+    stopping.set()
+    assert await asyncio.wait_for(waiting, 5) is None

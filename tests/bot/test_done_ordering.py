@@ -1,0 +1,63 @@
+"""``/done`` waits for the earlier notes of its chat, through the real update path: the
+poller, the runner's tickets, the ordering middleware, the real handlers and ingestion."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+
+from bot.app import build_dispatcher
+from bot.config import BotSettings
+from bot.services.ingest import IngestService
+from bot.updates.journal import UpdateJournal
+from bot.updates.ordering import ChatOrdering
+from bot.updates.polling import ReliablePoller
+from bot.updates.runner import UpdateRunner
+from sessions import FileSessionManager, SessionState
+from tests.bot.test_polling import BOT_ID
+from tests.fake_telegram import FakeTelegram
+
+pytestmark = pytest.mark.timeout(30)
+
+CHAT = USER = 1001
+
+
+async def test_done_waits_for_notes_still_downloading(
+    fake: FakeTelegram,
+    bot: Bot,
+    manager: FileSessionManager,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    settings = BotSettings(bot_token=fake.token, allowed_user_ids=str(USER))
+    ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
+    ingest.attach()
+    ordering = ChatOrdering()
+    dp = build_dispatcher(settings, manager, ingest, ordering)
+    journal = UpdateJournal(tmp_path / "updates.json")
+    await journal.load(BOT_ID)
+    poller = ReliablePoller(UpdateRunner(bot, dp, ordering, journal), poll_timeout=5)
+
+    fake.delay_file(1.0)  # each download stalls half-way: /done arrives meanwhile
+    first = fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS first" * 100), duration=3)
+    second = fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS second" * 100), duration=4)
+    done = fake.text(CHAT, USER, "/done")
+    task = asyncio.create_task(poller.run())
+    try:
+        await fake.wait_confirmed(done, timeout=20)
+    finally:
+        poller.stop()
+        await asyncio.wait_for(task, 10)
+
+    [session] = await manager.list_sessions(limit=5)
+    assert session.state is not SessionState.COLLECTING  # /done finalized it ...
+    messages = [e.message_id for e in session.audio_entries]
+    assert fake.pending_updates() == []
+    assert len(messages) == 2  # ... with both notes in it, in the order they were sent
+    assert messages == sorted(messages)
+    assert [e.sequence for e in session.audio_entries] == [1, 2]
+    assert first < second < done
