@@ -69,8 +69,16 @@ def _run_mutation(mutation: Mutation, timeout: float) -> tuple[str, float, str]:
         started = time.monotonic()
         try:
             result = subprocess.run(
-                [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                 *mutation.tests],
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-x",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    *mutation.tests,
+                ],
                 cwd=root,
                 env=env,
                 capture_output=True,

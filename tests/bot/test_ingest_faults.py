@@ -22,7 +22,7 @@ from bot.app import build_dispatcher
 from bot.config import BotSettings
 from bot.services import ingest as ingest_module
 from bot.services.ingest import IngestService, download_timeout
-from bot.services.ordering import ChatOrdering
+from bot.updates.ordering import ChatOrdering
 from sessions import FileSessionManager, FileSessionStorage, Session, SessionConfig
 from tests.bot.conftest import close_bot, make_bot
 from tests.conftest import FIXTURES
