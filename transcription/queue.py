@@ -349,7 +349,12 @@ def register_transcription_task(
             log.warning("job_started_mark_failed", error=repr(exc))
         settings = TranscriptionSettings.model_validate(parsed.settings.model_dump())
         whisper = await transcriber_for(settings)
-        log = log.bind(name=parsed.name, audio_bytes=len(audio.getbuffer()))
+        log = log.bind(
+            name=parsed.name,
+            audio_bytes=len(audio.getbuffer()),
+            beam_size=settings.whisper_beam_size,
+            language=settings.whisper_language,
+        )
         log.info("job_started")
         started = time.perf_counter()
         try:
