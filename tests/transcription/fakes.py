@@ -27,7 +27,7 @@ class ScriptedTranscriber:
     async def transcribe(self, path: Path) -> TranscriptResult:
         self.calls.append(path.name)
         self.attempts[path.name] += 1
-        script = path.read_text()
+        script = path.read_text(encoding="utf-8")
         await asyncio.sleep(0)
         if script == "corrupt":
             raise AudioDecodeError(f"cannot decode {path.name}")

@@ -41,8 +41,9 @@ def test_transcripts_are_utf8_under_an_ascii_locale(tmp_path: Path) -> None:
             session = await manager.create_session(chat_id=1)
             await add_note(manager, session, message_id=1, data={("text:" + WORDS).encode()!r})
             await manager.finalize_session(session.session_id)
+            settings = TranscriptionSettings(transcription_retries=0)
             done = await transcribe_session(
-                manager, ScriptedTranscriber(), session.session_id, TranscriptionSettings()
+                manager, ScriptedTranscriber(), session.session_id, settings
             )
             print(done.state.value, manager.get_session_path(session.session_id))
         asyncio.run(main())
@@ -64,7 +65,7 @@ def test_transcripts_are_utf8_under_an_ascii_locale(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr.decode(errors="replace")[-2000:]
     state, folder = run.stdout.decode().splitlines()[-1].split()
-    assert state == "TRANSCRIBED"
+    assert state == "TRANSCRIBED", run.stdout.decode(errors="replace")[-3000:]
     assert (Path(folder) / "process/input.txt").read_bytes() == (WORDS + "\n").encode("utf-8")
     assert (Path(folder) / "transcripts/001_audio.txt").read_bytes() == (WORDS + "\n").encode()
 
