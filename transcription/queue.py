@@ -26,6 +26,7 @@ import io
 import os
 import socket
 import time
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -219,7 +220,6 @@ class QueueTranscriber:
     ) -> None:
         self.settings = settings
         self.broker = broker or build_broker(settings)
-        self._kicker: AsyncKicker[Any, Any] = AsyncKicker(TASK_NAME, self.broker, {})
         self._poll = poll_seconds
         self._redis: Redis | None = None
         self._marks: JobMarks | None = None
@@ -246,11 +246,15 @@ class QueueTranscriber:
             raise RuntimeError("QueueTranscriber.start() was not called")
         async with aiofiles.open(path, "rb") as handle:
             audio = await handle.read()
-        task = await self._kicker.kiq(make_job(audio, path.name, self.settings))
-        log = _log.bind(task_id=task.task_id, name=path.name)
+        # The id is chosen here, so a job given up on while it is being sent is cancelled too.
+        task_id = uuid.uuid4().hex
+        log = _log.bind(task_id=task_id, name=path.name)
+        kicker: AsyncKicker[Any, Any] = AsyncKicker(TASK_NAME, self.broker, {})
         queued = time.monotonic()
         finished = False
         try:
+            job = make_job(audio, path.name, self.settings)
+            task = await kicker.with_task_id(task_id).kiq(job)
             await self._wait_started(task, self._marks)
             started = time.monotonic()
             deadline = None if run_timeout is None else started + run_timeout
@@ -262,11 +266,11 @@ class QueueTranscriber:
                         run_timeout_seconds=run_timeout,
                     )
                     raise TimeoutError(f"the worker took longer than {run_timeout:.0f} s")
-                await asyncio.sleep(self._poll)
+                await self._pause()
             finished = True
         finally:
             if not finished:
-                await self._give_up(task.task_id, self._marks)
+                await self._give_up(task_id, self._marks)
         outcome = await self._outcome(task, path.name)
         log.info(
             "job_finished",
@@ -285,8 +289,16 @@ class QueueTranscriber:
     async def _wait_started(self, task: AsyncTaskiqTask[Any], marks: JobMarks) -> None:
         # No limit: a job waiting behind others (or for a worker to come up) is not late.
         # Redis has no notification for a key written by another client here: poll.
-        while await marks.started(task.task_id) is None and not await task.is_ready():  # noqa: ASYNC110
-            await asyncio.sleep(self._poll)
+        while await marks.started(task.task_id) is None and not await task.is_ready():
+            await self._pause()
+
+    async def _pause(self) -> None:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            # redis-py can swallow a cancellation that lands mid-command (seen on a busy
+            # machine): honour it here, or a shutdown would wait on this loop for ever.
+            raise asyncio.CancelledError
+        await asyncio.sleep(self._poll)
 
     async def _give_up(self, task_id: str, marks: JobMarks) -> None:
         try:
