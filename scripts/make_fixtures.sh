@@ -7,6 +7,10 @@
 #                                   encoded like a Telegram voice note:
 #                                   OGG/Opus, mono, 48 kHz, ~24 kbit/s, voip.
 #   references.json                 reference transcript of each speech file.
+#   speech_01.mp3                   speech_01 as an MP3 audio file (mono, 16 kHz, 32 kbit/s),
+#                                   as sent with "send as file".
+#   speech_02.mp4                   speech_02 as a round video note: 240x240 H.264 (a black
+#                                   picture, 10 fps) with AAC audio, like Telegram's video notes.
 #   silence.ogg                     3 s of digital silence, same encoding
 #                                   (VAD must yield no invented text).
 #   corrupt.ogg                     bytes that are not decodable audio
@@ -63,6 +67,20 @@ for i in "${!names[@]}"; do
     espeak-ng -v en-us -s 150 -w "$wav" "${texts[$i]}"
     encode_opus "$out_dir/${names[$i]}" -i "$wav"
 done
+
+# Other containers, made from the voice notes above (the same speech): an MP3 audio file and
+# an MP4 round video. Their references are those of the notes they come from.
+ffmpeg -nostdin -hide_banner -loglevel error -y -i "$out_dir/speech_01.ogg" \
+    -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
+    -ac 1 -ar 16000 -c:a libmp3lame -b:a 32k "$out_dir/speech_01.mp3"
+# The picture is cut to the audio's length (-shortest alone overshoots with a lavfi source).
+seconds="$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$out_dir/speech_02.ogg")"
+ffmpeg -nostdin -hide_banner -loglevel error -y \
+    -f lavfi -i "color=c=black:s=240x240:r=10:d=$seconds" -i "$out_dir/speech_02.ogg" \
+    -map 0:v -map 1:a -shortest -map_metadata -1 -fflags +bitexact \
+    -flags:v +bitexact -flags:a +bitexact \
+    -c:v libx264 -preset veryslow -crf 40 -pix_fmt yuv420p \
+    -c:a aac -b:a 32k -ac 1 -ar 48000 -movflags +faststart "$out_dir/speech_02.mp4"
 
 # Reference transcripts as JSON (texts contain no quotes or backslashes).
 {

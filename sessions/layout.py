@@ -8,6 +8,11 @@ PROCESS_DIR = "process"
 PROCESS_INPUT = "process/input.txt"
 PROCESS_OUTPUT_DIR = "process/output"
 
+# Every stored file and folder gets one of these modes, whatever the process umask: sessions
+# hold people's voices and words, so by default only the bot's own user may read them.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
 
 def entry_stem(sequence: int) -> str:
     """``7 -> "007_audio"``: the shared stem of an entry's audio and transcript files."""

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from sessions.errors import CorruptSessionError, SessionNotFoundError
 from sessions.ids import is_valid_session_id, sort_key
+from sessions.layout import DIR_MODE, FILE_MODE
 from sessions.models import Session
 
 METADATA_FILE = "metadata.json"
@@ -139,10 +140,11 @@ class FileSessionStorage(SessionStorage):
 
     def create_folder_structure(self, session_id: str) -> Path:
         folder = self.session_path(session_id)
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        folder.mkdir()  # atomic: the mkdir that succeeds owns the id
+        make_dir(self.base_dir)
+        folder.mkdir(mode=DIR_MODE)  # atomic: the mkdir that succeeds owns the id
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask; chmod is not
         for sub in SUBFOLDERS:
-            (folder / sub).mkdir(parents=True, exist_ok=True)
+            make_dir(folder / sub)
         _fsync_dir(self.base_dir)
         return folder
 
@@ -170,7 +172,7 @@ class FileSessionStorage(SessionStorage):
 
     def read_active_marker(self, chat_id: int) -> str | None:
         try:
-            value = (self._active_dir() / str(int(chat_id))).read_text().strip()
+            value = (self._active_dir() / str(int(chat_id))).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
         return value if is_valid_session_id(value) else None
@@ -224,7 +226,7 @@ class FileSessionStorage(SessionStorage):
 
     def _active_dir(self) -> Path:
         path = self.base_dir / _ACTIVE_DIR
-        path.mkdir(parents=True, exist_ok=True)
+        make_dir(path)
         return path
 
 
@@ -237,14 +239,34 @@ def _is_leftover(name: str) -> bool:
     return bool(_LEFTOVER.fullmatch(name))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably.
+def make_dir(path: Path, mode: int = DIR_MODE) -> None:
+    """Create ``path`` (and missing parents) with exactly ``mode``, whatever the umask.
+
+    Folders that already existed keep their mode, except ``path`` itself, which gets ``mode``
+    when this process owns it (a mounted volume owned by someone else is left as it is).
+    """
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another thread made it first
+            folder.mkdir(mode=mode)
+        os.chmod(folder, mode)
+    if not missing and path.stat().st_uid == os.geteuid() and (path.stat().st_mode & 0o777) != mode:
+        os.chmod(path, mode)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    """Replace ``path`` with ``data`` atomically and durably; the file gets exactly ``mode``.
 
     On any failure the previous content of ``path`` is untouched and the temporary file is
     removed. The temporary name starts with a dot, so it never looks like a session file.
     """
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, mode)  # explicit, not whatever mkstemp or the umask would give
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -267,8 +289,9 @@ def _fsync_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def _flock(lock_path: Path) -> Iterator[None]:
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
+        os.fchmod(fd, FILE_MODE)
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

@@ -32,15 +32,17 @@ def require_redis_server() -> str:
 class RedisServer:
     """Started and restarted on the same port and data folder; appendonly, so jobs survive."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, password: str | None = None) -> None:
         self.binary = require_redis_server()
         self.port = free_port()
         self.data_dir = data_dir
+        self.password = password  # with one, the server refuses clients that do not AUTH
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        secret = f":{self.password}@" if self.password else ""
+        return f"redis://{secret}127.0.0.1:{self.port}/0"
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,7 @@ class RedisServer:
             "--save", "",
             "--appendonly", "yes",
             "--appendfsync", "always",
+            *(["--requirepass", self.password] if self.password else []),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip

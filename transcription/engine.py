@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.resources
 import os
 import threading
@@ -38,6 +39,8 @@ class TranscriptResult(BaseModel):
     duration_seconds: float = 0.0
     segments: list[TranscriptSegment] = Field(default_factory=list)
     processing_seconds: float = 0.0
+    # Audio left after voice activity detection removed silence (None: not measured).
+    speech_seconds: float | None = None
 
 
 class AudioDecodeError(Exception):
@@ -48,12 +51,26 @@ class ModelLoadError(Exception):
     """The configured Whisper model cannot be loaded; the message is one line for people."""
 
 
+class InferenceStopped(Exception):
+    """Inference was abandoned part-way because its caller had given up on it."""
+
+
 @runtime_checkable
 class Transcriber(Protocol):
     """Turns an audio file into text. Implementations never block the event loop."""
 
     async def transcribe(self, path: Path) -> TranscriptResult:
         """Transcribe ``path``. AudioDecodeError if it is not decodable audio."""
+        ...
+
+
+@runtime_checkable
+class TimedTranscriber(Transcriber, Protocol):
+    """A transcriber that times the run itself, not the wait for a free worker or thread."""
+
+    async def transcribe_timed(self, path: Path, run_timeout: float | None) -> TranscriptResult:
+        """Like ``transcribe``; TimeoutError once the run itself (from the moment a worker or
+        thread takes it) lasts longer than ``run_timeout`` seconds. Waiting is not limited."""
         ...
 
 
@@ -122,9 +139,14 @@ def _decode_error_types() -> tuple[type[BaseException], ...]:
 class WhisperTranscriber:
     """faster-whisper behind the :class:`Transcriber` protocol.
 
-    The model is loaded once (:meth:`load`) and shared by all calls. Each call runs in a
-    worker thread, and the lazy segment generator is consumed in that same thread, so the
-    event loop never waits on inference.
+    The model is loaded once (:meth:`load`) and shared by all calls. Each call runs in one
+    of ``TRANSCRIPTION_CONCURRENCY`` threads, and the lazy segment generator is consumed in
+    that same thread, so the event loop never waits on inference.
+
+    A thread cannot be killed, so a timed-out call is bounded instead: the caller gets
+    TimeoutError at once; the thread stops at the next segment the model yields (within one
+    30-second window of audio) and keeps its slot until then; later calls wait for a free
+    thread, and that waiting does not count against their own timeout.
     """
 
     def __init__(self, settings: TranscriptionSettings) -> None:
@@ -138,10 +160,10 @@ class WhisperTranscriber:
         self.model_source = ""
         self.cpu_threads = settings.whisper_cpu_threads or default_cpu_threads()
         self._load_lock = threading.Lock()  # two first calls must not load the model twice
-        # Spare threads: a timed-out call keeps its thread until inference returns, and it
-        # must not starve the calls after it.
+        # No spare threads: a timed-out call keeps its slot until its thread stops, so the
+        # machine never runs more inferences at once than TRANSCRIPTION_CONCURRENCY.
         self._executor = ThreadPoolExecutor(
-            max_workers=settings.transcription_concurrency + 2,
+            max_workers=settings.transcription_concurrency,
             thread_name_prefix="whisper",
             initializer=lower_thread_priority,
             initargs=(settings.transcription_nice,),
@@ -174,6 +196,15 @@ class WhisperTranscriber:
             ) from exc
         if self.settings.whisper_batch_size > 0:
             self._pipeline = BatchedInferencePipeline(model=self._model)
+        language = self.settings.whisper_language
+        if language is not None and language != "en" and not self._model.model.is_multilingual:
+            # faster-whisper transcribes English anyway; say so once, not at every note.
+            _log.warning(
+                "whisper_language_ignored",
+                language=language,
+                model=self.model_source,
+                reason="the model is English-only; notes are transcribed as English",
+            )
         _log.info(
             "whisper_model_loaded",
             model=self.model_source,
@@ -188,17 +219,62 @@ class WhisperTranscriber:
         await asyncio.get_running_loop().run_in_executor(self._executor, self.load)
 
     async def transcribe(self, path: Path) -> TranscriptResult:
-        return await self.transcribe_audio(path, path.name)
+        return await self._run(path, path.name, None)
+
+    async def transcribe_timed(self, path: Path, run_timeout: float | None) -> TranscriptResult:
+        return await self._run(path, path.name, run_timeout)
 
     async def transcribe_audio(self, audio: Path | BinaryIO, name: str) -> TranscriptResult:
         """Transcribe a file or an in-memory stream (``name`` is for messages)."""
+        return await self._run(audio, name, None)
+
+    async def _run(
+        self, audio: Path | BinaryIO, name: str, run_timeout: float | None
+    ) -> TranscriptResult:
         if self._model is None:
             await self.start()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.transcribe_sync, audio, name)
+        taken = loop.create_future()
+        stop = threading.Event()
 
-    def transcribe_sync(self, audio: Path | BinaryIO, name: str = "") -> TranscriptResult:
-        """Blocking transcription of one file or stream, generator consumed here."""
+        def work() -> TranscriptResult:
+            with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
+                loop.call_soon_threadsafe(_resolve, taken)
+            return self.transcribe_sync(audio, name, stop=stop)
+
+        future = loop.run_in_executor(self._executor, work)
+        future.add_done_callback(_retrieve)
+        started = time.perf_counter()
+        try:
+            # Waiting for a free thread is not part of the run: it has no limit.
+            await asyncio.wait({taken, future}, return_when=asyncio.FIRST_COMPLETED)
+            started = time.perf_counter()
+            return await asyncio.wait_for(asyncio.shield(future), run_timeout)
+        except TimeoutError:
+            stop.set()
+            _log.warning("inference_timed_out", name=name, run_timeout_seconds=run_timeout)
+            future.add_done_callback(
+                lambda _: _log.info(
+                    "inference_thread_released",
+                    name=name,
+                    held_seconds=round(time.perf_counter() - started, 2),
+                )
+            )
+            raise
+        except asyncio.CancelledError:
+            stop.set()
+            future.cancel()  # not started yet: it never will be
+            raise
+        finally:
+            taken.cancel()
+
+    def transcribe_sync(
+        self, audio: Path | BinaryIO, name: str = "", *, stop: threading.Event | None = None
+    ) -> TranscriptResult:
+        """Blocking transcription of one file or stream, generator consumed here.
+
+        InferenceStopped once ``stop`` is set (checked after each segment the model yields).
+        """
         if self._model is None:
             self.load()
         settings = self.settings
@@ -217,7 +293,13 @@ class WhisperTranscriber:
                 )
             else:
                 segments, info = self._model.transcribe(source, **options)
-            parts = [TranscriptSegment(start=s.start, end=s.end, text=s.text) for s in segments]
+            parts: list[TranscriptSegment] = []
+            for segment in segments:
+                if stop is not None and stop.is_set():
+                    raise InferenceStopped(f"{name}: stopped after {len(parts)} segments")
+                parts.append(
+                    TranscriptSegment(start=segment.start, end=segment.end, text=segment.text)
+                )
         except _decode_error_types() as exc:
             raise AudioDecodeError(f"cannot decode {name}: {exc}") from exc
         text = " ".join(p.text.strip() for p in parts if p.text.strip())
@@ -228,8 +310,20 @@ class WhisperTranscriber:
             duration_seconds=info.duration,
             segments=parts,
             processing_seconds=time.perf_counter() - started,
+            speech_seconds=getattr(info, "duration_after_vad", None),
         )
 
     def close(self) -> None:
         """Release the worker threads (running calls finish in the background)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _retrieve(future: asyncio.Future[TranscriptResult]) -> None:
+    # A call given up on still ends (InferenceStopped, or late): nobody awaits it any more.
+    if not future.cancelled():
+        future.exception()

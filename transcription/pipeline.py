@@ -25,7 +25,12 @@ from sessions import (
 )
 from sessions.layout import AUDIO_DIR, PROCESS_INPUT, TRANSCRIPTS_DIR, transcript_filename
 from sessions.storage import dump_json_atomic, write_atomic
-from transcription.engine import AudioDecodeError, Transcriber, TranscriptResult
+from transcription.engine import (
+    AudioDecodeError,
+    TimedTranscriber,
+    Transcriber,
+    TranscriptResult,
+)
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.pipeline")
@@ -65,7 +70,8 @@ def _write_transcript(session_dir: Path, sequence: int, result: TranscriptResult
         {"sequence": sequence, **result.model_dump(mode="json")},
     )
     # The .txt is written last: its presence is what marks the entry as done on resume.
-    write_atomic(folder / text_name, (result.text + "\n").encode() if result.text else b"")
+    text = (result.text + "\n").encode("utf-8") if result.text else b""
+    write_atomic(folder / text_name, text)
     return text_name
 
 
@@ -81,8 +87,10 @@ async def transcribe_entry(
     """Transcribe one entry and record the outcome; returns the entry's final status.
 
     Safe to call again for the same entry (after a crash, or twice): finished entries are
-    left alone. Undecodable audio fails at once; other errors are retried with backoff; a
-    timeout scaled to the audio's duration stops a hang.
+    left alone. Undecodable audio fails at once. A run longer than the timeout scaled to
+    the audio's duration is stopped; it and other errors are retried
+    (``TRANSCRIPTION_RETRIES``, backoff doubling from ``TRANSCRIPTION_RETRY_BACKOFF_SECONDS``)
+    before the entry fails. Time spent waiting for a free worker is not part of the timeout.
     """
     session = await manager.require_session(session_id)
     session_dir = manager.get_session_path(session_id)
@@ -102,14 +110,21 @@ async def transcribe_entry(
         try:
             if not await asyncio.to_thread(audio_path.is_file):
                 raise AudioDecodeError(f"audio file missing: {AUDIO_DIR}/{entry.filename}")
-            result = await asyncio.wait_for(transcriber.transcribe(audio_path), timeout)
+            result = await _run_timed(transcriber, audio_path, timeout)
         except AudioDecodeError as exc:
             log.warning("entry_undecodable", error=str(exc))
             return await _fail_entry(manager, session_id, sequence, "decode_failed", str(exc))
         except TimeoutError:
-            message = f"transcription took longer than {timeout:.0f} s and was stopped"
-            log.warning("entry_timeout", timeout_seconds=timeout)
-            return await _fail_entry(manager, session_id, sequence, "timeout", message)
+            log.warning("entry_timeout", timeout_seconds=timeout, attempt=attempt)
+            if attempt >= attempts:
+                message = (
+                    f"transcription took longer than {timeout:.0f} s and was stopped "
+                    f"({attempts} attempts)"
+                )
+                return await _fail_entry(manager, session_id, sequence, "timeout", message)
+            delay = settings.transcription_retry_backoff_seconds * 2 ** (attempt - 1)
+            await sleep(delay)
+            continue
         except Exception as exc:
             if attempt >= attempts:
                 message = f"transcription failed after {attempts} attempts: {exc}"
@@ -134,6 +149,16 @@ async def transcribe_entry(
         )
         return TranscriptionStatus.COMPLETED
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _run_timed(
+    transcriber: Transcriber, audio_path: Path, run_timeout: float
+) -> TranscriptResult:
+    # A transcriber that knows when the run starts (a worker took the job, a thread became
+    # free) times only the run; for any other, the whole call is timed.
+    if isinstance(transcriber, TimedTranscriber):
+        return await transcriber.transcribe_timed(audio_path, run_timeout)
+    return await asyncio.wait_for(transcriber.transcribe(audio_path), run_timeout)
 
 
 def consolidate(session_dir: Path, session: Session) -> str:
@@ -172,7 +197,7 @@ async def finish_session(manager: FileSessionManager, session_id: str) -> Sessio
     session_dir = manager.get_session_path(session_id)
 
     def write_input() -> None:
-        write_atomic(session_dir / PROCESS_INPUT, consolidate(session_dir, session).encode())
+        write_atomic(session_dir / PROCESS_INPUT, consolidate(session_dir, session).encode("utf-8"))
 
     try:
         await asyncio.to_thread(write_input)

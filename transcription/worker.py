@@ -15,48 +15,83 @@ import logging
 import os
 import signal
 import sys
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 import structlog
 from pydantic import ValidationError
+from redis.asyncio import Redis
 from taskiq.api import run_receiver_task
 
 from transcription.engine import ModelLoadError, WhisperTranscriber
+from transcription.jobs import JobMarks, redact_url
 from transcription.queue import JOB_SETTINGS, build_broker, register_transcription_task
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.worker")
 
 STOP_GRACE_SECONDS = 3.0
+# Each loaded model holds its weights in memory (gigabytes for large-v3): keep a few at most.
+MODEL_CACHE_SIZE = 2
+
+
+async def load_transcriber(settings: TranscriptionSettings) -> WhisperTranscriber:
+    """A WhisperTranscriber with its model loaded (off the event loop)."""
+    transcriber = WhisperTranscriber(settings)
+    await transcriber.start()
+    return transcriber
 
 
 class ModelCache:
-    """One loaded model per distinct decoding setup (in practice: one)."""
+    """Loaded models keyed on the job's decoding settings, at most ``size``, least recently
+    used evicted (and closed) first.
 
-    def __init__(self, local: TranscriptionSettings) -> None:
+    The decoding settings come from the job; everything else (device, compute type,
+    threads) is this worker's own.
+    """
+
+    def __init__(
+        self,
+        local: TranscriptionSettings,
+        *,
+        size: int = MODEL_CACHE_SIZE,
+        load: Callable[[TranscriptionSettings], Awaitable[WhisperTranscriber]] = load_transcriber,
+    ) -> None:
         self._local = local
-        self._loaded: dict[tuple[object, ...], WhisperTranscriber] = {}
+        self._size = size
+        self._load = load
+        self._loaded: OrderedDict[tuple[object, ...], WhisperTranscriber] = OrderedDict()
         self._lock = asyncio.Lock()
 
     async def get(self, job: TranscriptionSettings) -> WhisperTranscriber:
         key = tuple(getattr(job, name) for name in JOB_SETTINGS)
         async with self._lock:
-            if key not in self._loaded:
-                merged = self._local.model_copy(update={n: getattr(job, n) for n in JOB_SETTINGS})
-                transcriber = WhisperTranscriber(merged)
-                await transcriber.start()
-                self._loaded[key] = transcriber
-            return self._loaded[key]
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            merged = self._local.model_copy(update={n: getattr(job, n) for n in JOB_SETTINGS})
+            transcriber = await self._load(merged)
+            self._loaded[key] = transcriber
+            while len(self._loaded) > self._size:
+                _, evicted = self._loaded.popitem(last=False)
+                # Calls already running finish in the background; the threads then go.
+                evicted.close()
+                _log.info("model_evicted", model=evicted.model_source, cached=len(self._loaded))
+            return transcriber
 
     def close(self) -> None:
         for transcriber in self._loaded.values():
             transcriber.close()
+        self._loaded.clear()
 
 
 async def serve(settings: TranscriptionSettings) -> None:
     models = ModelCache(settings)
     await models.get(settings)  # load now: a bad model fails at start, not on the first job
     broker = build_broker(settings)
-    register_transcription_task(broker, models.get)
+    redis = Redis.from_url(settings.redis_url)
+    marks = JobMarks(redis, settings.transcription_result_ttl_seconds)
+    register_transcription_task(broker, models.get, marks)
     broker.is_worker_process = True
     await broker.startup()
     stopping = asyncio.Event()
@@ -66,7 +101,7 @@ async def serve(settings: TranscriptionSettings) -> None:
     receiver = asyncio.create_task(
         run_receiver_task(broker, max_async_tasks=settings.transcription_concurrency)
     )
-    _log.info("worker_started", redis=settings.redis_url.split("@")[-1], pid=os.getpid())
+    _log.info("worker_started", redis=redact_url(settings.redis_url), pid=os.getpid())
     await stopping.wait()
     receiver.cancel()
     # taskiq's receiver can absorb a cancellation in some phases; never wait on it for long.
@@ -74,6 +109,8 @@ async def serve(settings: TranscriptionSettings) -> None:
     await asyncio.wait({receiver}, timeout=STOP_GRACE_SECONDS)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(broker.shutdown(), STOP_GRACE_SECONDS)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(redis.aclose(), STOP_GRACE_SECONDS)
     models.close()
     _log.info("worker_stopped")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from sessions import (
     SessionNotFoundError,
     SessionState,
 )
-from sessions.storage import METADATA_FILE
+from sessions.layout import DIR_MODE, FILE_MODE
+from sessions.storage import METADATA_FILE, make_dir, write_atomic
 
 SID = "2025-12-18_14-30-00"
 
@@ -125,3 +127,48 @@ def test_active_markers(storage: FileSessionStorage) -> None:
     storage.write_active_marker(-100123, SID)
     assert storage.read_active_marker(-100123) == SID
     assert storage.active_markers() == {-100123: SID}
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def modes_under(root: Path) -> dict[str, int]:
+    found = {".": root.stat().st_mode & 0o777}
+    for path in root.rglob("*"):
+        found[str(path.relative_to(root))] = path.stat().st_mode & 0o777
+    return found
+
+
+@pytest.mark.usefixtures("permissive_umask")
+def test_stored_files_and_folders_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    storage = FileSessionStorage(tmp_path / "data" / "sessions")
+    make(storage)
+    storage.write_active_marker(7, SID)
+    with storage.lock(SID), storage.chat_lock(7):
+        pass
+    modes = modes_under(tmp_path / "data")
+    folders = {p: m for p, m in modes.items() if (tmp_path / "data" / p).is_dir()}
+    assert len(folders) >= 7  # data, sessions, .active, the session and its four subfolders
+    assert folders == dict.fromkeys(folders, DIR_MODE)
+    files = {p: m for p, m in modes.items() if (tmp_path / "data" / p).is_file()}
+    assert len(files) >= 4  # metadata, active marker, two lock files
+    assert files == dict.fromkeys(files, FILE_MODE)
+
+
+@pytest.mark.usefixtures("permissive_umask")
+def test_write_atomic_gives_the_mode_asked_for(tmp_path: Path) -> None:
+    target = tmp_path / "shared.txt"
+    target.write_bytes(b"old")
+    target.chmod(0o666)
+    write_atomic(target, b"new")
+    assert target.stat().st_mode & 0o777 == FILE_MODE  # replaced, not the old file's mode
+    write_atomic(target, b"newer", mode=0o640)
+    assert target.stat().st_mode & 0o777 == 0o640
+    make_dir(tmp_path / "a" / "b")
+    assert [(tmp_path / p).stat().st_mode & 0o777 for p in ("a", "a/b")] == [DIR_MODE] * 2

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from sessions import FileSessionManager, SessionState, TranscriptionStatus
 from tests.conftest import FIXTURES, add_note
@@ -122,6 +123,67 @@ async def test_worker_on_real_speech_with_a_corrupt_note(
     assert len(paragraphs) == 2
     for paragraph, name in zip(paragraphs, ["speech_01.ogg", "speech_02.ogg"], strict=True):
         assert word_error_rate(REFERENCES[name], paragraph) <= PER_NOTE_WER_BOUND
+
+
+@pytest.mark.parametrize("name", ["speech_01.mp3", "speech_02.mp4"])
+async def test_an_mp3_file_and_a_round_video_are_transcribed(
+    whisper: WhisperTranscriber, name: str
+) -> None:
+    source = name.rsplit(".", 1)[0] + ".ogg"  # made from this voice note
+    result = await whisper.transcribe(FIXTURES / name)
+    assert word_error_rate(REFERENCES[source], result.text) <= PER_NOTE_WER_BOUND, result.text
+    assert result.duration_seconds > 2
+
+
+async def test_decoding_and_hardware_settings_are_used(
+    whisper: WhisperTranscriber, tmp_path: Path
+) -> None:
+    """A model given as a folder, float32, beam 1, no VAD, and a language tiny.en cannot do."""
+    folder = tmp_path / "my-whisper-model"
+    folder.symlink_to(bundled_model_path(), target_is_directory=True)
+    settings = TranscriptionSettings(
+        whisper_model=str(folder),
+        whisper_compute_type="float32",
+        whisper_beam_size=1,
+        whisper_vad_filter=False,
+        whisper_language="de",
+        whisper_cpu_threads=2,
+    )
+    variant = WhisperTranscriber(settings)
+    with structlog.testing.capture_logs() as logs:
+        variant.load()
+    try:
+        assert variant.model_source == str(folder.resolve())
+        assert variant._model.model.compute_type == "float32"
+        assert whisper._model.model.compute_type == "int8_float32"  # the default: int8
+        # An English-only model transcribes English whatever WHISPER_LANGUAGE says, and
+        # says so once at start.
+        assert [e["language"] for e in logs if e["event"] == "whisper_language_ignored"] == ["de"]
+        speech = await variant.transcribe(FIXTURES / "speech_01.ogg")
+        assert speech.language == "en"
+        assert word_error_rate(REFERENCES["speech_01.ogg"], speech.text) <= PER_NOTE_WER_BOUND
+        # Without VAD the model runs on all of the silence; with it, none is left to run on.
+        unfiltered = await variant.transcribe(FIXTURES / "silence.ogg")
+        filtered = await whisper.transcribe(FIXTURES / "silence.ogg")
+    finally:
+        variant.close()
+    assert unfiltered.speech_seconds == pytest.approx(unfiltered.duration_seconds)
+    assert filtered.speech_seconds == 0.0
+
+
+async def test_batched_pipeline_gives_coarse_segments(whisper: WhisperTranscriber) -> None:
+    from faster_whisper import BatchedInferencePipeline
+
+    batched = WhisperTranscriber(TranscriptionSettings(whisper_batch_size=4, whisper_cpu_threads=2))
+    batched.load()
+    try:
+        assert isinstance(batched._pipeline, BatchedInferencePipeline)
+        coarse = await batched.transcribe(FIXTURES / "speech_04.ogg")
+    finally:
+        batched.close()
+    fine = await whisper.transcribe(FIXTURES / "speech_04.ogg")
+    assert word_error_rate(REFERENCES["speech_04.ogg"], coarse.text) <= PER_NOTE_WER_BOUND
+    assert len(coarse.segments) <= 2 < len(fine.segments)
 
 
 def test_inference_threads_run_at_lower_priority() -> None:

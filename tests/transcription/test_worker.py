@@ -273,3 +273,43 @@ async def test_entries_of_a_session_run_up_to_concurrency(
     assert (
         read(manager, session, "process/input.txt") == "\n\n".join(f"n{n}" for n in range(6)) + "\n"
     )
+
+
+async def test_a_timed_out_entry_is_retried(manager: FileSessionManager) -> None:
+    fake = ScriptedTranscriber()
+    settings = FAST.model_copy(
+        update={
+            "transcription_timeout_base_seconds": 0.2,
+            "transcription_timeout_per_audio_second": 0.0,
+        }
+    )
+    session = await session_with(manager, "hang:1:second time lucky")
+    done = await asyncio.wait_for(
+        transcribe_session(manager, fake, session.session_id, settings), 30
+    )
+    assert fake.attempts["001_audio.ogg"] == 2
+    assert done.audio_entries[0].transcription_status is TranscriptionStatus.COMPLETED
+    assert done.errors == []
+
+
+@pytest.mark.parametrize("script", ["flaky:9:never", "hang"])
+async def test_retry_backoff_doubles(manager: FileSessionManager, script: str) -> None:
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+
+    settings = FAST.model_copy(
+        update={
+            "transcription_retries": 3,
+            "transcription_retry_backoff_seconds": 1.5,
+            "transcription_timeout_base_seconds": 0.05,
+            "transcription_timeout_per_audio_second": 0.0,
+        }
+    )
+    session = await session_with(manager, script)
+    status = await transcribe_entry(
+        manager, ScriptedTranscriber(), session.session_id, 1, settings, sleep=record
+    )
+    assert status is TranscriptionStatus.FAILED
+    assert delays == [1.5, 3.0, 6.0]

@@ -1,0 +1,110 @@
+"""What travels through Redis between the bot and the workers: validated JSON, never pickle.
+
+Whoever can write to Redis must not get code execution in the bot or a worker, so every
+value read back (a job, its result, a mark) is parsed as JSON into a pydantic model and
+anything else is refused. Besides the job stream and the results, two small marks per job
+live in Redis for a while: ``started`` (a worker took the job: the bot's run timeout starts
+now, the time before was queue waiting) and ``cancelled`` (the bot gave up on the job:
+a worker that has not started it skips it).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
+
+from transcription.engine import TranscriptResult
+
+QUEUE_NAME = "voice-notes:transcribe"
+TASK_NAME = "voice_notes.transcribe"
+CONSUMER_GROUP = "voice-notes-workers"
+RESULT_PREFIX = "voice-notes:result"
+_STARTED_PREFIX = "voice-notes:started"
+_CANCELLED_PREFIX = "voice-notes:cancelled"
+
+
+class JobSettings(BaseModel):
+    """The decoding settings a job carries; hardware settings stay with each worker."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    whisper_model: str | None = Field(default=None, max_length=1000)
+    whisper_language: str | None = Field(default=None, max_length=20)
+    whisper_beam_size: int = Field(default=5, ge=1, le=20)
+    whisper_vad_filter: bool = True
+    whisper_batch_size: int = Field(default=0, ge=0, le=256)
+
+
+# The names of the settings that come from the bot with each job.
+JOB_SETTINGS: tuple[str, ...] = tuple(JobSettings.model_fields)
+
+
+class Job(BaseModel):
+    """One audio file to transcribe: its bytes (base64) and the settings that shape the text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=255)
+    audio_b64: str
+    settings: JobSettings
+
+
+class JobOutcome(BaseModel):
+    """What a worker returns for a job: exactly one of a result, an error, or a skip."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    result: TranscriptResult | None = None
+    decode_error: str | None = None
+    error: str | None = None
+    skipped: bool = False
+    run_seconds: float = Field(default=0.0, ge=0)
+
+
+class StartedMark(BaseModel):
+    """Written by the worker that takes a job, before it runs it."""
+
+    worker: str = Field(max_length=200)
+    started_at: float
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its user name, password or ``password=`` parameter, for logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "password"])
+    return urlunsplit((parts.scheme, host, parts.path, query, parts.fragment))
+
+
+class JobMarks:
+    """The ``started`` and ``cancelled`` marks of jobs, kept in Redis for ``ttl_seconds``."""
+
+    def __init__(self, redis: Redis, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+
+    async def mark_started(self, task_id: str, worker: str) -> None:
+        mark = StartedMark(worker=worker, started_at=time.time())
+        await self._redis.set(f"{_STARTED_PREFIX}:{task_id}", mark.model_dump_json(), ex=self._ttl)
+
+    async def started(self, task_id: str) -> StartedMark | None:
+        """The mark if a worker took the job; None if not (or if the mark is not valid)."""
+        raw: Any = await self._redis.get(f"{_STARTED_PREFIX}:{task_id}")
+        if raw is None:
+            return None
+        try:
+            return StartedMark.model_validate_json(raw)
+        except ValueError:
+            return None
+
+    async def cancel(self, task_id: str) -> None:
+        await self._redis.set(f"{_CANCELLED_PREFIX}:{task_id}", b"1", ex=self._ttl)
+
+    async def is_cancelled(self, task_id: str) -> bool:
+        return bool(await self._redis.exists(f"{_CANCELLED_PREFIX}:{task_id}"))
