@@ -341,9 +341,9 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
     finally:
         for queue in queues:
             with contextlib.suppress(Exception):
-                await queue.close()
+                await queue.aclose()
         if local is not None:
-            local.close()
+            await local.aclose()
         await asyncio.gather(*(_end(w.proc) for w in workers), return_exceptions=True)
         await _end(redis.proc)
 

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from bot.app import run_bot
 from bot.config import BotSettings
-from bot.logging_setup import configure_logging
 from processing import ProcessingSettings
 from sessions import SessionConfig
+from sessions.logging_setup import configure_logging
 from transcription import ModelLoadError, TranscriptionSettings
 
 PROGRAM = "voice-notes-bot"
@@ -42,7 +42,7 @@ def main() -> int:
         print(f"{PROGRAM}: {_describe(exc)}", file=sys.stderr)
         return 2
     configure_logging(
-        settings.log_level, settings.log_format, secrets=[settings.bot_token.get_secret_value()]
+        settings.log_level, settings.log_format, secrets=[*settings.secrets, *transcription.secrets]
     )
     try:
         asyncio.run(run_bot(settings, session_config, transcription, processing))

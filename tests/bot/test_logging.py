@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import structlog
 
-from bot.logging_setup import Redactor, configure_logging
+from sessions.logging_setup import LogRedactor, configure_logging
 
 SECRET = "123456:TEST-secret_abcdefghijklmnopqrstuvwxyz01"
 
@@ -110,7 +110,7 @@ def test_console_format_is_scrubbed_too(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_redactor_scrubs_strings_and_events() -> None:
-    redact = Redactor(["s3cret", ""])  # an empty secret must not blank everything
+    redact = LogRedactor(["s3cret", ""])  # an empty secret must not blank everything
     assert redact.scrub("a s3cret b s3cret") == "a *** b ***"
     assert redact(None, "info", "line with s3cret") == "line with ***"
     assert redact(None, "info", b"bytes s3cret") == "bytes ***"
