@@ -10,7 +10,7 @@ from __future__ import annotations
 import types
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,16 @@ def env_alias(name: str) -> AliasChoices:
     """The setting is read from the variable ``name`` (any case), and can be passed to the
     constructor by that name in lower case (or by its field name)."""
     return AliasChoices(name, name.lower())
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """The first problem with the settings, in one line for the operator, e.g.
+    ``BOT_TOKEN is missing: set it in the environment or in .env``."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]).upper() if error["loc"] else "setting"
+    if error["type"] == "missing":
+        return f"{name} is missing: set it in the environment or in .env"
+    return f"{name} is invalid: {error['msg']}"
 
 
 def _admits_none(annotation: Any) -> bool:

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from taskiq.api import run_receiver_task
 
 from sessions.logging_setup import configure_logging
-from sessions.settings import LogSettings
+from sessions.settings import LogSettings, describe_invalid
 from transcription.engine import ModelLoadError, WhisperTranscriber
 from transcription.jobs import JobMarks, redact_url
 from transcription.queue import JOB_SETTINGS, build_broker, register_transcription_task
@@ -122,8 +122,7 @@ def main() -> int:
         log = LogSettings()
         settings = TranscriptionSettings()
     except ValidationError as exc:
-        error = exc.errors()[0]
-        print(f"transcription worker: {error['loc'][0]}: {error['msg']}", file=sys.stderr)
+        print(f"transcription worker: {describe_invalid(exc)}", file=sys.stderr)
         return 2
     configure_logging(log.log_level, log.log_format, secrets=settings.secrets)
     try:

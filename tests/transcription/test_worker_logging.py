@@ -86,4 +86,4 @@ def test_a_bad_log_setting_stops_the_worker_with_a_message(
     monkeypatch.setenv("LOG_FORMAT", "xml")
     assert worker.main() == 2
     assert serving == []
-    assert "LOG_FORMAT" in capsys.readouterr().err
+    assert "LOG_FORMAT is invalid" in capsys.readouterr().err
