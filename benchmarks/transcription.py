@@ -43,7 +43,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import structlog
 from faster_whisper import WhisperModel
 
 from benchmarks.corpus import FIXTURES, FORMAT, SPEECH, Note, build_corpus, corpus_wer
@@ -58,6 +57,7 @@ from sessions import (
 )
 from sessions import events as ev
 from sessions.layout import AUDIO_DIR, TRANSCRIPTS_DIR, audio_filename
+from sessions.logging_setup import configure_logging
 from transcription import (
     Transcriber,
     TranscriptionService,
@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="also threads 1/2/0 and batch 8")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    configure_logging("ERROR")  # the figures only; errors still show, on stderr
     check_defaults()
 
     default_label = " (default)" if args.threads == 0 else ""
