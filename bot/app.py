@@ -40,6 +40,7 @@ from transcription import (
     TranscriptionSettings,
     WhisperTranscriber,
 )
+from transcription.jobs import redact_url
 from transcription.queue import QueueTranscriber
 
 _log = structlog.get_logger("bot.app")
@@ -83,9 +84,7 @@ async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
     if settings.transcription_backend == "taskiq":
         queue = QueueTranscriber(settings)
         await queue.start()
-        _log.info(
-            "transcription_backend", backend="taskiq", redis=settings.redis_url.split("@")[-1]
-        )
+        _log.info("transcription_backend", backend="taskiq", redis=redact_url(settings.redis_url))
         return queue
     whisper = WhisperTranscriber(settings)
     await whisper.start()  # fail fast: a model that cannot load stops us here
