@@ -41,33 +41,21 @@ class AccessPolicy:
 class BotSettings(LogSettings):
     """Settings of the Telegram side. ``BOT_TOKEN`` is the only one that is required."""
 
-    bot_token: SecretStr = Field(validation_alias=env_alias("BOT_TOKEN"))
-    telegram_api_url: str | None = Field(
-        default=None, validation_alias=env_alias("TELEGRAM_API_URL")
-    )
-    allowed_user_ids: str = Field(default="", validation_alias=env_alias("ALLOWED_USER_IDS"))
-    max_download_bytes: int = Field(
-        default=CLOUD_DOWNLOAD_LIMIT, gt=0, validation_alias=env_alias("MAX_DOWNLOAD_BYTES")
-    )
+    bot_token: SecretStr
+    telegram_api_url: str | None = None
+    allowed_user_ids: str = ""
+    max_download_bytes: int = Field(default=CLOUD_DOWNLOAD_LIMIT, gt=0)
     poll_timeout_seconds: int = Field(
         default=30, ge=0, le=50, validation_alias=env_alias("TELEGRAM_POLL_TIMEOUT")
     )
-    heartbeat_file: Path | None = Field(default=None, validation_alias=env_alias("HEARTBEAT_FILE"))
-    shutdown_grace_seconds: float = Field(
-        default=5.0, ge=0, le=8, validation_alias=env_alias("SHUTDOWN_GRACE_SECONDS")
-    )
+    heartbeat_file: Path | None = None
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=8)
 
-    webhook_url: str | None = Field(default=None, validation_alias=env_alias("WEBHOOK_URL"))
-    webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias=env_alias("WEBHOOK_SECRET")
-    )
-    webhook_host: str = Field(default="0.0.0.0", validation_alias=env_alias("WEBHOOK_HOST"))
-    webhook_port: int = Field(
-        default=8080, gt=0, lt=65536, validation_alias=env_alias("WEBHOOK_PORT")
-    )
-    webhook_max_connections: int = Field(
-        default=1, ge=1, le=100, validation_alias=env_alias("WEBHOOK_MAX_CONNECTIONS")
-    )
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, gt=0, lt=65536)
+    webhook_max_connections: int = Field(default=1, ge=1, le=100)
 
     @field_validator("bot_token")
     @classmethod

@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from sessions.settings import ProjectSettings, env_alias
+from sessions.settings import ProjectSettings
 
 MARKDOWN = "markdown"
 COMMAND_PREFIX = "command:"
@@ -24,18 +24,12 @@ class ProcessingSettings(ProjectSettings):
     """Which processor runs after transcription, if any, and for how long at most."""
 
     processor: str | None = Field(
-        default=None,
-        validation_alias=env_alias("PROCESSOR"),
-        description="unset: no processing; markdown; or command:<shell command>",
+        default=None, description="unset: no processing; markdown; or command:<shell command>"
     )
-    processor_timeout_seconds: float = Field(
-        default=600, gt=0, validation_alias=env_alias("PROCESSOR_TIMEOUT_SECONDS")
-    )
+    processor_timeout_seconds: float = Field(default=600, gt=0)
 
     processor_env: str = Field(
-        default="",
-        validation_alias=env_alias("PROCESSOR_ENV"),
-        description="comma-separated names of extra variables the command gets",
+        default="", description="comma-separated names of extra variables the command gets"
     )
 
     @field_validator("processor_env")

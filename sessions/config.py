@@ -17,11 +17,6 @@ class SessionConfig(ProjectSettings):
     """
 
     base_dir: Path = Field(
-        default=Path("data/sessions"),
-        validation_alias=env_alias("SESSIONS_DIR"),
+        default=Path("data/sessions"), validation_alias=env_alias("SESSIONS_DIR")
     )
-    max_audio_duration_seconds: int = Field(
-        default=1200,
-        gt=0,
-        validation_alias=env_alias("MAX_AUDIO_DURATION_SECONDS"),
-    )
+    max_audio_duration_seconds: int = Field(default=1200, gt=0)

@@ -10,7 +10,13 @@ from __future__ import annotations
 import types
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    AliasGenerator,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +24,10 @@ def env_alias(name: str) -> AliasChoices:
     """The setting is read from the variable ``name`` (any case), and can be passed to the
     constructor by that name in lower case (or by its field name)."""
     return AliasChoices(name, name.lower())
+
+
+def _env_name_of(field_name: str) -> AliasChoices:
+    return env_alias(field_name.upper())
 
 
 def describe_invalid(exc: ValidationError) -> str:
@@ -39,12 +49,20 @@ def _admits_none(annotation: Any) -> bool:
 class ProjectSettings(BaseSettings):
     """Read from the environment and ``.env``; unknown variables are ignored.
 
+    A setting is read from the variable named like the field in upper case
+    (``whisper_beam_size`` <- ``WHISPER_BEAM_SIZE``), unless its field names another with
+    ``validation_alias=env_alias(...)``.
+
     A setting that may be unset (its type admits None) reads a blank value as unset, so
     ``WHISPER_MODEL=`` in ``.env`` or compose means "the default", not an empty name.
     """
 
     model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        alias_generator=AliasGenerator(validation_alias=_env_name_of),
     )
 
     @field_validator("*", mode="before")
@@ -63,8 +81,8 @@ LogFormat = Literal["console", "json"]
 class LogSettings(ProjectSettings):
     """How a process logs: the bot and the task-queue worker read the same two settings."""
 
-    log_level: LogLevel = Field(default="INFO", validation_alias=env_alias("LOG_LEVEL"))
-    log_format: LogFormat = Field(default="console", validation_alias=env_alias("LOG_FORMAT"))
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "console"
 
     @field_validator("log_level", mode="before")
     @classmethod

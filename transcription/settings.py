@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field
 
-from sessions.settings import ProjectSettings, env_alias
+from sessions.settings import ProjectSettings
 
 
 class TranscriptionSettings(ProjectSettings):
@@ -15,77 +15,47 @@ class TranscriptionSettings(ProjectSettings):
 
     transcription_backend: Literal["local", "taskiq"] = Field(
         default="local",
-        validation_alias=env_alias("TRANSCRIPTION_BACKEND"),
         description="local: the model runs in the bot; taskiq: on workers through Redis",
     )
-    redis_url: str = Field(
-        default="redis://localhost:6379/0", validation_alias=env_alias("REDIS_URL")
-    )
+    redis_url: str = "redis://localhost:6379/0"
     transcription_queue_idle_seconds: int = Field(
         default=60,
         ge=3,
-        validation_alias=env_alias("TRANSCRIPTION_QUEUE_IDLE_SECONDS"),
         description="a job whose worker stopped renewing its claim this long goes to another",
     )
-    transcription_result_ttl_seconds: int = Field(
-        default=86400, ge=60, validation_alias=env_alias("TRANSCRIPTION_RESULT_TTL_SECONDS")
-    )
+    transcription_result_ttl_seconds: int = Field(default=86400, ge=60)
     whisper_model: str | None = Field(
         default=None,
-        validation_alias=env_alias("WHISPER_MODEL"),
         description="unset: the bundled tiny.en; a directory: that model; a name: from the hub",
     )
-    whisper_device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", validation_alias=env_alias("WHISPER_DEVICE")
-    )
+    whisper_device: Literal["auto", "cpu", "cuda"] = "auto"
     whisper_compute_type: str | None = Field(
-        default=None,
-        validation_alias=env_alias("WHISPER_COMPUTE_TYPE"),
-        description="unset: int8 on CPU, float16 on CUDA",
+        default=None, description="unset: int8 on CPU, float16 on CUDA"
     )
     whisper_language: str | None = Field(
-        default=None,
-        validation_alias=env_alias("WHISPER_LANGUAGE"),
-        description="unset: detect (multilingual models); .en models are English only",
+        default=None, description="unset: detect (multilingual models); .en models are English only"
     )
-    whisper_beam_size: int = Field(
-        default=5, ge=1, le=20, validation_alias=env_alias("WHISPER_BEAM_SIZE")
-    )
+    whisper_beam_size: int = Field(default=5, ge=1, le=20)
     whisper_cpu_threads: int = Field(
-        default=0,
-        ge=0,
-        validation_alias=env_alias("WHISPER_CPU_THREADS"),
-        description="0: half the CPU cores, at least one",
+        default=0, ge=0, description="0: half the CPU cores, at least one"
     )
-    whisper_vad_filter: bool = Field(default=True, validation_alias=env_alias("WHISPER_VAD_FILTER"))
+    whisper_vad_filter: bool = True
     whisper_batch_size: int = Field(
         default=0,
         ge=0,
-        validation_alias=env_alias("WHISPER_BATCH_SIZE"),
         description="0: plain transcribe; >0: BatchedInferencePipeline with this batch size",
     )
-    transcription_concurrency: int = Field(
-        default=1, ge=1, le=16, validation_alias=env_alias("TRANSCRIPTION_CONCURRENCY")
-    )
+    transcription_concurrency: int = Field(default=1, ge=1, le=16)
     transcription_nice: int = Field(
         default=10,
         ge=0,
         le=19,
-        validation_alias=env_alias("TRANSCRIPTION_NICE"),
         description="CPU priority of inference threads (Linux nice); 0 leaves it unchanged",
     )
-    transcription_timeout_base_seconds: float = Field(
-        default=120.0, gt=0, validation_alias=env_alias("TRANSCRIPTION_TIMEOUT_BASE_SECONDS")
-    )
-    transcription_timeout_per_audio_second: float = Field(
-        default=2.0, ge=0, validation_alias=env_alias("TRANSCRIPTION_TIMEOUT_PER_AUDIO_SECOND")
-    )
-    transcription_retries: int = Field(
-        default=2, ge=0, le=10, validation_alias=env_alias("TRANSCRIPTION_RETRIES")
-    )
-    transcription_retry_backoff_seconds: float = Field(
-        default=2.0, ge=0, validation_alias=env_alias("TRANSCRIPTION_RETRY_BACKOFF_SECONDS")
-    )
+    transcription_timeout_base_seconds: float = Field(default=120.0, gt=0)
+    transcription_timeout_per_audio_second: float = Field(default=2.0, ge=0)
+    transcription_retries: int = Field(default=2, ge=0, le=10)
+    transcription_retry_backoff_seconds: float = Field(default=2.0, ge=0)
 
     @property
     def secrets(self) -> list[str]:

@@ -11,7 +11,7 @@ from bot.config import BotSettings
 from processing import ProcessingSettings
 from sessions import SessionConfig
 from sessions.settings import LogSettings, ProjectSettings, env_alias
-from tests.test_env_example import SETTINGS, TOKEN, clear_settings_environment
+from tests.test_env_example import SETTINGS, TOKEN, _env_names, clear_settings_environment
 from transcription import TranscriptionSettings
 
 # Every setting whose type admits None, so a blank value can mean "unset".
@@ -26,6 +26,16 @@ OPTIONAL = [
 def test_every_package_builds_its_settings_on_the_one_base() -> None:
     assert all(issubclass(settings, ProjectSettings) for settings in SETTINGS)
     assert issubclass(BotSettings, LogSettings)
+
+
+def test_each_setting_is_read_from_its_field_name_in_upper_case_but_two() -> None:
+    renamed = {
+        variable: field
+        for settings in SETTINGS
+        for variable, field in _env_names(settings).items()
+        if variable != field.upper()
+    }
+    assert renamed == {"SESSIONS_DIR": "base_dir", "TELEGRAM_POLL_TIMEOUT": "poll_timeout_seconds"}
 
 
 def test_the_optional_settings_are_the_expected_ones() -> None:
