@@ -49,7 +49,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import structlog
 from faster_whisper import decode_audio
 
 from benchmarks.corpus import FIXTURES, FORMAT, RATE, SPEECH, Note, build_corpus, corpus_wer
@@ -61,6 +60,7 @@ from sessions import (
     TranscriptionStatus,
 )
 from sessions.layout import TRANSCRIPTS_DIR, transcript_filename
+from sessions.logging_setup import configure_logging
 from tests.conftest import add_note
 from tests.redis_server import RedisServer
 from tests.transcription.test_queue import WorkerProcess
@@ -341,9 +341,9 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
     finally:
         for queue in queues:
             with contextlib.suppress(Exception):
-                await queue.close()
+                await queue.aclose()
         if local is not None:
-            local.close()
+            await local.aclose()
         await asyncio.gather(*(_end(w.proc) for w in workers), return_exceptions=True)
         await _end(redis.proc)
 
@@ -357,7 +357,7 @@ async def main() -> None:
     )
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    configure_logging("ERROR")  # the figures only; errors still show, on stderr
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)

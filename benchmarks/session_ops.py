@@ -20,11 +20,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import structlog
-
 from sessions import AudioEntry, FileSessionManager, FileSessionStorage, Session, SessionConfig
 from sessions.ids import base_id
 from sessions.layout import audio_filename
+from sessions.logging_setup import configure_logging
 from sessions.storage import METADATA_FILE, SUBFOLDERS, write_atomic
 
 
@@ -152,7 +151,7 @@ async def main() -> None:
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    configure_logging("ERROR")  # the figures only; errors still show, on stderr
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         await bench_add_audio(Path(tmp) / "add", args.entries)
         await bench_burst(Path(tmp) / "burst", 50)

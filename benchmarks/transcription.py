@@ -11,7 +11,7 @@ in the same process:
   vad_filter=True, language unset), segments consumed, one file after another, loaded and
   run in a thread at the pipeline's inference priority (TRANSCRIPTION_NICE, default 10);
 - the pipeline: a FileSessionManager session holding the same 10 notes and a running
-  TranscriptionWorker, its WhisperTranscriber loaded with ``start()`` as the bot does; timed
+  TranscriptionService, its WhisperTranscriber loaded with ``start()`` as the bot does; timed
   from ``finalize_session`` to the session being TRANSCRIBED.
 Model loads (and one warm-up call per model) are excluded from every timing. Runs alternate:
 baseline, pipeline(s), baseline, ... ending with a baseline, so every pipeline run sits
@@ -43,7 +43,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import structlog
 from faster_whisper import WhisperModel
 
 from benchmarks.corpus import FIXTURES, FORMAT, SPEECH, Note, build_corpus, corpus_wer
@@ -58,10 +57,11 @@ from sessions import (
 )
 from sessions import events as ev
 from sessions.layout import AUDIO_DIR, TRANSCRIPTS_DIR, audio_filename
+from sessions.logging_setup import configure_logging
 from transcription import (
     Transcriber,
+    TranscriptionService,
     TranscriptionSettings,
-    TranscriptionWorker,
     TranscriptResult,
     WhisperTranscriber,
     bundled_model_path,
@@ -164,6 +164,9 @@ class InstantTranscriber:
     async def transcribe(self, path: Path) -> TranscriptResult:
         return TranscriptResult(text=f"text of {path.name}", language="en", duration_seconds=30.0)
 
+    async def aclose(self) -> None:
+        pass
+
 
 async def run_pipeline(
     transcriber: Transcriber, settings: TranscriptionSettings, notes: list[Note], base: Path
@@ -171,7 +174,7 @@ async def run_pipeline(
     """A session with the notes, a running worker; time finalize -> TRANSCRIBED."""
     bus = EventBus()
     manager = FileSessionManager(FileSessionStorage(base), SessionConfig(base_dir=base), events=bus)
-    worker = TranscriptionWorker(manager, transcriber, settings)
+    worker = TranscriptionService(manager, transcriber, settings)
     await worker.start()
     session = await manager.create_session(chat_id=1)
     sid = session.session_id
@@ -250,7 +253,7 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="also threads 1/2/0 and batch 8")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    configure_logging("ERROR")  # the figures only; errors still show, on stderr
     check_defaults()
 
     default_label = " (default)" if args.threads == 0 else ""
@@ -332,7 +335,7 @@ def main() -> None:
         ]
         total = time.perf_counter() - started
         for transcriber in transcribers.values():
-            transcriber.close()
+            asyncio.run(transcriber.aclose())
         base_thread.shutdown()
 
     base_wer = corpus_wer(notes, baseline.texts)

@@ -16,20 +16,13 @@ from pydantic import ValidationError
 
 from bot.app import run_bot
 from bot.config import BotSettings
-from bot.logging_setup import configure_logging
 from processing import ProcessingSettings
 from sessions import SessionConfig
+from sessions.logging_setup import configure_logging
+from sessions.settings import describe_invalid
 from transcription import ModelLoadError, TranscriptionSettings
 
 PROGRAM = "voice-notes-bot"
-
-
-def _describe(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    name = str(error["loc"][0]).upper() if error["loc"] else "setting"
-    if error["type"] == "missing":
-        return f"{name} is missing: set it in the environment or in .env"
-    return f"{name} is invalid: {error['msg']}"
 
 
 def main() -> int:
@@ -39,10 +32,10 @@ def main() -> int:
         transcription = TranscriptionSettings()
         processing = ProcessingSettings()
     except ValidationError as exc:
-        print(f"{PROGRAM}: {_describe(exc)}", file=sys.stderr)
+        print(f"{PROGRAM}: {describe_invalid(exc)}", file=sys.stderr)
         return 2
     configure_logging(
-        settings.log_level, settings.log_format, secrets=[settings.bot_token.get_secret_value()]
+        settings.log_level, settings.log_format, secrets=[*settings.secrets, *transcription.secrets]
     )
     try:
         asyncio.run(run_bot(settings, session_config, transcription, processing))

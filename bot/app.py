@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
@@ -35,10 +36,11 @@ from processing import ProcessingService, ProcessingSettings, build_processor
 from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
 from transcription import (
     Transcriber,
+    TranscriptionService,
     TranscriptionSettings,
-    TranscriptionWorker,
     WhisperTranscriber,
 )
+from transcription.jobs import redact_url
 from transcription.queue import QueueTranscriber
 
 _log = structlog.get_logger("bot.app")
@@ -82,9 +84,7 @@ async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
     if settings.transcription_backend == "taskiq":
         queue = QueueTranscriber(settings)
         await queue.start()
-        _log.info(
-            "transcription_backend", backend="taskiq", redis=settings.redis_url.split("@")[-1]
-        )
+        _log.info("transcription_backend", backend="taskiq", redis=redact_url(settings.redis_url))
         return queue
     whisper = WhisperTranscriber(settings)
     await whisper.start()  # fail fast: a model that cannot load stops us here
@@ -185,6 +185,21 @@ def api_base(settings: BotSettings) -> str:
     return (settings.telegram_api_url or CLOUD_API).rstrip("/")
 
 
+@dataclass
+class ShutdownClock:
+    """Times the shutdown, from the end of receiving to the bot's own work stopped."""
+
+    began: float | None = None
+
+    def begin(self) -> None:
+        self.began = time.monotonic()
+
+    def report(self) -> None:
+        if self.began is not None:
+            seconds = round(time.monotonic() - self.began, 2)
+            _log.info("bot_stopped", shutdown_seconds=seconds)
+
+
 def _exit_now() -> None:
     _log.warning("shutdown_deadline_passed", action="exiting; unfinished updates come again")
     os._exit(0)
@@ -224,13 +239,22 @@ async def run_bot(
         FileSessionStorage(session_config.base_dir), session_config, EventBus()
     )
     await manager.remove_leftovers()  # before anything writes: what a crash cut off
-    if transcriber is None:
-        transcriber = await start_transcriber(transcription)
-    bot = build_bot(settings)
-    try:
+    # Each part's stop goes on the stack as the part starts, so every way out (a stop, a
+    # failure half-way through starting) stops what started, in reverse: the transcription
+    # service first (a session it finishes meanwhile still reaches the stage, and is marked
+    # due in its metadata if cut off there), then the stage, the notifier, the Bot API
+    # session, and the transcriber last.
+    async with contextlib.AsyncExitStack() as parts:
+        if transcriber is None:
+            transcriber = await start_transcriber(transcription)
+        parts.push_async_callback(transcriber.aclose)
+        bot = build_bot(settings)
+        parts.push_async_callback(bot.session.close)
         me = await connect(settings, bot, stop_requested)
         if me is None:
             return  # stopped before Telegram could be reached
+        shutdown = ShutdownClock()
+        parts.callback(shutdown.report)  # once the notifier is done, before the Bot API goes
 
         ordering = ChatOrdering()
         ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
@@ -244,15 +268,16 @@ async def run_bot(
 
         notifier = Notifier(bot, manager)
         notifier.attach()
-        secrets = [settings.bot_token.get_secret_value(), transcription.redis_url]
-        if settings.webhook_secret is not None:
-            secrets.append(settings.webhook_secret.get_secret_value())
+        parts.push_async_callback(notifier.stop, grace_seconds=2.0)
+        secrets = [*settings.secrets, *transcription.secrets, transcription.redis_url]
         processor = build_processor(processing, secrets=secrets)
-        stage = ProcessingService(manager, processor) if processor is not None else None
-        if stage is not None:  # listening before the worker can finish a session
+        if processor is not None:  # listening before the service can finish a session
+            stage = ProcessingService(manager, processor)
+            parts.push_async_callback(stage.stop)
             await stage.start()
-        worker = TranscriptionWorker(manager, transcriber, transcription)
-        await worker.start()
+        service = TranscriptionService(manager, transcriber, transcription)
+        parts.push_async_callback(service.stop)
+        await service.start()
         await notifier.resume()
 
         mode = "webhook" if settings.webhook_url else "polling"
@@ -260,17 +285,4 @@ async def run_bot(
         try:
             await receive_updates(settings, runner, stop_requested)
         finally:
-            stopping = time.monotonic()
-            # Transcription first: a session it finishes meanwhile still reaches the stage
-            # (and is marked due in its metadata, for the next start, if cut off there).
-            await worker.stop()
-            if stage is not None:
-                await stage.stop()
-            await notifier.stop(grace_seconds=2.0)
-            _log.info("bot_stopped", shutdown_seconds=round(time.monotonic() - stopping, 2))
-    finally:
-        await bot.session.close()
-        if isinstance(transcriber, WhisperTranscriber):
-            transcriber.close()
-        elif isinstance(transcriber, QueueTranscriber):
-            await transcriber.close()
+            shutdown.begin()

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from sessions.settings import LogSettings, env_alias
 
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses larger files on Telegram's cloud API
-
-
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
 
 
 class AccessPolicy:
@@ -42,40 +38,24 @@ class AccessPolicy:
         return self.anyone or user_id in self.user_ids
 
 
-class BotSettings(BaseSettings):
+class BotSettings(LogSettings):
     """Settings of the Telegram side. ``BOT_TOKEN`` is the only one that is required."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
-
-    bot_token: SecretStr = Field(validation_alias=_env("BOT_TOKEN"))
-    telegram_api_url: str | None = Field(default=None, validation_alias=_env("TELEGRAM_API_URL"))
-    allowed_user_ids: str = Field(default="", validation_alias=_env("ALLOWED_USER_IDS"))
-    max_download_bytes: int = Field(
-        default=CLOUD_DOWNLOAD_LIMIT, gt=0, validation_alias=_env("MAX_DOWNLOAD_BYTES")
-    )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", validation_alias=_env("LOG_LEVEL")
-    )
-    log_format: Literal["console", "json"] = Field(
-        default="console", validation_alias=_env("LOG_FORMAT")
-    )
+    bot_token: SecretStr
+    telegram_api_url: str | None = None
+    allowed_user_ids: str = ""
+    max_download_bytes: int = Field(default=CLOUD_DOWNLOAD_LIMIT, gt=0)
     poll_timeout_seconds: int = Field(
-        default=30, ge=0, le=50, validation_alias=_env("TELEGRAM_POLL_TIMEOUT")
+        default=30, ge=0, le=50, validation_alias=env_alias("TELEGRAM_POLL_TIMEOUT")
     )
-    heartbeat_file: Path | None = Field(default=None, validation_alias=_env("HEARTBEAT_FILE"))
-    shutdown_grace_seconds: float = Field(
-        default=5.0, ge=0, le=8, validation_alias=_env("SHUTDOWN_GRACE_SECONDS")
-    )
+    heartbeat_file: Path | None = None
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=8)
 
-    webhook_url: str | None = Field(default=None, validation_alias=_env("WEBHOOK_URL"))
-    webhook_secret: SecretStr | None = Field(default=None, validation_alias=_env("WEBHOOK_SECRET"))
-    webhook_host: str = Field(default="0.0.0.0", validation_alias=_env("WEBHOOK_HOST"))
-    webhook_port: int = Field(default=8080, gt=0, lt=65536, validation_alias=_env("WEBHOOK_PORT"))
-    webhook_max_connections: int = Field(
-        default=1, ge=1, le=100, validation_alias=_env("WEBHOOK_MAX_CONNECTIONS")
-    )
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, gt=0, lt=65536)
+    webhook_max_connections: int = Field(default=1, ge=1, le=100)
 
     @field_validator("bot_token")
     @classmethod
@@ -84,22 +64,10 @@ class BotSettings(BaseSettings):
             raise ValueError("does not look like a bot token (digits:secret, from @BotFather)")
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("log_level", mode="before")
+    @field_validator("webhook_secret")
     @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("log_format", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
-
-    @field_validator("webhook_secret", mode="before")
-    @classmethod
-    def _secret_shape(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        if isinstance(value, str) and not _SECRET_RE.fullmatch(value):
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _SECRET_RE.fullmatch(value.get_secret_value()):
             raise ValueError("use 1-256 characters: letters, digits, _ and - (Telegram's rule)")
         return value
 
@@ -109,16 +77,19 @@ class BotSettings(BaseSettings):
             raise ValueError("WEBHOOK_SECRET is required with WEBHOOK_URL")
         return self
 
-    @field_validator("telegram_api_url", "heartbeat_file", "webhook_url", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("allowed_user_ids")
     @classmethod
     def _valid_ids(cls, value: str) -> str:
         AccessPolicy.parse(value)
         return value
+
+    @property
+    def secrets(self) -> list[str]:
+        """What these settings hold that must never be shown: the token, the webhook secret."""
+        found = [self.bot_token.get_secret_value()]
+        if self.webhook_secret is not None:
+            found.append(self.webhook_secret.get_secret_value())
+        return found
 
     @property
     def access(self) -> AccessPolicy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sessions import Session
+from sessions.formatting import format_duration
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -33,14 +34,6 @@ COMMANDS = [
 ]
 
 
-def duration(seconds: float) -> str:
-    """``75 -> "1:15"``, ``3725 -> "1:02:05"``."""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
@@ -59,8 +52,8 @@ def access_closed(user_id: int) -> str:
 
 def too_long(actual: float, limit: int) -> str:
     return (
-        f"This recording is {duration(actual)} long; the limit is {duration(limit)} "
-        f"(MAX_AUDIO_DURATION_SECONDS), {duration(actual - limit)} over. It was not saved."
+        f"This recording is {format_duration(actual)} long; the limit is {format_duration(limit)} "
+        f"(MAX_AUDIO_DURATION_SECONDS), {format_duration(actual - limit)} over. It was not saved."
     )
 
 
@@ -106,13 +99,12 @@ def not_saved_download_failed(attempts: int) -> str:
 
 
 def acknowledged(session: Session) -> str:
-    return (
-        f"Got it: {notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}."
-    )
+    count, length = len(session.audio_entries), session.total_duration_seconds
+    return f"Got it: {notes(count)}, {format_duration(length)}."
 
 
 def transcribing(count: int, total_seconds: float, done: int | None = None) -> str:
-    head = f"Transcribing {notes(count)} ({duration(total_seconds)})"
+    head = f"Transcribing {notes(count)} ({format_duration(total_seconds)})"
     return f"{head}: {done} of {count} done..." if done is not None else f"{head}..."
 
 
@@ -126,7 +118,7 @@ def transcribed(session: Session) -> str:
 def transcript_header(session: Session) -> str:
     return (
         f"Transcript of session {session.session_id} "
-        f"({notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}):"
+        f"({notes(len(session.audio_entries))}, {format_duration(session.total_duration_seconds)}):"
     )
 
 
@@ -198,7 +190,7 @@ def status(active: Session | None, recent: list[Session], processor: str | None 
     else:
         lines.append(
             f"Open session {active.session_id}: {notes(len(active.audio_entries))}, "
-            f"{duration(active.total_duration_seconds)}."
+            f"{format_duration(active.total_duration_seconds)}."
         )
     if recent:
         lines.append("")
@@ -206,7 +198,8 @@ def status(active: Session | None, recent: list[Session], processor: str | None 
         for session in recent:
             lines.append(
                 f"- {session.session_id}: {session.state.value.lower()}, "
-                f"{notes(len(session.audio_entries))}, {duration(session.total_duration_seconds)}"
+                f"{notes(len(session.audio_entries))}, "
+                f"{format_duration(session.total_duration_seconds)}"
             )
     lines.append("")
     lines.append(

@@ -19,6 +19,7 @@ from processing.base import Processor, ProcessorError
 from processing.command import CommandProcessor
 from processing.settings import MARKDOWN, ProcessingSettings
 from sessions import AudioEntry, Session, TranscriptionStatus
+from sessions.formatting import format_duration
 from sessions.layout import PROCESS_OUTPUT_DIR, TRANSCRIPTS_DIR, transcript_filename
 from sessions.storage import write_atomic
 
@@ -28,7 +29,6 @@ __all__ = [
     "Processor",
     "ProcessorError",
     "build_processor",
-    "format_duration",
     "render_markdown",
     "render_srt",
     "srt_timestamp",
@@ -208,11 +208,3 @@ def srt_timestamp(seconds: float) -> str:
     minutes, rest = divmod(rest, 60_000)
     secs, millis = divmod(rest, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"
-
-
-def format_duration(seconds: float) -> str:
-    """``65 -> "1:05"``, ``3725 -> "1:02:05"``."""
-    total = max(0, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

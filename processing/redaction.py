@@ -1,33 +1,6 @@
-"""Takes secrets out of what a processor printed, before it is stored or shown."""
+"""The project's one redactor, used on what a processor prints (it lives in ``sessions``,
+so that the log set-up of every entry point shares it)."""
 
-from __future__ import annotations
+from sessions.redaction import MIN_SECRET_LENGTH, REDACTED, Redactor
 
-import re
-from collections.abc import Iterable
-
-REDACTED = "***"
-# A Telegram bot token (digits:secret), and the password in a URL (redis://user:pw@host).
-_BOT_TOKEN = re.compile(r"\b\d{3,}:[A-Za-z0-9_-]{30,}")
-_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):[^@\s/]+@")
-# Shorter values would redact ordinary words (a PROCESSOR_ENV value such as "en").
-MIN_SECRET_LENGTH = 6
-
-
-class Redactor:
-    """Replaces each known secret, anything shaped like a bot token, and URL passwords."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        found = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted(found, key=len, reverse=True)
-
-    @property
-    def longest(self) -> int:
-        """Length of the longest known secret (0 when there is none)."""
-        return len(self._secrets[0]) if self._secrets else 0
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        text = _BOT_TOKEN.sub(REDACTED, text)
-        return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "Redactor"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+
+from sessions.settings import ProjectSettings
 
 MARKDOWN = "markdown"
 COMMAND_PREFIX = "command:"
@@ -19,30 +20,16 @@ def _split_names(raw: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
-
-
-class ProcessingSettings(BaseSettings):
+class ProcessingSettings(ProjectSettings):
     """Which processor runs after transcription, if any, and for how long at most."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
-
     processor: str | None = Field(
-        default=None,
-        validation_alias=_env("PROCESSOR"),
-        description="unset: no processing; markdown; or command:<shell command>",
+        default=None, description="unset: no processing; markdown; or command:<shell command>"
     )
-    processor_timeout_seconds: float = Field(
-        default=600, gt=0, validation_alias=_env("PROCESSOR_TIMEOUT_SECONDS")
-    )
+    processor_timeout_seconds: float = Field(default=600, gt=0)
 
     processor_env: str = Field(
-        default="",
-        validation_alias=_env("PROCESSOR_ENV"),
-        description="comma-separated names of extra variables the command gets",
+        default="", description="comma-separated names of extra variables the command gets"
     )
 
     @field_validator("processor_env")
@@ -58,10 +45,8 @@ class ProcessingSettings(BaseSettings):
 
     @field_validator("processor", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str):
-            return value.strip() or None
-        return value
+    def _stripped(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("processor")
     @classmethod

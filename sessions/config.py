@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from sessions.settings import ProjectSettings, env_alias
 
 
-class SessionConfig(BaseSettings):
+class SessionConfig(ProjectSettings):
     """Where sessions live and how long one recording may be.
 
     ``base_dir`` defaults to ``data/sessions`` rather than the contract's ``sessions``,
     which would put user data inside the ``sessions/`` Python package.
     """
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
-
     base_dir: Path = Field(
-        default=Path("data/sessions"),
-        validation_alias=AliasChoices("SESSIONS_DIR", "base_dir"),
+        default=Path("data/sessions"), validation_alias=env_alias("SESSIONS_DIR")
     )
-    max_audio_duration_seconds: int = Field(
-        default=1200,
-        gt=0,
-        validation_alias=AliasChoices("MAX_AUDIO_DURATION_SECONDS", "max_audio_duration_seconds"),
-    )
+    max_audio_duration_seconds: int = Field(default=1200, gt=0)

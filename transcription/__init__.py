@@ -1,4 +1,4 @@
-"""Speech to text with faster-whisper, and the worker that transcribes finalized sessions.
+"""Speech to text with faster-whisper, and the service that transcribes finalized sessions.
 
 Imports ``sessions``; never Telegram.
 """
@@ -13,7 +13,7 @@ from transcription.engine import (
     bundled_model_path,
 )
 from transcription.pipeline import finish_session, transcribe_entry, transcribe_session
-from transcription.service import TranscriptionWorker
+from transcription.service import TranscriptionService
 from transcription.settings import TranscriptionSettings
 
 __all__ = [
@@ -22,8 +22,8 @@ __all__ = [
     "Transcriber",
     "TranscriptResult",
     "TranscriptSegment",
+    "TranscriptionService",
     "TranscriptionSettings",
-    "TranscriptionWorker",
     "WhisperTranscriber",
     "bundled_model_path",
     "finish_session",

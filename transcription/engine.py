@@ -63,6 +63,10 @@ class Transcriber(Protocol):
         """Transcribe ``path``. AudioDecodeError if it is not decodable audio."""
         ...
 
+    async def aclose(self) -> None:
+        """Release what the transcriber holds (threads, connections); it is not used after."""
+        ...
+
 
 @runtime_checkable
 class TimedTranscriber(Transcriber, Protocol):
@@ -313,7 +317,7 @@ class WhisperTranscriber:
             speech_seconds=getattr(info, "duration_after_vad", None),
         )
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Release the worker threads (running calls finish in the background)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 

@@ -231,7 +231,8 @@ class QueueTranscriber:
         self._marks = JobMarks(self._redis, self.settings.transcription_result_ttl_seconds)
         _log.info("queue_connected", redis=redact_url(self.settings.redis_url))
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
+        """Disconnect from Redis; jobs still waiting for a worker stay queued."""
         await self.broker.shutdown()
         if self._redis is not None:
             await self._redis.aclose()

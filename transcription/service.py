@@ -23,7 +23,7 @@ from transcription.settings import TranscriptionSettings
 _log = structlog.get_logger("transcription.service")
 
 
-class TranscriptionWorker:
+class TranscriptionService:
     """In-process service: a queue of sessions to transcribe and the tasks that drain it.
 
     Sessions are taken in the order they were finalized. ``TRANSCRIPTION_CONCURRENCY``
@@ -49,7 +49,7 @@ class TranscriptionWorker:
         """Listen for finalized sessions and queue every session left in TRANSCRIBING."""
         self._unsubscribe = self._manager.events.subscribe(self._on_finalized, ev.FINALIZED)
         for n in range(self._settings.transcription_concurrency):
-            self._tasks.append(asyncio.create_task(self._run(), name=f"transcription-worker-{n}"))
+            self._tasks.append(asyncio.create_task(self._run(), name=f"transcription-service-{n}"))
         resumable = await self._manager.sessions_in_states(SessionState.TRANSCRIBING)
         for session in resumable:
             self.enqueue(session.session_id)

@@ -3,98 +3,68 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
 
-
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
+from sessions.settings import ProjectSettings
 
 
-class TranscriptionSettings(BaseSettings):
+class TranscriptionSettings(ProjectSettings):
     """How speech becomes text. Bigger models and GPUs are settings, not code changes."""
-
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
 
     transcription_backend: Literal["local", "taskiq"] = Field(
         default="local",
-        validation_alias=_env("TRANSCRIPTION_BACKEND"),
         description="local: the model runs in the bot; taskiq: on workers through Redis",
     )
-    redis_url: str = Field(default="redis://localhost:6379/0", validation_alias=_env("REDIS_URL"))
+    redis_url: str = "redis://localhost:6379/0"
     transcription_queue_idle_seconds: int = Field(
         default=60,
         ge=3,
-        validation_alias=_env("TRANSCRIPTION_QUEUE_IDLE_SECONDS"),
         description="a job whose worker stopped renewing its claim this long goes to another",
     )
-    transcription_result_ttl_seconds: int = Field(
-        default=86400, ge=60, validation_alias=_env("TRANSCRIPTION_RESULT_TTL_SECONDS")
-    )
+    transcription_result_ttl_seconds: int = Field(default=86400, ge=60)
     whisper_model: str | None = Field(
         default=None,
-        validation_alias=_env("WHISPER_MODEL"),
         description="unset: the bundled tiny.en; a directory: that model; a name: from the hub",
     )
-    whisper_device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", validation_alias=_env("WHISPER_DEVICE")
-    )
+    whisper_device: Literal["auto", "cpu", "cuda"] = "auto"
     whisper_compute_type: str | None = Field(
-        default=None,
-        validation_alias=_env("WHISPER_COMPUTE_TYPE"),
-        description="unset: int8 on CPU, float16 on CUDA",
+        default=None, description="unset: int8 on CPU, float16 on CUDA"
     )
     whisper_language: str | None = Field(
-        default=None,
-        validation_alias=_env("WHISPER_LANGUAGE"),
-        description="unset: detect (multilingual models); .en models are English only",
+        default=None, description="unset: detect (multilingual models); .en models are English only"
     )
-    whisper_beam_size: int = Field(
-        default=5, ge=1, le=20, validation_alias=_env("WHISPER_BEAM_SIZE")
-    )
+    whisper_beam_size: int = Field(default=5, ge=1, le=20)
     whisper_cpu_threads: int = Field(
-        default=0,
-        ge=0,
-        validation_alias=_env("WHISPER_CPU_THREADS"),
-        description="0: half the CPU cores, at least one",
+        default=0, ge=0, description="0: half the CPU cores, at least one"
     )
-    whisper_vad_filter: bool = Field(default=True, validation_alias=_env("WHISPER_VAD_FILTER"))
+    whisper_vad_filter: bool = True
     whisper_batch_size: int = Field(
         default=0,
         ge=0,
-        validation_alias=_env("WHISPER_BATCH_SIZE"),
         description="0: plain transcribe; >0: BatchedInferencePipeline with this batch size",
     )
-    transcription_concurrency: int = Field(
-        default=1, ge=1, le=16, validation_alias=_env("TRANSCRIPTION_CONCURRENCY")
-    )
+    transcription_concurrency: int = Field(default=1, ge=1, le=16)
     transcription_nice: int = Field(
         default=10,
         ge=0,
         le=19,
-        validation_alias=_env("TRANSCRIPTION_NICE"),
         description="CPU priority of inference threads (Linux nice); 0 leaves it unchanged",
     )
-    transcription_timeout_base_seconds: float = Field(
-        default=120.0, gt=0, validation_alias=_env("TRANSCRIPTION_TIMEOUT_BASE_SECONDS")
-    )
-    transcription_timeout_per_audio_second: float = Field(
-        default=2.0, ge=0, validation_alias=_env("TRANSCRIPTION_TIMEOUT_PER_AUDIO_SECOND")
-    )
-    transcription_retries: int = Field(
-        default=2, ge=0, le=10, validation_alias=_env("TRANSCRIPTION_RETRIES")
-    )
-    transcription_retry_backoff_seconds: float = Field(
-        default=2.0, ge=0, validation_alias=_env("TRANSCRIPTION_RETRY_BACKOFF_SECONDS")
-    )
+    transcription_timeout_base_seconds: float = Field(default=120.0, gt=0)
+    transcription_timeout_per_audio_second: float = Field(default=2.0, ge=0)
+    transcription_retries: int = Field(default=2, ge=0, le=10)
+    transcription_retry_backoff_seconds: float = Field(default=2.0, ge=0)
 
-    @field_validator("whisper_model", "whisper_language", "whisper_compute_type", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+    @property
+    def secrets(self) -> list[str]:
+        """What these settings hold that must never be shown: the password in ``REDIS_URL``
+        (``redis://:pw@host`` or ``?password=pw``)."""
+        parts = urlsplit(self.redis_url)
+        found = [parts.password or ""]
+        found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password"]
+        return [s for s in found if s]
 
     def timeout_for(self, duration_seconds: float) -> float:
         """Time allowed for one entry: a base plus a multiple of the audio's length."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -23,6 +22,8 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from taskiq.api import run_receiver_task
 
+from sessions.logging_setup import configure_logging
+from sessions.settings import LogSettings, describe_invalid
 from transcription.engine import ModelLoadError, WhisperTranscriber
 from transcription.jobs import JobMarks, redact_url
 from transcription.queue import JOB_SETTINGS, build_broker, register_transcription_task
@@ -75,13 +76,14 @@ class ModelCache:
             while len(self._loaded) > self._size:
                 _, evicted = self._loaded.popitem(last=False)
                 # Calls already running finish in the background; the threads then go.
-                evicted.close()
+                await evicted.aclose()
                 _log.info("model_evicted", model=evicted.model_source, cached=len(self._loaded))
             return transcriber
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Close every loaded model."""
         for transcriber in self._loaded.values():
-            transcriber.close()
+            await transcriber.aclose()
         self._loaded.clear()
 
 
@@ -111,25 +113,18 @@ async def serve(settings: TranscriptionSettings) -> None:
         await asyncio.wait_for(broker.shutdown(), STOP_GRACE_SECONDS)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(redis.aclose(), STOP_GRACE_SECONDS)
-    models.close()
+    await models.aclose()
     _log.info("worker_stopped")
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(),
-        ]
-    )
     try:
+        log = LogSettings()
         settings = TranscriptionSettings()
     except ValidationError as exc:
-        error = exc.errors()[0]
-        print(f"transcription worker: {error['loc'][0]}: {error['msg']}", file=sys.stderr)
+        print(f"transcription worker: {describe_invalid(exc)}", file=sys.stderr)
         return 2
+    configure_logging(log.log_level, log.log_format, secrets=settings.secrets)
     try:
         asyncio.run(serve(settings))
     except ModelLoadError as exc:

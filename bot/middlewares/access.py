@@ -8,7 +8,7 @@ account) are not answered at all: the bot must not drown a group in refusals.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -17,6 +17,7 @@ from aiogram.types import Message, TelegramObject
 
 from bot import texts
 from bot.config import AccessPolicy
+from bot.middlewares import Handler
 
 _log = structlog.get_logger("bot.access")
 
@@ -42,12 +43,7 @@ class AccessMiddleware(BaseMiddleware):
         self._clock = clock
         self._refused_at: dict[tuple[int, int], float] = {}  # (chat, user) in groups
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Message) or event.from_user is None:
             return None  # channel posts: not for this bot
         user_id = event.from_user.id

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
+from bot.middlewares import Handler
+
 _log = structlog.get_logger("bot.updates")
 
 
 class UpdateLoggingMiddleware(BaseMiddleware):
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         started = time.perf_counter()
         fields: dict[str, Any] = {}
         if isinstance(event, Update):

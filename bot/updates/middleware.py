@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 
+from bot.middlewares import Handler
 from bot.updates.ordering import ChatOrdering, Ticket
 
 
@@ -17,12 +17,7 @@ class OrderingMiddleware(BaseMiddleware):
     def __init__(self, ordering: ChatOrdering) -> None:
         self.ordering = ordering
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         ticket = data.get("ticket")
         if isinstance(ticket, Ticket):
             await self.ordering.wait_turn(ticket)

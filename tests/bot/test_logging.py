@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 
-from bot.logging_setup import Redactor, configure_logging
+from bot import __main__ as bot_main
+from bot.config import BotSettings
+from sessions.logging_setup import LogRedactor, configure_logging
+from tests.test_env_example import clear_settings_environment
 
 SECRET = "123456:TEST-secret_abcdefghijklmnopqrstuvwxyz01"
 
@@ -110,9 +114,32 @@ def test_console_format_is_scrubbed_too(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_redactor_scrubs_strings_and_events() -> None:
-    redact = Redactor(["s3cret", ""])  # an empty secret must not blank everything
+    redact = LogRedactor(["s3cret", ""])  # an empty secret must not blank everything
     assert redact.scrub("a s3cret b s3cret") == "a *** b ***"
     assert redact(None, "info", "line with s3cret") == "line with ***"
     assert redact(None, "info", b"bytes s3cret") == "bytes ***"
     event = redact(None, "info", {"event": "x s3cret", "n": 1, "other": "plain"})
     assert event == {"event": "x ***", "n": 1, "other": "plain"}
+
+
+def test_python_m_bot_redacts_token_webhook_secret_and_redis_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clear_settings_environment(monkeypatch, tmp_path)
+    hook, password = "hook-secret-0815", "redis-pass-4711"
+    monkeypatch.setenv("BOT_TOKEN", SECRET)
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example/hook")
+    monkeypatch.setenv("WEBHOOK_SECRET", hook)
+    monkeypatch.setenv("REDIS_URL", f"redis://worker:{password}@redis:6379/0")
+    monkeypatch.setenv("LOG_FORMAT", "json")
+
+    async def run_bot(settings: BotSettings, *_: Any) -> None:
+        structlog.get_logger("bot.test").info("all_secrets", line=f"{hook} {password}")
+        logging.getLogger("aiohttp.client").warning("POST /bot%s with %s", SECRET, hook)
+
+    monkeypatch.setattr(bot_main, "run_bot", run_bot)
+    assert bot_main.main() == 0
+    err = capsys.readouterr().err
+    for secret in (SECRET, hook, password):
+        assert secret not in err
+    assert [e["event"] for e in json_lines(err)] == ["all_secrets", "POST /bot*** with ***"]

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import texts
-from bot.texts import MESSAGE_LIMIT, duration, split_message
+from bot.texts import MESSAGE_LIMIT, split_message
+from sessions.formatting import format_duration
 
 
 def non_space(text: str) -> str:
@@ -141,6 +142,7 @@ def test_split_property_plain_words_limit_50(words: list[str]) -> None:
 @pytest.mark.parametrize(
     ("seconds", "expected"),
     [
+        (-3, "0:00"),  # a clock that went back never shows a minus sign
         (0, "0:00"),
         (0.4, "0:00"),
         (5, "0:05"),
@@ -156,7 +158,7 @@ def test_split_property_plain_words_limit_50(words: list[str]) -> None:
     ],
 )
 def test_duration(seconds: float, expected: str) -> None:
-    assert duration(seconds) == expected
+    assert format_duration(seconds) == expected
 
 
 def test_notes_plural() -> None:

@@ -29,6 +29,9 @@ class Utf8Transcriber:
         segment = TranscriptSegment(start=0.0, end=2.0, text=words)
         return TranscriptResult(text=words, language="en", duration_seconds=2.0, segments=[segment])
 
+    async def aclose(self) -> None:
+        pass
+
 
 async def main(base: Path) -> None:
     manager = FileSessionManager(FileSessionStorage(base), SessionConfig(base_dir=base))

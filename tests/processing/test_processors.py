@@ -18,7 +18,7 @@ from processing import (
     ProcessorError,
     build_processor,
 )
-from processing.processors import format_duration, srt_timestamp
+from processing.processors import srt_timestamp
 from sessions import FileSessionManager
 from tests.processing import output_dir, parse_srt, transcribed_session
 
@@ -95,9 +95,6 @@ def test_time_formats() -> None:
     assert srt_timestamp(0) == "00:00:00,000"
     assert srt_timestamp(3723.5) == "01:02:03,500"
     assert srt_timestamp(59.9996) == "00:01:00,000"
-    assert format_duration(5) == "0:05"
-    assert format_duration(65) == "1:05"
-    assert format_duration(3725) == "1:02:05"
 
 
 async def test_markdown_document_of_a_session(manager: FileSessionManager) -> None:

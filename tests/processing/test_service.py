@@ -16,7 +16,7 @@ from sessions import FileSessionManager, Session, SessionState
 from tests.conftest import EventRecorder, add_note
 from tests.processing import FAST, output_dir, transcribed_session
 from tests.transcription.fakes import ScriptedTranscriber
-from transcription import TranscriptionWorker, transcribe_session
+from transcription import TranscriptionService, transcribe_session
 
 
 class CountingProcessor:
@@ -88,7 +88,7 @@ async def test_transcribed_session_is_processed_by_markdown(
     manager: FileSessionManager, recorder: EventRecorder
 ) -> None:
     service = await run_service(manager, MarkdownProcessor())
-    worker = TranscriptionWorker(manager, ScriptedTranscriber(), FAST)
+    worker = TranscriptionService(manager, ScriptedTranscriber(), FAST)
     await worker.start()
     try:
         session = await manager.create_session(chat_id=1)

@@ -23,6 +23,10 @@ class ScriptedTranscriber:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.attempts: Counter[str] = Counter()
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
 
     async def transcribe(self, path: Path) -> TranscriptResult:
         self.calls.append(path.name)

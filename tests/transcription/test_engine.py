@@ -35,7 +35,7 @@ async def test_decoding_settings_reach_the_model(
     try:
         result = await transcriber.transcribe(Path("note.ogg"))
     finally:
-        transcriber.close()
+        await transcriber.aclose()
     assert model.options == [{"beam_size": beam, "vad_filter": vad, "language": language}]
     assert result.text == "word0 word1 word2"
 
@@ -57,7 +57,7 @@ async def test_a_timed_out_inference_keeps_its_slot_and_stops_at_the_next_segmen
             gate.set()  # the model yields again: the abandoned call stops at this segment
             result = await asyncio.wait_for(after, 30)
     finally:
-        transcriber.close()
+        await transcriber.aclose()
     assert hung.yielded == 1 + 5  # the hung call stopped after one segment; the next ran all
     assert result.text.startswith("word0")
     events = [entry["event"] for entry in logs]
@@ -79,7 +79,7 @@ async def test_a_cancelled_wait_never_starts_its_inference() -> None:
         with pytest.raises(asyncio.CancelledError):
             await second
     finally:
-        transcriber.close()
+        await transcriber.aclose()
     assert len(busy.options) == 1
 
 
@@ -91,7 +91,7 @@ class Loaded:
         self.model_source = settings.whisper_model or "bundled"
         self.closed = False
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self.closed = True
 
 
@@ -114,7 +114,7 @@ async def test_model_cache_is_bounded_and_closes_what_it_evicts() -> None:
     assert [m.closed for m in loaded] == [False, True, False]
     await cache.get(first)  # still cached
     assert len(loaded) == 3
-    cache.close()
+    await cache.aclose()
     assert all(m.closed for m in loaded)
 
 

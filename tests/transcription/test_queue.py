@@ -58,6 +58,7 @@ class WorkerProcess:
             "WHISPER_CPU_THREADS": "1",
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
+            "LOG_FORMAT": "json",
             **self.extra_env,
         }
         with self.log_path.open("ab") as log:
@@ -168,7 +169,7 @@ async def test_two_workers_share_a_session(
     try:
         done = await transcribe_session(manager, queue, session.session_id, queue.settings)
     finally:
-        await queue.close()
+        await queue.aclose()
     check_transcripts(manager, done, names)
     client = Redis.from_url(redis.url)
     try:
@@ -190,7 +191,7 @@ async def test_corrupt_audio_through_the_queue_fails_its_entry_only(
     try:
         done = await transcribe_session(manager, queue, session.session_id, queue.settings)
     finally:
-        await queue.close()
+        await queue.aclose()
     assert [e.transcription_status for e in done.audio_entries] == [
         TranscriptionStatus.COMPLETED,
         TranscriptionStatus.FAILED,
@@ -216,7 +217,7 @@ async def test_worker_killed_mid_job_its_job_is_taken_over(
         rescuer = await start_worker(redis, tmp_path, workers, idle_seconds=3)
         done = await asyncio.wait_for(run, RUN_BOUND_SECONDS)
     finally:
-        await queue.close()
+        await queue.aclose()
     check_transcripts(manager, done, names)
     assert rescuer.count("job_reclaimed") >= 1  # the dead worker's job, not a new one
     assert rescuer.count("job_done") == 2
@@ -238,7 +239,7 @@ async def test_redis_restart_during_a_run(
         await redis.restart(down_seconds=1.0)
         done = await asyncio.wait_for(run, RUN_BOUND_SECONDS)
     finally:
-        await queue.close()
+        await queue.aclose()
     check_transcripts(manager, done, names)
     assert worker.proc is not None
     assert worker.proc.returncode is None  # the worker rode out the restart
@@ -273,7 +274,7 @@ async def test_a_worker_behind_a_password_keeps_its_own_hardware_settings(
         try:
             done = await transcribe_session(manager, queue, session.session_id, bot)
         finally:
-            await queue.close()
+            await queue.aclose()
     finally:
         await server.stop()
     check_transcripts(manager, done, names)

@@ -82,7 +82,7 @@ async def bot_side(settings: TranscriptionSettings) -> AsyncIterator[QueueTransc
     try:
         yield queue
     finally:
-        await queue.close()
+        await queue.aclose()
 
 
 async def session_with(manager: FileSessionManager, *scripts: str) -> Session:

@@ -41,7 +41,7 @@ def whisper() -> Iterator[WhisperTranscriber]:
     transcriber = WhisperTranscriber(TranscriptionSettings(whisper_cpu_threads=2))
     transcriber.load()  # once for the module: loading is the slow part
     yield transcriber
-    transcriber.close()
+    asyncio.run(transcriber.aclose())
 
 
 def test_bundled_model_is_found_in_the_package() -> None:
@@ -166,7 +166,7 @@ async def test_decoding_and_hardware_settings_are_used(
         unfiltered = await variant.transcribe(FIXTURES / "silence.ogg")
         filtered = await whisper.transcribe(FIXTURES / "silence.ogg")
     finally:
-        variant.close()
+        await variant.aclose()
     assert unfiltered.speech_seconds == pytest.approx(unfiltered.duration_seconds)
     assert filtered.speech_seconds == 0.0
 
@@ -180,7 +180,7 @@ async def test_batched_pipeline_gives_coarse_segments(whisper: WhisperTranscribe
         assert isinstance(batched._pipeline, BatchedInferencePipeline)
         coarse = await batched.transcribe(FIXTURES / "speech_04.ogg")
     finally:
-        batched.close()
+        await batched.aclose()
     fine = await whisper.transcribe(FIXTURES / "speech_04.ogg")
     assert word_error_rate(REFERENCES["speech_04.ogg"], coarse.text) <= PER_NOTE_WER_BOUND
     assert len(coarse.segments) <= 2 < len(fine.segments)
@@ -196,6 +196,6 @@ def test_inference_threads_run_at_lower_priority() -> None:
             lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         ).result()
     finally:
-        transcriber.close()
+        asyncio.run(transcriber.aclose())
     assert nice >= 7
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 7  # caller unchanged

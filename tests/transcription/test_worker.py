@@ -12,8 +12,8 @@ from sessions import FileSessionManager, Session, SessionState, TranscriptionSta
 from tests.conftest import EventRecorder, add_note
 from tests.transcription.fakes import ScriptedTranscriber
 from transcription import (
+    TranscriptionService,
     TranscriptionSettings,
-    TranscriptionWorker,
     TranscriptResult,
     finish_session,
     transcribe_entry,
@@ -185,7 +185,7 @@ async def test_worker_service_queues_sessions_and_resumes_at_start(
     fake = ScriptedTranscriber()
     # Left TRANSCRIBING by a previous run: picked up at start.
     leftover = await session_with(manager, "text:left over", chat_id=1)
-    worker = TranscriptionWorker(manager, fake, FAST)
+    worker = TranscriptionService(manager, fake, FAST)
     await worker.start()
     try:
         # Finalized while running: picked up from the event.
@@ -205,7 +205,7 @@ async def test_worker_service_queues_sessions_and_resumes_at_start(
 async def test_worker_stop_mid_entry_then_restart_resumes(manager: FileSessionManager) -> None:
     fake = ScriptedTranscriber()
     session = await session_with(manager, "text:first", "hang")
-    worker = TranscriptionWorker(manager, fake, FAST)
+    worker = TranscriptionService(manager, fake, FAST)
     await worker.start()
     for _ in range(200):
         if "002_audio.ogg" in fake.calls:
@@ -220,7 +220,7 @@ async def test_worker_stop_mid_entry_then_restart_resumes(manager: FileSessionMa
     audio = manager.get_session_path(session.session_id) / "audio" / "002_audio.ogg"
     audio.write_text("text:second")
     fake.calls.clear()
-    worker = TranscriptionWorker(manager, fake, FAST)
+    worker = TranscriptionService(manager, fake, FAST)
     await worker.start()
     await asyncio.wait_for(worker.wait_idle(), 10)
     await worker.stop()
@@ -232,7 +232,7 @@ async def test_worker_stop_mid_entry_then_restart_resumes(manager: FileSessionMa
 async def test_several_sessions_all_finish(manager: FileSessionManager, concurrency: int) -> None:
     fake = ScriptedTranscriber()
     settings = FAST.model_copy(update={"transcription_concurrency": concurrency})
-    worker = TranscriptionWorker(manager, fake, settings)
+    worker = TranscriptionService(manager, fake, settings)
     await worker.start()
     made = [await session_with(manager, f"text:s{n}", chat_id=n) for n in range(6)]
     await asyncio.wait_for(worker.wait_idle(), 10)

@@ -1,7 +1,9 @@
-"""structlog set up once: console lines for people, JSON lines for machines, secrets redacted.
+"""structlog set up once for every entry point (``python -m bot``, ``python -m
+transcription.worker``): console lines for people, JSON lines for machines, secrets redacted.
 
-Standard-library logging (aiogram, aiohttp) goes through the same renderer, so every line
-has one format, and the bot token never appears in any line (aiohttp puts it in URLs).
+Standard-library logging (aiogram, aiohttp, taskiq, redis) goes through the same renderer, so
+every line has one format, and no secret appears in any line: the ones named, anything shaped
+like a bot token (aiohttp puts it in URLs) and the password of any URL.
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ from typing import Any
 import structlog
 from structlog.typing import WrappedLogger
 
+from sessions.redaction import Redactor
 
-class Redactor:
-    """Replaces each secret with ``***`` in every value of a log event, and in the line."""
+# Libraries that log every event at INFO; each entry point logs its own line instead.
+QUIET_LOGGERS = ("aiogram.event", "taskiq.receiver.receiver")
+
+
+class LogRedactor:
+    """A structlog processor: each secret becomes ``***`` in every string value of an event,
+    and in the rendered line."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = [s for s in secrets if s]
-
-    def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        self.scrub = Redactor(secrets)
 
     def __call__(self, logger: WrappedLogger, name: str, event: Any) -> Any:
         if isinstance(event, str | bytes):
@@ -35,8 +38,8 @@ class Redactor:
 def configure_logging(
     level: str = "INFO", fmt: str = "console", secrets: Iterable[str] = ()
 ) -> None:
-    """Configure structlog and the standard library's root logger."""
-    redact = Redactor(secrets)
+    """Configure structlog and the standard library's root logger, writing to stderr."""
+    redact = LogRedactor(secrets)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -69,5 +72,5 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    # aiogram logs every update at INFO; the bot logs its own "update_handled" line instead.
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
