@@ -12,6 +12,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from sessions import (
     AudioEntry,
+    Event,
     EventBus,
     FileSessionManager,
     FileSessionStorage,
@@ -31,8 +32,8 @@ class EventRecorder:
         self.events: list[SessionEvent] = []
         bus.subscribe(self._record)
 
-    async def _record(self, event: SessionEvent) -> None:
-        self.events.append(event)
+    async def _record(self, event: Event) -> None:
+        self.events.append(event.to_session_event())  # the contract's serialised form
 
     def types(self, session_id: str | None = None) -> list[str]:
         return [
