@@ -28,7 +28,13 @@ from sessions.events import (
     SessionFinalized,
     StateChanged,
 )
-from sessions.folder import AudioUpload, OutputListing, SessionFolder, UnreadableOutputError
+from sessions.folder import (
+    AudioUpload,
+    AudioWriter,
+    OutputListing,
+    SessionFolder,
+    UnreadableOutputError,
+)
 from sessions.manager import FileSessionManager, SessionManager
 from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
 from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
@@ -39,6 +45,7 @@ __all__ = [
     "AudioEntry",
     "AudioRejectedError",
     "AudioUpload",
+    "AudioWriter",
     "CorruptSessionError",
     "Delivered",
     "EntryNotFoundError",
