@@ -17,20 +17,15 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from processing.base import Processor, ProcessorError, within_session
-from sessions import (
-    ErrorEntry,
-    InvalidStateError,
-    Session,
-    SessionFolder,
-    SessionManager,
-    SessionState,
-    StateChanged,
-)
+from sessions import ErrorEntry, InvalidStateError, SessionState, StateChanged
+
+if TYPE_CHECKING:  # annotations only
+    from sessions import Session, SessionFolder, SessionManager
 
 _log = structlog.get_logger("processing.service")
 

@@ -8,15 +8,11 @@ structlog in the contract's form, :class:`SessionEvent` (``event_type``, ``sessi
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
-from enum import Enum
 from typing import Any, ClassVar, TypeVar, overload
 
 import structlog
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from sessions.models import SessionState, TranscriptionStatus, utc_now
 
@@ -35,25 +31,21 @@ class SessionEvent(BaseModel):
         return value if isinstance(value, int) else None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Event:
+class Event(BaseModel):
     """Something that happened to a session. Subclasses name the kind and its fields."""
+
+    model_config = ConfigDict(frozen=True)
 
     event_type: ClassVar[str] = "event"
 
     session_id: str
     chat_id: int
-    timestamp: datetime = dataclasses.field(default_factory=utc_now)
+    timestamp: AwareDatetime = Field(default_factory=utc_now)
 
     @property
     def details(self) -> dict[str, Any]:
         """The fields beyond the session id and time, as plain JSON values."""
-        skip = ("session_id", "timestamp")
-        return {
-            f.name: _plain(getattr(self, f.name))
-            for f in dataclasses.fields(self)
-            if f.name not in skip
-        }
+        return self.model_dump(mode="json", exclude={"session_id", "timestamp"})
 
     def to_session_event(self) -> SessionEvent:
         """The contract's :class:`SessionEvent` for this event."""
@@ -65,21 +57,27 @@ class Event:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
 class SessionCreated(Event):
+    """A new session opened for a chat."""
+
     event_type: ClassVar[str] = "created"
     auto_finalized: str | None = None  # the session finalized to make room, if any
 
 
-@dataclass(frozen=True, kw_only=True)
 class SessionFinalized(Event):
+    """COLLECTING -> TRANSCRIBING: the session takes no more notes; sizes for progress."""
+
     event_type: ClassVar[str] = "finalized"
     entry_count: int
     total_duration_seconds: float
 
 
-@dataclass(frozen=True, kw_only=True)
 class AudioAdded(Event):
+    """A note was recorded in the session.
+
+    ``entry_count`` and ``total_duration_seconds`` are the session's after it.
+    """
+
     event_type: ClassVar[str] = "audio_added"
     sequence: int
     filename: str
@@ -88,22 +86,23 @@ class AudioAdded(Event):
     total_duration_seconds: float
 
 
-@dataclass(frozen=True, kw_only=True)
 class StateChanged(Event):
+    """The session moved from one state of the contract's table to another."""
+
     event_type: ClassVar[str] = "state_changed"
     from_state: SessionState
     to_state: SessionState
 
 
-@dataclass(frozen=True, kw_only=True)
 class ErrorAdded(Event):
+    """An error entry was added to the session (``sequence``: the note, if one)."""
+
     event_type: ClassVar[str] = "error"
     code: str
     message: str
     sequence: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class EntryStatusChanged(Event):
     """One entry's transcription status changed; the counts are over the whole session."""
 
@@ -116,14 +115,12 @@ class EntryStatusChanged(Event):
     total: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class Delivered(Event):
     """The session's transcript reached its chat."""
 
     event_type: ClassVar[str] = "delivered"
 
 
-@dataclass(frozen=True, kw_only=True)
 class OutputsDelivered(Event):
     """The processing stage's outcome reached the session's chat."""
 
@@ -180,12 +177,3 @@ class EventBus:
                 await handler(event)
             except Exception:
                 log.exception("event_handler_failed", handler=getattr(handler, "__qualname__", ""))
-
-
-def _plain(value: object) -> object:
-    # structlog's JSON renderer cannot serialise datetimes or enums by default.
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    return value
