@@ -216,7 +216,9 @@ class SessionFolder:
         """
         process = self.path / PROCESS_DIR
         if not process.is_dir():
-            process.mkdir(mode=DIR_MODE)  # FileNotFoundError when the session folder is gone
+            # FileNotFoundError when the session folder itself is gone.
+            with contextlib.suppress(FileExistsError):  # made by a racing task meanwhile
+                process.mkdir(mode=DIR_MODE)
             os.chmod(process, DIR_MODE)
         fd = os.open(process / _PROCESSING_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         try:
