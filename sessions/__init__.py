@@ -6,6 +6,7 @@ depend on the abstract :class:`SessionManager` and reach a session's files only 
 """
 
 from sessions.config import SessionConfig
+from sessions.contract import SessionManager
 from sessions.errors import (
     AudioRejectedError,
     CorruptSessionError,
@@ -35,7 +36,7 @@ from sessions.folder import (
     SessionFolder,
     UnreadableOutputError,
 )
-from sessions.manager import FileSessionManager, SessionManager
+from sessions.manager import FileSessionManager
 from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
 from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
 from sessions.transcripts import Transcript, TranscriptSegment
