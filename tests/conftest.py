@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,16 @@ class EventRecorder:
         return [
             e.event_type for e in self.events if session_id is None or e.session_id == session_id
         ]
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """A umask of 0, so that only the modes the code asks for explicitly keep files private."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @pytest.fixture
