@@ -52,10 +52,9 @@ from sessions import (
     FileSessionManager,
     FileSessionStorage,
     SessionConfig,
-    SessionEvent,
     SessionState,
+    StateChanged,
 )
-from sessions import events as ev
 from sessions.layout import AUDIO_DIR, TRANSCRIPTS_DIR, audio_filename
 from sessions.logging_setup import configure_logging
 from transcription import (
@@ -190,14 +189,14 @@ async def run_pipeline(
 
     done = asyncio.Event()
 
-    async def on_state(event: SessionEvent) -> None:
-        if event.session_id == sid and event.details.get("to_state") in (
-            SessionState.TRANSCRIBED.value,
-            SessionState.ERROR.value,
+    async def on_state(event: StateChanged) -> None:
+        if event.session_id == sid and event.to_state in (
+            SessionState.TRANSCRIBED,
+            SessionState.ERROR,
         ):
             done.set()
 
-    bus.subscribe(on_state, ev.STATE_CHANGED)
+    bus.subscribe(on_state, StateChanged)
     cpu = _cpu_seconds()
     start = time.perf_counter()
     await manager.finalize_session(sid)

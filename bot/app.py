@@ -33,7 +33,13 @@ from bot.updates.polling import ReliablePoller
 from bot.updates.runner import UpdateRunner
 from bot.updates.webhook import WebhookServer, run_webhook
 from processing import ProcessingService, ProcessingSettings, build_processor
-from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
+from sessions import (
+    EventBus,
+    FileSessionManager,
+    FileSessionStorage,
+    SessionConfig,
+    SessionManager,
+)
 from transcription import (
     Transcriber,
     TranscriptionService,
@@ -66,7 +72,7 @@ def build_bot(settings: BotSettings) -> Bot:
 
 def build_dispatcher(
     settings: BotSettings,
-    manager: FileSessionManager,
+    manager: SessionManager,
     ingest: IngestService,
     ordering: ChatOrdering,
 ) -> Dispatcher:

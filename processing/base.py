@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from sessions import Session
+from sessions import Session, SessionFolder
 
 
 class ProcessorError(Exception):
@@ -24,8 +24,8 @@ class Processor(Protocol):
 
     name: str
 
-    async def run(self, session: Session, session_dir: Path) -> None:
-        """Write into ``session_dir/process/output``; raise ProcessorError on failure."""
+    async def run(self, session: Session, folder: SessionFolder) -> None:
+        """Write the session's outputs through ``folder``; raise ProcessorError on failure."""
         ...
 
 

@@ -23,12 +23,10 @@ import structlog
 from processing.base import ProcessorError, within_session
 from processing.redaction import Redactor
 from processing.settings import NEVER_PASSED
-from sessions import Session
-from sessions.layout import PROCESS_INPUT, PROCESS_OUTPUT_DIR
+from sessions import Session, SessionFolder
 
 _log = structlog.get_logger("processing.command")
 
-LOG_FILE = "processor.log"
 STDERR_TAIL_CHARS = 1000
 KILL_GRACE_SECONDS = 2.0
 _LOG_LINE_BYTES = 1 << 20  # stderr is copied (redacted) into the log a line, or 1 MiB, at a time
@@ -73,7 +71,7 @@ class CommandProcessor:
         self._secrets = tuple(secrets)
 
     def environment(
-        self, session: Session, session_dir: Path, parent: Mapping[str, str] | None = None
+        self, session: Session, folder: SessionFolder, parent: Mapping[str, str] | None = None
     ) -> dict[str, str]:
         """The command's environment: the allowed part of ``parent`` (this process's
         environment by default), PROCESSOR_ENV's names, and where the session's files are."""
@@ -85,11 +83,11 @@ class CommandProcessor:
         }
         env.setdefault("PATH", os.defpath)
         env.update(
-            SESSION_DIR=str(session_dir),
+            SESSION_DIR=str(folder.path),
             SESSION_ID=session.session_id,
             CHAT_ID=str(session.chat_id),
-            PROCESS_INPUT=str(session_dir / PROCESS_INPUT),
-            PROCESS_OUTPUT_DIR=str(session_dir / PROCESS_OUTPUT_DIR),
+            PROCESS_INPUT=str(folder.process_input_path),
+            PROCESS_OUTPUT_DIR=str(folder.output_dir),
         )
         return env
 
@@ -98,15 +96,15 @@ class CommandProcessor:
         passed = [os.environ[name] for name in self.pass_env if name in os.environ]
         return Redactor([*self._secrets, *passed])
 
-    async def run(self, session: Session, session_dir: Path) -> None:
-        session_dir = await asyncio.to_thread(session_dir.absolute)  # it runs elsewhere
-        output = session_dir / PROCESS_OUTPUT_DIR
-        log_path = output / LOG_FILE
+    async def run(self, session: Session, folder: SessionFolder) -> None:
+        absolute = await asyncio.to_thread(folder.path.absolute)  # it runs elsewhere
+        folder = SessionFolder(absolute)
+        log_path = folder.processor_log_path
         redact = self.redactor()
-        stdout, stderr = await asyncio.to_thread(_open_outputs, output, log_path)
+        stdout, stderr = await asyncio.to_thread(_open_outputs, folder)
         try:
             try:
-                returncode = await self._execute(session, session_dir, stdout, stderr, redact)
+                returncode = await self._execute(session, folder, stdout, stderr, redact)
             except ProcessorError:  # timed out: its stderr still belongs in the log
                 await asyncio.to_thread(_finish_log, log_path, stderr, redact)
                 raise
@@ -121,23 +119,22 @@ class CommandProcessor:
             message = f"the command was killed by {_signal_name(-returncode)}"
         else:
             message = f"the command exited with status {returncode}"
-        last = _last_line(within_session(stderr_tail, session_dir))
+        last = _last_line(within_session(stderr_tail, folder.path))
         raise ProcessorError(f"{message}: {last}" if last else message, details)
 
     async def _execute(
         self,
         session: Session,
-        session_dir: Path,
+        folder: SessionFolder,
         stdout: IO[bytes],
         stderr: IO[bytes],
         redact: Redactor,
     ) -> int:
-        output = session_dir / PROCESS_OUTPUT_DIR
         try:
             process = await asyncio.create_subprocess_shell(
                 self.command,
-                cwd=output,
-                env=self.environment(session, session_dir),
+                cwd=folder.output_dir,
+                env=self.environment(session, folder),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,
@@ -169,10 +166,10 @@ class CommandProcessor:
         return returncode
 
 
-def _open_outputs(output: Path, log_path: Path) -> tuple[IO[bytes], IO[bytes]]:
-    output.mkdir(parents=True, exist_ok=True)
+def _open_outputs(folder: SessionFolder) -> tuple[IO[bytes], IO[bytes]]:
     with contextlib.ExitStack() as stack:
-        stdout = stack.enter_context(log_path.open("wb"))  # truncated: a rerun starts afresh
+        # Truncated: a rerun starts afresh.
+        stdout = stack.enter_context(os.fdopen(folder.open_processor_log(), "wb"))
         stderr = stack.enter_context(tempfile.TemporaryFile())
         stack.pop_all()  # both stay open: the caller closes them
     return stdout, stderr
@@ -236,4 +233,4 @@ async def _stop_group(process: asyncio.subprocess.Process) -> int:
     return await process.wait()
 
 
-__all__ = ["INHERITED", "LOG_FILE", "CommandProcessor"]
+__all__ = ["INHERITED", "CommandProcessor"]

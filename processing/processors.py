@@ -8,20 +8,15 @@ session to ERROR.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
-from pathlib import Path
-from typing import Any, TypeGuard
 
 from processing.base import Processor, ProcessorError
 from processing.command import CommandProcessor
 from processing.settings import MARKDOWN, ProcessingSettings
-from sessions import AudioEntry, Session, TranscriptionStatus
+from sessions import AudioEntry, Session, SessionFolder, Transcript, TranscriptionStatus
 from sessions.formatting import format_duration
-from sessions.layout import PROCESS_OUTPUT_DIR, TRANSCRIPTS_DIR, transcript_filename
-from sessions.storage import write_atomic
 
 __all__ = [
     "CommandProcessor",
@@ -74,17 +69,15 @@ class MarkdownProcessor:
 
     name: str = "markdown"
 
-    async def run(self, session: Session, session_dir: Path) -> None:
-        await asyncio.to_thread(self._write, session, session_dir)
+    async def run(self, session: Session, folder: SessionFolder) -> None:
+        await asyncio.to_thread(self._write, session, folder)
 
-    def _write(self, session: Session, session_dir: Path) -> None:
-        output = session_dir / PROCESS_OUTPUT_DIR
-        output.mkdir(parents=True, exist_ok=True)
-        write_atomic(output / MARKDOWN_FILE, render_markdown(session, session_dir).encode())
-        write_atomic(output / SRT_FILE, render_srt(session, session_dir).encode())
+    def _write(self, session: Session, folder: SessionFolder) -> None:
+        folder.write_output(MARKDOWN_FILE, render_markdown(session, folder).encode())
+        folder.write_output(SRT_FILE, render_srt(session, folder).encode())
 
 
-def render_markdown(session: Session, session_dir: Path) -> str:
+def render_markdown(session: Session, folder: SessionFolder) -> str:
     """The session as a markdown document (blocking: reads the transcripts)."""
     created = session.created_at.astimezone(UTC)
     entries = sorted(session.audio_entries, key=lambda e: e.sequence)
@@ -107,29 +100,21 @@ def render_markdown(session: Session, session_dir: Path) -> str:
             "",
             f"## Note {n} · {when} · {format_duration(entry.duration_seconds)}",
             "",
-            _note_body(entry, session_dir),
+            _note_body(entry, folder),
         ]
     return "\n".join(lines) + "\n"
 
 
-def _note_body(entry: AudioEntry, session_dir: Path) -> str:
+def _note_body(entry: AudioEntry, folder: SessionFolder) -> str:
     if entry.transcription_status is TranscriptionStatus.FAILED:
         reason = _escape_emphasis(entry.error or "unknown error")
         return f"_Could not be transcribed: {reason}_"
-    text = _read_transcript(entry, session_dir)
+    text = None
+    if entry.transcription_status is TranscriptionStatus.COMPLETED:
+        text = folder.read_transcript_text(entry.sequence, entry.transcript_filename)
     if text is None:
         return "_Transcript missing._"
     return text or "_No speech recognised._"
-
-
-def _read_transcript(entry: AudioEntry, session_dir: Path) -> str | None:
-    if entry.transcription_status is not TranscriptionStatus.COMPLETED:
-        return None
-    name = entry.transcript_filename or transcript_filename(entry.sequence)
-    try:
-        return (session_dir / TRANSCRIPTS_DIR / name).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
 
 
 def _escape_emphasis(text: str) -> str:
@@ -137,21 +122,16 @@ def _escape_emphasis(text: str) -> str:
     return flat.replace("\\", "\\\\").replace("_", "\\_").replace("*", "\\*")
 
 
-def render_srt(session: Session, session_dir: Path) -> str:
+def render_srt(session: Session, folder: SessionFolder) -> str:
     """Every note's segments on one timeline, each note starting where the last ended."""
     cues: list[_Cue] = []
     offset = 0.0
     for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
-        detail = _read_detail(entry, session_dir)
+        detail = _read_detail(entry, folder)
         length = entry.duration_seconds
         if detail is not None:
-            measured = detail.get("duration_seconds")
-            if (
-                isinstance(measured, int | float)
-                and not isinstance(measured, bool)
-                and measured > 0
-            ):
-                length = float(measured)
+            if detail.duration_seconds > 0:
+                length = detail.duration_seconds
             for start, end, text in _segments(detail):
                 begin = offset + start
                 if cues:
@@ -166,39 +146,20 @@ def render_srt(session: Session, session_dir: Path) -> str:
     return "\n".join(blocks)
 
 
-def _read_detail(entry: AudioEntry, session_dir: Path) -> dict[str, Any] | None:
+def _read_detail(entry: AudioEntry, folder: SessionFolder) -> Transcript | None:
     if entry.transcription_status is not TranscriptionStatus.COMPLETED:
         return None
-    path = session_dir / TRANSCRIPTS_DIR / transcript_filename(entry.sequence, ".json")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return folder.read_transcript(entry.sequence)
 
 
-def _segments(detail: dict[str, Any]) -> list[tuple[float, float, str]]:
+def _segments(detail: Transcript) -> list[tuple[float, float, str]]:
     found: list[tuple[float, float, str]] = []
-    raw = detail.get("segments")
-    if not isinstance(raw, list):
-        return found
-    for item in raw:
-        if not isinstance(item, dict):
-            continue
-        start, end, text = item.get("start"), item.get("end"), item.get("text")
-        if not _is_number(start) or not _is_number(end):
-            continue
-        if not isinstance(text, str):
-            continue
+    for segment in detail.segments:
         # A blank line would end the cue early: keep the cue's text lines together.
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        lines = [line.strip() for line in segment.text.splitlines() if line.strip()]
         if lines:
-            found.append((max(float(start), 0.0), max(float(end), 0.0), "\n".join(lines)))
+            found.append((max(segment.start, 0.0), max(segment.end, 0.0), "\n".join(lines)))
     return found
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def srt_timestamp(seconds: float) -> str:

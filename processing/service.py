@@ -14,40 +14,28 @@ scratch, with ``process/output/`` emptied first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import os
-import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from processing.base import Processor, ProcessorError, within_session
-from sessions import (
-    ErrorEntry,
-    FileSessionManager,
-    InvalidStateError,
-    Session,
-    SessionEvent,
-    SessionState,
-)
-from sessions import events as ev
-from sessions.layout import PROCESS_DIR, PROCESS_OUTPUT_DIR
+from sessions import ErrorEntry, InvalidStateError, SessionState, StateChanged
+
+if TYPE_CHECKING:  # annotations only
+    from sessions import Session, SessionFolder, SessionManager
 
 _log = structlog.get_logger("processing.service")
 
 ERROR_CODE = "processor_failed"
-# In process/, not process/output/ (which is emptied before each run and sent to the chat).
-LOCK_FILE = ".processing.lock"
 
 
 class ProcessingService:
     """Runs ``processor`` on every session that becomes TRANSCRIBED, as a background task."""
 
-    def __init__(self, manager: FileSessionManager, processor: Processor) -> None:
+    def __init__(self, manager: SessionManager, processor: Processor) -> None:
         self._manager = manager
         self._processor = processor
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -65,7 +53,7 @@ class ProcessingService:
     async def start(self) -> None:
         """Listen for TRANSCRIBED sessions, and take up work left from a previous run."""
         self._stopped = False
-        self._unsubscribe = self._manager.events.subscribe(self._on_state_changed, ev.STATE_CHANGED)
+        self._unsubscribe = self._manager.events.subscribe(self._on_state_changed, StateChanged)
         # Still being transcribed (resumed by the transcription service): owed a run too.
         for session in await self._manager.sessions_in_states(SessionState.TRANSCRIBING):
             await self._mark_due(session.session_id)
@@ -109,11 +97,10 @@ class ProcessingService:
 
         task.add_done_callback(forget)
 
-    async def _on_state_changed(self, event: SessionEvent) -> None:
-        to_state = event.details.get("to_state")
-        if to_state == SessionState.TRANSCRIBING.value:
+    async def _on_state_changed(self, event: StateChanged) -> None:
+        if event.to_state is SessionState.TRANSCRIBING:
             await self._mark_due(event.session_id)
-        elif to_state == SessionState.TRANSCRIBED.value:
+        elif event.to_state is SessionState.TRANSCRIBED:
             await self._mark_due(event.session_id)  # durable before the work starts
             self.submit(event.session_id)
 
@@ -126,9 +113,9 @@ class ProcessingService:
     async def _process(self, session_id: str) -> None:
         log = _log.bind(session_id=session_id, processor=self._processor.name)
         try:
-            session_dir = self._manager.get_session_path(session_id)
+            folder = self._manager.folder(session_id)
             # Not in a thread: a cancellation must never leave a lock taken behind our back.
-            lock = _try_lock(session_dir / PROCESS_DIR / LOCK_FILE)
+            lock = folder.try_processing_lock()
         except Exception:
             log.exception("processing_not_started")
             return
@@ -136,11 +123,11 @@ class ProcessingService:
             log.info("processing_elsewhere")  # another service or process holds the session
             return
         try:
-            await self._process_locked(session_id, session_dir, log)
+            await self._process_locked(session_id, folder, log)
         finally:
             os.close(lock)
 
-    async def _process_locked(self, session_id: str, session_dir: Path, log: Any) -> None:
+    async def _process_locked(self, session_id: str, folder: SessionFolder, log: Any) -> None:
         try:
             session = await self._manager.require_session(session_id)
             # Under the lock a PROCESSING session is nobody's: a run that was cut off.
@@ -149,7 +136,7 @@ class ProcessingService:
                 session = await self._manager.transition_state(session_id, SessionState.PROCESSING)
             elif not resumed:
                 return  # already processed, failed, or not transcribed: nothing to do
-            await asyncio.to_thread(_clear_output, session_dir / PROCESS_OUTPUT_DIR)
+            await asyncio.to_thread(folder.clear_output)
         except InvalidStateError:
             return  # moved on by someone else in the meantime
         except Exception:
@@ -159,17 +146,17 @@ class ProcessingService:
         log.info("processing_started", resumed=resumed)
         started = time.perf_counter()
         try:
-            await self._processor.run(session, session_dir)
+            await self._processor.run(session, folder)
         except asyncio.CancelledError:
             log.info("processing_cancelled", seconds=_since(started))
             raise
         except ProcessorError as exc:
-            message = within_session(exc.message, session_dir)
+            message = within_session(exc.message, folder.path)
             await self._fail(log, session_id, message, exc.details, started)
             return
         except Exception as exc:
             log.exception("processor_crashed")
-            reason = within_session(f"{type(exc).__name__}: {exc}", session_dir)
+            reason = within_session(f"{type(exc).__name__}: {exc}", folder.path)
             message = f"the {self._processor.name} processor crashed: {reason}"
             await self._fail(log, session_id, message, {"exception": repr(exc)}, started)
             return
@@ -216,36 +203,6 @@ def _is_due(session: Session) -> bool:
     if "processing_due" in session.model_fields_set:
         return session.processing_due
     return session.delivered_at is None
-
-
-def _try_lock(path: Path) -> int | None:
-    """A descriptor holding an exclusive lock on ``path``; None if someone else holds it.
-
-    ``flock`` locks exclude other processes and other descriptors in this one; the lock
-    goes with the descriptor (closing it, or a crash, releases it).
-    """
-    path.parent.mkdir(exist_ok=True)  # never creates a missing session's folder
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _clear_output(folder: Path) -> None:
-    """Empty the output folder, so a rerun leaves nothing of an earlier attempt."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for child in folder.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                child.unlink()
 
 
 def _since(started: float) -> float:

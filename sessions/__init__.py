@@ -1,9 +1,12 @@
 """The session core: models, state machine, atomic file storage and events.
 
-Knows nothing of Telegram or Whisper. The names below are public and fixed.
+Knows nothing of Telegram or Whisper. The names below are public and fixed. Other packages
+depend on the abstract :class:`SessionManager` and reach a session's files only through
+:class:`SessionFolder` (``manager.folder(session_id)``): only this package knows the layout.
 """
 
 from sessions.config import SessionConfig
+from sessions.contract import SessionManager
 from sessions.errors import (
     AudioRejectedError,
     CorruptSessionError,
@@ -13,29 +16,67 @@ from sessions.errors import (
     SessionImmutableError,
     SessionNotFoundError,
 )
-from sessions.events import EventBus, SessionEvent
-from sessions.manager import FileSessionManager, SessionManager
+from sessions.events import (
+    AudioAdded,
+    Delivered,
+    EntryStatusChanged,
+    ErrorAdded,
+    Event,
+    EventBus,
+    OutputsDelivered,
+    SessionCreated,
+    SessionEvent,
+    SessionFinalized,
+    StateChanged,
+)
+from sessions.folder import (
+    AudioUpload,
+    AudioWriter,
+    OutputListing,
+    SessionFolder,
+    UnreadableOutputError,
+)
+from sessions.manager import FileSessionManager
 from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
-from sessions.storage import FileSessionStorage, SessionStorage
+from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
+from sessions.transcripts import Transcript, TranscriptSegment
 
 __all__ = [
+    "AudioAdded",
     "AudioEntry",
     "AudioRejectedError",
+    "AudioUpload",
+    "AudioWriter",
     "CorruptSessionError",
+    "Delivered",
     "EntryNotFoundError",
+    "EntryStatusChanged",
+    "ErrorAdded",
     "ErrorEntry",
+    "Event",
     "EventBus",
     "FileSessionManager",
     "FileSessionStorage",
     "InvalidStateError",
+    "OutputListing",
+    "OutputsDelivered",
     "Session",
     "SessionConfig",
+    "SessionCreated",
     "SessionError",
     "SessionEvent",
+    "SessionFinalized",
+    "SessionFolder",
     "SessionImmutableError",
     "SessionManager",
     "SessionNotFoundError",
     "SessionState",
     "SessionStorage",
+    "StateChanged",
+    "Transcript",
+    "TranscriptSegment",
     "TranscriptionStatus",
+    "UnreadableOutputError",
+    "make_dir",
+    "write_atomic",
 ]

@@ -1,34 +1,24 @@
-"""Session events and the small async bus that carries them to subscribers.
+"""Session events, one class per kind, and the small async bus that carries them.
 
-Lower layers publish; upper layers (the transcription worker, the bot's notifier)
-subscribe. Every event is also logged with structlog, bound to its session id.
+Lower layers publish; upper layers (the transcription service, the bot's notifier, the
+processing stage) subscribe by class and read typed fields. Every event is also logged with
+structlog in the contract's form, :class:`SessionEvent` (``event_type``, ``session_id``,
+``timestamp``, ``details``), bound to its session id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, TypeVar, overload
 
 import structlog
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from sessions.models import utc_now
-
-EventHandler = Callable[["SessionEvent"], Awaitable[None]]
-
-# Event types the session core emits. Other layers may publish their own
-# (e.g. "transcription_progress") on the same bus.
-CREATED = "created"
-FINALIZED = "finalized"
-AUDIO_ADDED = "audio_added"
-STATE_CHANGED = "state_changed"
-ERROR = "error"
-ENTRY_STATUS = "entry_status"
+from sessions.models import SessionState, TranscriptionStatus, utc_now
 
 
 class SessionEvent(BaseModel):
-    """Something that happened to a session."""
+    """The contract's form of an event: what is logged and serialised."""
 
     event_type: str
     session_id: str
@@ -41,6 +31,106 @@ class SessionEvent(BaseModel):
         return value if isinstance(value, int) else None
 
 
+class Event(BaseModel):
+    """Something that happened to a session. Subclasses name the kind and its fields."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_type: ClassVar[str] = "event"
+
+    session_id: str
+    chat_id: int
+    timestamp: AwareDatetime = Field(default_factory=utc_now)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The fields beyond the session id and time, as plain JSON values."""
+        return self.model_dump(mode="json", exclude={"session_id", "timestamp"})
+
+    def to_session_event(self) -> SessionEvent:
+        """The contract's :class:`SessionEvent` for this event."""
+        return SessionEvent(
+            event_type=self.event_type,
+            session_id=self.session_id,
+            timestamp=self.timestamp,
+            details=self.details,
+        )
+
+
+class SessionCreated(Event):
+    """A new session opened for a chat."""
+
+    event_type: ClassVar[str] = "created"
+    auto_finalized: str | None = None  # the session finalized to make room, if any
+
+
+class SessionFinalized(Event):
+    """COLLECTING -> TRANSCRIBING: the session takes no more notes; sizes for progress."""
+
+    event_type: ClassVar[str] = "finalized"
+    entry_count: int
+    total_duration_seconds: float
+
+
+class AudioAdded(Event):
+    """A note was recorded in the session.
+
+    ``entry_count`` and ``total_duration_seconds`` are the session's after it.
+    """
+
+    event_type: ClassVar[str] = "audio_added"
+    sequence: int
+    filename: str
+    duration_seconds: float
+    entry_count: int
+    total_duration_seconds: float
+
+
+class StateChanged(Event):
+    """The session moved from one state of the contract's table to another."""
+
+    event_type: ClassVar[str] = "state_changed"
+    from_state: SessionState
+    to_state: SessionState
+
+
+class ErrorAdded(Event):
+    """An error entry was added to the session (``sequence``: the note, if one)."""
+
+    event_type: ClassVar[str] = "error"
+    code: str
+    message: str
+    sequence: int | None = None
+
+
+class EntryStatusChanged(Event):
+    """One entry's transcription status changed; the counts are over the whole session."""
+
+    event_type: ClassVar[str] = "entry_status"
+    sequence: int
+    status: TranscriptionStatus
+    completed: int
+    failed: int
+    done: int
+    total: int
+
+
+class Delivered(Event):
+    """The session's transcript reached its chat."""
+
+    event_type: ClassVar[str] = "delivered"
+
+
+class OutputsDelivered(Event):
+    """The processing stage's outcome reached the session's chat."""
+
+    event_type: ClassVar[str] = "outputs_delivered"
+
+
+E = TypeVar("E", bound=Event)
+EventHandler = Callable[[Event], Awaitable[None]]
+
+
 class EventBus:
     """Delivers each published event to every subscriber, in subscription order.
 
@@ -49,15 +139,25 @@ class EventBus:
     """
 
     def __init__(self, logger: structlog.typing.FilteringBoundLogger | None = None) -> None:
-        self._handlers: list[tuple[EventHandler, frozenset[str] | None]] = []
+        self._handlers: list[tuple[Callable[[Any], Awaitable[None]], type[Event]]] = []
         self._log = logger or structlog.get_logger("sessions.events")
 
-    def subscribe(self, handler: EventHandler, *event_types: str) -> Callable[[], None]:
-        """Call ``handler`` for events of ``event_types`` (all when none given).
+    @overload
+    def subscribe(
+        self, handler: Callable[[E], Awaitable[None]], kind: type[E]
+    ) -> Callable[[], None]: ...
+
+    @overload
+    def subscribe(self, handler: EventHandler) -> Callable[[], None]: ...
+
+    def subscribe(
+        self, handler: Callable[[Any], Awaitable[None]], kind: type[Event] = Event
+    ) -> Callable[[], None]:
+        """Call ``handler`` for events of class ``kind`` (every event by default).
 
         Returns a function that unsubscribes.
         """
-        item = (handler, frozenset(event_types) or None)
+        item = (handler, kind)
         self._handlers.append(item)
 
         def unsubscribe() -> None:
@@ -66,25 +166,14 @@ class EventBus:
 
         return unsubscribe
 
-    async def publish(self, event: SessionEvent) -> None:
+    async def publish(self, event: Event) -> None:
         """Log ``event`` and hand it to each interested subscriber."""
         log = self._log.bind(session_id=event.session_id, event_type=event.event_type)
-        log.info("session_event", **_loggable(event.details))
-        for handler, types in list(self._handlers):
-            if types is not None and event.event_type not in types:
+        log.info("session_event", **event.details)
+        for handler, kind in list(self._handlers):
+            if not isinstance(event, kind):
                 continue
             try:
                 await handler(event)
             except Exception:
                 log.exception("event_handler_failed", handler=getattr(handler, "__qualname__", ""))
-
-    async def emit(self, event_type: str, session_id: str, **details: Any) -> None:
-        """Shorthand for publishing a new :class:`SessionEvent`."""
-        await self.publish(
-            SessionEvent(event_type=event_type, session_id=session_id, details=details)
-        )
-
-
-def _loggable(details: dict[str, Any]) -> dict[str, Any]:
-    # structlog's JSON renderer cannot serialise datetimes by default.
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in details.items()}

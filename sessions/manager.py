@@ -13,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from sessions import events as ev
 from sessions.config import SessionConfig
+from sessions.contract import SessionManager
 from sessions.errors import (
     AudioRejectedError,
     CorruptSessionError,
@@ -31,9 +31,10 @@ from sessions.errors import (
     SessionImmutableError,
     SessionNotFoundError,
 )
-from sessions.events import EventBus, SessionEvent
+from sessions.events import EventBus
+from sessions.folder import SessionFolder
 from sessions.ids import candidate_ids
-from sessions.layout import AUDIO_DIR, is_plain_filename
+from sessions.layout import is_plain_filename
 from sessions.models import (
     AudioEntry,
     ErrorEntry,
@@ -47,7 +48,8 @@ from sessions.storage import SessionStorage
 
 # A change returns the events it caused, or None when it changed nothing. It must raise
 # before it modifies the session: changes are applied in batches to one loaded copy.
-_Events = list[tuple[str, dict[str, Any]]]
+# Each is the event class with its fields filled in; the session's ids are added on publishing.
+_Events = list[Callable[..., ev.Event]]
 _Change = Callable[[Session], _Events | None]
 
 
@@ -60,56 +62,6 @@ class _Queued:
 _log = structlog.get_logger("sessions.manager")
 
 _FINISHED = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
-
-
-class SessionManager(ABC):
-    """The contract's session manager, async because every operation may touch disk."""
-
-    @abstractmethod
-    async def get_active_session(self, chat_id: int | None = None) -> Session | None:
-        """The chat's COLLECTING session; without a chat id, the (newest) COLLECTING one."""
-
-    @abstractmethod
-    async def create_session(self, chat_id: int) -> Session:
-        """Create a new session, finalizing this chat's active session first."""
-
-    @abstractmethod
-    async def finalize_session(self, session_id: str) -> Session:
-        """COLLECTING -> TRANSCRIBING. InvalidStateError from any other state."""
-
-    @abstractmethod
-    async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
-        """Record an audio entry. SessionImmutableError unless COLLECTING."""
-
-    @abstractmethod
-    async def update_transcription_status(
-        self,
-        session_id: str,
-        sequence: int,
-        status: TranscriptionStatus,
-        transcript_filename: str | None = None,
-    ) -> Session:
-        """Set one entry's transcription status (and transcript file name)."""
-
-    @abstractmethod
-    async def transition_state(self, session_id: str, new_state: SessionState) -> Session:
-        """Move to ``new_state`` if the transition table allows it, else InvalidStateError."""
-
-    @abstractmethod
-    async def add_error(self, session_id: str, error: ErrorEntry) -> Session:
-        """Append an error entry."""
-
-    @abstractmethod
-    async def get_session(self, session_id: str) -> Session | None:
-        """The session, or None for a well-formed id that does not exist."""
-
-    @abstractmethod
-    async def list_sessions(self, limit: int = 10, chat_id: int | None = None) -> list[Session]:
-        """Recent sessions, newest first."""
-
-    @abstractmethod
-    def get_session_path(self, session_id: str) -> Path:
-        """Folder of a session."""
 
 
 class FileSessionManager(SessionManager):
@@ -133,6 +85,10 @@ class FileSessionManager(SessionManager):
         """Folder of a session. Validates the id's form but does not touch the disk."""
         return self.storage.session_path(session_id)
 
+    def folder(self, session_id: str) -> SessionFolder:
+        """The session's files. Validates the id's form but does not touch the disk."""
+        return SessionFolder(self.storage.session_path(session_id))
+
     async def get_session(self, session_id: str) -> Session | None:
         self.storage.session_path(session_id)  # a malformed id raises SessionNotFoundError
         return await asyncio.to_thread(self.storage.load, session_id)
@@ -149,7 +105,7 @@ class FileSessionManager(SessionManager):
             return await asyncio.to_thread(self._active_sync, chat_id)
         return await asyncio.to_thread(self._any_active_sync)
 
-    async def list_sessions(self, limit: int = 10, chat_id: int | None = None) -> list[Session]:
+    async def list_sessions(self, limit: int = 10, *, chat_id: int | None = None) -> list[Session]:
         return await asyncio.to_thread(self._list_sync, limit, chat_id)
 
     async def sessions_in_states(self, *states: SessionState) -> list[Session]:
@@ -198,11 +154,11 @@ class FileSessionManager(SessionManager):
 
     async def mark_delivered(self, session_id: str) -> Session:
         """Record that the session's transcript reached the chat (idempotent)."""
-        return await self._stamp_once(session_id, "delivered_at", "delivered")
+        return await self._stamp_once(session_id, "delivered_at", ev.Delivered)
 
     async def mark_outputs_delivered(self, session_id: str) -> Session:
         """Record that the processing stage's outcome reached the chat (idempotent)."""
-        return await self._stamp_once(session_id, "outputs_delivered_at", "outputs_delivered")
+        return await self._stamp_once(session_id, "outputs_delivered_at", ev.OutputsDelivered)
 
     async def record_delivery(
         self, session_id: str, part: str, refused: str | None = None
@@ -240,12 +196,14 @@ class FileSessionManager(SessionManager):
 
         return await self._mutate(session_id, change)
 
-    async def _stamp_once(self, session_id: str, field: str, event_type: str) -> Session:
+    async def _stamp_once(
+        self, session_id: str, field: str, event: Callable[..., ev.Event]
+    ) -> Session:
         def change(session: Session) -> _Events | None:
             if getattr(session, field) is not None:
                 return None
             setattr(session, field, utc_now())
-            return [(event_type, {})]
+            return [event]
 
         return await self._mutate(session_id, change)
 
@@ -311,13 +269,16 @@ class FileSessionManager(SessionManager):
         return await self._mutate(session_id, change)
 
     async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
-        """Record ``audio_entry``; its file must already be in the session's ``audio/``.
+        """Record ``audio_entry``, as the contract says: whether its file is in the session's
+        ``audio/`` is not checked here (an entry whose audio is missing fails alone, at
+        transcription).
 
         Idempotent on ``message_id``: a second call for the same Telegram message returns
         the session unchanged.
         """
-        entry = audio_entry.model_copy(deep=True)
-        folder = self.get_session_path(session_id)
+        # Validated again: an entry built without validation is refused as malformed
+        # (a ValueError) rather than stored.
+        entry = AudioEntry.model_validate(audio_entry.model_dump())
         max_duration = self.config.max_audio_duration_seconds
 
         def change(session: Session) -> _Events | None:
@@ -337,22 +298,21 @@ class FileSessionManager(SessionManager):
                 )
             if not is_plain_filename(entry.filename):
                 raise AudioRejectedError(f"not a plain file name: {entry.filename!r}")
-            if not (folder / AUDIO_DIR / entry.filename).is_file():
-                raise AudioRejectedError(f"audio file missing: {AUDIO_DIR}/{entry.filename}")
             entry.transcription_status = TranscriptionStatus.PENDING
             session.audio_entries.append(entry)
             session.audio_entries.sort(key=lambda e: e.sequence)
             session.next_sequence = max(session.next_sequence, entry.sequence + 1)
             if entry.message_id is not None:
                 session.reserved_sequences.pop(entry.message_id, None)
-            details = {
-                "sequence": entry.sequence,
-                "filename": entry.filename,
-                "duration_seconds": entry.duration_seconds,
-                "entry_count": len(session.audio_entries),
-                "total_duration_seconds": session.total_duration_seconds,
-            }
-            return [(ev.AUDIO_ADDED, details)]
+            added = partial(
+                ev.AudioAdded,
+                sequence=entry.sequence,
+                filename=entry.filename,
+                duration_seconds=entry.duration_seconds,
+                entry_count=len(session.audio_entries),
+                total_duration_seconds=session.total_duration_seconds,
+            )
+            return [added]
 
         return await self._mutate(session_id, change)
 
@@ -362,6 +322,7 @@ class FileSessionManager(SessionManager):
         sequence: int,
         status: TranscriptionStatus,
         transcript_filename: str | None = None,
+        *,
         error: str | None = None,
     ) -> Session:
         """Set one entry's status while the session is TRANSCRIBING.
@@ -395,15 +356,16 @@ class FileSessionManager(SessionManager):
             entry.transcript_filename = filename
             entry.error = new_error
             statuses = [e.transcription_status for e in session.audio_entries]
-            details = {
-                "sequence": sequence,
-                "status": status.value,
-                "completed": statuses.count(TranscriptionStatus.COMPLETED),
-                "failed": statuses.count(TranscriptionStatus.FAILED),
-                "done": sum(s in _FINISHED for s in statuses),
-                "total": len(statuses),
-            }
-            return [(ev.ENTRY_STATUS, details)]
+            changed = partial(
+                ev.EntryStatusChanged,
+                sequence=sequence,
+                status=status,
+                completed=statuses.count(TranscriptionStatus.COMPLETED),
+                failed=statuses.count(TranscriptionStatus.FAILED),
+                done=sum(s in _FINISHED for s in statuses),
+                total=len(statuses),
+            )
+            return [changed]
 
         return await self._mutate(session_id, change)
 
@@ -412,10 +374,13 @@ class FileSessionManager(SessionManager):
 
         def change(session: Session) -> _Events:
             session.errors.append(recorded)
-            details: dict[str, Any] = {"code": recorded.code, "message": recorded.message}
-            if recorded.sequence is not None:
-                details["sequence"] = recorded.sequence
-            return [(ev.ERROR, details)]
+            added = partial(
+                ev.ErrorAdded,
+                code=recorded.code,
+                message=recorded.message,
+                sequence=recorded.sequence,
+            )
+            return [added]
 
         return await self._mutate(session_id, change)
 
@@ -481,7 +446,9 @@ class FileSessionManager(SessionManager):
         if finalized is not None:
             await self._publish(finalized, _transition_events(SessionState.COLLECTING, finalized))
         if created:
-            await self._publish(new, [(ev.CREATED, {"auto_finalized": _id_or_none(finalized)})])
+            await self._publish(
+                new, [partial(ev.SessionCreated, auto_finalized=_id_or_none(finalized))]
+            )
         return new
 
     def _open_sync(
@@ -566,13 +533,8 @@ class FileSessionManager(SessionManager):
         return session
 
     async def _publish(self, session: Session, changes: _Events) -> None:
-        for event_type, details in changes:
-            event = SessionEvent(
-                event_type=event_type,
-                session_id=session.session_id,
-                details={"chat_id": session.chat_id, **details},
-            )
-            await self.events.publish(event)
+        for make in changes:
+            await self.events.publish(make(session_id=session.session_id, chat_id=session.chat_id))
 
 
 def _ensure_collecting(session: Session) -> None:
@@ -598,16 +560,13 @@ def _apply_transition(session: Session, new_state: SessionState) -> _Events:
 def _transition_events(old: SessionState, session: Session) -> _Events:
     changes: _Events = []
     if old is SessionState.COLLECTING and session.state is SessionState.TRANSCRIBING:
-        changes.append(
-            (
-                ev.FINALIZED,
-                {
-                    "entry_count": len(session.audio_entries),
-                    "total_duration_seconds": session.total_duration_seconds,
-                },
-            )
+        finalized = partial(
+            ev.SessionFinalized,
+            entry_count=len(session.audio_entries),
+            total_duration_seconds=session.total_duration_seconds,
         )
-    changes.append((ev.STATE_CHANGED, {"from_state": old.value, "to_state": session.state.value}))
+        changes.append(finalized)
+    changes.append(partial(ev.StateChanged, from_state=old, to_state=session.state))
     return changes
 
 

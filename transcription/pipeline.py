@@ -17,14 +17,13 @@ import structlog
 
 from sessions import (
     ErrorEntry,
-    FileSessionManager,
     InvalidStateError,
     Session,
+    SessionFolder,
+    SessionManager,
     SessionState,
     TranscriptionStatus,
 )
-from sessions.layout import AUDIO_DIR, PROCESS_INPUT, TRANSCRIPTS_DIR, transcript_filename
-from sessions.storage import dump_json_atomic, write_atomic
 from transcription.engine import (
     AudioDecodeError,
     TimedTranscriber,
@@ -38,45 +37,35 @@ _log = structlog.get_logger("transcription.pipeline")
 _DONE = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
 
 
-def _transcript_present(session_dir: Path, filename: str | None) -> bool:
-    return filename is not None and (session_dir / TRANSCRIPTS_DIR / filename).is_file()
-
-
-def needs_work(session_dir: Path, session: Session, sequence: int) -> bool:
+def needs_work(folder: SessionFolder, session: Session, sequence: int) -> bool:
     """Whether an entry still has to be transcribed (blocking: checks the transcript file)."""
     entry = session.entry(sequence)
     if entry is None or entry.transcription_status is TranscriptionStatus.FAILED:
         return False
     if entry.transcription_status is TranscriptionStatus.COMPLETED:
-        return not _transcript_present(session_dir, entry.transcript_filename)
+        return not folder.has_transcript_text(entry.transcript_filename)
     return True  # PENDING, or IN_PROGRESS left behind by a crash
 
 
 async def _fail_entry(
-    manager: FileSessionManager, session_id: str, sequence: int, code: str, message: str
+    manager: SessionManager,
+    session_id: str,
+    sequence: int,
+    code: str,
+    message: str,
+    *,
+    name_the_note: bool = False,
 ) -> TranscriptionStatus:
     await manager.update_transcription_status(
         session_id, sequence, TranscriptionStatus.FAILED, error=message
     )
-    await manager.add_error(session_id, ErrorEntry(message=message, code=code, sequence=sequence))
+    recorded = f"note {sequence}: {message}" if name_the_note else message
+    await manager.add_error(session_id, ErrorEntry(message=recorded, code=code, sequence=sequence))
     return TranscriptionStatus.FAILED
 
 
-def _write_transcript(session_dir: Path, sequence: int, result: TranscriptResult) -> str:
-    folder = session_dir / TRANSCRIPTS_DIR
-    text_name = transcript_filename(sequence)
-    dump_json_atomic(
-        folder / transcript_filename(sequence, ".json"),
-        {"sequence": sequence, **result.model_dump(mode="json")},
-    )
-    # The .txt is written last: its presence is what marks the entry as done on resume.
-    text = (result.text + "\n").encode("utf-8") if result.text else b""
-    write_atomic(folder / text_name, text)
-    return text_name
-
-
 async def transcribe_entry(
-    manager: FileSessionManager,
+    manager: SessionManager,
     transcriber: Transcriber,
     session_id: str,
     sequence: int,
@@ -93,23 +82,32 @@ async def transcribe_entry(
     before the entry fails. Time spent waiting for a free worker is not part of the timeout.
     """
     session = await manager.require_session(session_id)
-    session_dir = manager.get_session_path(session_id)
+    folder = manager.folder(session_id)
     entry = session.entry(sequence)
     if entry is None:
         raise InvalidStateError(f"session {session_id} has no entry {sequence}")
-    if not await asyncio.to_thread(needs_work, session_dir, session, sequence):
+    if not await asyncio.to_thread(needs_work, folder, session, sequence):
         return entry.transcription_status
     log = _log.bind(session_id=session_id, sequence=sequence)
     await manager.update_transcription_status(session_id, sequence, TranscriptionStatus.IN_PROGRESS)
 
-    audio_path = session_dir / AUDIO_DIR / entry.filename
+    audio_path = folder.audio_path(entry.filename)
     timeout = settings.timeout_for(entry.duration_seconds)
     attempts = settings.transcription_retries + 1
     started = time.perf_counter()
     for attempt in range(1, attempts + 1):
         try:
-            if not await asyncio.to_thread(audio_path.is_file):
-                raise AudioDecodeError(f"audio file missing: {AUDIO_DIR}/{entry.filename}")
+            if not await asyncio.to_thread(folder.has_audio, entry.filename):
+                # Recorded without its file (the contract allows it): this note fails alone.
+                log.warning("entry_audio_missing")
+                return await _fail_entry(
+                    manager,
+                    session_id,
+                    sequence,
+                    "audio_missing",
+                    "the audio file is missing",
+                    name_the_note=True,
+                )
             result = await _run_timed(transcriber, audio_path, timeout)
         except AudioDecodeError as exc:
             log.warning("entry_undecodable", error=str(exc))
@@ -136,7 +134,7 @@ async def transcribe_entry(
             log.warning("entry_retry", attempt=attempt, delay_seconds=delay, error=repr(exc))
             await sleep(delay)
             continue
-        name = await asyncio.to_thread(_write_transcript, session_dir, sequence, result)
+        name = await asyncio.to_thread(folder.write_transcript, sequence, result)
         await manager.update_transcription_status(
             session_id, sequence, TranscriptionStatus.COMPLETED, name
         )
@@ -161,7 +159,7 @@ async def _run_timed(
     return await asyncio.wait_for(transcriber.transcribe(audio_path), run_timeout)
 
 
-def consolidate(session_dir: Path, session: Session) -> str:
+def consolidate(folder: SessionFolder, session: Session) -> str:
     """The session's transcript: one paragraph per completed entry, in sequence order."""
     paragraphs = []
     for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
@@ -169,14 +167,15 @@ def consolidate(session_dir: Path, session: Session) -> str:
             continue
         if entry.transcript_filename is None:
             continue
-        path = session_dir / TRANSCRIPTS_DIR / entry.transcript_filename
-        text = path.read_text(encoding="utf-8").strip()  # whatever the locale says
+        text = folder.read_transcript_text(entry.sequence, entry.transcript_filename)
+        if text is None:  # COMPLETED without its transcript: the consolidation fails
+            raise FileNotFoundError(f"the transcript of note {entry.sequence} is missing")
         if text:
             paragraphs.append(text)
     return "\n\n".join(paragraphs) + ("\n" if paragraphs else "")
 
 
-async def finish_session(manager: FileSessionManager, session_id: str) -> Session:
+async def finish_session(manager: SessionManager, session_id: str) -> Session:
     """TRANSCRIBING -> TRANSCRIBED (or ERROR) once every entry is COMPLETED or FAILED.
 
     Writes ``process/input.txt`` first, so a TRANSCRIBED session always has it. Returns the
@@ -194,23 +193,24 @@ async def finish_session(manager: FileSessionManager, session_id: str) -> Sessio
             ErrorEntry(message="no voice note could be transcribed", code="all_entries_failed"),
         )
         return await _transition_once(manager, session_id, SessionState.ERROR)
-    session_dir = manager.get_session_path(session_id)
+    folder = manager.folder(session_id)
 
     def write_input() -> None:
-        write_atomic(session_dir / PROCESS_INPUT, consolidate(session_dir, session).encode("utf-8"))
+        folder.write_process_input(consolidate(folder, session))
 
     try:
         await asyncio.to_thread(write_input)
     except OSError as exc:
         await manager.add_error(
-            session_id, ErrorEntry(message=f"cannot write {PROCESS_INPUT}: {exc}", code="storage")
+            session_id,
+            ErrorEntry(message=f"cannot write the consolidated transcript: {exc}", code="storage"),
         )
         return await _transition_once(manager, session_id, SessionState.ERROR)
     return await _transition_once(manager, session_id, SessionState.TRANSCRIBED)
 
 
 async def _transition_once(
-    manager: FileSessionManager, session_id: str, state: SessionState
+    manager: SessionManager, session_id: str, state: SessionState
 ) -> Session:
     # Another process (or a racing task) may have finished the session first: that is fine.
     try:
@@ -220,7 +220,7 @@ async def _transition_once(
 
 
 async def transcribe_session(
-    manager: FileSessionManager,
+    manager: SessionManager,
     transcriber: Transcriber,
     session_id: str,
     settings: TranscriptionSettings,

@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
-from sessions import ErrorEntry, FileSessionManager, SessionEvent, SessionState
-from sessions import events as ev
+from sessions import ErrorEntry, SessionFinalized, SessionManager, SessionState
 from transcription.engine import Transcriber
 from transcription.pipeline import transcribe_session
 from transcription.settings import TranscriptionSettings
@@ -32,7 +31,7 @@ class TranscriptionService:
 
     def __init__(
         self,
-        manager: FileSessionManager,
+        manager: SessionManager,
         transcriber: Transcriber,
         settings: TranscriptionSettings,
     ) -> None:
@@ -47,7 +46,7 @@ class TranscriptionService:
 
     async def start(self) -> None:
         """Listen for finalized sessions and queue every session left in TRANSCRIBING."""
-        self._unsubscribe = self._manager.events.subscribe(self._on_finalized, ev.FINALIZED)
+        self._unsubscribe = self._manager.events.subscribe(self._on_finalized, SessionFinalized)
         for n in range(self._settings.transcription_concurrency):
             self._tasks.append(asyncio.create_task(self._run(), name=f"transcription-service-{n}"))
         resumable = await self._manager.sessions_in_states(SessionState.TRANSCRIBING)
@@ -79,7 +78,7 @@ class TranscriptionService:
         """Wait until every queued session has been worked on."""
         await self._queue.join()
 
-    async def _on_finalized(self, event: SessionEvent) -> None:
+    async def _on_finalized(self, event: SessionFinalized) -> None:
         self.enqueue(event.session_id)
 
     async def _run(self) -> None:

@@ -7,19 +7,19 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 
 from bot import texts
-from sessions import FileSessionManager
+from sessions import SessionManager
 
 RECENT_SESSIONS = 5
 
 
-async def start(message: Message, manager: FileSessionManager) -> None:
+async def start(message: Message, manager: SessionManager) -> None:
     # Finalizes the chat's open session, whose transcript the notifier then delivers; an
     # open session with no notes is kept instead (nothing to transcribe or deliver).
     await manager.start_session(message.chat.id)
     await message.answer(texts.START)
 
 
-async def done(message: Message, manager: FileSessionManager) -> None:
+async def done(message: Message, manager: SessionManager) -> None:
     session = await manager.get_active_session(message.chat.id)
     if session is None or not session.audio_entries:
         await message.answer(texts.NOTHING_TO_FINISH)
@@ -29,7 +29,7 @@ async def done(message: Message, manager: FileSessionManager) -> None:
 
 
 async def status(
-    message: Message, manager: FileSessionManager, processor_label: str | None = None
+    message: Message, manager: SessionManager, processor_label: str | None = None
 ) -> None:
     active = await manager.get_active_session(message.chat.id)
     recent = await manager.list_sessions(limit=RECENT_SESSIONS + 1, chat_id=message.chat.id)

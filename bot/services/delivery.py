@@ -16,12 +16,9 @@ left there (to ``/etc/passwd``, say) is never sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import stat
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import structlog
 from aiogram import Bot
@@ -38,13 +35,11 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, InputFile
 
 from bot import texts
-from sessions import FileSessionManager, Session
-from sessions.layout import PROCESS_DIR, PROCESS_OUTPUT_DIR
+from sessions import OutputListing, Session, SessionManager, UnreadableOutputError
 
 _log = structlog.get_logger("bot.delivery")
 
 UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # sendDocument on Telegram's cloud Bot API
-NOT_SENT = frozenset({"processor.log"})  # the processor's own log stays on the server
 # Refused for good: retrying the same request cannot change Telegram's answer.
 _PERMANENT = (
     TelegramBadRequest,
@@ -84,26 +79,13 @@ class Part:
     output: str | None = None
 
 
-class UnreadableOutputError(Exception):
-    """A processor output that cannot be sent as it is (a link, not a file, gone, too big)."""
-
-
-@dataclass
-class OutputListing:
-    """What ``process/output/`` holds: regular files to send, and what is not sent."""
-
-    files: list[tuple[str, int]] = field(default_factory=list)  # (name, size), non-empty
-    empty: list[str] = field(default_factory=list)
-    not_files: list[str] = field(default_factory=list)  # links, folders, fifos...
-
-
 class Courier:
     """Sends parts to a chat, one after the other, recording each one that arrived."""
 
     def __init__(
         self,
         bot: Bot,
-        manager: FileSessionManager,
+        manager: SessionManager,
         *,
         retry: RetryPolicy | None = None,
         sleep: Sleep | None = None,
@@ -152,8 +134,8 @@ class Courier:
             name = part.filename or "file"
             await self._bot.send_document(chat_id, BufferedInputFile(part.data, filename=name))
         elif part.output is not None:
-            folder = self._manager.get_session_path(session.session_id)
-            fd = await asyncio.to_thread(open_output, folder, part.output)
+            folder = self._manager.folder(session.session_id)
+            fd = await asyncio.to_thread(folder.open_output, part.output, UPLOAD_LIMIT_BYTES)
             try:
                 await self._bot.send_document(chat_id, _DescriptorFile(fd, part.output))
             finally:
@@ -176,83 +158,17 @@ class _DescriptorFile(InputFile):
             yield chunk
 
 
-def list_outputs(session_dir: Path) -> OutputListing:
-    """The processor's outputs, by name, sorted (blocking). Hidden files and its log are
-    left out; a missing output folder is an empty listing."""
-    listing = OutputListing()
-    try:
-        folder = _open_output_dir(session_dir)
-    except FileNotFoundError:
-        return listing
-    except OSError:  # process/output itself replaced by a link or a file
-        _log.warning("output_folder_not_a_folder", session_dir=session_dir.name)
-        listing.not_files.append(PROCESS_OUTPUT_DIR)
-        return listing
-    try:
-        names = sorted(os.listdir(folder))
-        for name in names:
-            if name.startswith(".") or name in NOT_SENT:
-                continue
-            info = os.stat(name, dir_fd=folder, follow_symlinks=False)
-            if not stat.S_ISREG(info.st_mode):
-                listing.not_files.append(name)
-            elif info.st_size == 0:
-                listing.empty.append(name)
-            else:
-                listing.files.append((name, info.st_size))
-    finally:
-        os.close(folder)
-    return listing
-
-
-def open_output(session_dir: Path, name: str) -> int:
-    """A read-only descriptor on the regular file ``name`` in ``process/output`` (blocking).
-
-    No link is followed on the way; anything but a non-empty regular file within the upload
-    limit raises :class:`UnreadableOutputError`.
-    """
-    try:
-        folder = _open_output_dir(session_dir)
-    except OSError as exc:
-        raise UnreadableOutputError("the output folder cannot be opened") from exc
-    try:
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a fifo: no wait
-        fd = os.open(name, flags, dir_fd=folder)
-    except OSError as exc:
-        raise UnreadableOutputError(f"{name} cannot be opened as a plain file") from exc
-    finally:
-        os.close(folder)
-    info = os.fstat(fd)
-    problem = None
-    if not stat.S_ISREG(info.st_mode):
-        problem = f"{name} is not a plain file"
-    elif info.st_size == 0:
-        problem = f"{name} is empty"
-    elif info.st_size > UPLOAD_LIMIT_BYTES:
-        problem = f"{name} is over the upload limit"
-    if problem is not None:
-        os.close(fd)
-        raise UnreadableOutputError(problem)
-    return fd
-
-
-def _open_output_dir(session_dir: Path) -> int:
-    """A descriptor on ``session_dir/process/output``, reached without following a link."""
-    fd = os.open(session_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for part in (PROCESS_DIR, Path(PROCESS_OUTPUT_DIR).name):
-            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-            inner = os.open(part, flags, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        raise
-    return fd
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, TelegramAPIError):
         return exc.message
     return str(exc) or type(exc).__name__
+
+
+__all__ = [
+    "UPLOAD_LIMIT_BYTES",
+    "Courier",
+    "OutputListing",
+    "Part",
+    "RetryPolicy",
+    "UnreadableOutputError",
+]

@@ -14,11 +14,8 @@ import contextlib
 import errno
 import math
 import mimetypes
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
 
 import aiohttp
 import structlog
@@ -34,10 +31,14 @@ from aiogram.types import Message
 
 from bot import texts
 from bot.updates.ordering import Ticket
-from sessions import AudioEntry, FileSessionManager, Session, SessionEvent, SessionImmutableError
-from sessions import events as ev
-from sessions.layout import AUDIO_DIR, audio_filename
-from sessions.storage import partial_name
+from sessions import (
+    AudioEntry,
+    AudioUpload,
+    Session,
+    SessionFinalized,
+    SessionImmutableError,
+    SessionManager,
+)
 from transcription.probe import measure_duration
 
 _log = structlog.get_logger("bot.ingest")
@@ -132,7 +133,7 @@ class IngestService:
     def __init__(
         self,
         bot: Bot,
-        manager: FileSessionManager,
+        manager: SessionManager,
         *,
         max_download_bytes: int,
         download_attempts: int = 4,
@@ -150,10 +151,10 @@ class IngestService:
 
     def attach(self) -> None:
         """Forget a chat's cached session as soon as it is finalized."""
-        self._manager.events.subscribe(self._forget, ev.FINALIZED)
+        self._manager.events.subscribe(self._forget, SessionFinalized)
 
-    async def _forget(self, event: SessionEvent) -> None:
-        if event.chat_id is not None and self._active.get(event.chat_id) == event.session_id:
+    async def _forget(self, event: SessionFinalized) -> None:
+        if self._active.get(event.chat_id) == event.session_id:
             del self._active[event.chat_id]
 
     def refusal(self, audio: IncomingAudio) -> str | None:
@@ -174,7 +175,7 @@ class IngestService:
         """Download ``audio`` into the chat's session and record it (once per message).
 
         Raises :class:`NoteNotSaved` when the note cannot be stored; nothing of it is then
-        left in the session (see :meth:`FileSessionManager.release_reservation`).
+        left in the session (see :meth:`SessionManager.release_reservation`).
         """
         with _disk_errors():  # a full disk may show first when the number is reserved
             sequence, session = await self._reserve(chat_id, message_id, ticket)
@@ -221,22 +222,18 @@ class IngestService:
         self, session_id: str, sequence: int, message_id: int, audio: IncomingAudio
     ) -> Session:
         """Download, measure, rename into place and record; nothing stays behind on failure."""
-        filename = audio_filename(sequence, audio.extension)
-        folder = self._manager.get_session_path(session_id) / AUDIO_DIR
-        destination = folder / filename
-        partial = folder / partial_name(filename)
-        try:
-            await self._download(audio, partial)
-            measured = await measure_duration(partial)
+        folder = self._manager.folder(session_id)
+        filename = folder.audio_filename(sequence, audio.extension)
+        # Written under a temporary name, measured there, and renamed only if it is kept.
+        async with folder.audio_upload(filename) as upload:
+            await self._download(audio, upload)
+            measured = await measure_duration(upload.path)
             if measured is not None and measured > self.max_duration_seconds:
                 raise NoteNotSaved(
                     texts.too_long(measured, self.max_duration_seconds), code="too_long"
                 )
             with _disk_errors():
-                await asyncio.to_thread(_commit, partial, destination)
-        except Exception:
-            await asyncio.to_thread(_remove, partial)
-            raise
+                await upload.commit()
         entry = AudioEntry(
             sequence=sequence,
             filename=filename,
@@ -255,7 +252,7 @@ class IngestService:
             with _disk_errors():
                 return await self._manager.add_audio(session_id, entry)
         except Exception:
-            await asyncio.to_thread(_remove, destination)
+            await asyncio.to_thread(folder.remove_audio, filename)
             raise
 
     async def _release(self, session_id: str, message_id: int) -> None:
@@ -264,11 +261,11 @@ class IngestService:
         except Exception as exc:  # e.g. the disk is still full: the number stays a gap
             _log.warning("reservation_not_released", message_id=message_id, error=repr(exc))
 
-    async def _download(self, audio: IncomingAudio, partial: Path) -> None:
-        """Stream the file into ``partial``, retrying transient errors with backoff."""
+    async def _download(self, audio: IncomingAudio, upload: AudioUpload) -> None:
+        """Stream the file into ``upload``, retrying transient errors with backoff."""
         for attempt in range(1, self._attempts + 1):
             try:
-                await self._download_once(audio, partial)
+                await self._download_once(audio, upload)
                 return
             except TelegramBadRequest as exc:
                 code, reply = (
@@ -293,7 +290,7 @@ class IngestService:
                 reply = texts.NOT_SAVED_TELEGRAM_REFUSED
                 raise NoteNotSaved(reply, code="telegram_refused") from exc
 
-    async def _download_once(self, audio: IncomingAudio, partial: Path) -> None:
+    async def _download_once(self, audio: IncomingAudio, upload: AudioUpload) -> None:
         file = await self._bot.get_file(audio.file_id)
         if file.file_path is None:
             raise NoteNotSaved(texts.NOT_SAVED_TELEGRAM_REFUSED, code="no_file_path")
@@ -308,7 +305,7 @@ class IngestService:
             raise_for_status=True,
         )
         with _disk_errors():
-            handle = await asyncio.to_thread(_open_for_writing, partial)
+            handle = await upload.open()
         received = 0
         try:
             async for chunk in stream:
@@ -319,11 +316,11 @@ class IngestService:
                         texts.too_big_unannounced(self.max_download_bytes), code="too_big"
                     )
                 with _disk_errors():
-                    await asyncio.to_thread(_write_chunk, handle, chunk)
+                    await handle.write(chunk)
         finally:
             await stream.aclose()
             with _disk_errors():
-                await asyncio.to_thread(handle.close)
+                await handle.close()
 
 
 @contextlib.contextmanager
@@ -335,28 +332,3 @@ def _disk_errors() -> Iterator[None]:
         if exc.errno in _DISK_FULL:
             raise NoteNotSaved(texts.NOT_SAVED_DISK_FULL, code="disk_full") from exc
         raise NoteNotSaved(texts.NOT_SAVED_DISK_ERROR, code="disk_error") from exc
-
-
-def _open_for_writing(path: Path) -> BinaryIO:
-    # Closed by the caller (in a thread), after the last chunk.
-    return open(path, "wb")
-
-
-def _write_chunk(handle: BinaryIO, data: bytes) -> None:
-    handle.write(data)
-
-
-def _commit(temporary: Path, destination: Path) -> None:
-    with open(temporary, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, destination)
-    fd = os.open(destination.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()

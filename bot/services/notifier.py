@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiofiles
 import structlog
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -32,11 +31,16 @@ from bot.services.delivery import (
     Part,
     RetryPolicy,
     Sleep,
-    list_outputs,
 )
-from sessions import FileSessionManager, Session, SessionEvent, SessionState
-from sessions import events as ev
-from sessions.layout import PROCESS_INPUT
+from sessions import (
+    EntryStatusChanged,
+    Session,
+    SessionFinalized,
+    SessionManager,
+    SessionState,
+    StateChanged,
+    TranscriptionStatus,
+)
 
 _log = structlog.get_logger("bot.notifier")
 
@@ -71,7 +75,7 @@ class Notifier:
     def __init__(
         self,
         bot: Bot,
-        manager: FileSessionManager,
+        manager: SessionManager,
         *,
         edit_interval: float = 2.0,
         retry: RetryPolicy | None = None,
@@ -89,9 +93,9 @@ class Notifier:
     def attach(self) -> None:
         bus = self._manager.events
         self._unsubscribe = [
-            bus.subscribe(self._on_finalized, ev.FINALIZED),
-            bus.subscribe(self._on_entry_status, ev.ENTRY_STATUS),
-            bus.subscribe(self._on_state_changed, ev.STATE_CHANGED),
+            bus.subscribe(self._on_finalized, SessionFinalized),
+            bus.subscribe(self._on_entry_status, EntryStatusChanged),
+            bus.subscribe(self._on_state_changed, StateChanged),
         ]
 
     async def resume(self) -> None:
@@ -123,27 +127,26 @@ class Notifier:
 
     # -- events ------------------------------------------------------------------------------
 
-    async def _on_finalized(self, event: SessionEvent) -> None:
-        chat_id = event.chat_id
-        count = int(event.details.get("entry_count", 0))
-        if chat_id is None or count == 0:
+    async def _on_finalized(self, event: SessionFinalized) -> None:
+        count = event.entry_count
+        if count == 0:
             return
-        total = float(event.details.get("total_duration_seconds", 0))
-        status = _Status(chat_id=chat_id, entry_count=count, total_seconds=total)
+        total = event.total_duration_seconds
+        status = _Status(chat_id=event.chat_id, entry_count=count, total_seconds=total)
         status = self._status.setdefault(event.session_id, status)
         self._spawn(self._send_status(status, texts.transcribing(count, total)))
 
-    async def _on_entry_status(self, event: SessionEvent) -> None:
+    async def _on_entry_status(self, event: EntryStatusChanged) -> None:
         status = self._status.get(event.session_id)
-        if status is None or event.details.get("status") not in ("COMPLETED", "FAILED"):
+        finished = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
+        if status is None or event.status not in finished:
             return
-        done = int(event.details.get("done", 0))
-        text = texts.transcribing(status.entry_count, status.total_seconds, done)
+        text = texts.transcribing(status.entry_count, status.total_seconds, event.done)
         self._spawn(self._edit_throttled(event.session_id, text))
 
-    async def _on_state_changed(self, event: SessionEvent) -> None:
+    async def _on_state_changed(self, event: StateChanged) -> None:
         finished = (SessionState.TRANSCRIBED, SessionState.PROCESSED, SessionState.ERROR)
-        if event.details.get("to_state") in finished:
+        if event.to_state in finished:
             self._spawn(self.deliver(event.session_id))
 
     # -- status message ------------------------------------------------------------------
@@ -230,13 +233,11 @@ class Notifier:
 
     async def _transcript_parts(self, session: Session) -> list[Part]:
         """The transcript's messages (and file), then the notes that failed, in order."""
-        path = self._manager.get_session_path(session.session_id) / PROCESS_INPUT
-        try:
-            async with aiofiles.open(path, encoding="utf-8") as handle:
-                transcript = await handle.read()
-        except FileNotFoundError:  # a TRANSCRIBED session has one; never block on its loss
+        folder = self._manager.folder(session.session_id)
+        stored = await asyncio.to_thread(folder.read_process_input)
+        if stored is None:  # a TRANSCRIBED session has one; never block on its loss
             _log.warning("transcript_missing", session_id=session.session_id)
-            transcript = ""
+        transcript = stored or ""
         chunks = texts.split_message(transcript)
         header = texts.transcript_header(session)
         messages = [texts.EMPTY_TRANSCRIPT] if not chunks else []
@@ -276,8 +277,8 @@ class Notifier:
             reason = failure.message if failure else "unknown error"
             text = texts.processing_failed(reason, session.session_id)
             return [Part(f"{OUTPUTS}/failed", text=text)]
-        folder = self._manager.get_session_path(session.session_id)
-        listing = await asyncio.to_thread(list_outputs, folder)
+        folder = self._manager.folder(session.session_id)
+        listing = await asyncio.to_thread(folder.list_outputs)
         parts = []
         for name, size in listing.files:
             key = f"{OUTPUTS}/{name}"

@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from sessions.storage import write_atomic
+from sessions import make_dir, write_atomic
 
 _log = structlog.get_logger("bot.updates.journal")
 
@@ -123,7 +123,7 @@ class UpdateJournal:
         return data
 
     def _write(self, payload: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path.parent)  # owner-only, like everything under SESSIONS_DIR
         write_atomic(self.path, payload)
 
 

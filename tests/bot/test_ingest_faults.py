@@ -20,10 +20,9 @@ from aiogram.types import Update
 from bot import texts
 from bot.app import build_dispatcher
 from bot.config import BotSettings
-from bot.services import ingest as ingest_module
 from bot.services.ingest import IngestService, download_timeout
 from bot.updates.ordering import ChatOrdering
-from sessions import FileSessionManager, FileSessionStorage, Session, SessionConfig
+from sessions import AudioWriter, FileSessionManager, FileSessionStorage, Session, SessionConfig
 from tests.bot.conftest import close_bot, make_bot
 from tests.conftest import FIXTURES
 from tests.fake_telegram import FakeTelegram
@@ -204,11 +203,11 @@ async def test_undecodable_audio_is_stored_with_its_declared_duration(harness: H
 async def test_a_failing_disk_while_downloading_is_told(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, code: int, expected: str
 ) -> None:
-    def failing_write(handle: Any, data: bytes) -> None:
+    async def failing_write(writer: AudioWriter, data: bytes) -> None:
         raise OSError(code, "No space left on device", "/srv/secret/path")
 
     with monkeypatch.context() as patch:
-        patch.setattr(ingest_module, "_write_chunk", failing_write)
+        patch.setattr(AudioWriter, "write", failing_write)
         note = await harness.voice(SPEECH_01)
     reply = harness.reply_to(note)
     assert reply == expected

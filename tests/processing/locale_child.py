@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from processing import CommandProcessor, MarkdownProcessor
-from sessions import FileSessionManager, FileSessionStorage, SessionConfig
+from sessions import FileSessionManager, FileSessionStorage, SessionConfig, SessionFolder
 from tests.conftest import add_note
 from transcription import TranscriptionSettings, TranscriptResult, TranscriptSegment
 from transcription.pipeline import transcribe_session
@@ -41,8 +41,8 @@ async def main(base: Path) -> None:
     settings = TranscriptionSettings(transcription_retries=0)
     session = await transcribe_session(manager, Utf8Transcriber(), session.session_id, settings)
     folder = manager.get_session_path(session.session_id)
-    await MarkdownProcessor().run(session, folder)
-    await CommandProcessor('cp "$PROCESS_INPUT" copy.txt', 10).run(session, folder)
+    await MarkdownProcessor().run(session, SessionFolder(folder))
+    await CommandProcessor('cp "$PROCESS_INPUT" copy.txt', 10).run(session, SessionFolder(folder))
     report = {
         "encoding": locale.getpreferredencoding(False),
         "state": session.state.value,

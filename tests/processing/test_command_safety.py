@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from processing import CommandProcessor, ProcessingService, ProcessingSettings, ProcessorError
 from processing import build_processor as build
-from sessions import FileSessionManager, SessionState
+from sessions import FileSessionManager, SessionFolder, SessionState
 from tests.processing import output_dir, transcribed_session
 
 TOKEN = "123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ"
@@ -56,7 +56,7 @@ async def test_command_environment_is_an_allow_list(
 ) -> None:
     session = await transcribed_session(manager, ("text:hello", 2), chat_id=42)
     folder = manager.get_session_path(session.session_id)
-    await CommandProcessor("env > env.txt", 10).run(session, folder)
+    await CommandProcessor("env > env.txt", 10).run(session, SessionFolder(folder))
 
     dumped = output_dir(manager, session) / "env.txt"
     env = read_env(dumped)
@@ -79,7 +79,7 @@ async def test_processor_env_passes_the_names_it_lists(
     processor = build(configured)
     assert isinstance(processor, CommandProcessor)
     session = await transcribed_session(manager, ("text:hello", 2))
-    await processor.run(session, manager.get_session_path(session.session_id))
+    await processor.run(session, manager.folder(session.session_id))
     env = read_env(output_dir(manager, session) / "env.txt")
     assert env["CLOUD_API_KEY"] == "key-from-the-bots-environment"
     assert "BOT_TOKEN" not in env
@@ -139,7 +139,7 @@ async def test_a_secret_where_the_tail_begins_is_still_redacted(
     command = f"printf %s {WEBHOOK} >&2; head -c 995 /dev/zero | tr '\\0' y >&2; exit 1"
     processor = CommandProcessor(command, 10, secrets=[WEBHOOK])
     with pytest.raises(ProcessorError) as caught:
-        await processor.run(session, manager.get_session_path(session.session_id))
+        await processor.run(session, manager.folder(session.session_id))
     tail = caught.value.details["stderr_tail"]
     assert WEBHOOK[-5:] not in tail
     assert tail.endswith("y" * 995)
@@ -154,7 +154,7 @@ async def test_non_ascii_text_through_the_command_under_the_c_locale(
     folder = manager.get_session_path(session.session_id)
     command = 'cp "$PROCESS_INPUT" copy.txt; cat "$PROCESS_INPUT" >&2; exit 1'
     with pytest.raises(ProcessorError) as caught:
-        await CommandProcessor(command, 10).run(session, folder)
+        await CommandProcessor(command, 10).run(session, SessionFolder(folder))
     assert caught.value.details["stderr_tail"] == "Zoë, naïve, 東京"
     expected = "Zoë, naïve, 東京\n".encode()
     assert (folder / "process" / "input.txt").read_bytes() == expected

@@ -19,7 +19,7 @@ from processing import (
     build_processor,
 )
 from processing.processors import srt_timestamp
-from sessions import FileSessionManager
+from sessions import FileSessionManager, SessionFolder
 from tests.processing import output_dir, parse_srt, transcribed_session
 
 # -- settings ------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ async def test_markdown_document_of_a_session(manager: FileSessionManager) -> No
         ("text:Last words.", 65),
     )
     folder = manager.get_session_path(session.session_id)
-    await MarkdownProcessor().run(session, folder)
+    await MarkdownProcessor().run(session, SessionFolder(folder))
     md = (output_dir(manager, session) / "session.md").read_text()
 
     created = session.created_at.astimezone(UTC)
@@ -131,7 +131,7 @@ async def test_srt_is_one_continuous_timeline(manager: FileSessionManager) -> No
         manager, ("text:one", 5), ("corrupt", 3), ("text:", 1), ("text:four", 9)
     )
     folder = manager.get_session_path(session.session_id)
-    await MarkdownProcessor().run(session, folder)
+    await MarkdownProcessor().run(session, SessionFolder(folder))
     cues = parse_srt((output_dir(manager, session) / "session.srt").read_text())
 
     assert [c.number for c in cues] == [1, 2]
@@ -157,7 +157,7 @@ async def test_srt_shifts_segments_by_earlier_notes(manager: FileSessionManager)
             }
         )
     )
-    await MarkdownProcessor().run(session, folder)
+    await MarkdownProcessor().run(session, SessionFolder(folder))
     srt = (output_dir(manager, session) / "session.srt").read_text()
     cues = parse_srt(srt)
     assert [(c.start, c.end, c.text) for c in cues] == [
@@ -174,7 +174,7 @@ async def test_markdown_overwrites_an_earlier_run(manager: FileSessionManager) -
     session = await transcribed_session(manager, ("text:fresh", 2))
     folder = manager.get_session_path(session.session_id)
     (output_dir(manager, session) / "session.md").write_text("stale")
-    await MarkdownProcessor().run(session, folder)
+    await MarkdownProcessor().run(session, SessionFolder(folder))
     assert "fresh" in (output_dir(manager, session) / "session.md").read_text()
 
 
@@ -190,7 +190,7 @@ async def test_command_runs_in_the_output_folder_with_paths_in_env(
         'printf "%s\\n" "$SESSION_DIR" "$SESSION_ID" "$CHAT_ID" "$PROCESS_INPUT" '
         '"$PROCESS_OUTPUT_DIR" > env.txt; pwd -P > cwd.txt; echo to-stdout; echo to-stderr >&2'
     )
-    await CommandProcessor(command, 10).run(session, folder)
+    await CommandProcessor(command, 10).run(session, SessionFolder(folder))
     out = output_dir(manager, session)
     assert (out / "env.txt").read_text().splitlines() == [
         str(folder),
@@ -210,7 +210,7 @@ async def test_command_failure_carries_status_and_stderr(manager: FileSessionMan
     folder = manager.get_session_path(session.session_id)
     command = "head -c 3000 /dev/zero | tr '\\0' x >&2; echo >&2; echo 'it broke here' >&2; exit 3"
     with pytest.raises(ProcessorError) as caught:
-        await CommandProcessor(command, 10).run(session, folder)
+        await CommandProcessor(command, 10).run(session, SessionFolder(folder))
     error = caught.value
     assert error.details["exit_status"] == 3
     tail = error.details["stderr_tail"]
@@ -224,13 +224,13 @@ async def test_command_killed_by_a_signal_says_which(manager: FileSessionManager
     session = await transcribed_session(manager, ("text:hello", 2))
     folder = manager.get_session_path(session.session_id)
     with pytest.raises(ProcessorError, match="killed by SIGKILL") as caught:
-        await CommandProcessor("exec kill -9 $$", 10).run(session, folder)
+        await CommandProcessor("exec kill -9 $$", 10).run(session, SessionFolder(folder))
     assert caught.value.details["exit_status"] == -9
 
 
 async def test_command_log_is_fresh_on_each_run(manager: FileSessionManager) -> None:
     session = await transcribed_session(manager, ("text:hello", 2))
     folder = manager.get_session_path(session.session_id)
-    await CommandProcessor("echo first run", 10).run(session, folder)
-    await CommandProcessor("echo second run", 10).run(session, folder)
+    await CommandProcessor("echo first run", 10).run(session, SessionFolder(folder))
+    await CommandProcessor("echo second run", 10).run(session, SessionFolder(folder))
     assert (output_dir(manager, session) / "processor.log").read_text() == "second run\n"

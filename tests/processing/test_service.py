@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from processing import CommandProcessor, MarkdownProcessor, ProcessingService, Processor
-from sessions import FileSessionManager, Session, SessionState
+from sessions import FileSessionManager, Session, SessionFolder, SessionState, StateChanged
 from tests.conftest import EventRecorder, add_note
 from tests.processing import FAST, output_dir, transcribed_session
 from tests.transcription.fakes import ScriptedTranscriber
@@ -31,13 +31,13 @@ class CountingProcessor:
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def run(self, session: Session, session_dir: Path) -> None:
+    async def run(self, session: Session, folder: SessionFolder) -> None:
         self.runs.append(session.session_id)
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
             await self.gate.wait()
-            (session_dir / "process" / "output" / "counted.txt").write_text("done")
+            folder.write_output("counted.txt", b"done")
         finally:
             self.running -= 1
 
@@ -45,8 +45,17 @@ class CountingProcessor:
 class CrashingProcessor:
     name: str = "crashing"
 
-    async def run(self, session: Session, session_dir: Path) -> None:
+    async def run(self, session: Session, folder: SessionFolder) -> None:
         raise RuntimeError("bug in the processor")
+
+
+def transcribed_event(session_id: str) -> StateChanged:
+    return StateChanged(
+        session_id=session_id,
+        chat_id=1,
+        from_state=SessionState.TRANSCRIBING,
+        to_state=SessionState.TRANSCRIBED,
+    )
 
 
 async def run_service(manager: FileSessionManager, processor: Processor) -> ProcessingService:
@@ -314,16 +323,7 @@ async def test_never_twice_at_once(manager: FileSessionManager) -> None:
     # start() finds the session TRANSCRIBED; events for it arrive meanwhile, again and again.
     await asyncio.gather(
         service.start(),
-        *(
-            manager.events.emit(
-                "state_changed",
-                session.session_id,
-                chat_id=1,
-                from_state="TRANSCRIBING",
-                to_state="TRANSCRIBED",
-            )
-            for _ in range(3)
-        ),
+        *(manager.events.publish(transcribed_event(session.session_id)) for _ in range(3)),
     )
     try:
         for _ in range(100):
@@ -331,16 +331,12 @@ async def test_never_twice_at_once(manager: FileSessionManager) -> None:
                 break
             await asyncio.sleep(0.01)
         assert service.running() == {session.session_id}
-        await manager.events.emit(
-            "state_changed", session.session_id, chat_id=1, to_state="TRANSCRIBED"
-        )
+        await manager.events.publish(transcribed_event(session.session_id))
         await asyncio.sleep(0.05)
         counting.gate.set()
         await asyncio.wait_for(service.wait_idle(), 10)
         # A late duplicate after it finished: the session is PROCESSED, nothing reruns.
-        await manager.events.emit(
-            "state_changed", session.session_id, chat_id=1, to_state="TRANSCRIBED"
-        )
+        await manager.events.publish(transcribed_event(session.session_id))
         await asyncio.wait_for(service.wait_idle(), 10)
     finally:
         await service.stop()
@@ -393,7 +389,7 @@ async def test_event_for_an_unknown_session_is_harmless(
 ) -> None:
     service = await run_service(manager, CountingProcessor())
     try:
-        await manager.events.emit("state_changed", "2020-01-01_00-00-00", to_state="TRANSCRIBED")
+        await manager.events.publish(transcribed_event("2020-01-01_00-00-00"))
         await asyncio.wait_for(service.wait_idle(), 10)
     finally:
         await service.stop()

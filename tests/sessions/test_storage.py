@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,15 +126,6 @@ def test_active_markers(storage: FileSessionStorage) -> None:
     storage.write_active_marker(-100123, SID)
     assert storage.read_active_marker(-100123) == SID
     assert storage.active_markers() == {-100123: SID}
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def modes_under(root: Path) -> dict[str, int]:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,15 +99,6 @@ def test_no_text_io_in_the_locale_encoding() -> None:
             if lines:
                 offenders[str(path.relative_to(REPO))] = lines
     assert offenders == {}
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 @pytest.mark.usefixtures("permissive_umask")

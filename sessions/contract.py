@@ -1,0 +1,132 @@
+"""The owner's contract: the abstract :class:`SessionManager` every consumer depends on.
+
+Exactly the contract's methods, names, parameters and errors (``session-manager-contract.md``),
+async because every operation may touch disk; then the project's additions, declared here
+too so that the bot, transcription and processing need nothing but this type. Only the
+composition root builds the implementation, :class:`~sessions.manager.FileSessionManager`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from sessions.config import SessionConfig
+from sessions.events import EventBus
+from sessions.folder import SessionFolder
+from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
+
+
+class SessionManager(ABC):
+    """The contract's session manager, async because every operation may touch disk."""
+
+    events: EventBus
+    config: SessionConfig
+
+    @abstractmethod
+    async def get_active_session(self, chat_id: int | None = None) -> Session | None:
+        """The newest COLLECTING session; with ``chat_id`` (the project's addition), the chat's."""
+
+    @abstractmethod
+    async def create_session(self, chat_id: int) -> Session:
+        """Create a new session, finalizing this chat's active session first."""
+
+    @abstractmethod
+    async def finalize_session(self, session_id: str) -> Session:
+        """COLLECTING -> TRANSCRIBING. InvalidStateError from any other state."""
+
+    @abstractmethod
+    async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
+        """Record an audio entry (idempotent on its message id); its file need not be there.
+
+        SessionImmutableError (an InvalidStateError) unless COLLECTING; SessionNotFoundError
+        for an unknown session; ValueError (AudioRejectedError) for an entry that is
+        malformed in itself or conflicts with the session's numbering.
+        """
+
+    @abstractmethod
+    async def update_transcription_status(
+        self,
+        session_id: str,
+        sequence: int,
+        status: TranscriptionStatus,
+        transcript_filename: str | None = None,
+        *,
+        error: str | None = None,
+    ) -> Session:
+        """Set one entry's transcription status (and transcript file name, or error)."""
+
+    @abstractmethod
+    async def transition_state(self, session_id: str, new_state: SessionState) -> Session:
+        """Move to ``new_state`` if the transition table allows it, else InvalidStateError."""
+
+    @abstractmethod
+    async def add_error(self, session_id: str, error: ErrorEntry) -> Session:
+        """Append an error entry."""
+
+    @abstractmethod
+    async def get_session(self, session_id: str) -> Session | None:
+        """The session, or None for a well-formed id that does not exist."""
+
+    @abstractmethod
+    async def list_sessions(self, limit: int = 10, *, chat_id: int | None = None) -> list[Session]:
+        """Recent sessions, newest first (with ``chat_id``, only that chat's)."""
+
+    @abstractmethod
+    def get_session_path(self, session_id: str) -> Path:
+        """Folder of a session."""
+
+    # -- the project's additions ----------------------------------------------------------
+
+    @abstractmethod
+    def folder(self, session_id: str) -> SessionFolder:
+        """The session's files (audio, transcripts, process input and outputs)."""
+
+    @abstractmethod
+    async def require_session(self, session_id: str) -> Session:
+        """Like :meth:`get_session`, but SessionNotFoundError when it does not exist."""
+
+    @abstractmethod
+    async def sessions_in_states(self, *states: SessionState) -> list[Session]:
+        """Every readable session in one of ``states``, oldest first (to resume work)."""
+
+    @abstractmethod
+    async def remove_leftovers(self) -> list[Path]:
+        """At start: delete what writes cut off by a crash left behind; returns it."""
+
+    @abstractmethod
+    async def ensure_active_session(self, chat_id: int) -> Session:
+        """The chat's active session, creating one if there is none (never finalizes)."""
+
+    @abstractmethod
+    async def start_session(self, chat_id: int) -> Session:
+        """Like :meth:`create_session`, but an open session with no notes is kept."""
+
+    @abstractmethod
+    async def reserve(self, session_id: str, message_id: int | None = None) -> tuple[int, Session]:
+        """Take the next sequence number (the same again for the same message)."""
+
+    @abstractmethod
+    async def release_reservation(self, session_id: str, message_id: int) -> Session:
+        """Give back the number reserved for a message that will not be recorded."""
+
+    @abstractmethod
+    async def mark_delivered(self, session_id: str) -> Session:
+        """Record that the session's transcript reached the chat (idempotent)."""
+
+    @abstractmethod
+    async def mark_outputs_delivered(self, session_id: str) -> Session:
+        """Record that the processing stage's outcome reached the chat (idempotent)."""
+
+    @abstractmethod
+    async def record_delivery(
+        self, session_id: str, part: str, refused: str | None = None
+    ) -> Session:
+        """Record that one part of the delivery arrived (or was refused for good)."""
+
+    @abstractmethod
+    async def mark_processing_due(self, session_id: str) -> Session:
+        """Record that the processing stage owes the session a run (idempotent)."""
+
+
+__all__ = ["SessionManager"]
