@@ -25,6 +25,10 @@ from sessions.layout import AUDIO_DIR, audio_filename
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+TIMEOUT_SCALE = float(os.environ.get("TEST_TIMEOUT_SCALE", "3"))
+"""Every wait of a test for the bot is an upper bound, never a measurement: it is multiplied
+by this, so a machine whose cores are all busy (CI, ``stress-ng``) is slow, not failing."""
+
 
 class EventRecorder:
     """Collects every event published on a bus."""

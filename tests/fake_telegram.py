@@ -421,6 +421,7 @@ class FakeTelegram:
         bot_username: str = "fake_test_bot",
         bot_first_name: str = "Fake Bot",
         max_download_size: int = MAX_DOWNLOAD_SIZE,
+        timeout_scale: float = 1.0,
     ) -> None:
         """Create a stopped server; nothing listens until :meth:`start`."""
         self.token = token
@@ -432,6 +433,9 @@ class FakeTelegram:
             "username": bot_username,
         }
         self.max_download_size = max_download_size
+        self.timeout_scale = timeout_scale
+        """Every ``timeout`` of the test-side waits is multiplied by this: they are upper
+        bounds, and a busy machine must not turn a slow answer into a failure."""
 
         self.sent: list[SentCall] = []
         """Successful chat-changing calls by the bot, in order (see :class:`SentCall`)."""
@@ -977,6 +981,7 @@ class FakeTelegram:
     ) -> _T:
         """Return ``find()`` once it is not None, woken by state changes, or time out."""
         loop = asyncio.get_running_loop()
+        timeout *= self.timeout_scale
         deadline = loop.time() + timeout
         while (found := find()) is None:
             remaining = deadline - loop.time()

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import TIMEOUT_SCALE
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -55,7 +57,7 @@ class BotProcess:
 
     async def wait_started(self, timeout: float = 60) -> None:  # noqa: ASYNC109
         """Until the bot logs ``bot_started`` (model loaded, commands set, polling)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
         while time.monotonic() < deadline:
             if any(e.get("event") == "bot_started" for e in self.events()):
                 return

@@ -9,6 +9,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram
 
 
@@ -29,7 +30,7 @@ async def close_bot(bot: Bot) -> None:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
+    async with FakeTelegram(timeout_scale=TIMEOUT_SCALE) as server:
         yield server
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,11 @@ from typing import Any
 import pytest
 
 from tests.bot.bot_process import BotProcess
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram, SentCall
 from tests.wer import word_error_rate
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CHAT = 1001
 USER = 1001
@@ -52,12 +53,12 @@ def send_voice(fake: FakeTelegram, name: str, *, chat: int = CHAT, user: int = U
 
 
 async def eventually(check: Any, timeout: float = 30) -> None:  # noqa: ASYNC109
-    """Wait (bounded) until ``check()`` is true."""
-    for _ in range(int(timeout / 0.05)):
-        if check():
-            return
+    """Wait (bounded, scaled by TIMEOUT_SCALE) until ``check()`` is true."""
+    deadline = time.monotonic() + timeout * TIMEOUT_SCALE
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met in {timeout * TIMEOUT_SCALE} s")
         await asyncio.sleep(0.05)
-    raise TimeoutError(f"condition not met in {timeout} s")
 
 
 def delivered(tmp_path: Path) -> bool:

@@ -19,7 +19,7 @@ from tests.bot.test_e2e import (
 )
 from tests.fake_telegram import FakeTelegram
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 __all__ = ["running"]  # the fixture, shared with test_e2e
 

@@ -15,10 +15,11 @@ import pytest
 
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import CHAT, USER, eventually, is_text, metadata, send_voice
+from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram
 from tests.redis_server import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.fixture
@@ -145,7 +146,7 @@ async def test_bot_comes_up_when_the_bot_api_does(
 ) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    fake = FakeTelegram()
+    fake = FakeTelegram(timeout_scale=TIMEOUT_SCALE)
     proc = BotProcess(base_url, fake.token, tmp_path)
     running.append(proc)
     await proc.start()

@@ -16,7 +16,7 @@ from tests.bot.test_e2e import eventually, is_text, launch, metadata
 from tests.conftest import FIXTURES
 from tests.fake_telegram import FakeTelegram, SentCall
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CHAT = USER = 1001
 

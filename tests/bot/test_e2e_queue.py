@@ -13,7 +13,7 @@ from tests.fake_telegram import FakeTelegram
 from tests.redis_server import RedisServer
 from tests.transcription.test_queue import WorkerProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 async def test_bot_killed_with_jobs_out_then_restarted(fake: FakeTelegram, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from bot.updates.ordering import ChatOrdering
 from bot.updates.polling import ReliablePoller
 from bot.updates.runner import UpdateRunner
 from tests.bot.conftest import close_bot, make_bot
+from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.timeout(30)
@@ -105,7 +106,7 @@ async def running() -> AsyncIterator[Running]:
         await asyncio.wait_for(task, 5)
 
 
-async def eventually(check: Callable[[], object], timeout: float = 5) -> None:  # noqa: ASYNC109
+async def eventually(check: Callable[[], object], timeout: float = 5 * TIMEOUT_SCALE) -> None:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -205,7 +206,7 @@ async def test_journal_written_by_one_poller_is_honoured_by_the_next(
     tmp_path: Path, handler: Handler, running: Running
 ) -> None:
     path = tmp_path / "journal.json"
-    async with FakeTelegram() as first:
+    async with FakeTelegram(timeout_scale=TIMEOUT_SCALE) as first:
         bot = make_bot(first)
         journal = UpdateJournal(path)
         await journal.load(BOT_ID)
@@ -218,7 +219,7 @@ async def test_journal_written_by_one_poller_is_honoured_by_the_next(
         await close_bot(bot)
 
     # A second Telegram that still has update 1 (it was never confirmed to it).
-    async with FakeTelegram() as second:
+    async with FakeTelegram(timeout_scale=TIMEOUT_SCALE) as second:
         second.push_update(text_update(1, 1, "once"))
         second.push_update(text_update(2, 1, "twice", message_id=2))
         bot = make_bot(second)
