@@ -31,19 +31,371 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
-class Mutation:
-    """One promise broken on purpose."""
+class Edit:
+    """Replace ``original`` (which must occur exactly once) in ``path`` with ``broken``."""
 
-    name: str
-    promise: str
     path: str
     original: str
     broken: str
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One promise broken on purpose (one or more edits that together break it)."""
+
+    name: str
+    promise: str
+    edits: tuple[Edit, ...]
     tests: tuple[str, ...]
 
 
-MUTATIONS: tuple[Mutation, ...] = ()
-"""Filled in below, grouped by the README section whose promise they break."""
+E2E = "tests/bot/test_e2e.py::"
+FAULTS = "tests/bot/test_update_faults.py::"
+
+MUTATIONS: tuple[Mutation, ...] = (
+    # -- Nothing lost, nothing doubled -------------------------------------------------------
+    Mutation(
+        "confirm-in-flight",
+        "an update is confirmed only once it has been handled",
+        (
+            Edit(
+                "bot/updates/polling.py",
+                "return lowest if lowest is not None else self._next_offset",
+                "return self._next_offset",
+            ),
+        ),
+        ("tests/bot/test_polling.py::test_update_confirmed_only_after_its_handler_finishes",),
+    ),
+    Mutation(
+        "journal-skip",
+        "an update handled before a crash is not handled again when it comes back",
+        (Edit("bot/updates/runner.py", "if self.journal.is_handled(uid):", "if False:"),),
+        ("tests/bot/test_polling.py::test_handled_update_redelivered_after_a_crash_is_skipped",),
+    ),
+    Mutation(
+        "duplicate-note",
+        "a note already stored is recognised by its message id (stored and answered once)",
+        (Edit("bot/services/ingest.py", "if existing is not None:", "if False:"),),
+        ("tests/bot/test_handlers.py::test_duplicate_message_is_stored_once_and_acked_once",),
+    ),
+    Mutation(
+        "part-file",
+        "a download is written under a temporary name and renamed only when complete",
+        (
+            Edit(
+                "sessions/folder.py",
+                "self.path / AUDIO_DIR / partial_name(filename), self.audio_path(filename)",
+                "self.audio_path(filename), self.audio_path(filename)",
+            ),
+        ),
+        (
+            "tests/bot/test_e2e_ingest_faults.py::"
+            "test_kill_mid_download_leaves_no_file_under_the_final_name",
+        ),
+    ),
+    Mutation(
+        "send-order",
+        "notes are numbered in the order they were sent, whatever order downloads finish in",
+        (
+            Edit(
+                "bot/updates/ordering.py",
+                "                await other.admitted.wait()",
+                "                pass",
+            ),
+        ),
+        ("tests/bot/test_ordering.py", "tests/bot/test_ingest_burst.py"),
+    ),
+    Mutation(
+        "done-waits",
+        "/done waits for earlier notes of its chat to be stored",
+        (
+            Edit(
+                "bot/updates/ordering.py",
+                "                await other.finished.wait()",
+                "                pass",
+            ),
+        ),
+        ("tests/bot/test_done_ordering.py",),
+    ),
+    Mutation(
+        "resume-transcribing",
+        "a session left half-transcribed is resumed at start-up",
+        (
+            Edit(
+                "transcription/service.py",
+                "        for session in resumable:\n            self.enqueue(session.session_id)",
+                "        for session in resumable[:0]:\n            self.enqueue(session.session_id)",
+            ),
+        ),
+        (
+            "tests/transcription/test_worker.py::test_worker_service_queues_sessions_and_resumes_at_start",
+        ),
+    ),
+    Mutation(
+        "finished-not-redone",
+        "notes already transcribed are not transcribed again after a restart",
+        (
+            Edit(
+                "transcription/pipeline.py",
+                "        return not folder.has_transcript_text(entry.transcript_filename)",
+                "        return True",
+            ),
+        ),
+        ("tests/transcription/test_worker.py::test_resume_after_crash_redoes_only_unfinished",),
+    ),
+    Mutation(
+        "resume-delivery",
+        "a transcript that was not delivered is delivered at the next start",
+        (
+            Edit(
+                "bot/services/notifier.py",
+                "            if session.delivered_at is None or outputs_due:",
+                "            if False:",
+            ),
+        ),
+        ("tests/bot/test_notifier.py", E2E + "test_kill_during_transcription_then_restart"),
+    ),
+    Mutation(
+        "delivery-once",
+        "a restart sends only the parts of a delivery that had not arrived",
+        (
+            Edit(
+                "bot/services/delivery.py",
+                "            if not session.delivery.done(part.key):",
+                "            if True:",
+            ),
+        ),
+        ("tests/bot/test_delivery.py::test_restart_after_part_one_of_three_sends_only_the_rest",),
+    ),
+    Mutation(
+        "retry-429",
+        "a 429 is waited out for its retry_after",
+        (
+            Edit(
+                "bot/middlewares/retry.py",
+                "delay: float = min(float(exc.retry_after), self.max_delay)",
+                "delay: float = 0.0",
+            ),
+        ),
+        ("tests/bot/test_retry.py::test_429_is_waited_out_for_its_retry_after",),
+    ),
+    Mutation(
+        "retry-5xx",
+        "5xx and network errors of API calls are retried",
+        (
+            Edit(
+                "bot/middlewares/retry.py",
+                "if attempt >= self.attempts or _is_invalid_json_answer(exc):",
+                "if True:",
+            ),
+        ),
+        ("tests/bot/test_retry.py",),
+    ),
+    Mutation(
+        "retry-doubling",
+        "the retry delay of API calls doubles",
+        (
+            Edit(
+                "bot/middlewares/retry.py",
+                "delay = min(self.base_delay * 2 ** (attempt - 1), self.max_delay)",
+                "delay = min(self.base_delay, self.max_delay)",
+            ),
+        ),
+        ("tests/bot/test_retry.py::test_server_errors_are_retried_with_a_doubling_delay",),
+    ),
+    Mutation(
+        "poll-backoff",
+        "the poller backs off with a doubling delay",
+        (
+            Edit(
+                "bot/updates/connect.py",
+                "self.current = min(self.current * 2, self.cap)",
+                "self.current = min(self.current, self.cap)",
+            ),
+        ),
+        (FAULTS + "test_poller_backoff_doubles",),
+    ),
+    Mutation(
+        "poll-survives",
+        "5xx, HTML pages and 409 answers do not stop polling",
+        (
+            Edit(
+                "bot/updates/polling.py",
+                "            except AiogramError as exc:\n                delay = self._backoff.next()",
+                "            except ZeroDivisionError as exc:\n                delay = self._backoff.next()",
+            ),
+        ),
+        (FAULTS + "test_html_and_conflict_answers_do_not_stop_polling",),
+    ),
+    Mutation(
+        "poison-update",
+        "an update the client cannot parse is logged and skipped; every other is handled",
+        (
+            Edit(
+                "bot/updates/runner.py",
+                "        except ValidationError as exc:",
+                "        except ZeroDivisionError as exc:",
+            ),
+        ),
+        (FAULTS + "test_poison_update_is_logged_and_skipped_while_others_are_handled",),
+    ),
+    Mutation(
+        "ids-restart-lower",
+        "update ids that restart lower are handled, not skipped",
+        (
+            Edit(
+                "bot/updates/polling.py",
+                "                self._next_offset = max(ids) + 1\n",
+                "                pass\n",
+            ),
+        ),
+        (FAULTS + "test_update_ids_restarting_lower_are_handled",),
+    ),
+    Mutation(
+        "sigterm-bounded",
+        "SIGTERM exits within the grace period plus a few seconds when Telegram hangs",
+        (
+            Edit(
+                "bot/updates/polling.py",
+                "                await asyncio.wait_for(\n                    self._bot(request, request_timeout=int(SHUTDOWN_CALL_SECONDS) + 1),\n                    SHUTDOWN_CALL_SECONDS,\n                )",
+                "                await self._bot(request, request_timeout=600)",
+            ),
+            Edit(
+                "bot/app.py",
+                "timer = threading.Timer(deadline_seconds, _exit_now)",
+                "timer = threading.Timer(deadline_seconds * 100, _exit_now)",
+            ),
+        ),
+        (
+            "tests/bot/test_e2e_faults.py::"
+            "test_sigterm_exits_fast_when_the_server_hangs_and_the_note_comes_again",
+        ),
+    ),
+    Mutation(
+        "webhook-secret",
+        "the webhook checks the secret token on every request",
+        (
+            Edit(
+                "bot/updates/webhook.py",
+                "if not hmac.compare_digest(given, self._secret):",
+                "if False:",
+            ),
+        ),
+        ("tests/bot/test_webhook.py",),
+    ),
+    Mutation(
+        "webhook-answers-when-stored",
+        "the webhook answers Telegram only once the update is handled",
+        (
+            Edit(
+                "bot/updates/webhook.py",
+                "                await asyncio.shield(task)",
+                "                pass",
+            ),
+        ),
+        ("tests/bot/test_webhook.py",),
+    ),
+    # -- Access control ---------------------------------------------------------------------
+    Mutation(
+        "access",
+        "only ALLOWED_USER_IDS may use the bot; nothing of a stranger is downloaded",
+        (Edit("bot/config.py", "return self.anyone or user_id in self.user_ids", "return True"),),
+        (
+            "tests/bot/test_handlers.py::test_stranger_gets_their_id_and_nothing_is_stored",
+            E2E + "test_stranger_refused_and_nothing_stored",
+        ),
+    ),
+    # -- Limits -----------------------------------------------------------------------------
+    Mutation(
+        "limit-duration",
+        "a note declared longer than MAX_AUDIO_DURATION_SECONDS is refused before download",
+        (
+            Edit(
+                "bot/services/ingest.py",
+                "if audio.duration_seconds > self.max_duration_seconds:",
+                "if False:",
+            ),
+        ),
+        ("tests/bot/test_handlers.py::test_too_long_is_refused_without_download",),
+    ),
+    Mutation(
+        "limit-size",
+        "a file declared larger than MAX_DOWNLOAD_BYTES is refused before download",
+        (
+            Edit(
+                "bot/services/ingest.py",
+                "if audio.file_size is not None and audio.file_size > self.max_download_bytes:",
+                "if False:",
+            ),
+        ),
+        ("tests/bot/test_handlers.py::test_too_big_is_refused_without_download",),
+    ),
+    Mutation(
+        "limit-streamed-bytes",
+        "a file with no declared size is cut off at MAX_DOWNLOAD_BYTES while streaming",
+        (
+            Edit(
+                "bot/services/ingest.py",
+                "                if received > self.max_download_bytes:",
+                "                if False:",
+            ),
+        ),
+        ("tests/bot/test_ingest_faults.py::test_undeclared_size_is_capped_while_streaming",),
+    ),
+    Mutation(
+        "limit-measured-duration",
+        "the measured duration, not the declared one, decides",
+        (
+            Edit(
+                "bot/services/ingest.py",
+                "if measured is not None and measured > self.max_duration_seconds:",
+                "if False:",
+            ),
+        ),
+        ("tests/bot/test_ingest_faults.py::test_measured_duration_beats_the_declared_one",),
+    ),
+    # -- Secrets ----------------------------------------------------------------------------
+    Mutation(
+        "processor-env",
+        "a processor command does not inherit the bot's secrets",
+        (
+            Edit(
+                "processing/command.py",
+                "if name in INHERITED or name.startswith(INHERITED_PREFIXES) or name in self.pass_env",
+                "if True",
+            ),
+        ),
+        ("tests/processing/test_command_safety.py::test_command_environment_is_an_allow_list",),
+    ),
+    Mutation(
+        "no-pickle",
+        "nothing read from Redis is unpickled",
+        (
+            Edit(
+                "transcription/queue.py",
+                "    return broker.with_result_backend(backend).with_serializer(JSONSerializer())",
+                "    return broker.with_result_backend(backend)",
+            ),
+            Edit("transcription/queue.py", "        serializer=JSONSerializer(),", ""),
+        ),
+        (
+            "tests/transcription/test_queue_faults.py::test_a_pickled_result_is_refused_never_executed",
+        ),
+    ),
+)
+"""Grouped by the README section whose promise they break."""
+
+
+def _apply(root: Path, mutation: Mutation) -> str:
+    """Apply every edit under ``root``; what did not match, or "" when all did."""
+    for edit in mutation.edits:
+        target = root / edit.path
+        source = target.read_text(encoding="utf-8")
+        found = source.count(edit.original)
+        if found != 1:
+            return f"{edit.path}: snippet found {found} times: {edit.original[:60]!r}"
+        target.write_text(source.replace(edit.original, edit.broken), encoding="utf-8")
+    return ""
 
 
 def _run_mutation(mutation: Mutation, timeout: float) -> tuple[str, float, str]:
@@ -54,11 +406,9 @@ def _run_mutation(mutation: Mutation, timeout: float) -> tuple[str, float, str]:
             ["git", "archive", "HEAD"], cwd=REPO, check=True, capture_output=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
-        target = root / mutation.path
-        source = target.read_text(encoding="utf-8")
-        if source.count(mutation.original) != 1:
-            return "STALE", 0.0, f"snippet found {source.count(mutation.original)} times"
-        target.write_text(source.replace(mutation.original, mutation.broken), encoding="utf-8")
+        stale = _apply(root, mutation)
+        if stale:
+            return "STALE", 0.0, stale
         env = {
             **os.environ,
             "PYTHONPATH": str(root),
@@ -101,12 +451,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="run only these mutations")
     parser.add_argument("--list", action="store_true", help="print promises and guards")
     parser.add_argument("--timeout", type=float, default=600, help="per mutation, seconds")
+    parser.add_argument(
+        "--check", action="store_true", help="only check that every snippet still matches"
+    )
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.names or m.name in args.names]
     if args.list:
         for m in chosen:
-            print(f"{m.name}: {m.promise}\n    code: {m.path}\n    guards: {', '.join(m.tests)}")
+            paths = ", ".join(sorted({e.path for e in m.edits}))
+            print(f"{m.name}: {m.promise}\n    code: {paths}\n    guards: {', '.join(m.tests)}")
         return 0
+    if args.check:
+        stale = 0
+        with tempfile.TemporaryDirectory() as tmp:
+            for m in chosen:
+                root = Path(tmp) / m.name
+                for path in {e.path for e in m.edits}:
+                    (root / path).parent.mkdir(parents=True, exist_ok=True)
+                    (root / path).write_bytes((REPO / path).read_bytes())
+                problem = _apply(root, m)
+                if problem:
+                    stale += 1
+                    print(f"STALE {m.name}: {problem}")
+        print(f"{len(chosen) - stale} of {len(chosen)} mutations apply")
+        return 1 if stale else 0
     failures = 0
     for m in chosen:
         verdict, seconds, tail = _run_mutation(m, args.timeout)

@@ -978,10 +978,16 @@ class FakeTelegram:
         find: Callable[[], _T | None],
         timeout: float,  # noqa: ASYNC109
         describe: Callable[[], str],
+        *,
+        scaled: bool = True,
     ) -> _T:
-        """Return ``find()`` once it is not None, woken by state changes, or time out."""
+        """Return ``find()`` once it is not None, woken by state changes, or time out.
+
+        A test's wait is ``scaled`` by :attr:`timeout_scale`; the server's own (a long poll)
+        is not: it is part of the behaviour under test."""
         loop = asyncio.get_running_loop()
-        timeout *= self.timeout_scale
+        if scaled:
+            timeout *= self.timeout_scale
         deadline = loop.time() + timeout
         while (found := find()) is None:
             remaining = deadline - loop.time()
@@ -1142,7 +1148,7 @@ class FakeTelegram:
             return copy.deepcopy(batch[:limit]) if batch or self._closing else None
 
         try:
-            return await self._wait_until(ready, float(timeout), lambda: "updates")
+            return await self._wait_until(ready, float(timeout), lambda: "updates", scaled=False)
         except TimeoutError:
             return []
 
