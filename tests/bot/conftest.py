@@ -9,6 +9,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from tests.bot.bot_process import BotProcess
 from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram
 
@@ -39,3 +40,12 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
     bot = make_bot(fake)
     yield bot
     await close_bot(bot)
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[list[BotProcess]]:
+    """Bot processes started by a test; every one is stopped at the end."""
+    started: list[BotProcess] = []
+    yield started
+    for proc in started:
+        await proc.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +27,6 @@ REFERENCES: dict[str, str] = json.loads((FIXTURES / "references.json").read_text
 DURATIONS = {"speech_01.ogg": 3, "speech_02.ogg": 6, "speech_03.ogg": 11, "speech_04.ogg": 15}
 
 
-@pytest.fixture
-async def running(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[list[BotProcess]]:
-    """Bot processes started by a test; every one is stopped at the end."""
-    started: list[BotProcess] = []
-    yield started
-    for proc in started:
-        await proc.stop()
-
-
 async def launch(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess], **env: str
 ) -> BotProcess:
@@ -44,6 +34,18 @@ async def launch(
     running.append(proc)
     await proc.start()
     await proc.wait_started()
+    return proc
+
+
+async def one_note_transcribing(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess], **env: str
+) -> BotProcess:
+    """A bot with one note stored and /done sent: its transcription has begun."""
+    proc = await launch(fake, tmp_path, running, **env)
+    send_voice(fake, "speech_01.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    fake.text(CHAT, USER, "/done")
+    await fake.wait_for(is_text(CHAT, "Transcribing 1 note"), timeout=20)
     return proc
 
 
@@ -252,11 +254,7 @@ async def test_kill_during_transcription_then_restart(
 async def test_429_during_delivery(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
-    proc = await launch(fake, tmp_path, running)
-    send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
-    fake.text(CHAT, USER, "/done")
-    await fake.wait_for(is_text(CHAT, "Transcribing 1 note"), timeout=20)
+    proc = await one_note_transcribing(fake, tmp_path, running)
     fake.fail_next("sendMessage", status=429, retry_after=1)
     transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
     assert transcript.text is not None

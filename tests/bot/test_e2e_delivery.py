@@ -14,14 +14,13 @@ from tests.bot.test_e2e import (
     is_text,
     launch,
     metadata,
-    running,
+    one_note_transcribing,
     send_voice,
 )
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-__all__ = ["running"]  # the fixture, shared with test_e2e
 
 REDIS_PASSWORD = "e2e-redis-password"
 
@@ -29,11 +28,7 @@ REDIS_PASSWORD = "e2e-redis-password"
 async def test_delivery_outlasts_the_request_retries_in_the_same_process(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
-    proc = await launch(fake, tmp_path, running)
-    send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
-    fake.text(CHAT, USER, "/done")
-    await fake.wait_for(is_text(CHAT, "Transcribing 1 note"), timeout=20)
+    proc = await one_note_transcribing(fake, tmp_path, running)
     # More 502s than one request's retries (5 attempts): delivery itself must try again.
     fake.fail_next("sendMessage", status=502, count=6)
     await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=90)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ from tests.fake_telegram import FakeTelegram
 from tests.redis_server import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-@pytest.fixture
-async def running() -> AsyncIterator[list[BotProcess]]:
-    """Bot processes started by a test; every one is stopped at the end."""
-    started: list[BotProcess] = []
-    yield started
-    for proc in started:
-        await proc.stop()
 
 
 async def launch(

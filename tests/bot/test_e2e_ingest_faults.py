@@ -6,7 +6,6 @@ downloads, hides file sizes and pauses a download half-way on request.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ from tests.fake_telegram import FakeTelegram, SentCall
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CHAT = USER = 1001
-
-
-@pytest.fixture
-async def running(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[list[BotProcess]]:
-    """Bot processes started by a test; every one is stopped at the end."""
-    started: list[BotProcess] = []
-    yield started
-    for proc in started:
-        await proc.stop()
 
 
 def send_voice(fake: FakeTelegram, name: str, *, declared: int, message_id: int) -> int:

@@ -13,10 +13,12 @@ import pytest
 
 from processing import CommandProcessor, MarkdownProcessor, ProcessingService, Processor
 from sessions import FileSessionManager, Session, SessionFolder, SessionState, StateChanged
-from tests.conftest import EventRecorder, add_note
+from tests.conftest import TIMEOUT_SCALE, EventRecorder, add_note
 from tests.processing import FAST, output_dir, transcribed_session
 from tests.transcription.fakes import ScriptedTranscriber
 from transcription import TranscriptionService, transcribe_session
+
+IDLE_SECONDS = 10 * TIMEOUT_SCALE  # an upper bound: a busy machine is slow, not failing
 
 
 class CountingProcessor:
@@ -64,6 +66,15 @@ async def run_service(manager: FileSessionManager, processor: Processor) -> Proc
     return service
 
 
+async def settle(manager: FileSessionManager, processor: Processor) -> None:
+    """Start a service, let it do what is due at start, and stop it."""
+    service = await run_service(manager, processor)
+    try:
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
+    finally:
+        await service.stop()
+
+
 async def state_of(manager: FileSessionManager, session: Session) -> SessionState:
     return (await manager.require_session(session.session_id)).state
 
@@ -103,8 +114,8 @@ async def test_transcribed_session_is_processed_by_markdown(
         session = await manager.create_session(chat_id=1)
         await add_note(manager, session, message_id=1, data=b"text:hello there")
         await manager.finalize_session(session.session_id)
-        await asyncio.wait_for(worker.wait_idle(), 10)
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(worker.wait_idle(), IDLE_SECONDS)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
     finally:
         await worker.stop()
         await service.stop()
@@ -125,7 +136,7 @@ async def test_command_success_is_processed(manager: FileSessionManager) -> None
     service = await run_service(manager, CommandProcessor(command, 10))
     try:
         session = await transcribed_session(manager, ("text:quiet words", 2))
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
     finally:
         await service.stop()
     stored = await manager.require_session(session.session_id)
@@ -143,7 +154,7 @@ async def test_failing_command_is_an_error_with_its_status(manager: FileSessionM
     service = await run_service(manager, CommandProcessor(command, 10))
     try:
         session = await transcribed_session(manager, ("text:hello", 2))
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
     finally:
         await service.stop()
     stored = await manager.require_session(session.session_id)
@@ -165,7 +176,7 @@ async def test_hanging_command_is_stopped_at_the_timeout(manager: FileSessionMan
     try:
         session = await transcribed_session(manager, ("text:hello", 2))
         started = time.monotonic()
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
         elapsed = time.monotonic() - started
     finally:
         await service.stop()
@@ -189,7 +200,7 @@ async def test_crashing_processor_is_an_error(manager: FileSessionManager) -> No
     service = await run_service(manager, CrashingProcessor())
     try:
         session = await transcribed_session(manager, ("text:hello", 2))
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
     finally:
         await service.stop()
     stored = await manager.require_session(session.session_id)
@@ -208,11 +219,7 @@ async def test_session_left_processing_is_redone_at_start(manager: FileSessionMa
     stale.write_text("from the run that crashed")
 
     counting = CountingProcessor()
-    service = await run_service(manager, counting)
-    try:
-        await asyncio.wait_for(service.wait_idle(), 10)
-    finally:
-        await service.stop()
+    await settle(manager, counting)
     assert counting.runs == [session.session_id]
     assert await state_of(manager, session) is SessionState.PROCESSED
     assert not stale.exists()
@@ -230,11 +237,7 @@ async def test_stop_kills_the_command_and_a_restart_finishes(manager: FileSessio
         os.kill(pid, 0)
     assert await state_of(manager, session) is SessionState.PROCESSING
 
-    service = await run_service(manager, MarkdownProcessor())
-    try:
-        await asyncio.wait_for(service.wait_idle(), 10)
-    finally:
-        await service.stop()
+    await settle(manager, MarkdownProcessor())
     assert await state_of(manager, session) is SessionState.PROCESSED
     names = sorted(p.name for p in output_dir(manager, session).iterdir())
     assert names == ["session.md", "session.srt"]
@@ -249,11 +252,7 @@ async def test_what_is_marked_due_is_processed_at_start(manager: FileSessionMana
     resting = await transcribed_session(manager, ("text:old", 2), chat_id=2, due=False)
 
     counting = CountingProcessor()
-    service = await run_service(manager, counting)
-    try:
-        await asyncio.wait_for(service.wait_idle(), 10)
-    finally:
-        await service.stop()
+    await settle(manager, counting)
     assert counting.runs == [owed.session_id]
     assert await state_of(manager, owed) is SessionState.PROCESSED
     assert await state_of(manager, resting) is SessionState.TRANSCRIBED
@@ -273,11 +272,7 @@ async def test_session_finished_during_shutdown_is_processed_at_next_start(
     await manager.mark_delivered(session.session_id)
     assert (await manager.require_session(session.session_id)).processing_due
 
-    service = await run_service(manager, counting)
-    try:
-        await asyncio.wait_for(service.wait_idle(), 10)
-    finally:
-        await service.stop()
+    await settle(manager, counting)
     assert counting.runs == [session.session_id]
     assert await state_of(manager, session) is SessionState.PROCESSED
 
@@ -306,11 +301,7 @@ async def test_metadata_from_before_the_marker_keeps_the_old_rule(
         path.write_text(json.dumps(data))
 
     counting = CountingProcessor()
-    service = await run_service(manager, counting)
-    try:
-        await asyncio.wait_for(service.wait_idle(), 10)
-    finally:
-        await service.stop()
+    await settle(manager, counting)
     assert counting.runs == [undelivered.session_id]
     assert await state_of(manager, delivered) is SessionState.TRANSCRIBED
 
@@ -334,10 +325,10 @@ async def test_never_twice_at_once(manager: FileSessionManager) -> None:
         await manager.events.publish(transcribed_event(session.session_id))
         await asyncio.sleep(0.05)
         counting.gate.set()
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
         # A late duplicate after it finished: the session is PROCESSED, nothing reruns.
         await manager.events.publish(transcribed_event(session.session_id))
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
     finally:
         await service.stop()
     assert counting.runs == [session.session_id]
@@ -370,16 +361,12 @@ async def test_session_locked_by_another_process_is_left_alone(
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         counting = CountingProcessor()
         service = await run_service(manager, counting)
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
         await service.stop()
         assert counting.runs == []
         assert await state_of(manager, session) is SessionState.PROCESSING
 
-    service = await run_service(manager, counting)  # that process is gone: the lock is free
-    try:
-        await asyncio.wait_for(service.wait_idle(), 10)
-    finally:
-        await service.stop()
+    await settle(manager, counting)  # that process is gone: the lock is free
     assert counting.runs == [session.session_id]
     assert await state_of(manager, session) is SessionState.PROCESSED
 
@@ -390,7 +377,7 @@ async def test_event_for_an_unknown_session_is_harmless(
     service = await run_service(manager, CountingProcessor())
     try:
         await manager.events.publish(transcribed_event("2020-01-01_00-00-00"))
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
     finally:
         await service.stop()
     assert not (sessions_dir / "2020-01-01_00-00-00").exists()
@@ -411,7 +398,7 @@ async def test_shell_metacharacters_reach_the_command_intact(
     service = await run_service(manager, CommandProcessor('cp "$PROCESS_INPUT" copy.txt', 10))
     try:
         session = await transcribed_session(manager, (f"text:{nasty}", 2))
-        await asyncio.wait_for(service.wait_idle(), 10)
+        await asyncio.wait_for(service.wait_idle(), IDLE_SECONDS)
     finally:
         await service.stop()
     assert not marker.exists()

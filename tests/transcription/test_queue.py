@@ -98,14 +98,6 @@ class WorkerProcess:
 
 
 @pytest.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def workers(redis: RedisServer, tmp_path: Path) -> AsyncIterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
     yield started

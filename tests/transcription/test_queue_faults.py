@@ -33,14 +33,6 @@ from transcription.queue import register_transcription_task as register
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
-@pytest.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    await server.start()
-    yield server
-    await server.stop()
-
-
 def settings_for(url: str, **changes: Any) -> TranscriptionSettings:
     base = TranscriptionSettings(
         transcription_backend="taskiq",
