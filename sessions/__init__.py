@@ -36,6 +36,7 @@ from sessions.folder import (
     SessionFolder,
     UnreadableOutputError,
 )
+from sessions.locks import KeyedLocks
 from sessions.manager import FileSessionManager
 from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
 from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
@@ -58,6 +59,7 @@ __all__ = [
     "FileSessionManager",
     "FileSessionStorage",
     "InvalidStateError",
+    "KeyedLocks",
     "OutputListing",
     "OutputsDelivered",
     "Session",

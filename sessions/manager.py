@@ -11,9 +11,8 @@ few fsyncs, not 100. Events are published after the change is durable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,6 +34,7 @@ from sessions.events import EventBus
 from sessions.folder import SessionFolder
 from sessions.ids import candidate_ids
 from sessions.layout import is_plain_filename
+from sessions.locks import KeyedLocks
 from sessions.models import (
     AudioEntry,
     ErrorEntry,
@@ -76,7 +76,7 @@ class FileSessionManager(SessionManager):
         self.storage = storage
         self.config = config or SessionConfig()
         self.events = events or EventBus()
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
         self._queued: dict[str, list[_Queued]] = {}
 
     # -- queries ---------------------------------------------------------------------------
@@ -572,27 +572,6 @@ def _transition_events(old: SessionState, session: Session) -> _Events:
 
 def _id_or_none(session: Session | None) -> str | None:
     return session.session_id if session is not None else None
-
-
-class _KeyedLocks:
-    """One ``asyncio.Lock`` per key, dropped again when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 __all__ = ["FileSessionManager", "SessionManager"]

@@ -14,9 +14,8 @@ sessions left undelivered are delivered at start-up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +33,7 @@ from bot.services.delivery import (
 )
 from sessions import (
     EntryStatusChanged,
+    KeyedLocks,
     Session,
     SessionFinalized,
     SessionManager,
@@ -87,7 +87,7 @@ class Notifier:
         self._edit_interval = edit_interval
         self._status: dict[str, _Status] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._delivering: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._delivering = KeyedLocks()  # one delivery per session at a time
         self._unsubscribe: list[Callable[[], None]] = []
 
     def attach(self) -> None:
@@ -196,7 +196,7 @@ class Notifier:
         """Deliver what is due and not yet delivered: the transcript (or the session's
         failure), then, once processing has ended, its files (or its failure). Idempotent:
         parts recorded as sent are not sent again."""
-        async with self._session_lock(session_id):
+        async with self._delivering.hold(session_id):
             session = await self._manager.require_session(session_id)
             if session.delivered_at is None:
                 await self._deliver_transcript(session)
@@ -296,21 +296,6 @@ class Notifier:
             text = texts.outputs_not_sent(listing.empty, listing.not_files)
             parts.append(Part(f"{OUTPUTS}/not-sent", text=text))
         return parts or [Part(f"{OUTPUTS}/none", text=texts.PROCESSED_NO_FILES)]
-
-    @contextlib.asynccontextmanager
-    async def _session_lock(self, session_id: str) -> AsyncIterator[None]:
-        """One delivery per session at a time; the lock is dropped when nobody needs it."""
-        lock, users = self._delivering.get(session_id, (asyncio.Lock(), 0))
-        self._delivering[session_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._delivering[session_id]
-            if users <= 1:
-                del self._delivering[session_id]
-            else:
-                self._delivering[session_id] = (lock, users - 1)
 
     async def _finish_status(self, status: _Status | None, text: str) -> bool:
         """Put the final text in the status message; whether the chat now shows it."""
