@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.exceptions import TelegramBadRequest, TelegramUnauthorizedError
 from pydantic import ValidationError
 
 from bot.app import run_bot
@@ -44,6 +44,12 @@ def main() -> int:
         return 1
     except TelegramUnauthorizedError:
         print(f"{PROGRAM}: Telegram refused BOT_TOKEN (unauthorized)", file=sys.stderr)
+        return 2
+    except TelegramBadRequest as exc:  # e.g. setWebhook refusing WEBHOOK_URL: no retry mends it
+        print(
+            f"{PROGRAM}: Telegram refused {exc.method.__api_method__}: {exc.message}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         pass

@@ -15,7 +15,6 @@ import os
 import signal
 import tempfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import IO, Any
 
 import structlog
@@ -99,16 +98,15 @@ class CommandProcessor:
     async def run(self, session: Session, folder: SessionFolder) -> None:
         absolute = await asyncio.to_thread(folder.path.absolute)  # it runs elsewhere
         folder = SessionFolder(absolute)
-        log_path = folder.processor_log_path
         redact = self.redactor()
         stdout, stderr = await asyncio.to_thread(_open_outputs, folder)
         try:
             try:
                 returncode = await self._execute(session, folder, stdout, stderr, redact)
             except ProcessorError:  # timed out: its stderr still belongs in the log
-                await asyncio.to_thread(_finish_log, log_path, stderr, redact)
+                await asyncio.to_thread(_finish_log, stdout, stderr, redact)
                 raise
-            stderr_tail = await asyncio.to_thread(_finish_log, log_path, stderr, redact)
+            stderr_tail = await asyncio.to_thread(_finish_log, stdout, stderr, redact)
         finally:
             stdout.close()
             stderr.close()
@@ -175,18 +173,22 @@ def _open_outputs(folder: SessionFolder) -> tuple[IO[bytes], IO[bytes]]:
     return stdout, stderr
 
 
-def _finish_log(log_path: Path, stderr: IO[bytes], redact: Redactor) -> str:
-    """Append the command's stderr, redacted, to its log; returns its (redacted) end."""
+def _finish_log(log: IO[bytes], stderr: IO[bytes], redact: Redactor) -> str:
+    """Append the command's stderr, redacted, to its log; returns its (redacted) end.
+
+    Written through the descriptor opened before the command ran, never by the log's name:
+    the command may have put a link there."""
     stderr.seek(0, os.SEEK_END)
     if stderr.tell() == 0:
         return ""
     stderr.seek(0)
-    with log_path.open("ab") as log:
-        log.write(b"\n--- stderr ---\n")
-        while line := stderr.readline(_LOG_LINE_BYTES):
-            # surrogateescape: bytes that are not UTF-8 reach the log unchanged.
-            text = redact(line.decode("utf-8", errors="surrogateescape"))
-            log.write(text.encode("utf-8", errors="surrogateescape"))
+    log.seek(0, os.SEEK_END)  # after what the command printed on stdout
+    log.write(b"\n--- stderr ---\n")
+    while line := stderr.readline(_LOG_LINE_BYTES):
+        # surrogateescape: bytes that are not UTF-8 reach the log unchanged.
+        text = redact(line.decode("utf-8", errors="surrogateescape"))
+        log.write(text.encode("utf-8", errors="surrogateescape"))
+    log.flush()
     return _tail(stderr, redact)
 
 

@@ -74,7 +74,9 @@ class MarkdownProcessor:
 
     def _write(self, session: Session, folder: SessionFolder) -> None:
         folder.write_output(MARKDOWN_FILE, render_markdown(session, folder).encode())
-        folder.write_output(SRT_FILE, render_srt(session, folder).encode())
+        srt = render_srt(session, folder)
+        if srt.strip():  # no recognised speech: no subtitles, rather than an empty file
+            folder.write_output(SRT_FILE, srt.encode())
 
 
 def render_markdown(session: Session, folder: SessionFolder) -> str:

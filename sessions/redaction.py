@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 REDACTED = "***"
 # A Telegram bot token (digits:secret), and the password in a URL (redis://user:pw@host).
-_BOT_TOKEN = re.compile(r"\b\d{3,}:[A-Za-z0-9_-]{30,}")
+_BOT_TOKEN = re.compile(r"(?<![0-9])\d{3,}:[A-Za-z0-9_-]{30,}")  # also in ".../bot<token>/"
 _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):[^@\s/]+@")
 # Shorter values would redact ordinary words (a PROCESSOR_ENV value such as "en").
 MIN_SECRET_LENGTH = 6

@@ -66,7 +66,15 @@ class UpdateJournal:
         self._prune()
 
     def is_handled(self, update_id: int) -> bool:
-        return update_id in self.handled
+        """Handled, and recently enough that Telegram could still send it again: an older
+        id may be reused once Telegram numbers afresh."""
+        stamp = self.handled.get(update_id)
+        return stamp is not None and self._clock() - stamp < MAX_AGE_SECONDS
+
+    def follow_reset(self, update_id: int) -> None:
+        """Numbering started again at ``update_id``: notice the next reset from here on (and
+        do not log every later update as one)."""
+        self.highest = update_id
 
     def is_reset(self, update_id: int) -> bool:
         """Whether ``update_id`` is a new update below one already handled: Telegram (or a

@@ -75,7 +75,12 @@ class ReliablePoller:
 
     async def run(self) -> None:
         """Poll until :meth:`stop`; raises on a refused token, rides out everything else."""
-        allowed = self._runner.dispatcher.resolve_used_update_types()
+        try:
+            await self._poll(self._runner.dispatcher.resolve_used_update_types())
+        finally:  # a refused token too: what is in flight gets its grace
+            await self._drain()
+
+    async def _poll(self, allowed: list[str]) -> None:
         while not self._stopping.is_set():
             timeout = 0 if self._runner.in_flight else self._poll_timeout
             offset = self.offset
@@ -105,7 +110,6 @@ class ReliablePoller:
             started = self._take(cast(list[Any], batch), offset)
             if not started and self._runner.in_flight:
                 await self._wait_progress()
-        await self._drain()
 
     def _take(self, batch: list[Any], offset: int) -> bool:
         """Hand a batch to the runner; whether any update was started."""

@@ -83,6 +83,7 @@ class UpdateRunner:
             return None
         if self.journal.is_reset(uid):
             _log.warning("update_id_reset", update_id=uid, highest_handled=self.journal.highest)
+            self.journal.follow_reset(uid)
         ticket = ticket_for(self.ordering, update)
         task = asyncio.create_task(self._handle(update, ticket), name=f"update-{uid}")
         self.in_flight[uid] = task
@@ -104,9 +105,13 @@ class UpdateRunner:
         finally:
             self.ordering.finish(ticket)
         # Cut off (cancelled) above, an update stays in in_flight, so it is never confirmed.
-        self.journal.mark(uid)  # before leaving in_flight: a poll now must skip it
-        self.in_flight.pop(uid, None)
-        await self.journal.record(uid)
+        self.journal.mark(uid)  # a poll answered meanwhile must skip it
+        try:
+            await self.journal.record(uid)
+        finally:
+            # Only now: while its journal write is pending, the update is not confirmed to
+            # Telegram, and a drain at shutdown waits for the write too.
+            self.in_flight.pop(uid, None)
 
     async def drain(self, grace_seconds: float) -> None:
         """Give updates in flight ``grace_seconds``, then cut the rest off unrecorded (they

@@ -170,3 +170,30 @@ async def test_refused_token_exits_2_with_one_line(
     assert "Traceback" not in output
     plain = [line for line in output.splitlines() if not line.startswith("{")]
     assert plain == ["voice-notes-bot: Telegram refused BOT_TOKEN (unauthorized)"]
+
+
+async def test_a_webhook_url_telegram_refuses_exits_2_with_one_line(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    # No retry mends a refused WEBHOOK_URL: one line and exit 2, not a restart loop of
+    # tracebacks.
+    fake.fail_next(
+        "setWebhook", status=400, description="Bad Request: bad webhook: Failed to resolve host"
+    )
+    env = {
+        "WEBHOOK_URL": "https://bot.example.invalid/hook",
+        "WEBHOOK_SECRET": "webhook-secret-for-tests",
+        "WEBHOOK_HOST": "127.0.0.1",
+        "WEBHOOK_PORT": str(free_port()),
+    }
+    proc = BotProcess(fake.base_url, fake.token, tmp_path, **env)
+    running.append(proc)
+    await proc.start()
+    assert await exit_code(proc) == 2
+    output = proc.output()
+    assert "Traceback" not in output
+    plain = [line for line in output.splitlines() if not line.startswith("{")]
+    assert plain == [
+        "voice-notes-bot: Telegram refused setWebhook: Bad Request: bad webhook: "
+        "Failed to resolve host"
+    ]

@@ -106,3 +106,16 @@ async def test_confirmed_ids_are_forgotten(tmp_path: Path) -> None:
     stored = UpdateJournal(journal.path)
     await stored.load(BOT)
     assert sorted(stored.handled) == [7, 8]
+
+
+async def test_a_reset_is_followed_and_old_ids_may_come_again(tmp_path: Path) -> None:
+    clock = Clock()
+    journal = UpdateJournal(tmp_path / "updates.json", clock=clock)
+    await journal.load(BOT)
+    await journal.record(1000)
+    await journal.record(40)
+    clock.now += MAX_AGE_SECONDS + 1  # a week without updates, then numbering afresh
+    assert journal.is_reset(30)
+    journal.follow_reset(30)
+    assert not journal.is_reset(31)  # not every later update is logged as a reset
+    assert not journal.is_handled(40)  # an id handled long ago is new again

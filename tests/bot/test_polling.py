@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -354,3 +355,31 @@ async def test_finished_handler_is_confirmed_on_stop(
     assert handler.finished == ["late"]
     assert fake.confirmed_offset > late  # confirmed before exiting: no redelivery
     assert fake.pending_updates() == []
+
+
+class BlockedJournal(UpdateJournal):
+    """Durable writes wait until the test lets them through, as on a stalled disk."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.release = threading.Event()
+
+    def _write(self, payload: bytes) -> None:
+        self.release.wait(30)
+        super()._write(payload)
+
+
+async def test_an_update_is_not_confirmed_before_its_journal_write_is_durable(
+    fake: FakeTelegram, bot: Bot, handler: Handler, tmp_path: Path, running: Running
+) -> None:
+    journal = BlockedJournal(tmp_path / "journal.json")
+    await journal.load(BOT_ID)
+    update_id = fake.text(1, 1, "one")
+    running.start(bot, handler, journal)
+    await eventually(lambda: "one" in handler.finished)
+    polls = get_updates_calls(fake)
+    await eventually(lambda: get_updates_calls(fake) >= polls + 2)  # polls went on meanwhile
+    assert fake.confirmed_offset <= update_id  # a crash now would lose nothing
+    journal.release.set()
+    await fake.wait_confirmed(update_id)
+    assert update_id in handled_on_disk(journal.path)

@@ -234,3 +234,24 @@ async def test_command_log_is_fresh_on_each_run(manager: FileSessionManager) -> 
     await CommandProcessor("echo first run", 10).run(session, SessionFolder(folder))
     await CommandProcessor("echo second run", 10).run(session, SessionFolder(folder))
     assert (output_dir(manager, session) / "processor.log").read_text() == "second run\n"
+
+
+async def test_no_speech_no_empty_subtitles(manager: FileSessionManager) -> None:
+    session = await transcribed_session(manager, ("text:", 1), ("corrupt", 3))
+    folder = manager.get_session_path(session.session_id)
+    await MarkdownProcessor().run(session, SessionFolder(folder))
+    out = output_dir(manager, session)
+    assert (out / "session.md").is_file()
+    assert not (out / "session.srt").exists()  # Telegram refuses an empty file
+
+
+async def test_stderr_goes_to_the_log_the_bot_opened_not_to_a_link_in_its_place(
+    manager: FileSessionManager, tmp_path: Path
+) -> None:
+    session = await transcribed_session(manager, ("text:hello", 2))
+    folder = manager.get_session_path(session.session_id)
+    elsewhere = tmp_path / "not-the-log.txt"
+    elsewhere.write_text("untouched\n")
+    command = f"rm processor.log; ln -s {elsewhere} processor.log; echo oops >&2"
+    await CommandProcessor(command, 10).run(session, SessionFolder(folder))
+    assert elsewhere.read_text() == "untouched\n"
