@@ -122,15 +122,6 @@ def transcript_header(session: Session) -> str:
     )
 
 
-def failed_entries(session: Session) -> str | None:
-    lines = [
-        f"Note {e.sequence} could not be transcribed: {e.error or 'unknown error'}"
-        for e in session.audio_entries
-        if e.transcription_status == "FAILED"
-    ]
-    return "\n".join(lines) if lines else None
-
-
 def failed_notes(session: Session, limit: int = MESSAGE_LIMIT) -> list[str]:
     """The notes that could not be transcribed, as messages of at most ``limit`` characters.
 
@@ -176,9 +167,9 @@ def outputs_not_sent(empty: list[str], not_files: list[str]) -> str:
     return fit("\n".join(lines))
 
 
-def output_too_big(name: str, size: int) -> str:
+def output_too_big(name: str, size: int, limit: int) -> str:
     return (
-        f"{name} is {megabytes(size)}, over the {megabytes(50 * 1024 * 1024)} a bot may send; "
+        f"{name} is {megabytes(size)}, over the {megabytes(limit)} a bot may send; "
         "it is kept in the session's process/output/ folder on the bot's machine."
     )
 

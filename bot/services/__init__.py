@@ -1,1 +1,2 @@
-"""Services the handlers call: ingestion, delivery, ordering, reliable polling."""
+"""Services the handlers call: ingestion, the notifier and delivery (the update path is
+``bot.updates``)."""

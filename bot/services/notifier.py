@@ -283,7 +283,7 @@ class Notifier:
         for name, size in listing.files:
             key = f"{OUTPUTS}/{name}"
             if size > UPLOAD_LIMIT_BYTES:
-                parts.append(Part(key, text=texts.output_too_big(name, size)))
+                parts.append(Part(key, text=texts.output_too_big(name, size, UPLOAD_LIMIT_BYTES)))
             else:
                 parts.append(Part(key, output=name))
         if listing.empty or listing.not_files:
