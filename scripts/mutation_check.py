@@ -118,6 +118,20 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/bot/test_done_ordering.py",),
     ),
     Mutation(
+        "journal-before-confirm",
+        "an update is confirmed only once its journal entry is on disk",
+        (
+            Edit(
+                "bot/updates/runner.py",
+                "        try:\n            await self.journal.record(uid)\n        finally:",
+                "        self.in_flight.pop(uid, None)\n        try:\n            await self.journal.record(uid)\n        finally:",
+            ),
+        ),
+        (
+            "tests/bot/test_polling.py::test_an_update_is_not_confirmed_before_its_journal_write_is_durable",
+        ),
+    ),
+    Mutation(
         "resume-transcribing",
         "a session left half-transcribed is resumed at start-up",
         (
