@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot import __main__ as bot_main
 from bot.config import CLOUD_DOWNLOAD_LIMIT, AccessPolicy, BotSettings
+from tests.conftest import TIMEOUT_SCALE
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz01234"
@@ -211,7 +212,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     found = {}
     for name, (proc, folder) in started.items():
         try:
-            stdout, stderr = proc.communicate(timeout=60)
+            stdout, stderr = proc.communicate(timeout=60 * TIMEOUT_SCALE)
         except subprocess.TimeoutExpired:
             proc.kill()
             stdout, stderr = proc.communicate()

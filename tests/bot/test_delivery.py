@@ -15,7 +15,7 @@ from bot.services.notifier import Notifier
 from processing import CommandProcessor, ProcessingService
 from sessions import AudioEntry, FileSessionManager, Session, SessionState, TranscriptionStatus
 from tests.bot.conftest import close_bot, make_bot
-from tests.conftest import add_note
+from tests.conftest import TIMEOUT_SCALE, add_note
 from tests.fake_telegram import FakeTelegram
 from tests.processing import FAST as TRANSCRIBE
 from tests.processing import output_dir, transcribed_session
@@ -245,7 +245,7 @@ async def test_restart_after_part_one_of_three_sends_only_the_rest(
     first_run.session.middleware(stall_second_message)
     notifier = Notifier(first_run, manager, retry=FAST)
     await notifier.resume()
-    await asyncio.wait_for(blocked.wait(), 10)
+    await asyncio.wait_for(blocked.wait(), 10 * TIMEOUT_SCALE)
     await notifier.stop(grace_seconds=0)
     await close_bot(first_run)
     assert len(sent_texts(fake)) == 1

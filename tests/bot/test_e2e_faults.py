@@ -37,7 +37,7 @@ def events(proc: BotProcess, name: str) -> list[dict[str, object]]:
 
 async def exit_code(proc: BotProcess, timeout: float = 60) -> int:  # noqa: ASYNC109
     assert proc.proc is not None
-    return await asyncio.wait_for(proc.proc.wait(), timeout)
+    return await asyncio.wait_for(proc.proc.wait(), timeout * TIMEOUT_SCALE)
 
 
 async def test_a_note_after_update_ids_restart_lower_is_stored_and_answered(

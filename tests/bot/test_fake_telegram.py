@@ -27,6 +27,7 @@ from aiogram.filters import Command
 from aiogram.types import BotCommand, BufferedInputFile, Message
 
 from tests.bot.conftest import close_bot, make_bot
+from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, SentCall
 
 FAKE_SCRIPT = Path(__file__).parent.parent / "fake_telegram.py"
@@ -384,7 +385,7 @@ async def test_standalone_main_with_control_api() -> None:
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+        assert await asyncio.wait_for(proc.wait(), timeout=10 * TIMEOUT_SCALE) == 0
 
 
 def test_sent_call_is_plain_data() -> None:

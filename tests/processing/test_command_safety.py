@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from processing import CommandProcessor, ProcessingService, ProcessingSettings, ProcessorError
 from processing import build_processor as build
 from sessions import FileSessionManager, SessionFolder, SessionState
+from tests.conftest import TIMEOUT_SCALE
 from tests.processing import output_dir, transcribed_session
 
 TOKEN = "123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ"
@@ -177,7 +178,7 @@ def test_transcripts_are_utf8_whatever_the_locale(tmp_path: Path) -> None:
         cwd=REPO,
         env=env,
         capture_output=True,
-        timeout=120,
+        timeout=120 * TIMEOUT_SCALE,
         check=False,
     )
     assert result.returncode == 0, result.stderr.decode(errors="replace")

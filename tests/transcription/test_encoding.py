@@ -13,7 +13,7 @@ import pytest
 
 from sessions import FileSessionManager
 from sessions.layout import DIR_MODE, FILE_MODE
-from tests.conftest import add_note
+from tests.conftest import TIMEOUT_SCALE, add_note
 from tests.transcription.fakes import ScriptedTranscriber
 from transcription import TranscriptionSettings, transcribe_session
 
@@ -59,7 +59,7 @@ def test_transcripts_are_utf8_under_an_ascii_locale(tmp_path: Path) -> None:
         cwd=REPO,
         env=env,
         capture_output=True,
-        timeout=120,
+        timeout=120 * TIMEOUT_SCALE,
         check=False,
     )
     assert run.returncode == 0, run.stderr.decode(errors="replace")[-2000:]

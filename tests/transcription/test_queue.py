@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from sessions import FileSessionManager, Session, SessionState, TranscriptionStatus
-from tests.conftest import FIXTURES, add_note
+from tests.conftest import FIXTURES, TIMEOUT_SCALE, add_note
 from tests.redis_server import RedisServer
 from tests.wer import word_error_rate
 from transcription import TranscriptionSettings, transcribe_session
@@ -94,7 +94,7 @@ class WorkerProcess:
         assert self.proc is not None
         if self.proc.returncode is None:
             self.proc.send_signal(sig)
-        return await asyncio.wait_for(self.proc.wait(), 60)
+        return await asyncio.wait_for(self.proc.wait(), 60 * TIMEOUT_SCALE)
 
 
 @pytest.fixture
