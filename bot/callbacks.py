@@ -37,9 +37,7 @@ class ForgetButton(CallbackData, prefix="forget"):
 
 def done_keyboard(session_id: str) -> InlineKeyboardMarkup:
     """The "Done" button under the reply to a stored note."""
-    button = InlineKeyboardButton(
-        text="Done", callback_data=DoneButton(session=session_id).pack()
-    )
+    button = InlineKeyboardButton(text="Done", callback_data=DoneButton(session=session_id).pack())
     return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
@@ -57,7 +55,9 @@ def forget_keyboard(session_id: str) -> InlineKeyboardMarkup:
     )
 
 
-def get_buttons(labelled: list[tuple[str, str]], *, per_row: int = 1) -> list[list[InlineKeyboardButton]]:
+def get_buttons(
+    labelled: list[tuple[str, str]], *, per_row: int = 1
+) -> list[list[InlineKeyboardButton]]:
     """One "get this session" button per (label, session id), ``per_row`` to a row."""
     buttons = [
         InlineKeyboardButton(text=label, callback_data=GetButton(session=session_id).pack())

@@ -22,7 +22,9 @@ SNIPPET_LIMIT = 300  # characters of one /find snippet
 HISTORY_EMPTY = "There are no sessions in this chat yet. Send a voice note to start one."
 HISTORY_NO_MORE = "There are no older sessions."
 FIND_USAGE = "Type the words to look for after /find, e.g. /find bread milk"
-GET_USAGE = "Which session? Type /get and its id (or a part of it), e.g. /get 19-47. /history lists them."
+GET_USAGE = (
+    "Which session? Type /get and its id (or a part of it), e.g. /get 19-47. /history lists them."
+)
 FORGET_USAGE = (
     "Which session? Type /forget and its id (or a part of it), e.g. /forget 19-47. "
     "/history lists them."
@@ -147,7 +149,9 @@ def not_ready(session: Session) -> str:
             f"Session {session.session_id} is still open: type /done (or tap Done) and its "
             "transcript comes."
         )
-    return f"Session {session.session_id} is being transcribed; its transcript comes when it is done."
+    return (
+        f"Session {session.session_id} is being transcribed; its transcript comes when it is done."
+    )
 
 
 def cancelled_session(session: Session) -> str:

@@ -1356,7 +1356,9 @@ class FakeTelegram:
     async def _answer_callback_query(self, params: _Params, uploads: dict[str, _Upload]) -> bool:
         query_id = _str_param(params, "callback_query_id")
         if not query_id:
-            raise _bad_request("query is too old and response timeout expired or query ID is invalid")
+            raise _bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
         self.callback_answers[query_id] = {
             "text": _str_param(params, "text"),
             "show_alert": _bool_param(params, "show_alert"),

@@ -9,6 +9,7 @@ the chat's sessions has (``/get 19-47``; spaces and colons count as ``_`` and ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 from aiogram import Bot, Router
@@ -17,7 +18,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import library_texts as lt
-from bot.callbacks import ForgetButton, GetButton, HistoryPage, forget_keyboard, get_buttons, history_keyboard
+from bot.callbacks import (
+    ForgetButton,
+    GetButton,
+    HistoryPage,
+    forget_keyboard,
+    get_buttons,
+    history_keyboard,
+)
 from bot.services.delivery import Courier
 from bot.services.parts import resend_parts, was_cancelled
 from sessions import Session, SessionManager, SessionNotFoundError, SessionState
@@ -79,9 +87,7 @@ async def history_page(
         *(asyncio.to_thread(manager.folder(s.session_id).read_process_input) for s in page)
     )
     text = lt.history(list(zip(page, transcripts, strict=True)), offset)
-    labels = [
-        (lt.history_button(offset + n, s), s.session_id) for n, s in enumerate(page, start=1)
-    ]
+    labels = [(lt.history_button(offset + n, s), s.session_id) for n, s in enumerate(page, start=1)]
     newer = max(offset - HISTORY_PAGE, 0) if offset > 0 else None
     older = offset + HISTORY_PAGE if len(found) > HISTORY_PAGE else None
     return text, history_keyboard(labels, newer=newer, older=older)
@@ -149,7 +155,9 @@ async def get_pressed(
     callback_answer: CallbackAnswer,
 ) -> None:
     chat_id = _query_chat(query)
-    session = None if chat_id is None else await chat_session(manager, chat_id, callback_data.session)
+    session = (
+        None if chat_id is None else await chat_session(manager, chat_id, callback_data.session)
+    )
     if chat_id is None or session is None:
         callback_answer.text = lt.unknown_session(callback_data.session)
         callback_answer.show_alert = True
@@ -213,15 +221,12 @@ async def forget_answered(
     elif session.state in _BUSY:
         reply = lt.forget_busy(session)
     else:
-        try:
+        # Gone meanwhile (retention): what was asked for holds.
+        with contextlib.suppress(SessionNotFoundError):
             await manager.delete_session(session_id)
-        except SessionNotFoundError:
-            pass  # gone meanwhile (retention): what was asked for holds
         _log.info("session_forgotten", session_id=session_id, chat_id=chat_id)
         reply = lt.forgotten(session_id)
-    await bot.edit_message_text(
-        reply, chat_id=chat_id, message_id=query.message.message_id
-    )
+    await bot.edit_message_text(reply, chat_id=chat_id, message_id=query.message.message_id)
 
 
 def create_router() -> Router:

@@ -46,6 +46,7 @@ from sessions import (
 
 _log = structlog.get_logger("bot.notifier")
 
+
 @dataclass
 class _Status:
     chat_id: int
@@ -210,7 +211,9 @@ class Notifier:
                     await self._courier.send_all(session, [part])
             else:
                 await self._finish_status(status, texts.transcribed(session))
-                await self._courier.send_all(session, await transcript_parts(self._manager, session))
+                await self._courier.send_all(
+                    session, await transcript_parts(self._manager, session)
+                )
         done = await self._manager.mark_delivered(session.session_id)
         _log.info(
             "transcript_delivered",
