@@ -170,7 +170,9 @@ def undone(sequence: int, session: Session) -> str:
 
 
 def cancelled(session_id: str, count: int) -> str:
-    deleted = f"its {notes(count)} were deleted" if count else "it had no notes"
+    deleted = {0: "it had no notes", 1: "its note was deleted"}.get(
+        count, f"its {count} notes were deleted"
+    )
     return f"Session {session_id} is cancelled: {deleted}. Send a voice note to start a new one."
 
 

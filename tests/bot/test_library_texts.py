@@ -100,6 +100,7 @@ def test_undo_and_cancel_name_the_note_and_session() -> None:
     assert lt.undone(3, session()) == "Removed note 3. The session now has 2 notes, 0:09."
     assert lt.undone(1, session(notes=0)) == "Removed note 1. The session has no notes now."
     assert "its 2 notes were deleted" in lt.cancelled("2026-11-24_19-47-41", 2)
+    assert "its note was deleted" in lt.cancelled("2026-11-24_19-47-41", 1)
 
 
 def test_callback_data_fits_telegrams_64_bytes_for_the_longest_session_id() -> None:
