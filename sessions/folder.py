@@ -122,6 +122,44 @@ class SessionFolder:
         """Delete a note's audio file (a note that was not recorded after all)."""
         _remove(self.audio_path(filename))
 
+    def remove_entry_files(self, sequence: int, audio: str, transcript: str | None) -> None:
+        """Delete note ``sequence``'s audio file ``audio`` and its transcript files (text,
+        timed detail, and ``transcript`` if it has another name), durably; missing files
+        are no error."""
+        transcripts = self.path / TRANSCRIPTS_DIR
+        names = {transcript_filename(sequence), transcript_filename(sequence, ".json")}
+        if transcript is not None:
+            names.add(transcript)
+        # The text file first: its presence is what marks a note as transcribed.
+        for name in sorted(names, key=lambda n: not n.endswith(".txt")):
+            _remove(transcripts / name)
+        _remove(self.audio_path(audio))
+        for folder in (transcripts, self.path / AUDIO_DIR):
+            with contextlib.suppress(FileNotFoundError):
+                fsync_dir(folder)
+
+    def remove_all_audio(self) -> int:
+        """Delete every audio file of the session, durably; returns how many there were.
+
+        Files still being written (hidden ``.part`` names) are left to their upload, which
+        removes them itself.
+        """
+        folder = self.path / AUDIO_DIR
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed += 1
+        if removed:
+            fsync_dir(folder)
+        return removed
+
     # -- transcripts ---------------------------------------------------------------------
 
     def write_transcript(self, sequence: int, transcript: Transcript) -> str:
