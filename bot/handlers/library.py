@@ -13,6 +13,7 @@ import contextlib
 
 import structlog
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -110,9 +111,13 @@ async def history_turned(
         callback_answer.text = lt.BUTTON_EXPIRED
         return
     text, keyboard = await history_page(manager, chat_id, callback_data.offset)
-    await bot.edit_message_text(
-        text, chat_id=chat_id, message_id=query.message.message_id, reply_markup=keyboard
-    )
+    try:
+        await bot.edit_message_text(
+            text, chat_id=chat_id, message_id=query.message.message_id, reply_markup=keyboard
+        )
+    except TelegramBadRequest as exc:
+        if "not modified" not in exc.message:  # the same page tapped twice: it shows already
+            raise
 
 
 # -- /get --------------------------------------------------------------------------------------

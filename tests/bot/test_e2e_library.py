@@ -240,6 +240,8 @@ async def test_retention_by_age_and_index_rebuilt(
     ancient = await transcribed_session(manager, "an ancient walrus sang", age_days=400)
     aged = await transcribed_session(manager, "a purple giraffe danced", age_days=40)
     fresh = await transcribed_session(manager, "the orange kettle whistled", age_days=1)
+    for n in range(5):  # enough for a second page of /history
+        await transcribed_session(manager, f"filler number {n}", age_days=0.5)
 
     env = {"AUDIO_RETENTION_DAYS": "30", "SESSION_RETENTION_DAYS": "365"}
     proc = await launch(fake, tmp_path, running, **env)
@@ -259,6 +261,27 @@ async def test_retention_by_age_and_index_rebuilt(
     assert (await find("walrus")).startswith("No note")
     fake.text(CHAT, USER, "/status")
     await fake.wait_for(is_text(CHAT, "Sessions are deleted entirely after 365 days."))
+
+    # /history pages: 5 sessions and "Older", then the 2 oldest left and "Newer".
+    fake.text(CHAT, USER, "/history")
+    first = await fake.wait_for(is_text(CHAT, "Your sessions"))
+    buttons = first.buttons()
+    assert [d for _, d in buttons][-1] == "hist:5"
+    assert len(buttons) == 6
+    since = len(fake.sent)
+    await tap(fake, CHAT, USER, first, "hist:5")
+    second = await fake.wait_for(in_chat(CHAT, "editMessageText"), since=since)
+    assert second.message_id == first.message_id
+    assert second.text is not None
+    assert "\n6. " in second.text
+    assert "\n7. " in second.text
+    assert aged in second.text
+    assert [(t, d) for t, d in second.buttons()][-1] == ("« Newer", "hist:0")
+    assert [d for _, d in second.buttons()][:2] == [f"get:{fresh}", f"get:{aged}"]
+    since = len(fake.sent)
+    await tap(fake, CHAT, USER, second, "hist:0")
+    back = await fake.wait_for(in_chat(CHAT, "editMessageText"), since=since)
+    assert back.text == first.text
 
     # The index file deleted: the next start rebuilds it from the session folders.
     await proc.terminate()
