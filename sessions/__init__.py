@@ -39,6 +39,8 @@ from sessions.folder import (
     SessionFolder,
     UnreadableOutputError,
 )
+from sessions.library import LibraryError, SearchHit, SessionLibrary, library_path
+from sessions.library_query import Fragment
 from sessions.locks import KeyedLocks
 from sessions.manager import FileSessionManager
 from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
@@ -63,10 +65,13 @@ __all__ = [
     "EventBus",
     "FileSessionManager",
     "FileSessionStorage",
+    "Fragment",
     "InvalidStateError",
     "KeyedLocks",
+    "LibraryError",
     "OutputListing",
     "OutputsDelivered",
+    "SearchHit",
     "Session",
     "SessionConfig",
     "SessionCreated",
@@ -76,6 +81,7 @@ __all__ = [
     "SessionFinalized",
     "SessionFolder",
     "SessionImmutableError",
+    "SessionLibrary",
     "SessionManager",
     "SessionNotFoundError",
     "SessionState",
@@ -85,6 +91,7 @@ __all__ = [
     "TranscriptSegment",
     "TranscriptionStatus",
     "UnreadableOutputError",
+    "library_path",
     "make_dir",
     "write_atomic",
 ]

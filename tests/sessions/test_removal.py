@@ -14,30 +14,13 @@ from sessions import (
     FileSessionManager,
     FileSessionStorage,
     InvalidStateError,
-    Session,
     SessionNotFoundError,
     SessionState,
     Transcript,
     TranscriptionStatus,
 )
 from tests.conftest import EventRecorder, add_note
-
-
-async def transcribed(manager: FileSessionManager, chat_id: int = 1, notes: int = 2) -> Session:
-    """A session with ``notes`` notes, each with a transcript, moved to TRANSCRIBED."""
-    session = await manager.create_session(chat_id)
-    for _ in range(notes):
-        session = await add_note(manager, session)
-    sid = session.session_id
-    await manager.finalize_session(sid)
-    folder = manager.folder(sid)
-    for entry in session.audio_entries:
-        text = Transcript(text=f"words of note {entry.sequence}")
-        name = await asyncio.to_thread(folder.write_transcript, entry.sequence, text)
-        await manager.update_transcription_status(
-            sid, entry.sequence, TranscriptionStatus.COMPLETED, name
-        )
-    return await manager.transition_state(sid, SessionState.TRANSCRIBED)
+from tests.sessions.helpers import transcribed
 
 
 def files(folder: Path, sub: str) -> list[str]:
