@@ -42,7 +42,7 @@ from sessions import (
     SessionConfig,
     SessionManager,
 )
-from sessions.library import SessionLibrary
+from sessions.library import SessionLibrary, library_path
 from sessions.retention import RetentionSettings, RetentionSweeper
 from transcription import (
     Transcriber,
@@ -56,7 +56,6 @@ from transcription.queue import QueueTranscriber
 _log = structlog.get_logger("bot.app")
 
 JOURNAL_PATH = Path(".telegram") / "updates.json"  # inside SESSIONS_DIR, beside the sessions
-LIBRARY_PATH = Path(".library") / "library.sqlite3"  # the search index, inside SESSIONS_DIR
 HEARTBEAT_INTERVAL = 10.0
 CLOUD_API = "https://api.telegram.org"
 # After SIGTERM, SHUTDOWN_GRACE_SECONDS plus this: whatever still hangs (a server that never
@@ -289,7 +288,7 @@ async def run_bot(
         dp["retention"] = retention
         dp["courier"] = Courier(bot, manager)
         # The search index follows the sessions from before the first one can be transcribed.
-        library = SessionLibrary(session_config.base_dir / LIBRARY_PATH, manager)
+        library = SessionLibrary(library_path(session_config.base_dir), manager)
         await library.open()
         parts.push_async_callback(library.close)
         library.attach()

@@ -211,6 +211,7 @@ async def forget_answered(
     query: CallbackQuery,
     callback_data: ForgetButton,
     manager: SessionManager,
+    library: SessionLibrary,
     bot: Bot,
     callback_answer: CallbackAnswer,
 ) -> None:
@@ -229,6 +230,9 @@ async def forget_answered(
         # Gone meanwhile (retention): what was asked for holds.
         with contextlib.suppress(SessionNotFoundError):
             await manager.delete_session(session_id)
+        # The index drops it on the deletion's event too; done here as well, so that once
+        # the chat reads "forgotten", /find cannot find it.
+        await library.remove_session(session_id)
         _log.info("session_forgotten", session_id=session_id, chat_id=chat_id)
         reply = lt.forgotten(session_id)
     await bot.edit_message_text(reply, chat_id=chat_id, message_id=query.message.message_id)

@@ -101,6 +101,7 @@ async def test_library_in_the_chat(
     await eventually(lambda: delivered(tmp_path))
     [session] = metadata(tmp_path)
     sid = session["session_id"]
+    await eventually(lambda: index_rows_naming(tmp_path, sid) != [])  # indexed
     assert transcript.text is not None
     word = max(re.findall(r"[a-z]+", transcript.text.split("\n\n", 1)[1].lower()), key=len)
 
