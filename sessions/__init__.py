@@ -44,6 +44,7 @@ from sessions.library_query import Fragment
 from sessions.locks import KeyedLocks
 from sessions.manager import FileSessionManager
 from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
+from sessions.retention import RetentionSettings, RetentionSweeper, SweepReport
 from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
 from sessions.transcripts import Transcript, TranscriptSegment
 
@@ -71,6 +72,8 @@ __all__ = [
     "LibraryError",
     "OutputListing",
     "OutputsDelivered",
+    "RetentionSettings",
+    "RetentionSweeper",
     "SearchHit",
     "Session",
     "SessionConfig",
@@ -87,6 +90,7 @@ __all__ = [
     "SessionState",
     "SessionStorage",
     "StateChanged",
+    "SweepReport",
     "Transcript",
     "TranscriptSegment",
     "TranscriptionStatus",
