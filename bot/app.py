@@ -61,6 +61,7 @@ CLOUD_API = "https://api.telegram.org"
 # After SIGTERM, SHUTDOWN_GRACE_SECONDS plus this: whatever still hangs (a server that never
 # answers) is cut off by exiting; nothing unconfirmed is lost, Telegram sends it again.
 SHUTDOWN_SLACK_SECONDS = 3.0
+STOP_SWEEP_SECONDS = 1.0
 
 
 def build_bot(settings: BotSettings) -> Bot:
@@ -129,8 +130,13 @@ async def _beat_while_serving(heartbeat: Heartbeat) -> None:
         await asyncio.sleep(HEARTBEAT_INTERVAL)
 
 
-async def _stop_task(task: asyncio.Task[None]) -> None:
-    task.cancel()
+async def _stop_task(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Ask ``task`` to stop; cut it off if it has not within a moment (a long sweep: what
+    it did not get to, the next start does)."""
+    stop.set()
+    _, pending = await asyncio.wait({task}, timeout=STOP_SWEEP_SECONDS)
+    for late in pending:
+        late.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
 
@@ -311,8 +317,10 @@ async def run_bot(
         parts.push_async_callback(service.stop)
         await service.start()
         await notifier.resume()
-        sweeping = asyncio.create_task(RetentionSweeper(manager, retention).run())
-        parts.push_async_callback(_stop_task, sweeping)
+        # Retention: a sweep now, then hourly (nothing when no retention is set).
+        stop_sweeping = asyncio.Event()
+        sweeping = asyncio.create_task(RetentionSweeper(manager, retention).run(stop_sweeping))
+        parts.push_async_callback(_stop_task, sweeping, stop_sweeping)
 
         mode = "webhook" if settings.webhook_url else "polling"
         _log.info("bot_started", sessions_dir=str(session_config.base_dir), mode=mode)
