@@ -14,16 +14,7 @@ from typing import Any
 import pytest
 
 from bot import library_texts as lt
-from sessions import (
-    AudioEntry,
-    EventBus,
-    FileSessionManager,
-    FileSessionStorage,
-    SessionConfig,
-    SessionState,
-    Transcript,
-    TranscriptionStatus,
-)
+from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import (
     CHAT,
@@ -35,6 +26,7 @@ from tests.bot.test_e2e import (
     metadata,
     send_voice,
 )
+from tests.bot.test_library_handlers import transcribed_session
 from tests.fake_telegram import FakeTelegram, SentCall
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -207,28 +199,17 @@ async def test_library_in_the_chat(
     assert (await fake.wait_for(in_chat(CHAT), since=since)).text == lt.unknown_session(sid)
 
 
-async def transcribed_session(manager: FileSessionManager, text: str, *, age_days: float) -> str:
-    """A TRANSCRIBED, delivered session of CHAT with one note saying ``text``, made by the
-    real session manager; its times are then put ``age_days`` back in metadata.json."""
-    session = await manager.create_session(CHAT)
-    sid = session.session_id
-    entry = AudioEntry(sequence=1, filename="001_audio.ogg", duration_seconds=2.0, message_id=1)
-    await manager.add_audio(sid, entry)
-    folder = manager.folder(sid)
-    folder.audio_path(entry.filename).write_bytes(b"OggS fake audio")
-    await manager.finalize_session(sid)
-    name = folder.write_transcript(1, Transcript(text=text))
-    await manager.update_transcription_status(sid, 1, TranscriptionStatus.COMPLETED, name)
-    folder.write_process_input(text)
-    await manager.transition_state(sid, SessionState.TRANSCRIBED)
-    await manager.mark_delivered(sid)
+async def aged_session(manager: FileSessionManager, text: str, *, age_days: float) -> str:
+    """A transcribed session of CHAT saying ``text``, its times put ``age_days`` back in
+    metadata.json (as if it had been made then)."""
+    sid = await transcribed_session(manager, text)
     path = manager.get_session_path(sid) / "metadata.json"
     data = json.loads(path.read_text())
-    moment = datetime.now(UTC) - timedelta(days=age_days)
+    moment = (datetime.now(UTC) - timedelta(days=age_days)).isoformat()
     for key in ("created_at", "updated_at", "finalized_at", "transcribed_at", "delivered_at"):
-        data[key] = moment.isoformat()
+        data[key] = moment
     for item in data["audio_entries"]:
-        item["received_at"] = moment.isoformat()
+        item["received_at"] = moment
     path.write_text(json.dumps(data))
     return sid
 
@@ -238,11 +219,11 @@ async def test_retention_by_age_and_index_rebuilt(
 ) -> None:
     config = SessionConfig(base_dir=tmp_path / "sessions")
     manager = FileSessionManager(FileSessionStorage(config.base_dir), config, EventBus())
-    ancient = await transcribed_session(manager, "an ancient walrus sang", age_days=400)
-    aged = await transcribed_session(manager, "a purple giraffe danced", age_days=40)
-    fresh = await transcribed_session(manager, "the orange kettle whistled", age_days=1)
+    ancient = await aged_session(manager, "an ancient walrus sang", age_days=400)
+    aged = await aged_session(manager, "a purple giraffe danced", age_days=40)
+    fresh = await aged_session(manager, "the orange kettle whistled", age_days=1)
     for n in range(5):  # enough for a second page of /history
-        await transcribed_session(manager, f"filler number {n}", age_days=0.5)
+        await aged_session(manager, f"filler number {n}", age_days=0.5)
 
     env = {"AUDIO_RETENTION_DAYS": "30", "SESSION_RETENTION_DAYS": "365"}
     proc = await launch(fake, tmp_path, running, **env)
@@ -251,6 +232,9 @@ async def test_retention_by_age_and_index_rebuilt(
     await eventually(lambda: not aged_audio.exists())
     assert (session_dir(tmp_path, aged) / "process" / "input.txt").is_file()  # text stays
     assert (session_dir(tmp_path, fresh) / "audio" / "001_audio.ogg").is_file()
+    await eventually(
+        lambda: len([e for e in proc.events() if e["event"] == "retention_deleted"]) == 2
+    )
 
     async def find(words: str) -> str:
         since = len(fake.sent)
