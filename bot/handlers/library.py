@@ -29,7 +29,13 @@ from bot.callbacks import (
 )
 from bot.services.delivery import Courier
 from bot.services.parts import resend_parts, was_cancelled
-from sessions import Session, SessionManager, SessionNotFoundError, SessionState
+from sessions import (
+    CorruptSessionError,
+    Session,
+    SessionManager,
+    SessionNotFoundError,
+    SessionState,
+)
 from sessions.ids import is_valid_session_id
 from sessions.library import SessionLibrary
 
@@ -50,7 +56,10 @@ async def chat_session(manager: SessionManager, chat_id: int, session_id: str) -
     unknown id and another chat's session look the same)."""
     if not is_valid_session_id(session_id):
         return None
-    session = await manager.get_session(session_id)
+    try:
+        session = await manager.get_session(session_id)
+    except CorruptSessionError:  # unreadable: nothing can be done with it from the chat
+        return None
     return session if session is not None and session.chat_id == chat_id else None
 
 
