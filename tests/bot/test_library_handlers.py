@@ -13,6 +13,7 @@ from aiogram import Bot
 from bot import library_texts as lt
 from bot import texts
 from bot.services.delivery import Courier
+from bot.services.notifier import Notifier
 from sessions import (
     AudioEntry,
     FileSessionManager,
@@ -170,3 +171,26 @@ async def test_forget_waits_for_transcription_to_end(
     session = await manager.require_session(sid)
     assert harness.replies()[-1] == lt.forget_busy(session)
     assert manager.get_session_path(sid).is_dir()
+
+
+async def test_undo_then_cancel_and_nothing_is_delivered_for_a_cancelled_session(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager, bot: Bot
+) -> None:
+    notifier = Notifier(bot, manager)
+    notifier.attach()
+    await harness.voice(b"OggS one")
+    await harness.voice(b"OggS two")
+    session = await manager.get_active_session(CHAT)
+    assert session is not None
+    await harness.text("/undo")
+    assert harness.replies()[-1] == "Removed note 2. The session now has 1 note, 0:03."
+    await harness.text("/cancel")
+    assert harness.replies()[-1] == lt.cancelled(session.session_id, 1)
+    await notifier.wait_idle()
+    await notifier.stop()
+    cancelled = await manager.require_session(session.session_id)
+    assert cancelled.state is SessionState.ERROR
+    assert cancelled.delivered_at is not None  # closed quietly ...
+    assert not [t for t in harness.replies() if "could not be transcribed" in t]  # ... unsaid
+    await harness.text("/cancel")
+    assert harness.replies()[-1] == lt.NOTHING_TO_CANCEL
