@@ -36,7 +36,6 @@ from sessions.library_query import (
     MARK_END,
     MARK_START,
     Fragment,
-    chat_token,
     clean_text,
     fragments,
     match_expression,
@@ -50,6 +49,11 @@ LIBRARY_FILE = "library.sqlite3"
 SNIPPET_TOKENS = 12
 """Words around the matches in a hit's snippet."""
 MAX_HITS = 50
+RANKED_WINDOW = 2000
+"""A query matching more of a chat's notes than this ranks only the newest this many of
+them: bm25 costs about 5 µs a note, and a word found in nearly every note ("the") would
+otherwise cost half a second over 100,000 notes. Rows are numbered in the order notes were
+indexed, which is the order sessions were transcribed."""
 
 _T = TypeVar("_T")
 _log = structlog.get_logger("sessions.library")
@@ -67,16 +71,21 @@ _SCHEMA = (
     " transcribed_at TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE notes (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL,"
     " chat_id INTEGER NOT NULL, sequence INTEGER NOT NULL, UNIQUE (session_id, sequence))",
-    # text: what is searched; chat: a token naming the note's chat (see chat_token).
-    "CREATE VIRTUAL TABLE notes_text USING fts5(text, chat,"
+    # Only the text: a chat's notes are told apart through the notes table, because bm25
+    # would count a chat term's documents at every query (40 ms at 100,000 notes).
+    "CREATE VIRTUAL TABLE notes_text USING fts5(text,"
     " tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')",
-    # Ranked by the text alone: the chat token is in every candidate, so it says nothing.
-    "INSERT INTO notes_text (notes_text, rank) VALUES ('rank', 'bm25(1.0, 0.0)')",
 )
+# The rowid of the chat's RANKED_WINDOW-th newest match (no ranking: cheap), if it has that many.
+_WINDOW = """
+    SELECT t.rowid FROM notes_text AS t JOIN notes AS n ON n.id = t.rowid
+    WHERE notes_text MATCH ? AND n.chat_id = ?
+    ORDER BY t.rowid DESC LIMIT 1 OFFSET ?
+"""
 _SEARCH = """
     SELECT n.session_id, n.sequence, t.rank, snippet(notes_text, 0, ?, ?, '…', ?)
     FROM notes_text AS t JOIN notes AS n ON n.id = t.rowid
-    WHERE notes_text MATCH ? AND n.chat_id = ?
+    WHERE notes_text MATCH ? AND t.rowid >= ? AND n.chat_id = ?
     ORDER BY t.rank LIMIT ? OFFSET ?
 """
 
@@ -121,15 +130,20 @@ class SessionLibrary:
     # -- life cycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the index, rebuilding it from the session folders when its file is missing,
-        unreadable or of another schema version; otherwise bring it in line with the
-        folders (sessions transcribed or deleted while it was not listening). Logged, with
-        the time it took."""
+        """Open the index. When its file is missing, unreadable or of another schema
+        version, it is rebuilt from the session folders before this returns (about a
+        minute for 10,000 sessions on a slow disk). Otherwise it is usable at once, and a
+        task of its own brings it in line with the folders (sessions transcribed or deleted
+        while nothing was listening; :meth:`wait_idle` waits for it). Both are logged, with
+        the time they took."""
         started = time.perf_counter()
         problem = await self._call(self._open_sync)
         if problem is not None:
             await self.rebuild(problem)
-            return
+        else:
+            self._spawn(self._catch_up(started), during="open")
+
+    async def _catch_up(self, started: float) -> None:
         added, removed = await self.sync()
         notes = await self._call(self._count_sync)
         _log.info(
@@ -191,7 +205,7 @@ class SessionLibrary:
         self._unsubscribe = []
 
     async def wait_idle(self) -> None:
-        """Wait until the index updates started by events so far are done."""
+        """Wait until the index updates started so far (by events, by opening) are done."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -232,7 +246,7 @@ class SessionLibrary:
         """The notes of chat ``chat_id`` that contain every word of ``query`` (the last one
         also as the start of a word), best matches first. Whatever ``query`` holds, it is
         read as words only: it never raises for its syntax; without words, no hits."""
-        expression = match_expression(query, chat_id, text_column="text", chat_column="chat")
+        expression = match_expression(query)
         if expression is None or limit <= 0:
             return []
         rows = await self._call(
@@ -247,22 +261,22 @@ class SessionLibrary:
 
     async def _on_state_changed(self, event: StateChanged) -> None:
         if event.to_state is SessionState.TRANSCRIBED:
-            self._spawn(event.session_id, self.index_session(event.session_id))
+            self._spawn(self.index_session(event.session_id), session_id=event.session_id)
 
     async def _on_deleted(self, event: SessionDeleted) -> None:
-        self._spawn(event.session_id, self.remove_session(event.session_id))
+        self._spawn(self.remove_session(event.session_id), session_id=event.session_id)
 
-    def _spawn(self, session_id: str, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(self._logged(session_id, work))
+    def _spawn(self, work: Coroutine[Any, Any, None], **context: str) -> None:
+        task = asyncio.create_task(self._logged(work, context))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _logged(session_id: str, work: Coroutine[Any, Any, None]) -> None:
+    async def _logged(work: Coroutine[Any, Any, None], context: dict[str, str]) -> None:
         try:
             await work
         except Exception:  # the index is behind; the next start's sync catches up
-            _log.exception("library_update_failed", session_id=session_id)
+            _log.exception("library_update_failed", **context)
 
     async def _searchable_sessions(self) -> list[Session]:
         found = await self._manager.sessions_in_states(*_SEARCHABLE_STATES)
@@ -369,8 +383,11 @@ class SessionLibrary:
     def _search_sync(
         self, expression: str, chat_id: int, limit: int, offset: int
     ) -> list[tuple[str, int, float, str]]:
-        parameters = (MARK_START, MARK_END, SNIPPET_TOKENS, expression, chat_id, limit, offset)
-        rows = self._require_db().execute(_SEARCH, parameters)
+        db = self._require_db()
+        oldest = db.execute(_WINDOW, (expression, chat_id, RANKED_WINDOW - 1)).fetchone()
+        lowest_rowid = oldest[0] if oldest is not None else 0
+        snippet = (MARK_START, MARK_END, SNIPPET_TOKENS)
+        rows = db.execute(_SEARCH, (*snippet, expression, lowest_rowid, chat_id, limit, offset))
         return [(str(r[0]), int(r[1]), float(r[2]), str(r[3])) for r in rows]
 
     def _indexed_sync(self) -> dict[str, str]:
@@ -402,15 +419,14 @@ def _insert(db: sqlite3.Connection, session: Session, notes: Iterable[_Note]) ->
         "INSERT INTO sessions (session_id, chat_id, transcribed_at) VALUES (?, ?, ?)",
         (session_id, chat_id, _stamp(session)),
     )
-    token = chat_token(chat_id)
     for note in notes:
         row = db.execute(
             "INSERT INTO notes (session_id, chat_id, sequence) VALUES (?, ?, ?)",
             (session_id, chat_id, note.sequence),
         )
         db.execute(
-            "INSERT INTO notes_text (rowid, text, chat) VALUES (?, ?, ?)",
-            (row.lastrowid, note.text, token),
+            "INSERT INTO notes_text (rowid, text) VALUES (?, ?)",
+            (row.lastrowid, note.text),
         )
 
 
