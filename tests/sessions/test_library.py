@@ -21,9 +21,9 @@ from sessions import (
     SearchHit,
     SessionLibrary,
     Transcript,
+    library_db,
     library_path,
 )
-from sessions import library as library_module
 from sessions.library_query import fragments, match_expression
 from tests.conftest import add_note
 from tests.sessions.helpers import transcribed
@@ -343,7 +343,7 @@ async def test_an_index_of_another_schema_version_is_rebuilt(
     session = await transcribed(manager, 1, ["schema change"])
     await library.wait_idle()
     await library.close()
-    monkeypatch.setattr(library_module, "SCHEMA_VERSION", library_module.SCHEMA_VERSION + 1)
+    monkeypatch.setattr(library_db, "SCHEMA_VERSION", library_db.SCHEMA_VERSION + 1)
 
     fresh, logs = await reopen(manager, library.path)
     try:
