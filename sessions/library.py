@@ -235,6 +235,8 @@ class SessionLibrary:
         await self._call(self._db.replace, session.session_id, session, notes)
 
     async def _call(self, function: Callable[..., _T], *args: Any) -> _T:
+        if self._closed and function != self._db.close:
+            raise LibraryError("the search index is closed")
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, partial(function, *args))

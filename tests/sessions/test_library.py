@@ -407,4 +407,8 @@ async def test_a_library_that_is_not_open_says_so(
     library = SessionLibrary(library_path(sessions_dir), manager)
     with pytest.raises(LibraryError):
         await library.search(1, "anything")
+    await library.open()
     await library.close()
+    with pytest.raises(LibraryError):
+        await library.search(1, "anything")
+    await library.close()  # twice is harmless
