@@ -157,10 +157,13 @@ async def run(base: Path, sessions: int, notes: int, chats: int, runs: int) -> N
     await library.close()
     library = SessionLibrary(path, manager)
     started = time.perf_counter()
-    await library.open()  # intact: the start-up check against the folders
-    reopen = time.perf_counter() - started
+    await library.open()  # intact: usable at once ...
+    usable = time.perf_counter() - started
+    await library.wait_idle()  # ... and checked against the folders in a task of its own
+    caught_up = time.perf_counter() - started
     print(f"rebuild from the folders       {rebuild:8.2f} s")
-    print(f"open an intact index (check)   {reopen:8.2f} s")
+    print(f"open an intact index           {usable:8.2f} s (usable)")
+    print(f"  checked against the folders  {caught_up:8.2f} s (in the background)")
     print(f"index size on disk             {_size(path) / 2**20:8.1f} MiB")
 
     rng = random.Random(7)
