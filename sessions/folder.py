@@ -224,12 +224,12 @@ class SessionFolder:
 
     def write_output(self, name: str, data: bytes) -> None:
         """Store one output file atomically (owner-only)."""
-        make_dir(self.output_dir)
+        self._make_output_dir()
         write_atomic(self.output_dir / name, data)
 
     def open_processor_log(self) -> int:
         """A descriptor on the processor's log, created owner-only and truncated."""
-        make_dir(self.output_dir)
+        self._make_output_dir()
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         fd = os.open(self.processor_log_path, flags, FILE_MODE)
         os.fchmod(fd, FILE_MODE)
@@ -237,7 +237,7 @@ class SessionFolder:
 
     def clear_output(self) -> None:
         """Empty the output folder (creating it), so a rerun leaves nothing of an earlier one."""
-        make_dir(self.output_dir)
+        self._make_output_dir()
         for child in self.output_dir.iterdir():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child, ignore_errors=True)
@@ -325,6 +325,13 @@ class SessionFolder:
             os.close(fd)
             raise UnreadableOutputError(problem)
         return fd
+
+    def _make_output_dir(self) -> None:
+        """Create ``process/output`` if needed, but never the session folder itself: a
+        session deleted while its processor ran must not come back as an empty folder."""
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"no session folder: {self.path.name}")
+        make_dir(self.output_dir)
 
     def _open_output_dir(self) -> int:
         """A descriptor on ``process/output``, reached without following a link."""

@@ -41,21 +41,15 @@ def query_words(query: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFC", query))[:MAX_WORDS]
 
 
-def chat_token(chat_id: int) -> str:
-    """The token a note's chat is indexed under (``-100123`` -> ``cn100123``): a search
-    matches it as a term, so only that chat's notes are candidates at all."""
-    return f"c{'n' if chat_id < 0 else ''}{abs(chat_id)}"
-
-
-def match_expression(query: str, chat_id: int, *, text_column: str, chat_column: str) -> str | None:
-    """The FTS5 query for ``query`` within one chat's notes; None when it has no words."""
+def match_expression(query: str) -> str | None:
+    """The FTS5 query for ``query``; None when it has no words."""
     words = query_words(query)
     if not words:
         return None
     terms = [f'"{word}"' for word in words]  # no '"' inside: a word is letters and digits
     if len(words[-1]) >= MIN_PREFIX:
         terms[-1] += " *"
-    return f'{chat_column} : "{chat_token(chat_id)}" AND {text_column} : ({" AND ".join(terms)})'
+    return " AND ".join(terms)
 
 
 def clean_text(text: str) -> str:
@@ -82,7 +76,6 @@ def fragments(snippet: str) -> list[Fragment]:
 __all__ = [
     "MAX_WORDS",
     "Fragment",
-    "chat_token",
     "clean_text",
     "fragments",
     "match_expression",

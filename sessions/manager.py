@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +21,6 @@ from sessions.config import SessionConfig
 from sessions.contract import SessionManager
 from sessions.errors import (
     AudioRejectedError,
-    CorruptSessionError,
     EntryNotFoundError,
     InvalidStateError,
     SessionImmutableError,
@@ -40,6 +39,7 @@ from sessions.models import (
     TranscriptionStatus,
     utc_now,
 )
+from sessions.reading import SessionReader
 from sessions.storage import SessionStorage
 from sessions.transitions import apply_transition, transition_events
 from sessions.write_queue import Change as _Change
@@ -65,6 +65,7 @@ class FileSessionManager(SessionManager):
         self.events = events or EventBus()
         self._locks = KeyedLocks()
         self._writes = WriteQueue(storage, self._locks)
+        self._reader = SessionReader(storage)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -89,24 +90,19 @@ class FileSessionManager(SessionManager):
 
     async def get_active_session(self, chat_id: int | None = None) -> Session | None:
         if chat_id is not None:
-            return await asyncio.to_thread(self._active_sync, chat_id)
-        return await asyncio.to_thread(self._any_active_sync)
+            return await asyncio.to_thread(self._reader.active, chat_id)
+        return await asyncio.to_thread(self._reader.any_active)
 
     async def list_sessions(
         self, limit: int = 10, *, chat_id: int | None = None, offset: int = 0
     ) -> list[Session]:
         """Recent sessions, newest first (with ``chat_id``, only that chat's), skipping the
         ``offset`` newest (for paging)."""
-        return await asyncio.to_thread(self._list_sync, limit, chat_id, offset)
+        return await asyncio.to_thread(self._reader.recent, limit, chat_id, offset)
 
     async def sessions_in_states(self, *states: SessionState) -> list[Session]:
         """Every readable session in one of ``states``, oldest first (to resume work)."""
-        wanted = frozenset(states)
-
-        def scan() -> list[Session]:
-            return [s for s in self._iter_readable(self.storage.list_all()) if s.state in wanted]
-
-        return await asyncio.to_thread(scan)
+        return await asyncio.to_thread(self._reader.in_states, frozenset(states))
 
     async def remove_leftovers(self) -> list[Path]:
         """At start, before anything writes: delete partial downloads and temporary files
@@ -415,7 +411,7 @@ class FileSessionManager(SessionManager):
 
     def _delete_sync(self, session_id: str) -> Session:
         with self.storage.lock(session_id):
-            session = self._load_required(session_id)
+            session = self._reader.load_required(session_id)
             self.storage.delete(session_id)
         return session
 
@@ -448,7 +444,7 @@ class FileSessionManager(SessionManager):
         self, chat_id: int, replace_active: bool, keep_empty: bool
     ) -> tuple[Session, Session | None, bool]:
         with self.storage.chat_lock(chat_id):
-            active = self._active_sync(chat_id)
+            active = self._reader.active(chat_id)
             if active is not None and (
                 not replace_active or (keep_empty and not active.audio_entries)
             ):
@@ -456,7 +452,7 @@ class FileSessionManager(SessionManager):
             finalized = None
             if active is not None:
                 with self.storage.lock(active.session_id):
-                    current = self._load_required(active.session_id)
+                    current = self._reader.load_required(active.session_id)
                     if current.state is SessionState.COLLECTING:
                         apply_transition(current, SessionState.TRANSCRIBING)
                         current.updated_at = utc_now()
@@ -481,53 +477,6 @@ class FileSessionManager(SessionManager):
                 raise
             return session
         raise RuntimeError("no free session id in this second")  # 999 in one second
-
-    def _active_sync(self, chat_id: int) -> Session | None:
-        session_id = self.storage.read_active_marker(chat_id)
-        if session_id is None:
-            return None
-        session = self._load_or_none(session_id)
-        if session is None or session.state is not SessionState.COLLECTING:
-            return None
-        return session if session.chat_id == chat_id else None
-
-    def _any_active_sync(self) -> Session | None:
-        found = [s for c in self.storage.active_markers() if (s := self._active_sync(c))]
-        return max(found, key=lambda s: s.created_at, default=None)
-
-    def _list_sync(self, limit: int, chat_id: int | None, offset: int) -> list[Session]:
-        result: list[Session] = []
-        if limit <= 0:
-            return result
-        skip = max(offset, 0)
-        for session in self._iter_readable(reversed(self.storage.list_all())):
-            if chat_id is None or session.chat_id == chat_id:
-                if skip:
-                    skip -= 1
-                    continue
-                result.append(session)
-                if len(result) >= limit:
-                    break
-        return result
-
-    def _iter_readable(self, session_ids: Iterable[str]) -> Iterator[Session]:
-        for session_id in session_ids:
-            session = self._load_or_none(session_id)
-            if session is not None:
-                yield session
-
-    def _load_or_none(self, session_id: str) -> Session | None:
-        try:
-            return self.storage.load(session_id)
-        except CorruptSessionError as exc:
-            _log.warning("session_unreadable", session_id=session_id, reason=exc.reason)
-            return None
-
-    def _load_required(self, session_id: str) -> Session:
-        session = self.storage.load(session_id)
-        if session is None:
-            raise SessionNotFoundError(f"unknown session: {session_id}")
-        return session
 
     async def _publish(self, session: Session, changes: _Events) -> None:
         for make in changes:

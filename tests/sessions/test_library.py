@@ -21,9 +21,9 @@ from sessions import (
     SearchHit,
     SessionLibrary,
     Transcript,
+    library_db,
     library_path,
 )
-from sessions import library as library_module
 from sessions.library_query import fragments, match_expression
 from tests.conftest import add_note
 from tests.sessions.helpers import transcribed
@@ -45,6 +45,7 @@ async def reopen(
     fresh = SessionLibrary(path, manager)
     with capture_logs() as logs:
         await fresh.open()
+        await fresh.wait_idle()  # the catching up with the folders, after an intact open
     return fresh, [entry for entry in logs if entry["event"].startswith("library_")]
 
 
@@ -118,7 +119,7 @@ async def test_a_chat_sees_only_its_own_notes(
     assert where(await library.search(1001, "secret")) == [(other.session_id, 1)]
     assert await library.search(2, "secret") == []
     # The chat filter cannot be talked around from inside the query.
-    assert await library.search(1, "chat : cn1001 OR secret") == []
+    assert await library.search(1, "chat_id 1001 OR secret") == []
     assert await library.search(1, "group") == []
 
 
@@ -181,9 +182,10 @@ async def test_no_query_breaks_the_search(
 
 
 def test_queries_are_only_quoted_words() -> None:
-    expression = match_expression('fox" OR (chat : x*', 5, text_column="text", chat_column="chat")
-    assert expression == 'chat : "c5" AND text : ("fox" AND "OR" AND "chat" AND "x")'
-    assert match_expression("-(*)", 5, text_column="t", chat_column="c") is None
+    assert match_expression('fox" OR (text : x*') == '"fox" AND "OR" AND "text" AND "x"'
+    assert match_expression("NEAR(a b") == '"NEAR" AND "a" AND "b"'
+    assert match_expression("meet") == '"meet" *'
+    assert match_expression("-(*)") is None
 
 
 def test_snippets_split_into_marked_fragments() -> None:
@@ -232,6 +234,7 @@ async def test_remove_session_and_index_session_by_hand(
 ) -> None:
     library = SessionLibrary(library_path(sessions_dir), manager)
     await library.open()  # not attached: nothing follows the events
+    await library.wait_idle()
     try:
         session = await transcribed(manager, 1, ["indexed by hand"])
         assert await library.search(1, "hand") == []
@@ -340,7 +343,7 @@ async def test_an_index_of_another_schema_version_is_rebuilt(
     session = await transcribed(manager, 1, ["schema change"])
     await library.wait_idle()
     await library.close()
-    monkeypatch.setattr(library_module, "SCHEMA_VERSION", library_module.SCHEMA_VERSION + 1)
+    monkeypatch.setattr(library_db, "SCHEMA_VERSION", library_db.SCHEMA_VERSION + 1)
 
     fresh, logs = await reopen(manager, library.path)
     try:
@@ -404,4 +407,8 @@ async def test_a_library_that_is_not_open_says_so(
     library = SessionLibrary(library_path(sessions_dir), manager)
     with pytest.raises(LibraryError):
         await library.search(1, "anything")
+    await library.open()
     await library.close()
+    with pytest.raises(LibraryError):
+        await library.search(1, "anything")
+    await library.close()  # twice is harmless

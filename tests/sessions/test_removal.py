@@ -320,3 +320,19 @@ async def test_leftovers_leave_the_search_index_alone(
         path.write_bytes(b"index")
     assert await manager.remove_leftovers() == []
     assert all(path.exists() for path in kept)
+
+
+async def test_a_processor_finishing_after_a_delete_brings_nothing_back(
+    manager: FileSessionManager,
+) -> None:
+    session = await transcribed(manager)
+    folder = manager.folder(session.session_id)
+    await manager.delete_session(session.session_id)
+    for late_write in (
+        lambda: folder.write_output("session.md", b"late"),
+        folder.clear_output,
+        folder.open_processor_log,
+    ):
+        with pytest.raises(FileNotFoundError):
+            late_write()
+    assert not folder.path.exists()
