@@ -19,6 +19,7 @@ from bot.config import BotSettings
 from processing import ProcessingSettings
 from sessions import SessionConfig
 from sessions.logging_setup import configure_logging
+from sessions.retention import RetentionSettings
 from sessions.settings import describe_invalid
 from transcription import ModelLoadError, TranscriptionSettings
 
@@ -31,6 +32,7 @@ def main() -> int:
         session_config = SessionConfig()
         transcription = TranscriptionSettings()
         processing = ProcessingSettings()
+        retention = RetentionSettings()
     except ValidationError as exc:
         print(f"{PROGRAM}: {describe_invalid(exc)}", file=sys.stderr)
         return 2
@@ -38,7 +40,9 @@ def main() -> int:
         settings.log_level, settings.log_format, secrets=[*settings.secrets, *transcription.secrets]
     )
     try:
-        asyncio.run(run_bot(settings, session_config, transcription, processing))
+        asyncio.run(
+            run_bot(settings, session_config, transcription, processing, retention=retention)
+        )
     except ModelLoadError as exc:
         print(f"{PROGRAM}: {exc}", file=sys.stderr)
         return 1

@@ -21,8 +21,10 @@ from bot import texts
 from bot.config import BotSettings
 from bot.handlers import build_router
 from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
 from bot.middlewares.retry import RetryMiddleware
+from bot.services.delivery import Courier
 from bot.services.ingest import IngestService
 from bot.services.notifier import Notifier
 from bot.updates.connect import until_answered
@@ -40,6 +42,8 @@ from sessions import (
     SessionConfig,
     SessionManager,
 )
+from sessions.library import SessionLibrary, library_path
+from sessions.retention import RetentionSettings, RetentionSweeper
 from transcription import (
     Transcriber,
     TranscriptionService,
@@ -57,6 +61,7 @@ CLOUD_API = "https://api.telegram.org"
 # After SIGTERM, SHUTDOWN_GRACE_SECONDS plus this: whatever still hangs (a server that never
 # answers) is cut off by exiting; nothing unconfirmed is lost, Telegram sends it again.
 SHUTDOWN_SLACK_SECONDS = 3.0
+STOP_SWEEP_SECONDS = 1.0
 
 
 def build_bot(settings: BotSettings) -> Bot:
@@ -76,11 +81,17 @@ def build_dispatcher(
     ingest: IngestService,
     ordering: ChatOrdering,
 ) -> Dispatcher:
-    """The dispatcher, with dependencies handed to handlers as workflow data."""
+    """The dispatcher, with dependencies handed to handlers as workflow data. Messages and
+    button taps alike pass the access check and wait for their turn in their chat; every
+    tap is answered."""
     dp = Dispatcher(manager=manager, ingest=ingest)
     dp.update.outer_middleware(UpdateLoggingMiddleware())
-    dp.message.outer_middleware(AccessMiddleware(settings.access))
+    access = AccessMiddleware(settings.access)
+    dp.message.outer_middleware(access)
+    dp.callback_query.outer_middleware(access)
     dp.message.middleware(OrderingMiddleware(ordering))
+    dp.callback_query.middleware(AnswerEveryTap())
+    dp.callback_query.middleware(OrderingMiddleware(ordering))
     dp.include_router(build_router())
     return dp
 
@@ -117,6 +128,16 @@ async def _beat_while_serving(heartbeat: Heartbeat) -> None:
     while True:
         heartbeat.beat()
         await asyncio.sleep(HEARTBEAT_INTERVAL)
+
+
+async def _stop_task(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Ask ``task`` to stop; cut it off if it has not within a moment (a long sweep: what
+    it did not get to, the next start does)."""
+    stop.set()
+    _, pending = await asyncio.wait({task}, timeout=STOP_SWEEP_SECONDS)
+    for late in pending:
+        late.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _touch(path: Path) -> None:
@@ -234,6 +255,7 @@ async def run_bot(
     transcription: TranscriptionSettings,
     processing: ProcessingSettings | None = None,
     *,
+    retention: RetentionSettings | None = None,
     transcriber: Transcriber | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT. Raises ModelLoadError or TelegramUnauthorizedError.
@@ -266,8 +288,18 @@ async def run_bot(
         ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
         ingest.attach()
         processing = processing or ProcessingSettings()
+        retention = retention or RetentionSettings()
         dp = build_dispatcher(settings, manager, ingest, ordering)
         dp["processor_label"] = processing.label
+        dp["retention"] = retention
+        dp["courier"] = Courier(bot, manager)
+        # The search index follows the sessions from before the first one can be transcribed.
+        library = SessionLibrary(library_path(session_config.base_dir), manager)
+        await library.open()
+        parts.push_async_callback(library.close)
+        library.attach()
+        parts.callback(library.detach)
+        dp["library"] = library
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
         await journal.load(me.id)
         runner = UpdateRunner(bot, dp, ordering, journal)
@@ -285,6 +317,10 @@ async def run_bot(
         parts.push_async_callback(service.stop)
         await service.start()
         await notifier.resume()
+        # Retention: a sweep now, then hourly (nothing when no retention is set).
+        stop_sweeping = asyncio.Event()
+        sweeping = asyncio.create_task(RetentionSweeper(manager, retention).run(stop_sweeping))
+        parts.push_async_callback(_stop_task, sweeping, stop_sweeping)
 
         mode = "webhook" if settings.webhook_url else "polling"
         _log.info("bot_started", sessions_dir=str(session_config.base_dir), mode=mode)

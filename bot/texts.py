@@ -20,15 +20,29 @@ HELP = (
     "1. Send voice notes, audio files or round video notes, as many as you like.\n"
     "2. Type /done: I transcribe them on this machine and send back one transcript.\n\n"
     "/start - start a new session (finishes the current one)\n"
-    "/done - finish the session and transcribe it\n"
+    "/done - finish the session and transcribe it (or tap Done under a note)\n"
+    "/undo - take back the last note of the open session\n"
+    "/cancel - discard the open session and its notes\n"
+    "/history - your sessions, newest first, to get one again\n"
+    "/get <session> - send a session's transcript again\n"
+    "/find <words> - search your transcripts\n"
+    "/forget <session> - delete a session for good\n"
     "/status - the current session and the last ones\n"
-    "/help - this message"
+    "/help - this message\n\n"
+    "A session is named by its id (as in /history) or any part of it only one session "
+    "has, e.g. /get 19-47."
 )
 HINT = "I only take voice notes, audio files and round videos. Type /help to see how I work."
 NOTHING_TO_FINISH = "There is nothing to transcribe yet: send me a voice note first."
 COMMANDS = [
     ("start", "Start a new session"),
     ("done", "Finish the session and get the transcript"),
+    ("undo", "Take back the last note"),
+    ("cancel", "Discard the open session"),
+    ("history", "Your sessions, to get one again"),
+    ("get", "Send a session's transcript again"),
+    ("find", "Search your transcripts"),
+    ("forget", "Delete a session for good"),
     ("status", "Current session and recent ones"),
     ("help", "How to use this bot"),
 ]
@@ -40,6 +54,9 @@ def megabytes(size: int) -> str:
 
 def notes(count: int) -> str:
     return f"{count} note" if count == 1 else f"{count} notes"
+
+
+ACCESS_CLOSED_ALERT = "Access to this bot is closed."
 
 
 def access_closed(user_id: int) -> str:

@@ -18,13 +18,16 @@ from sessions.errors import (
 )
 from sessions.events import (
     AudioAdded,
+    AudioRemoved,
     Delivered,
+    EntryRemoved,
     EntryStatusChanged,
     ErrorAdded,
     Event,
     EventBus,
     OutputsDelivered,
     SessionCreated,
+    SessionDeleted,
     SessionEvent,
     SessionFinalized,
     StateChanged,
@@ -36,9 +39,12 @@ from sessions.folder import (
     SessionFolder,
     UnreadableOutputError,
 )
+from sessions.library import LibraryError, SearchHit, SessionLibrary, library_path
+from sessions.library_query import Fragment
 from sessions.locks import KeyedLocks
 from sessions.manager import FileSessionManager
 from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
+from sessions.retention import RetentionSettings, RetentionSweeper, SweepReport
 from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
 from sessions.transcripts import Transcript, TranscriptSegment
 
@@ -46,11 +52,13 @@ __all__ = [
     "AudioAdded",
     "AudioEntry",
     "AudioRejectedError",
+    "AudioRemoved",
     "AudioUpload",
     "AudioWriter",
     "CorruptSessionError",
     "Delivered",
     "EntryNotFoundError",
+    "EntryRemoved",
     "EntryStatusChanged",
     "ErrorAdded",
     "ErrorEntry",
@@ -58,27 +66,36 @@ __all__ = [
     "EventBus",
     "FileSessionManager",
     "FileSessionStorage",
+    "Fragment",
     "InvalidStateError",
     "KeyedLocks",
+    "LibraryError",
     "OutputListing",
     "OutputsDelivered",
+    "RetentionSettings",
+    "RetentionSweeper",
+    "SearchHit",
     "Session",
     "SessionConfig",
     "SessionCreated",
+    "SessionDeleted",
     "SessionError",
     "SessionEvent",
     "SessionFinalized",
     "SessionFolder",
     "SessionImmutableError",
+    "SessionLibrary",
     "SessionManager",
     "SessionNotFoundError",
     "SessionState",
     "SessionStorage",
     "StateChanged",
+    "SweepReport",
     "Transcript",
     "TranscriptSegment",
     "TranscriptionStatus",
     "UnreadableOutputError",
+    "library_path",
     "make_dir",
     "write_atomic",
 ]

@@ -69,8 +69,11 @@ class SessionManager(ABC):
         """The session, or None for a well-formed id that does not exist."""
 
     @abstractmethod
-    async def list_sessions(self, limit: int = 10, *, chat_id: int | None = None) -> list[Session]:
-        """Recent sessions, newest first (with ``chat_id``, only that chat's)."""
+    async def list_sessions(
+        self, limit: int = 10, *, chat_id: int | None = None, offset: int = 0
+    ) -> list[Session]:
+        """Recent sessions, newest first (with ``chat_id``, only that chat's); ``offset``
+        (the project's addition) skips that many of the newest, for paging."""
 
     @abstractmethod
     def get_session_path(self, session_id: str) -> Path:
@@ -127,6 +130,37 @@ class SessionManager(ABC):
     @abstractmethod
     async def mark_processing_due(self, session_id: str) -> Session:
         """Record that the processing stage owes the session a run (idempotent)."""
+
+    @abstractmethod
+    async def remove_entry(self, session_id: str, sequence: int) -> Session:
+        """Remove note ``sequence`` (audio, transcript, entry) of a COLLECTING session.
+
+        InvalidStateError unless COLLECTING; EntryNotFoundError for no such note. When it
+        held the last number handed out, the next note gets that number. Event: EntryRemoved.
+        """
+
+    @abstractmethod
+    async def cancel_session(self, session_id: str) -> Session:
+        """Discard a COLLECTING session: audio deleted, a ``cancelled`` error entry, ERROR.
+
+        InvalidStateError from any other state. Events: AudioRemoved, ErrorAdded,
+        StateChanged.
+        """
+
+    @abstractmethod
+    async def delete_session(self, session_id: str) -> None:
+        """Delete the session and everything on disk, whatever its state.
+
+        SessionNotFoundError if unknown. Crash-safe: the whole session or nothing is left.
+        Event: SessionDeleted.
+        """
+
+    @abstractmethod
+    async def remove_audio(self, session_id: str) -> Session:
+        """Delete the audio of a TRANSCRIBED, PROCESSED or ERROR session (transcripts stay)
+        and record when (``audio_removed_at``). InvalidStateError in any other state.
+        Event: AudioRemoved.
+        """
 
 
 __all__ = ["SessionManager"]

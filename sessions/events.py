@@ -127,6 +127,32 @@ class OutputsDelivered(Event):
     event_type: ClassVar[str] = "outputs_delivered"
 
 
+class EntryRemoved(Event):
+    """A note was taken back out of a COLLECTING session, with its files.
+
+    ``entry_count`` and ``total_duration_seconds`` are the session's after it.
+    """
+
+    event_type: ClassVar[str] = "entry_removed"
+    sequence: int
+    entry_count: int
+    total_duration_seconds: float
+
+
+class AudioRemoved(Event):
+    """The session's audio files were deleted (its transcripts stay)."""
+
+    event_type: ClassVar[str] = "audio_removed"
+    files_removed: int
+
+
+class SessionDeleted(Event):
+    """The session's folder was deleted, everything in it; ``state``: the state it was in."""
+
+    event_type: ClassVar[str] = "deleted"
+    state: SessionState
+
+
 E = TypeVar("E", bound=Event)
 EventHandler = Callable[[Event], Awaitable[None]]
 

@@ -122,6 +122,44 @@ class SessionFolder:
         """Delete a note's audio file (a note that was not recorded after all)."""
         _remove(self.audio_path(filename))
 
+    def remove_entry_files(self, sequence: int, audio: str, transcript: str | None) -> None:
+        """Delete note ``sequence``'s audio file ``audio`` and its transcript files (text,
+        timed detail, and ``transcript`` if it has another name), durably; missing files
+        are no error."""
+        transcripts = self.path / TRANSCRIPTS_DIR
+        names = {transcript_filename(sequence), transcript_filename(sequence, ".json")}
+        if transcript is not None:
+            names.add(transcript)
+        # The text file first: its presence is what marks a note as transcribed.
+        for name in sorted(names, key=lambda n: not n.endswith(".txt")):
+            _remove(transcripts / name)
+        _remove(self.audio_path(audio))
+        for folder in (transcripts, self.path / AUDIO_DIR):
+            with contextlib.suppress(FileNotFoundError):
+                fsync_dir(folder)
+
+    def remove_all_audio(self) -> int:
+        """Delete every audio file of the session, durably; returns how many there were.
+
+        Files still being written (hidden ``.part`` names) are left to their upload, which
+        removes them itself.
+        """
+        folder = self.path / AUDIO_DIR
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed += 1
+        if removed:
+            fsync_dir(folder)
+        return removed
+
     # -- transcripts ---------------------------------------------------------------------
 
     def write_transcript(self, sequence: int, transcript: Transcript) -> str:
@@ -186,12 +224,12 @@ class SessionFolder:
 
     def write_output(self, name: str, data: bytes) -> None:
         """Store one output file atomically (owner-only)."""
-        make_dir(self.output_dir)
+        self._make_output_dir()
         write_atomic(self.output_dir / name, data)
 
     def open_processor_log(self) -> int:
         """A descriptor on the processor's log, created owner-only and truncated."""
-        make_dir(self.output_dir)
+        self._make_output_dir()
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         fd = os.open(self.processor_log_path, flags, FILE_MODE)
         os.fchmod(fd, FILE_MODE)
@@ -199,7 +237,7 @@ class SessionFolder:
 
     def clear_output(self) -> None:
         """Empty the output folder (creating it), so a rerun leaves nothing of an earlier one."""
-        make_dir(self.output_dir)
+        self._make_output_dir()
         for child in self.output_dir.iterdir():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child, ignore_errors=True)
@@ -287,6 +325,13 @@ class SessionFolder:
             os.close(fd)
             raise UnreadableOutputError(problem)
         return fd
+
+    def _make_output_dir(self) -> None:
+        """Create ``process/output`` if needed, but never the session folder itself: a
+        session deleted while its processor ran must not come back as an empty folder."""
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"no session folder: {self.path.name}")
+        make_dir(self.output_dir)
 
     def _open_output_dir(self) -> int:
         """A descriptor on ``process/output``, reached without following a link."""

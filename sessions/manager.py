@@ -1,30 +1,26 @@
 """The async session manager: the contract's operations over a :class:`SessionStorage`.
 
-Each operation that changes a session is a read-modify-write under the session's lock: an
-in-process ``asyncio.Lock`` (so waiters queue on the loop, not in threads) and the
-storage's cross-process file lock, taken in a worker thread together with the blocking
-reads and fsyncs. Changes that queue up for the same session while a write is under way
-are applied together in the next one (group commit): a burst of 50 voice notes costs a
-few fsyncs, not 100. Events are published after the change is durable.
+Each operation that changes a session is a read-modify-write under the session's lock,
+batched with the others queued for it meanwhile (group commit, :mod:`sessions.write_queue`).
+Events are published after the change is durable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import structlog
 
 from sessions import events as ev
+from sessions import removal
 from sessions.config import SessionConfig
 from sessions.contract import SessionManager
 from sessions.errors import (
     AudioRejectedError,
-    CorruptSessionError,
     EntryNotFoundError,
     InvalidStateError,
     SessionImmutableError,
@@ -43,21 +39,12 @@ from sessions.models import (
     TranscriptionStatus,
     utc_now,
 )
-from sessions.state_machine import ensure_transition
+from sessions.reading import SessionReader
 from sessions.storage import SessionStorage
-
-# A change returns the events it caused, or None when it changed nothing. It must raise
-# before it modifies the session: changes are applied in batches to one loaded copy.
-# Each is the event class with its fields filled in; the session's ids are added on publishing.
-_Events = list[Callable[..., ev.Event]]
-_Change = Callable[[Session], _Events | None]
-
-
-@dataclass
-class _Queued:
-    change: _Change
-    done: asyncio.Future[tuple[Session, _Events]]
-
+from sessions.transitions import apply_transition, transition_events
+from sessions.write_queue import Change as _Change
+from sessions.write_queue import Events as _Events
+from sessions.write_queue import WriteQueue
 
 _log = structlog.get_logger("sessions.manager")
 
@@ -77,7 +64,8 @@ class FileSessionManager(SessionManager):
         self.config = config or SessionConfig()
         self.events = events or EventBus()
         self._locks = KeyedLocks()
-        self._queued: dict[str, list[_Queued]] = {}
+        self._writes = WriteQueue(storage, self._locks)
+        self._reader = SessionReader(storage)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -102,20 +90,19 @@ class FileSessionManager(SessionManager):
 
     async def get_active_session(self, chat_id: int | None = None) -> Session | None:
         if chat_id is not None:
-            return await asyncio.to_thread(self._active_sync, chat_id)
-        return await asyncio.to_thread(self._any_active_sync)
+            return await asyncio.to_thread(self._reader.active, chat_id)
+        return await asyncio.to_thread(self._reader.any_active)
 
-    async def list_sessions(self, limit: int = 10, *, chat_id: int | None = None) -> list[Session]:
-        return await asyncio.to_thread(self._list_sync, limit, chat_id)
+    async def list_sessions(
+        self, limit: int = 10, *, chat_id: int | None = None, offset: int = 0
+    ) -> list[Session]:
+        """Recent sessions, newest first (with ``chat_id``, only that chat's), skipping the
+        ``offset`` newest (for paging)."""
+        return await asyncio.to_thread(self._reader.recent, limit, chat_id, offset)
 
     async def sessions_in_states(self, *states: SessionState) -> list[Session]:
         """Every readable session in one of ``states``, oldest first (to resume work)."""
-        wanted = frozenset(states)
-
-        def scan() -> list[Session]:
-            return [s for s in self._iter_readable(self.storage.list_all()) if s.state in wanted]
-
-        return await asyncio.to_thread(scan)
+        return await asyncio.to_thread(self._reader.in_states, frozenset(states))
 
     async def remove_leftovers(self) -> list[Path]:
         """At start, before anything writes: delete partial downloads and temporary files
@@ -148,7 +135,7 @@ class FileSessionManager(SessionManager):
 
     async def transition_state(self, session_id: str, new_state: SessionState) -> Session:
         def change(session: Session) -> _Events:
-            return _apply_transition(session, new_state)
+            return apply_transition(session, new_state)
 
         return await self._mutate(session_id, change)
 
@@ -384,57 +371,59 @@ class FileSessionManager(SessionManager):
 
         return await self._mutate(session_id, change)
 
+    # -- taking things back -------------------------------------------------------------------
+
+    async def remove_entry(self, session_id: str, sequence: int) -> Session:
+        """Remove note ``sequence`` of a COLLECTING session: its audio file, its transcript
+        files (if any) and its entry. If it held the last number handed out, the next note
+        gets that number again. InvalidStateError unless COLLECTING; EntryNotFoundError for
+        no such note. Publishes :class:`~sessions.events.EntryRemoved`."""
+        return await self._mutate(
+            session_id, removal.entry_removal(self.folder(session_id), sequence)
+        )
+
+    async def cancel_session(self, session_id: str) -> Session:
+        """Discard a COLLECTING session: its audio files are deleted, an error entry with
+        code ``cancelled`` is added and it moves to ERROR (InvalidStateError from any other
+        state). Publishes AudioRemoved, ErrorAdded and StateChanged."""
+        return await self._mutate(session_id, removal.cancellation(self.folder(session_id)))
+
+    async def remove_audio(self, session_id: str) -> Session:
+        """Delete the audio files of a TRANSCRIBED, PROCESSED or ERROR session and record
+        when (``audio_removed_at``); its transcripts stay. InvalidStateError in any other
+        state, so a session whose audio is gone is never transcribed again. Publishes
+        :class:`~sessions.events.AudioRemoved` (not again when there was nothing left)."""
+        return await self._mutate(session_id, removal.audio_removal(self.folder(session_id)))
+
+    async def delete_session(self, session_id: str) -> None:
+        """Delete the session's folder and everything in it, whatever its state.
+
+        SessionNotFoundError if there is no such session; CorruptSessionError if its
+        metadata cannot be read (its chat is unknown). The folder is first renamed out of
+        the way in one atomic step, so a crash leaves the whole session or nothing that
+        looks like one (:meth:`remove_leftovers` finishes the job). Publishes
+        :class:`~sessions.events.SessionDeleted`.
+        """
+        self.storage.session_path(session_id)  # malformed id -> SessionNotFoundError
+        async with self._writes.exclusive(session_id):  # no write of it is under way
+            session = await asyncio.to_thread(self._delete_sync, session_id)
+        await self._publish(session, [partial(ev.SessionDeleted, state=session.state)])
+
+    def _delete_sync(self, session_id: str) -> Session:
+        with self.storage.lock(session_id):
+            session = self._reader.load_required(session_id)
+            self.storage.delete(session_id)
+        return session
+
     # -- internals ---------------------------------------------------------------------------
 
     async def _mutate(self, session_id: str, change: _Change) -> Session:
-        """Apply ``change`` durably; returns the session as saved (do not modify it)."""
+        """Apply ``change`` durably, then publish its events; returns the session as saved
+        (do not modify it)."""
         self.storage.session_path(session_id)  # malformed id -> SessionNotFoundError
-        item = _Queued(change, asyncio.get_running_loop().create_future())
-        # Queued before the first await, so changes apply in the order they were asked for.
-        self._queued.setdefault(session_id, []).append(item)
-        # A task of its own, shielded: a cancelled caller must neither release the lock in
-        # the middle of a write nor leave the other changes of its batch unsettled.
-        await asyncio.shield(asyncio.ensure_future(self._write_queued(session_id)))
-        session, changes = await item.done
+        session, changes = await self._writes.apply(session_id, change)
         await self._publish(session, changes)
         return session
-
-    async def _write_queued(self, session_id: str) -> None:
-        """Under the session's lock, write every change queued so far (if any are left)."""
-        async with self._locks.hold(f"session:{session_id}"):
-            batch = self._queued.pop(session_id, [])
-            if batch:
-                await self._run_batch(session_id, batch)
-
-    async def _run_batch(self, session_id: str, batch: list[_Queued]) -> None:
-        results = await asyncio.to_thread(self._apply_batch, session_id, batch)
-        for queued, result in zip(batch, results, strict=True):
-            if queued.done.cancelled():
-                continue
-            if isinstance(result, BaseException):
-                queued.done.set_exception(result)
-            else:
-                queued.done.set_result(result)
-
-    def _apply_batch(
-        self, session_id: str, batch: list[_Queued]
-    ) -> list[tuple[Session, _Events] | BaseException]:
-        """One locked load, every change in order, one save (blocking)."""
-        try:
-            with self.storage.lock(session_id):
-                session = self._load_required(session_id)
-                outcomes: list[_Events | BaseException | None] = []
-                for queued in batch:
-                    try:
-                        outcomes.append(queued.change(session))
-                    except Exception as exc:  # this change is refused; the others go on
-                        outcomes.append(exc)
-                if any(isinstance(o, list) for o in outcomes):
-                    session.updated_at = utc_now()
-                    self.storage.save(session)
-        except Exception as exc:  # nothing was saved: every change in the batch failed
-            return [exc for _ in batch]
-        return [o if isinstance(o, BaseException) else (session, o or []) for o in outcomes]
 
     async def _open_session(
         self, chat_id: int, *, replace_active: bool, keep_empty: bool = False
@@ -444,7 +433,7 @@ class FileSessionManager(SessionManager):
                 self._open_sync, chat_id, replace_active, keep_empty
             )
         if finalized is not None:
-            await self._publish(finalized, _transition_events(SessionState.COLLECTING, finalized))
+            await self._publish(finalized, transition_events(SessionState.COLLECTING, finalized))
         if created:
             await self._publish(
                 new, [partial(ev.SessionCreated, auto_finalized=_id_or_none(finalized))]
@@ -455,7 +444,7 @@ class FileSessionManager(SessionManager):
         self, chat_id: int, replace_active: bool, keep_empty: bool
     ) -> tuple[Session, Session | None, bool]:
         with self.storage.chat_lock(chat_id):
-            active = self._active_sync(chat_id)
+            active = self._reader.active(chat_id)
             if active is not None and (
                 not replace_active or (keep_empty and not active.audio_entries)
             ):
@@ -463,9 +452,9 @@ class FileSessionManager(SessionManager):
             finalized = None
             if active is not None:
                 with self.storage.lock(active.session_id):
-                    current = self._load_required(active.session_id)
+                    current = self._reader.load_required(active.session_id)
                     if current.state is SessionState.COLLECTING:
-                        _apply_transition(current, SessionState.TRANSCRIBING)
+                        apply_transition(current, SessionState.TRANSCRIBING)
                         current.updated_at = utc_now()
                         self.storage.save(current)
                         finalized = current
@@ -489,49 +478,6 @@ class FileSessionManager(SessionManager):
             return session
         raise RuntimeError("no free session id in this second")  # 999 in one second
 
-    def _active_sync(self, chat_id: int) -> Session | None:
-        session_id = self.storage.read_active_marker(chat_id)
-        if session_id is None:
-            return None
-        session = self._load_or_none(session_id)
-        if session is None or session.state is not SessionState.COLLECTING:
-            return None
-        return session if session.chat_id == chat_id else None
-
-    def _any_active_sync(self) -> Session | None:
-        found = [s for c in self.storage.active_markers() if (s := self._active_sync(c))]
-        return max(found, key=lambda s: s.created_at, default=None)
-
-    def _list_sync(self, limit: int, chat_id: int | None) -> list[Session]:
-        result: list[Session] = []
-        if limit <= 0:
-            return result
-        for session in self._iter_readable(reversed(self.storage.list_all())):
-            if chat_id is None or session.chat_id == chat_id:
-                result.append(session)
-                if len(result) >= limit:
-                    break
-        return result
-
-    def _iter_readable(self, session_ids: Iterable[str]) -> Iterator[Session]:
-        for session_id in session_ids:
-            session = self._load_or_none(session_id)
-            if session is not None:
-                yield session
-
-    def _load_or_none(self, session_id: str) -> Session | None:
-        try:
-            return self.storage.load(session_id)
-        except CorruptSessionError as exc:
-            _log.warning("session_unreadable", session_id=session_id, reason=exc.reason)
-            return None
-
-    def _load_required(self, session_id: str) -> Session:
-        session = self.storage.load(session_id)
-        if session is None:
-            raise SessionNotFoundError(f"unknown session: {session_id}")
-        return session
-
     async def _publish(self, session: Session, changes: _Events) -> None:
         for make in changes:
             await self.events.publish(make(session_id=session.session_id, chat_id=session.chat_id))
@@ -543,31 +489,6 @@ def _ensure_collecting(session: Session) -> None:
             f"session {session.session_id} is {session.state}; audio can only be added "
             "while it is COLLECTING"
         )
-
-
-def _apply_transition(session: Session, new_state: SessionState) -> _Events:
-    old = session.state
-    ensure_transition(session.session_id, old, new_state)
-    session.state = new_state
-    now = utc_now()
-    if new_state is SessionState.TRANSCRIBING:
-        session.finalized_at = now
-    elif new_state is SessionState.TRANSCRIBED:
-        session.transcribed_at = now
-    return _transition_events(old, session)
-
-
-def _transition_events(old: SessionState, session: Session) -> _Events:
-    changes: _Events = []
-    if old is SessionState.COLLECTING and session.state is SessionState.TRANSCRIBING:
-        finalized = partial(
-            ev.SessionFinalized,
-            entry_count=len(session.audio_entries),
-            total_duration_seconds=session.total_duration_seconds,
-        )
-        changes.append(finalized)
-    changes.append(partial(ev.StateChanged, from_state=old, to_state=session.state))
-    return changes
 
 
 def _id_or_none(session: Session | None) -> str | None:

@@ -103,6 +103,8 @@ class Session(_Model):
     transcribed_at: AwareDatetime | None = None
     delivered_at: AwareDatetime | None = None
     outputs_delivered_at: AwareDatetime | None = None
+    # When the audio files were deleted (by a user or by retention); the transcripts stay.
+    audio_removed_at: AwareDatetime | None = None
     audio_entries: list[AudioEntry] = Field(default_factory=list)
     errors: list[ErrorEntry] = Field(default_factory=list)
     next_sequence: int = Field(default=1, ge=1)

@@ -11,6 +11,8 @@ import fcntl
 import json
 import os
 import re
+import secrets
+import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -33,6 +35,11 @@ PART_SUFFIX = ".part"
 _LEFTOVER = re.compile(r"\..+(\.[a-z0-9_]{8}\.tmp|\.part)")
 # Book-keeping that is not a session lives in dot-folders, which never match a session id.
 _ACTIVE_DIR = ".active"
+# A deleted session's folder is renamed into here (atomic), then emptied; a crash in between
+# leaves it here, never half a session under its own name. Emptied again at start.
+TRASH_DIR = ".trash"
+# The search index (sessions.library): SQLite's own files, left alone by the housekeeping.
+LIBRARY_DIR = ".library"
 
 
 class SessionStorage(ABC):
@@ -77,6 +84,15 @@ class SessionStorage(ABC):
     @abstractmethod
     def active_markers(self) -> dict[int, str]:
         """Every chat's recorded active session id."""
+
+    @abstractmethod
+    def delete(self, session_id: str) -> None:
+        """Delete the session and everything in it; SessionNotFoundError if there is none.
+
+        A crash part of the way leaves either the whole session or nothing that looks like
+        one (what is left is removed by :meth:`remove_leftovers`). The caller holds the
+        session's lock.
+        """
 
     def remove_leftovers(self) -> list[Path]:
         """Delete what writes cut off by a crash left behind; returns what was removed.
@@ -195,19 +211,42 @@ class FileSessionStorage(SessionStorage):
                 markers[chat_id] = value
         return markers
 
+    def delete(self, session_id: str) -> None:
+        """Rename the folder into the trash (one atomic step, made durable), then empty it."""
+        folder = self.session_path(session_id)
+        trash = self.base_dir / TRASH_DIR
+        make_dir(trash)
+        target = trash / f"{session_id}.{secrets.token_hex(4)}"
+        try:
+            os.rename(folder, target)
+        except FileNotFoundError:
+            raise SessionNotFoundError(f"unknown session: {session_id}") from None
+        fsync_dir(self.base_dir)
+        shutil.rmtree(target)
+
     def remove_leftovers(self) -> list[Path]:
         """Delete partial downloads (``.<name>.part``) and the temporary files of
         :func:`write_atomic` (``.<name>.<random>.tmp``) in every session folder and its
-        subfolders, and in the book-keeping dot-folders beside them. Nothing else is
+        subfolders, and in the book-keeping dot-folders beside them (not the search
+        index's); and what a deletion cut off by a crash left in the trash. Nothing else is
         touched: not lock files, not other names.
         """
         removed: list[Path] = []
         folders: list[Path] = []
         with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.base_dir / TRASH_DIR):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        with contextlib.suppress(FileNotFoundError):
             folders += [
                 Path(e.path)
                 for e in os.scandir(self.base_dir)
-                if e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+                if e.name.startswith(".")
+                and e.name not in (TRASH_DIR, LIBRARY_DIR)
+                and e.is_dir(follow_symlinks=False)
             ]
         for session_id in self.list_all():
             folder = self.session_path(session_id)

@@ -160,11 +160,13 @@ _NOT_MODIFIED = (
 class SentCall:
     """One successful call by which the bot changed what a chat shows.
 
-    Recorded for sendMessage, editMessageText, sendDocument, sendChatAction and deleteMessage,
+    Recorded for sendMessage, editMessageText, editMessageReplyMarkup, sendDocument,
+    sendChatAction and deleteMessage,
     only when the call succeeded (failed and fault-injected calls appear in
     :attr:`FakeTelegram.calls` only).  ``text`` is the text as the user sees it: with
     ``parse_mode`` HTML the tags are stripped and entities unescaped; the raw request values
-    are in ``params``.  ``timestamp`` is :func:`time.monotonic`.
+    are in ``params``; an inline keyboard sent with it is in ``reply_markup`` (read it with
+    :meth:`buttons`).  ``timestamp`` is :func:`time.monotonic`.
     """
 
     method: str
@@ -176,8 +178,14 @@ class SentCall:
     document_name: str | None = None
     document_bytes: bytes | None = field(default=None, repr=False)
     document_mime_type: str | None = None
+    reply_markup: dict[str, Any] | None = field(default=None, repr=False)
     params: dict[str, Any] = field(default_factory=dict, repr=False)
     timestamp: float = field(default_factory=time.monotonic)
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """The inline keyboard's buttons as (text, callback_data), row by row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
 
 @dataclass(frozen=True)
@@ -451,6 +459,8 @@ class FakeTelegram:
         """Whether deleteWebhook has been called."""
         self.webhook: dict[str, Any] = {}
         """The parameters of the latest setWebhook call."""
+        self.callback_answers: dict[str, dict[str, Any]] = {}
+        """answerCallbackQuery calls by callback query id: ``text`` and ``show_alert``."""
 
         self._updates: deque[dict[str, Any]] = deque()
         self._last_update_id = 0
@@ -463,6 +473,7 @@ class FakeTelegram:
         self._chats: dict[int, dict[str, Any]] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._file_delay = 0.0
+        self._callback_count = 0
         self._omit_file_sizes = False
         self._hangs: dict[str, int | None] = {}  # method -> calls left to hang (None: all)
         self._released = asyncio.Event()
@@ -488,7 +499,8 @@ class FakeTelegram:
                 "sendChatAction": self._send_chat_action,
                 "deleteMessage": self._delete_message,
                 "setWebhook": self._set_webhook,
-                "answerCallbackQuery": self._return_true,
+                "answerCallbackQuery": self._answer_callback_query,
+                "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "setMyDescription": self._return_true,
                 "setMyShortDescription": self._return_true,
                 "close": self._return_true,
@@ -734,6 +746,37 @@ class FakeTelegram:
         if caption is not None:
             content["caption"] = caption
         return self._push_message(chat_id, user_id, content, chat_type, message_id)
+
+    def callback(
+        self, chat_id: int, user_id: int, message_id: int, data: str, *, chat_type: str = "private"
+    ) -> str:
+        """Push a tap on an inline button of the bot's message ``message_id``; returns the
+        callback query's id (see :meth:`wait_answered`)."""
+        message = self._messages.get((chat_id, message_id))
+        if message is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id}")
+        self._callback_count += 1
+        query_id = f"cb{self._callback_count}"
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if chat_type != "private":
+            message = {**message, "chat": {**message["chat"], "type": chat_type}}
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": copy.deepcopy(message),
+            "chat_instance": f"ci{chat_id}",
+            "data": data,
+        }
+        self.push_update({"callback_query": query})
+        return query_id
+
+    async def wait_answered(self, query_id: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """Wait until the bot answered callback query ``query_id``; its answer's parameters."""
+        return await self._wait_until(
+            lambda: self.callback_answers.get(query_id),
+            timeout,
+            lambda: f"answerCallbackQuery for {query_id}",
+        )
 
     def pending_updates(self) -> list[dict[str, Any]]:
         """Copies of the updates not yet confirmed by a getUpdates offset, oldest first."""
@@ -1229,6 +1272,7 @@ class FakeTelegram:
                 message_id=message["message_id"],
                 text=text,
                 parse_mode=parse_mode,
+                reply_markup=message.get("reply_markup"),
                 params=dict(params),
             )
         )
@@ -1276,10 +1320,51 @@ class FakeTelegram:
                 message_id=message_id,
                 text=text,
                 parse_mode=parse_mode,
+                reply_markup=new_markup,
                 params=dict(params),
             )
         )
         return copy.deepcopy(message)
+
+    async def _edit_message_reply_markup(
+        self, params: _Params, uploads: dict[str, _Upload]
+    ) -> dict[str, Any]:
+        chat_id = _chat_id_param(params)
+        message_id = _int_param(params, "message_id")
+        message = None if message_id is None else self._messages.get((chat_id, message_id))
+        if message is None:
+            raise _bad_request("message to edit not found")
+        markup = _json_param(params, "reply_markup")
+        new_markup = markup if isinstance(markup, dict) and markup.get("inline_keyboard") else None
+        if message.get("reply_markup") == new_markup:
+            raise _ApiError(400, _NOT_MODIFIED)
+        if new_markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = new_markup
+        self._record(
+            SentCall(
+                method="editMessageReplyMarkup",
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=new_markup,
+                params=dict(params),
+            )
+        )
+        return copy.deepcopy(message)
+
+    async def _answer_callback_query(self, params: _Params, uploads: dict[str, _Upload]) -> bool:
+        query_id = _str_param(params, "callback_query_id")
+        if not query_id:
+            raise _bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        self.callback_answers[query_id] = {
+            "text": _str_param(params, "text"),
+            "show_alert": _bool_param(params, "show_alert"),
+        }
+        self._notify()
+        return True
 
     async def _send_document(self, params: _Params, uploads: dict[str, _Upload]) -> dict[str, Any]:
         chat_id = _chat_id_param(params)

@@ -11,13 +11,14 @@ from pydantic_settings import BaseSettings
 
 from bot.config import BotSettings
 from processing import ProcessingSettings
-from sessions import SessionConfig
+from sessions import RetentionSettings, SessionConfig
 from transcription import TranscriptionSettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 SETTINGS: tuple[type[BaseSettings], ...] = (
     BotSettings,
     SessionConfig,
+    RetentionSettings,
     TranscriptionSettings,
     ProcessingSettings,
 )

@@ -173,6 +173,9 @@ def build_broker(settings: TranscriptionSettings) -> ReliableStreamBroker:
     backend: RedisAsyncResultBackend[Any] = RedisAsyncResultBackend(
         settings.redis_url,
         result_ex_time=settings.transcription_result_ttl_seconds,
+        # A result (a note's transcript) is deleted as the bot reads it: nothing of a
+        # transcribed note stays in Redis (/forget); one never read expires after the TTL.
+        keep_results=False,
         serializer=JSONSerializer(),  # taskiq-redis's default is pickle: code execution
         prefix_str=RESULT_PREFIX,
     )

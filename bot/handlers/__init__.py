@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import audio, commands, fallback
+from bot.handlers import audio, commands, fallback, library
 
 
 def build_router() -> Router:
     """The bot's routers; the fallback comes last so it only sees what nobody else took."""
     root = Router(name="root")
-    root.include_routers(commands.create_router(), audio.create_router(), fallback.create_router())
+    root.include_routers(
+        commands.create_router(),
+        library.create_router(),
+        audio.create_router(),
+        fallback.create_router(),
+    )
     return root

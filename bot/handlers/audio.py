@@ -7,6 +7,7 @@ from aiogram import F, Router
 from aiogram.types import Message
 
 from bot import texts
+from bot.callbacks import done_keyboard
 from bot.services.ingest import IncomingAudio, IngestService, NoteNotSaved
 from bot.updates.ordering import Ticket
 
@@ -48,7 +49,11 @@ async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | N
         await message.reply(texts.NOT_SAVED_UNEXPECTED)
         return
     if not result.duplicate:
-        await message.reply(texts.acknowledged(result.session), disable_notification=True)
+        await message.reply(
+            texts.acknowledged(result.session),
+            disable_notification=True,
+            reply_markup=done_keyboard(result.session.session_id),
+        )
 
 
 def create_router() -> Router:

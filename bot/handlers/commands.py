@@ -1,13 +1,20 @@
-"""/start, /done, /status and /help."""
+"""/start, /done (and the Done button), /undo, /cancel, /status and /help."""
 
 from __future__ import annotations
 
+import structlog
 from aiogram import Router
 from aiogram.filters import Command, CommandStart
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot import library_texts as lt
 from bot import texts
-from sessions import SessionManager
+from bot.callbacks import DoneButton
+from sessions import InvalidStateError, SessionManager
+from sessions.retention import RetentionSettings
+
+_log = structlog.get_logger("bot.handlers.commands")
 
 RECENT_SESSIONS = 5
 
@@ -28,13 +35,68 @@ async def done(message: Message, manager: SessionManager) -> None:
     await manager.finalize_session(session.session_id)
 
 
+async def done_pressed(
+    query: CallbackQuery,
+    callback_data: DoneButton,
+    manager: SessionManager,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """The Done button under a note: /done, for the session that note went into. A button
+    of a session already finished (or of another chat) does nothing but say so."""
+    chat_id = query.message.chat.id if query.message is not None else None
+    session = None if chat_id is None else await manager.get_active_session(chat_id)
+    if session is None or session.session_id != callback_data.session:
+        callback_answer.text = lt.DONE_ALREADY
+        return
+    if not session.audio_entries:  # every note taken back with /undo
+        callback_answer.text = texts.NOTHING_TO_FINISH
+        return
+    await manager.finalize_session(session.session_id)
+
+
+async def undo(message: Message, manager: SessionManager) -> None:
+    session = await manager.get_active_session(message.chat.id)
+    if session is None or not session.audio_entries:
+        await message.answer(lt.NOTHING_TO_UNDO)
+        return
+    last = max(e.sequence for e in session.audio_entries)
+    try:
+        session = await manager.remove_entry(session.session_id, last)
+    except InvalidStateError:  # finished meanwhile (never in order, but say so rather than fail)
+        await message.answer(lt.NOTHING_TO_UNDO)
+        return
+    _log.info("note_removed", session_id=session.session_id, sequence=last)
+    await message.answer(lt.undone(last, session))
+
+
+async def cancel(message: Message, manager: SessionManager) -> None:
+    session = await manager.get_active_session(message.chat.id)
+    if session is None:
+        await message.answer(lt.NOTHING_TO_CANCEL)
+        return
+    try:
+        await manager.cancel_session(session.session_id)
+    except InvalidStateError:
+        await message.answer(lt.NOTHING_TO_CANCEL)
+        return
+    _log.info("session_cancelled", session_id=session.session_id)
+    await message.answer(lt.cancelled(session.session_id, len(session.audio_entries)))
+
+
 async def status(
-    message: Message, manager: SessionManager, processor_label: str | None = None
+    message: Message,
+    manager: SessionManager,
+    processor_label: str | None = None,
+    retention: RetentionSettings | None = None,
 ) -> None:
     active = await manager.get_active_session(message.chat.id)
     recent = await manager.list_sessions(limit=RECENT_SESSIONS + 1, chat_id=message.chat.id)
     recent = [s for s in recent if active is None or s.session_id != active.session_id]
-    await message.answer(texts.status(active, recent[:RECENT_SESSIONS], processor_label))
+    text = texts.status(active, recent[:RECENT_SESSIONS], processor_label)
+    if retention is not None:
+        kept = lt.retention(retention.audio_retention_days, retention.session_retention_days)
+        text = texts.fit(f"{text}\n{kept}")
+    await message.answer(text)
 
 
 async def help_(message: Message) -> None:
@@ -46,6 +108,9 @@ def create_router() -> Router:
     router = Router(name="commands")
     router.message.register(start, CommandStart())
     router.message.register(done, Command("done"))
+    router.message.register(undo, Command("undo"))
+    router.message.register(cancel, Command("cancel"))
     router.message.register(status, Command("status"))
     router.message.register(help_, Command("help"))
+    router.callback_query.register(done_pressed, DoneButton.filter())
     return router

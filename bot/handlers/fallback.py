@@ -1,19 +1,27 @@
-"""Anything else (text, photos, stickers...): a short hint."""
+"""Anything else (text, photos, stickers...): a short hint; a button nobody knows: an answer."""
 
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import texts
+from bot import library_texts, texts
 
 
 async def hint(message: Message) -> None:
     await message.answer(texts.HINT)
 
 
+async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
+    # A button from an older version of the bot, or data nobody understands: answered
+    # (so the client's spinner stops) and nothing done.
+    callback_answer.text = library_texts.BUTTON_EXPIRED
+
+
 def create_router() -> Router:
     """A new router with this module's handlers (a router can join only one parent)."""
     router = Router(name="fallback")
     router.message.register(hint)
+    router.callback_query.register(stale_button)
     return router

@@ -13,7 +13,8 @@ from typing import Any
 
 import structlog
 from aiogram import BaseMiddleware
-from aiogram.types import Message, TelegramObject
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot import texts
 from bot.config import AccessPolicy
@@ -29,7 +30,8 @@ MAX_REMEMBERED_REFUSALS = 10_000
 
 
 class AccessMiddleware(BaseMiddleware):
-    """Outer middleware on messages: the sender's id (not the chat's) decides."""
+    """Outer middleware on messages and button taps: the sender's id (not the chat's)
+    decides. A stranger's tap is answered with a short alert and does nothing."""
 
     def __init__(
         self,
@@ -44,6 +46,8 @@ class AccessMiddleware(BaseMiddleware):
         self._refused_at: dict[tuple[int, int], float] = {}  # (chat, user) in groups
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, CallbackQuery):
+            return await self._callback(handler, event, data)
         if not isinstance(event, Message) or event.from_user is None:
             return None  # channel posts: not for this bot
         user_id = event.from_user.id
@@ -57,6 +61,18 @@ class AccessMiddleware(BaseMiddleware):
             return None
         _log.info("access_refused", user_id=user_id, chat_id=event.chat.id)
         await event.answer(texts.access_closed(user_id))
+        return None
+
+    async def _callback(self, handler: Handler, query: CallbackQuery, data: dict[str, Any]) -> Any:
+        user_id = query.from_user.id
+        if self.policy.allows(user_id):
+            return await handler(query, data)
+        chat_id = query.message.chat.id if query.message is not None else None
+        _log.info("access_refused", user_id=user_id, chat_id=chat_id, kind="callback_query")
+        try:
+            await query.answer(texts.ACCESS_CLOSED_ALERT, show_alert=True)
+        except TelegramAPIError as exc:  # too old to answer: nothing was done either way
+            _log.info("callback_answer_failed", error=exc.message)
         return None
 
     def _due(self, chat_id: int, user_id: int) -> bool:

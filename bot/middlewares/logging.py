@@ -25,6 +25,11 @@ class UpdateLoggingMiddleware(BaseMiddleware):
                 fields["chat_id"] = message.chat.id
                 fields["message_id"] = message.message_id
                 fields["kind"] = message.content_type
+            query = event.callback_query
+            if query is not None:  # a button tap
+                fields["kind"] = "callback_query"
+                if query.message is not None:
+                    fields["chat_id"] = query.message.chat.id
         outcome = "error"
         try:
             result = await handler(event, data)

@@ -101,8 +101,15 @@ class Courier:
             if not session.delivery.done(part.key):
                 await self.send(session, part)
 
-    async def send(self, session: Session, part: Part) -> None:
-        """Send one part until it arrives or is refused for good; record which."""
+    async def resend(self, session: Session, parts: list[Part]) -> None:
+        """Send ``parts`` again (``/get``), in order, whatever ``session.delivery`` says, and
+        record nothing: the first delivery's record stays as it was."""
+        for part in parts:
+            await self.send(session, part, record=False)
+
+    async def send(self, session: Session, part: Part, *, record: bool = True) -> None:
+        """Send one part until it arrives or is refused for good; record which (unless
+        ``record`` is false)."""
         log = _log.bind(session_id=session.session_id, part=part.key)
         attempt = 0
         while True:
@@ -112,7 +119,10 @@ class Courier:
             except (*_PERMANENT, UnreadableOutputError) as exc:
                 reason = _reason(exc)
                 log.warning("delivery_part_refused", error=reason, attempt=attempt)
-                await self._manager.record_delivery(session.session_id, part.key, refused=reason)
+                if record:
+                    await self._manager.record_delivery(
+                        session.session_id, part.key, refused=reason
+                    )
                 return
             except TelegramRetryAfter as exc:
                 delay = float(exc.retry_after)  # Telegram says how long: wait exactly that
@@ -121,7 +131,8 @@ class Courier:
                 delay = self._retry.delay(attempt)
                 error = _reason(exc)
             else:
-                await self._manager.record_delivery(session.session_id, part.key)
+                if record:
+                    await self._manager.record_delivery(session.session_id, part.key)
                 return
             log.warning("delivery_retry", attempt=attempt, delay_seconds=delay, error=error)
             await self._sleep(delay)

@@ -24,12 +24,14 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot import texts
-from bot.services.delivery import (
-    UPLOAD_LIMIT_BYTES,
-    Courier,
-    Part,
-    RetryPolicy,
-    Sleep,
+from bot.services.delivery import Courier, Part, RetryPolicy, Sleep
+from bot.services.parts import (
+    OUTPUTS,
+    TRANSCRIPT,
+    output_parts,
+    processing_ended,
+    transcript_parts,
+    was_cancelled,
 )
 from sessions import (
     EntryStatusChanged,
@@ -43,18 +45,6 @@ from sessions import (
 )
 
 _log = structlog.get_logger("bot.notifier")
-
-# Keys of delivery parts (recorded in metadata's delivery.sent) start with one of these.
-TRANSCRIPT = "transcript"
-OUTPUTS = "outputs"
-
-
-def _processing_ended(session: Session) -> bool:
-    if session.state is SessionState.PROCESSED:
-        return True
-    return session.state is SessionState.ERROR and any(
-        e.code == "processor_failed" for e in session.errors
-    )
 
 
 @dataclass
@@ -107,7 +97,7 @@ class Notifier:
             SessionState.ERROR,
         )
         for session in finished:
-            outputs_due = session.outputs_delivered_at is None and _processing_ended(session)
+            outputs_due = session.outputs_delivered_at is None and processing_ended(session)
             if session.delivered_at is None or outputs_due:
                 self._spawn(self.deliver(session.session_id))
 
@@ -202,12 +192,13 @@ class Notifier:
                 await self._deliver_transcript(session)
                 self._status.pop(session_id, None)
                 session = await self._manager.require_session(session_id)
-            if session.outputs_delivered_at is None and _processing_ended(session):
+            if session.outputs_delivered_at is None and processing_ended(session):
                 await self._deliver_outputs(session)
 
     async def _deliver_transcript(self, session: Session) -> None:
         started = time.perf_counter()
-        if session.audio_entries:  # an empty session is closed quietly
+        # An empty session is closed quietly, and so is one the chat discarded (/cancel).
+        if session.audio_entries and not was_cancelled(session):
             status = self._status.get(session.session_id)
             if session.transcribed_at is None:
                 # By what transcription achieved, not the state now: a processor may already
@@ -220,7 +211,9 @@ class Notifier:
                     await self._courier.send_all(session, [part])
             else:
                 await self._finish_status(status, texts.transcribed(session))
-                await self._courier.send_all(session, await self._transcript_parts(session))
+                await self._courier.send_all(
+                    session, await transcript_parts(self._manager, session)
+                )
         done = await self._manager.mark_delivered(session.session_id)
         _log.info(
             "transcript_delivered",
@@ -231,35 +224,8 @@ class Notifier:
             seconds=round(time.perf_counter() - started, 3),
         )
 
-    async def _transcript_parts(self, session: Session) -> list[Part]:
-        """The transcript's messages (and file), then the notes that failed, in order."""
-        folder = self._manager.folder(session.session_id)
-        stored = await asyncio.to_thread(folder.read_process_input)
-        if stored is None:  # a TRANSCRIBED session has one; never block on its loss
-            _log.warning("transcript_missing", session_id=session.session_id)
-        transcript = stored or ""
-        chunks = texts.split_message(transcript)
-        header = texts.transcript_header(session)
-        messages = [texts.EMPTY_TRANSCRIPT] if not chunks else []
-        for n, chunk in enumerate(chunks):
-            if n > 0:
-                messages.append(chunk)
-            elif len(header) + 2 + len(chunk) <= texts.MESSAGE_LIMIT:
-                messages.append(f"{header}\n\n{chunk}")
-            else:  # the header pushes it over: send it alone
-                messages += [header, chunk]
-        parts = [Part(f"{TRANSCRIPT}/{n}", text=m) for n, m in enumerate(messages, start=1)]
-        if len(chunks) > 1:
-            name = f"transcript_{session.session_id}.txt"
-            parts.append(Part(f"{TRANSCRIPT}/file", data=transcript.encode(), filename=name))
-        failed = texts.failed_notes(session)
-        parts += [
-            Part(f"{TRANSCRIPT}/failed-notes/{n}", text=m) for n, m in enumerate(failed, start=1)
-        ]
-        return parts
-
     async def _deliver_outputs(self, session: Session) -> None:
-        await self._courier.send_all(session, await self._output_parts(session))
+        await self._courier.send_all(session, await output_parts(self._manager, session))
         done = await self._manager.mark_outputs_delivered(session.session_id)
         _log.info(
             "outputs_delivered",
@@ -267,35 +233,6 @@ class Notifier:
             state=session.state.value,
             refused=sorted(k for k in done.delivery.refused if k.startswith(OUTPUTS)),
         )
-
-    async def _output_parts(self, session: Session) -> list[Part]:
-        """The processor's files (a note for those too big to send), or its failure."""
-        if session.state is not SessionState.PROCESSED:
-            failure = next(
-                (e for e in reversed(session.errors) if e.code == "processor_failed"), None
-            )
-            reason = failure.message if failure else "unknown error"
-            text = texts.processing_failed(reason, session.session_id)
-            return [Part(f"{OUTPUTS}/failed", text=text)]
-        folder = self._manager.folder(session.session_id)
-        listing = await asyncio.to_thread(folder.list_outputs)
-        parts = []
-        for name, size in listing.files:
-            key = f"{OUTPUTS}/{name}"
-            if size > UPLOAD_LIMIT_BYTES:
-                parts.append(Part(key, text=texts.output_too_big(name, size, UPLOAD_LIMIT_BYTES)))
-            else:
-                parts.append(Part(key, output=name))
-        if listing.empty or listing.not_files:
-            _log.warning(
-                "outputs_not_sent",
-                session_id=session.session_id,
-                empty=listing.empty,
-                not_files=listing.not_files,
-            )
-            text = texts.outputs_not_sent(listing.empty, listing.not_files)
-            parts.append(Part(f"{OUTPUTS}/not-sent", text=text))
-        return parts or [Part(f"{OUTPUTS}/none", text=texts.PROCESSED_NO_FILES)]
 
     async def _finish_status(self, status: _Status | None, text: str) -> bool:
         """Put the final text in the status message; whether the chat now shows it."""

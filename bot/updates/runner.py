@@ -27,7 +27,12 @@ MAX_LOGGED_UPDATE_CHARS = 2000
 
 
 def ticket_for(ordering: ChatOrdering, update: Update) -> Ticket:
-    """The update's place in its chat: commands are exclusive, everything else shared."""
+    """The update's place in its chat: commands and button taps are exclusive (a Done tap
+    waits for the notes sent before it, like /done), everything else shared."""
+    query = update.callback_query
+    if query is not None:
+        chat_id = query.message.chat.id if query.message is not None else None
+        return ordering.issue(chat_id, update.update_id, exclusive=True)
     message = update.message
     chat_id = message.chat.id if message is not None else None
     command = bool(message and message.text and message.text.startswith("/"))

@@ -61,3 +61,40 @@ async def test_done_waits_for_notes_still_downloading(
     assert messages == sorted(messages)
     assert [e.sequence for e in session.audio_entries] == [1, 2]
     assert first < second < done
+
+
+async def test_done_button_waits_for_notes_still_downloading(
+    fake: FakeTelegram,
+    bot: Bot,
+    manager: FileSessionManager,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    settings = BotSettings(bot_token=fake.token, allowed_user_ids=str(USER))
+    ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
+    ingest.attach()
+    ordering = ChatOrdering()
+    dp = build_dispatcher(settings, manager, ingest, ordering)
+    journal = UpdateJournal(tmp_path / "updates.json")
+    await journal.load(BOT_ID)
+    poller = ReliablePoller(UpdateRunner(bot, dp, ordering, journal), poll_timeout=5)
+    task = asyncio.create_task(poller.run())
+    try:
+        fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS first" * 100), duration=3)
+        ack = await fake.wait_for(lambda c: c.text == "Got it: 1 note, 0:03.", timeout=20)
+        [(label, data)] = ack.buttons()
+        assert label == "Done"
+        fake.delay_file(1.0)  # the next download stalls half-way: the tap arrives meanwhile
+        fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS second" * 100), duration=4)
+        assert ack.message_id is not None
+        tap = fake.callback(CHAT, USER, ack.message_id, data)
+        answer = await fake.wait_answered(tap, timeout=20)
+    finally:
+        poller.stop()
+        await asyncio.wait_for(task, 10)
+
+    assert answer["show_alert"] is False  # answered (the spinner stops), no alert
+    [session] = await manager.list_sessions(limit=5)
+    assert session.state is not SessionState.COLLECTING  # the tap finalized it ...
+    assert [e.sequence for e in session.audio_entries] == [1, 2]  # ... with the second note

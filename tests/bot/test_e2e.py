@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot import texts
 from tests.bot.bot_process import BotProcess
 from tests.conftest import FIXTURES, TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram, SentCall
@@ -88,7 +89,7 @@ async def test_start_notes_done_transcript(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
     await launch(fake, tmp_path, running)
-    assert {c["command"] for c in fake.commands} == {"start", "done", "status", "help"}
+    assert [c["command"] for c in fake.commands] == [c for c, _ in texts.COMMANDS]
 
     fake.text(CHAT, USER, "/start")
     await fake.wait_for(is_text(CHAT, "New session started"))
@@ -304,6 +305,12 @@ async def test_markdown_processor_sends_its_files(
     assert session["state"] == "PROCESSED"
     fake.text(CHAT, USER, "/status")
     await fake.wait_for(is_text(CHAT, "After transcription: markdown processing."))
+    # /get sends the transcript and the processor's files again.
+    since = len(fake.sent)
+    fake.text(CHAT, USER, f"/get {session['session_id']}")
+    await fake.wait_for(is_text(CHAT, "Transcript of session"), since=since)
+    again = await fake.wait_for(lambda c: c.document_name == "session.md", since=since)
+    assert again.document_bytes == markdown.document_bytes
 
 
 async def test_failing_command_processor_is_reported(

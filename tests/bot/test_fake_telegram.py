@@ -24,7 +24,13 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.filters import Command
-from aiogram.types import BotCommand, BufferedInputFile, Message
+from aiogram.types import (
+    BotCommand,
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from tests.bot.conftest import close_bot, make_bot
 from tests.conftest import TIMEOUT_SCALE
@@ -468,3 +474,32 @@ async def test_reset_update_ids_numbers_lower_and_forgets_old_offsets(
     assert [u.update_id for u in await bot.get_updates(offset=high + 1)] == [low]
     assert [u.update_id for u in await bot.get_updates(offset=low + 1)] == []
     await fake.wait_confirmed(low)
+
+
+async def test_inline_buttons_taps_and_their_answers(fake: FakeTelegram, bot: Bot) -> None:
+    button = InlineKeyboardButton(text="Done", callback_data="done:x")
+    markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+    sent = await bot.send_message(7, "Got it", reply_markup=markup)
+    [call] = fake.sent
+    assert call.buttons() == [("Done", "done:x")]
+    tap = fake.callback(7, 7, sent.message_id, "done:x")
+    [update] = fake.pending_updates()
+    query = update["callback_query"]
+    assert query["id"] == tap
+    assert query["data"] == "done:x"
+    assert query["message"]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Done"
+    with pytest.raises(ValueError, match="no message"):
+        fake.callback(7, 7, 999, "done:x")
+    assert await bot.answer_callback_query(tap, text="Finished", show_alert=True)
+    assert await fake.wait_answered(tap) == {"text": "Finished", "show_alert": True}
+    await bot.edit_message_reply_markup(chat_id=7, message_id=sent.message_id)
+    assert fake.sent[-1].method == "editMessageReplyMarkup"
+    assert fake.sent[-1].buttons() == []
+    assert "reply_markup" not in fake.messages(7)[0]
+    with pytest.raises(TelegramBadRequest, match="not modified"):
+        await bot.edit_message_reply_markup(chat_id=7, message_id=sent.message_id)
+    edited = await bot.edit_message_text(
+        "Page 2", chat_id=7, message_id=sent.message_id, reply_markup=markup
+    )
+    assert isinstance(edited, Message)
+    assert fake.sent[-1].buttons() == [("Done", "done:x")]

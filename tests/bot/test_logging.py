@@ -133,7 +133,7 @@ def test_python_m_bot_redacts_token_webhook_secret_and_redis_password(
     monkeypatch.setenv("REDIS_URL", f"redis://worker:{password}@redis:6379/0")
     monkeypatch.setenv("LOG_FORMAT", "json")
 
-    async def run_bot(settings: BotSettings, *_: Any) -> None:
+    async def run_bot(settings: BotSettings, *_: Any, **__: Any) -> None:
         structlog.get_logger("bot.test").info("all_secrets", line=f"{hook} {password}")
         logging.getLogger("aiohttp.client").warning("POST /bot%s with %s", SECRET, hook)
 

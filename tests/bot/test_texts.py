@@ -205,4 +205,18 @@ def test_access_closed_gives_the_user_id_and_setting() -> None:
 def test_every_fixed_text_fits_a_message() -> None:
     for text in (texts.START, texts.HELP, texts.HINT, texts.NOTHING_TO_FINISH):
         assert 0 < len(text) <= MESSAGE_LIMIT
-    assert [c for c, _ in texts.COMMANDS] == ["start", "done", "status", "help"]
+    commands = [c for c, _ in texts.COMMANDS]
+    assert commands == [
+        "start",
+        "done",
+        "undo",
+        "cancel",
+        "history",
+        "get",
+        "find",
+        "forget",
+        "status",
+        "help",
+    ]
+    for command in commands:  # /help explains every command the menu offers
+        assert f"/{command}" in texts.HELP

@@ -48,6 +48,8 @@ def test_the_optional_settings_are_the_expected_ones() -> None:
         "whisper_compute_type",
         "whisper_language",
         "processor",
+        "audio_retention_days",
+        "session_retention_days",
     }
 
 

@@ -215,21 +215,6 @@ async def test_concurrency_is_the_number_of_notes_in_flight(
     assert all(e.transcription_status is TranscriptionStatus.COMPLETED for e in done.audio_entries)
 
 
-async def test_results_expire_after_the_configured_ttl(redis: RedisServer, tmp_path: Path) -> None:
-    settings = settings_for(redis.url, transcription_result_ttl_seconds=600)
-    audio = tmp_path / "note.ogg"
-    audio.write_bytes(b"text:kept a while")
-    client = Redis.from_url(redis.url)
-    with structlog.testing.capture_logs() as logs:
-        async with bot_side(settings) as queue, worker(settings, ScriptedAudioTranscriber()):
-            result = await queue.transcribe_timed(audio, 30.0)
-    assert result.text == "kept a while"
-    (finished,) = [e for e in logs if e["event"] == "job_finished"]
-    ttl = await client.ttl(f"{RESULT_PREFIX}:{finished['task_id']}")
-    await client.aclose()
-    assert 540 <= ttl <= 600
-
-
 @pytest.mark.parametrize("user", ["", "default"])
 async def test_a_password_in_redis_url_is_used_and_never_logged(tmp_path: Path, user: str) -> None:
     password = "correct-horse-battery-staple"

@@ -1,0 +1,204 @@
+"""Search over a chat's transcripts (/find): 10,000 sessions of 10 notes each.
+
+    python -m benchmarks.library [--sessions 10000] [--notes 10] [--chats 1] [--runs 40]
+
+The session folders are real (metadata.json, transcripts/NNN_audio.txt) but written with
+plain file writes in the storage layer's format, without fsync and without the manager:
+making 100,000 notes through the manager would take much longer and measure nothing of the
+search. The text is generated: a Zipf-distributed vocabulary of 20,000 words (a few
+hundred common English words, then made-up ones), 40 to 160 words a note (a voice note of
+about 15 s to 1 min). With ``--chats 1`` every session belongs to one chat, the worst case
+for that chat's searches.
+
+Prints the rebuild time from the folders (what a start pays when the index file is
+missing or damaged), the start-up check of an intact index, the index size on disk, and
+the median and 95th percentile of ``SessionLibrary.search`` per kind of query and overall.
+Target (issue 13): median under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
+from pathlib import Path
+
+from sessions import (
+    AudioEntry,
+    FileSessionManager,
+    FileSessionStorage,
+    Session,
+    SessionConfig,
+    SessionLibrary,
+    SessionState,
+    TranscriptionStatus,
+    library_path,
+)
+from sessions.ids import base_id
+from sessions.layout import TRANSCRIPTS_DIR, audio_filename, transcript_filename
+from sessions.logging_setup import configure_logging
+from sessions.storage import METADATA_FILE, SUBFOLDERS
+
+COMMON_TEXT = """
+the be to of and a in that have I it for not on with he as you do at this but his by from
+they we say her she or an will my one all would there their what so up out if about who get
+which go me when make can like time no just him know take people into year your good some
+could them see other than then now look only come its over think also back after use two how
+our work first well way even new want because any these give day most us meeting project
+budget client report deadline call email plan idea team week monday tuesday friday morning
+tomorrow today remember buy milk bread coffee doctor appointment invoice contract review
+design draft launch release bug fix server database search index note voice transcript
+summary list garden kitchen travel train flight hotel birthday gift family dinner lunch
+recipe book movie music walk run gym
+"""
+VOCABULARY_SIZE = 20_000
+SYLLABLES_TEXT = "ka lo mi ne tu ra si po de ba fe gu hi jo ku le ma no pi qu ro sa ti vu we"
+
+
+def vocabulary() -> tuple[list[str], list[float]]:
+    """Words and their cumulative Zipf weights (rank r has weight 1/r); always the same."""
+    rng = random.Random(0)
+    words = list(dict.fromkeys(COMMON_TEXT.split()))
+    syllables = SYLLABLES_TEXT.split()
+    seen = set(words)
+    while len(words) < VOCABULARY_SIZE:
+        word = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words, list(accumulate(1 / rank for rank in range(1, len(words) + 1)))
+
+
+def populate(base: Path, sessions: int, notes: int, chats: int, seed: int) -> int:
+    """Write ``sessions`` TRANSCRIBED sessions of ``notes`` notes; returns the words written."""
+    rng = random.Random(seed)
+    words, weights = vocabulary()
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    written = 0
+    for i in range(sessions):
+        moment = start + timedelta(minutes=i)
+        sid = base_id(moment)
+        folder = base / sid
+        for sub in SUBFOLDERS:
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        entries = []
+        for sequence in range(1, notes + 1):
+            text = " ".join(rng.choices(words, cum_weights=weights, k=rng.randint(40, 160)))
+            written += text.count(" ") + 1
+            name = transcript_filename(sequence)
+            (folder / TRANSCRIPTS_DIR / name).write_text(text + "\n", encoding="utf-8")
+            entries.append(
+                AudioEntry(
+                    sequence=sequence,
+                    filename=audio_filename(sequence),
+                    duration_seconds=30.0,
+                    transcription_status=TranscriptionStatus.COMPLETED,
+                    transcript_filename=name,
+                )
+            )
+        session = Session(
+            session_id=sid,
+            chat_id=1000 + i % chats,
+            state=SessionState.TRANSCRIBED,
+            created_at=moment,
+            finalized_at=moment,
+            transcribed_at=moment,
+            audio_entries=entries,
+            next_sequence=notes + 1,
+        )
+        (folder / METADATA_FILE).write_text(session.model_dump_json(indent=2))
+    return written
+
+
+def queries(rng: random.Random) -> dict[str, list[str]]:
+    """Queries by kind, drawn from the same vocabulary as the notes."""
+    words, _ = vocabulary()
+    return {
+        "common word (most notes)": ["the", "and", "meeting", "of", "to"],
+        "mid-frequency word": [words[rank] for rank in rng.sample(range(200, 2000), 5)],
+        "rare word": [words[rank] for rank in rng.sample(range(10_000, 20_000), 5)],
+        "two words": [f"{words[a]} {words[b]}" for a, b in ((1, 150), (30, 400), (90, 700))],
+        "three words": ["remember to buy", "client meeting monday", "the budget report"],
+        "prefix (typing)": ["meet", "bud", "transcri", "tomo", "ka"],
+        "no hit": ["zzzzqx", "nonexistentword"],
+    }
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
+
+
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1] if len(samples) > 1 else samples[0]
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(f"{path.name}*"))
+
+
+async def run(base: Path, sessions: int, notes: int, chats: int, runs: int) -> None:
+    started = time.perf_counter()
+    words = await asyncio.to_thread(populate, base, sessions, notes, chats, 13)
+    made = time.perf_counter() - started
+    print(f"{sessions} sessions x {notes} notes = {sessions * notes} notes, {words} words,")
+    print(f"  {chats} chat(s); folders written in {made:.1f} s (plain writes, setup only)")
+
+    manager = FileSessionManager(FileSessionStorage(base), SessionConfig(base_dir=base))
+    path = library_path(base)
+    library = SessionLibrary(path, manager)
+    started = time.perf_counter()
+    await library.open()  # no file yet: a rebuild from the folders
+    rebuild = time.perf_counter() - started
+    await library.close()
+    library = SessionLibrary(path, manager)
+    started = time.perf_counter()
+    await library.open()  # intact: usable at once ...
+    usable = time.perf_counter() - started
+    await library.wait_idle()  # ... and checked against the folders in a task of its own
+    caught_up = time.perf_counter() - started
+    print(f"rebuild from the folders       {rebuild:8.2f} s")
+    print(f"open an intact index           {usable:8.2f} s (usable)")
+    print(f"  checked against the folders  {caught_up:8.2f} s (in the background)")
+    print(f"index size on disk             {_size(path) / 2**20:8.1f} MiB")
+
+    rng = random.Random(7)
+    chat = 1000
+    everything: list[float] = []
+    print(f"search(chat, query, limit=5), {runs} runs per query: median / p95 / hits")
+    for kind, texts in queries(rng).items():
+        samples: list[float] = []
+        hits = 0
+        for _ in range(runs):
+            for text in texts:
+                began = time.perf_counter()
+                found = await library.search(chat, text)
+                samples.append(time.perf_counter() - began)
+                hits = max(hits, len(found))
+        everything += samples
+        print(f"  {kind:28} {_ms(statistics.median(samples))} {_ms(_p95(samples))}  {hits}")
+    median = statistics.median(everything)
+    print(f"  {'all queries':28} {_ms(median)} {_ms(_p95(everything))}")
+    print(f"target: median under 50 ms: {'met' if median < 0.05 else 'NOT met'}")
+    await library.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--notes", type=int, default=10)
+    parser.add_argument("--chats", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
+    args = parser.parse_args()
+    configure_logging("ERROR")  # the figures only; errors still show, on stderr
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        await run(Path(tmp), args.sessions, args.notes, args.chats, args.runs)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

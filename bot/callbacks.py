@@ -1,0 +1,85 @@
+"""The data behind the bot's inline buttons (aiogram callback data, at most 64 bytes).
+
+A session id (``2026-11-24_19-47-41_12``, 22 characters at most) fits whole, so a button
+names its session exactly; handlers still check that the session is the tapping chat's.
+"""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+
+class DoneButton(CallbackData, prefix="done"):
+    """Under each stored note: finish its session, as /done does."""
+
+    session: str
+
+
+class GetButton(CallbackData, prefix="get"):
+    """Send a session's transcript again (from /history and /find)."""
+
+    session: str
+
+
+class HistoryPage(CallbackData, prefix="hist"):
+    """A page of /history: the sessions from ``offset`` (0: the newest) on."""
+
+    offset: int
+
+
+class ForgetButton(CallbackData, prefix="forget"):
+    """The answer to "Forget session ...?": delete it (``confirm``) or keep it."""
+
+    session: str
+    confirm: bool
+
+
+def done_keyboard(session_id: str) -> InlineKeyboardMarkup:
+    """The "Done" button under the reply to a stored note."""
+    button = InlineKeyboardButton(text="Done", callback_data=DoneButton(session=session_id).pack())
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+def forget_keyboard(session_id: str) -> InlineKeyboardMarkup:
+    """Yes / No under the question whether to forget a session."""
+    yes = ForgetButton(session=session_id, confirm=True).pack()
+    no = ForgetButton(session=session_id, confirm=False).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="Yes, delete it", callback_data=yes),
+                InlineKeyboardButton(text="No, keep it", callback_data=no),
+            ]
+        ]
+    )
+
+
+def get_buttons(
+    labelled: list[tuple[str, str]], *, per_row: int = 1
+) -> list[list[InlineKeyboardButton]]:
+    """One "get this session" button per (label, session id), ``per_row`` to a row."""
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=GetButton(session=session_id).pack())
+        for label, session_id in labelled
+    ]
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+def history_keyboard(
+    labelled: list[tuple[str, str]], *, newer: int | None, older: int | None
+) -> InlineKeyboardMarkup | None:
+    """A button per session, then Newer / Older when there are such pages."""
+    rows = get_buttons(labelled)
+    paging = []
+    if newer is not None:
+        paging.append(
+            InlineKeyboardButton(text="« Newer", callback_data=HistoryPage(offset=newer).pack())
+        )
+    if older is not None:
+        paging.append(
+            InlineKeyboardButton(text="Older »", callback_data=HistoryPage(offset=older).pack())
+        )
+    if paging:
+        rows.append(paging)
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None

@@ -1,0 +1,279 @@
+"""End to end: the session library in the chat (/history, /get, /find, /undo, /cancel,
+/forget, the Done button), each chat kept to its own sessions, retention and the index
+rebuilt, against the real ``python -m bot`` and the fake Bot API."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import library_texts as lt
+from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
+from tests.bot.bot_process import BotProcess
+from tests.bot.test_e2e import (
+    CHAT,
+    USER,
+    delivered,
+    eventually,
+    is_text,
+    launch,
+    metadata,
+    send_voice,
+)
+from tests.bot.test_library_handlers import transcribed_session
+from tests.fake_telegram import FakeTelegram, SentCall
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+OTHER = 2002  # another allowed chat (and user)
+STRANGER = 3003  # not in ALLOWED_USER_IDS
+
+
+def in_chat(chat: int, method: str = "sendMessage") -> Any:
+    def check(call: SentCall) -> bool:
+        return call.chat_id == chat and call.method == method
+
+    return check
+
+
+def session_dir(tmp_path: Path, session_id: str) -> Path:
+    return tmp_path / "sessions" / session_id
+
+
+def index_rows_naming(tmp_path: Path, needle: str) -> list[str]:
+    """Every text value in the library database's own tables that contains ``needle``
+    (FTS5's internal tables hold binary segments and are left out)."""
+    [path] = (tmp_path / "sessions").glob(".library/*.sqlite3")
+    found = []
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            if table.endswith(("_data", "_idx", "_docsize", "_config")):
+                continue
+            for row in db.execute(f'SELECT * FROM "{table}"'):
+                found += [f"{table}: {v}" for v in row if isinstance(v, str) and needle in v]
+    return found
+
+
+async def tap(
+    fake: FakeTelegram, chat: int, user: int, call: SentCall, data: str
+) -> dict[str, Any]:
+    """Press the button with ``data`` under the bot's message ``call``; its answer."""
+    assert call.message_id is not None
+    query = fake.callback(chat, user, call.message_id, data)
+    return await fake.wait_answered(query, timeout=30)
+
+
+async def test_library_in_the_chat(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    await launch(
+        fake, tmp_path, running, ALLOWED_USER_IDS=f"{USER},{OTHER}", AUDIO_RETENTION_DAYS="30"
+    )
+    commands = {c["command"] for c in fake.commands}
+    assert {"history", "get", "find", "undo", "cancel", "forget"} <= commands
+
+    # A note gets a Done button; a stranger's tap is refused, the owner's finishes the session.
+    send_voice(fake, "speech_01.ogg")
+    ack = await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    [(label, done_data)] = ack.buttons()
+    assert label == "Done"
+    refused = await tap(fake, CHAT, STRANGER, ack, done_data)
+    assert refused == {"text": "Access to this bot is closed.", "show_alert": True}
+    assert metadata(tmp_path)[0]["state"] == "COLLECTING"
+    answered = await tap(fake, CHAT, USER, ack, done_data)
+    assert answered["show_alert"] is False
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    await eventually(lambda: delivered(tmp_path))
+    [session] = metadata(tmp_path)
+    sid = session["session_id"]
+    await eventually(lambda: index_rows_naming(tmp_path, sid) != [])  # indexed
+    assert transcript.text is not None
+    word = max(re.findall(r"[a-z]+", transcript.text.split("\n\n", 1)[1].lower()), key=len)
+
+    # /history: one message, a button per session; the button sends the transcript again.
+    fake.text(CHAT, USER, "/history")
+    history = await fake.wait_for(is_text(CHAT, "Your sessions"))
+    assert history.text is not None
+    assert sid in history.text
+    assert "1 note, 0:03 · transcribed" in history.text
+    [(_, get_data)] = history.buttons()
+    since = len(fake.sent)
+    await tap(fake, CHAT, USER, history, get_data)
+    again = await fake.wait_for(is_text(CHAT, "Transcript of session"), since=since)
+    assert again.text == transcript.text
+
+    # /get with a short form of the id.
+    since = len(fake.sent)
+    fake.text(CHAT, USER, f"/get {sid[11:16]}")  # "HH-MM"
+    again = await fake.wait_for(is_text(CHAT, "Transcript of session"), since=since)
+    assert again.text == transcript.text
+
+    # /find: HTML with the word marked, a button per hit.
+    fake.text(CHAT, USER, f"/find {word}")
+    found = await fake.wait_for(lambda c: c.chat_id == CHAT and c.parse_mode == "HTML")
+    assert f"Session {sid}" in (found.text or "")
+    assert re.search(rf"<b>{word}</b>", found.params["text"], re.IGNORECASE)
+    assert [d for _, d in found.buttons()] == [f"get:{sid}"]
+
+    # Another chat cannot see, get, find or forget it: answered as for an unknown id.
+    fake.text(OTHER, OTHER, f"/get {sid}")
+    assert (await fake.wait_for(in_chat(OTHER))).text == lt.unknown_session(sid)
+    since = len(fake.sent)
+    fake.text(OTHER, OTHER, "/get 2030-01-01_00-00-00")
+    unknown = await fake.wait_for(in_chat(OTHER), since=since)
+    assert unknown.text == lt.unknown_session("2030-01-01_00-00-00")
+    since = len(fake.sent)
+    fake.text(OTHER, OTHER, f"/forget {sid}")
+    assert (await fake.wait_for(in_chat(OTHER), since=since)).text == lt.unknown_session(sid)
+    since = len(fake.sent)
+    fake.text(OTHER, OTHER, f"/find {word}")
+    nothing = await fake.wait_for(in_chat(OTHER), since=since)
+    assert nothing.text is not None
+    assert nothing.text.startswith("No note in this chat's transcripts matches")
+    since = len(fake.sent)
+    fake.text(OTHER, OTHER, "/history")
+    other_history = await fake.wait_for(in_chat(OTHER), since=since)
+    assert other_history.text == lt.HISTORY_EMPTY
+    for forged in (f"get:{sid}", f"forget:{sid}:1"):  # buttons made up in the other chat
+        answer = await tap(fake, OTHER, OTHER, other_history, forged)
+        assert answer == {"text": lt.unknown_session(sid), "show_alert": True}
+    assert await tap(fake, OTHER, OTHER, other_history, f"done:{sid}") == {
+        "text": lt.DONE_ALREADY,
+        "show_alert": False,
+    }
+    assert not [c for c in fake.sent if c.chat_id == OTHER and "Transcript" in (c.text or "")]
+    assert session_dir(tmp_path, sid).is_dir()
+
+    # /status says what is kept, in words.
+    fake.text(CHAT, USER, "/status")
+    status = await fake.wait_for(is_text(CHAT, "Recordings are kept for 30 days"))
+    assert "RETENTION" not in (status.text or "")
+
+    # /undo takes the last note back, /cancel discards the open session.
+    send_voice(fake, "speech_01.ogg")
+    send_voice(fake, "speech_02.ogg")
+    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    open_id = next(s["session_id"] for s in metadata(tmp_path) if s["state"] == "COLLECTING")
+    audio = session_dir(tmp_path, open_id) / "audio"
+    fake.text(CHAT, USER, "/undo")
+    await fake.wait_for(is_text(CHAT, "Removed note 2. The session now has 1 note, 0:03."))
+    assert sorted(p.name for p in audio.iterdir()) == ["001_audio.ogg"]
+    fake.text(CHAT, USER, "/cancel")
+    await fake.wait_for(is_text(CHAT, f"Session {open_id} is cancelled: its note was deleted"))
+    cancelled = next(s for s in metadata(tmp_path) if s["session_id"] == open_id)
+    assert cancelled["state"] == "ERROR"
+    assert [e["code"] for e in cancelled["errors"]] == ["cancelled"]
+    assert not list(audio.glob("*.ogg"))
+    fake.text(CHAT, USER, "/undo")
+    await fake.wait_for(is_text(CHAT, lt.NOTHING_TO_UNDO))
+    assert not [t for t in fake.texts(CHAT) if "could not be transcribed" in t]
+
+    # /forget asks first; No keeps it, Yes deletes it from the disk and the index.
+    fake.text(CHAT, USER, f"/forget {sid}")
+    question = await fake.wait_for(is_text(CHAT, f"Forget session {sid}"))
+    [(_, yes), (_, no)] = question.buttons()
+    await tap(fake, CHAT, USER, question, no)
+    await fake.wait_for(is_text(CHAT, lt.kept(sid)))
+    assert session_dir(tmp_path, sid).is_dir()
+    fake.text(CHAT, USER, f"/forget {sid}")
+    since = len(fake.sent)
+    question = await fake.wait_for(is_text(CHAT, f"Forget session {sid}"), since=since - 1)
+    await tap(fake, CHAT, USER, question, yes)
+    await fake.wait_for(is_text(CHAT, lt.forgotten(sid)))
+    assert not session_dir(tmp_path, sid).exists()
+    assert not [p for p in (tmp_path / "sessions").rglob("*") if sid in str(p)]
+    assert index_rows_naming(tmp_path, sid) == []
+    since = len(fake.sent)
+    fake.text(CHAT, USER, f"/find {word}")
+    gone = await fake.wait_for(in_chat(CHAT), since=since)
+    assert (gone.text or "").startswith("No note in this chat's transcripts matches")
+    since = len(fake.sent)
+    fake.text(CHAT, USER, f"/get {sid}")
+    assert (await fake.wait_for(in_chat(CHAT), since=since)).text == lt.unknown_session(sid)
+
+
+async def aged_session(manager: FileSessionManager, text: str, *, age_days: float) -> str:
+    """A transcribed session of CHAT saying ``text``, its times put ``age_days`` back in
+    metadata.json (as if it had been made then)."""
+    sid = await transcribed_session(manager, text)
+    path = manager.get_session_path(sid) / "metadata.json"
+    data = json.loads(path.read_text())
+    moment = (datetime.now(UTC) - timedelta(days=age_days)).isoformat()
+    for key in ("created_at", "updated_at", "finalized_at", "transcribed_at", "delivered_at"):
+        data[key] = moment
+    for item in data["audio_entries"]:
+        item["received_at"] = moment
+    path.write_text(json.dumps(data))
+    return sid
+
+
+async def test_retention_by_age_and_index_rebuilt(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    config = SessionConfig(base_dir=tmp_path / "sessions")
+    manager = FileSessionManager(FileSessionStorage(config.base_dir), config, EventBus())
+    ancient = await aged_session(manager, "an ancient walrus sang", age_days=400)
+    aged = await aged_session(manager, "a purple giraffe danced", age_days=40)
+    fresh = await aged_session(manager, "the orange kettle whistled", age_days=1)
+    for n in range(5):  # enough for a second page of /history
+        await aged_session(manager, f"filler number {n}", age_days=0.5)
+
+    env = {"AUDIO_RETENTION_DAYS": "30", "SESSION_RETENTION_DAYS": "365"}
+    proc = await launch(fake, tmp_path, running, **env)
+    await eventually(lambda: not session_dir(tmp_path, ancient).exists())
+    aged_audio = session_dir(tmp_path, aged) / "audio" / "001_audio.ogg"
+    await eventually(lambda: not aged_audio.exists())
+    assert (session_dir(tmp_path, aged) / "process" / "input.txt").is_file()  # text stays
+    assert (session_dir(tmp_path, fresh) / "audio" / "001_audio.ogg").is_file()
+    await eventually(
+        lambda: len([e for e in proc.events() if e["event"] == "retention_deleted"]) == 2
+    )
+
+    async def find(words: str) -> str:
+        since = len(fake.sent)
+        fake.text(CHAT, USER, f"/find {words}")
+        return (await fake.wait_for(in_chat(CHAT), since=since)).text or ""
+
+    assert f"Session {fresh}" in await find("kettle")
+    assert f"Session {aged}" in await find("giraffe")
+    assert (await find("walrus")).startswith("No note")
+    fake.text(CHAT, USER, "/status")
+    await fake.wait_for(is_text(CHAT, "Sessions are deleted entirely after 365 days."))
+
+    # /history pages: 5 sessions and "Older", then the 2 oldest left and "Newer".
+    fake.text(CHAT, USER, "/history")
+    first = await fake.wait_for(is_text(CHAT, "Your sessions"))
+    buttons = first.buttons()
+    assert [d for _, d in buttons][-1] == "hist:5"
+    assert len(buttons) == 6
+    since = len(fake.sent)
+    await tap(fake, CHAT, USER, first, "hist:5")
+    second = await fake.wait_for(in_chat(CHAT, "editMessageText"), since=since)
+    assert second.message_id == first.message_id
+    assert second.text is not None
+    assert "\n6. " in second.text
+    assert "\n7. " in second.text
+    assert aged in second.text
+    assert [(t, d) for t, d in second.buttons()][-1] == ("« Newer", "hist:0")
+    assert [d for _, d in second.buttons()][:2] == [f"get:{fresh}", f"get:{aged}"]
+    since = len(fake.sent)
+    await tap(fake, CHAT, USER, second, "hist:0")
+    back = await fake.wait_for(in_chat(CHAT, "editMessageText"), since=since)
+    assert back.text == first.text
+
+    # The index file deleted: the next start rebuilds it from the session folders.
+    await proc.terminate()
+    [index] = (tmp_path / "sessions").glob(".library/*.sqlite3")
+    for path in index.parent.iterdir():
+        path.unlink()
+    await launch(fake, tmp_path, running, **env)
+    assert index.is_file()
+    assert f"Session {fresh}" in await find("kettle")
+    assert f"Session {aged}" in await find("giraffe")

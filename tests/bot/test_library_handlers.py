@@ -1,0 +1,196 @@
+"""The library's commands and buttons, fed in-process through the real dispatcher, with the
+real session manager, the real SQLite index and the fake Bot API (no model): each chat kept
+to its own sessions, short forms of ids, a stranger's tap, a button nobody knows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+
+from bot import library_texts as lt
+from bot import texts
+from bot.services.delivery import Courier
+from bot.services.notifier import Notifier
+from sessions import (
+    AudioEntry,
+    FileSessionManager,
+    SessionState,
+    Transcript,
+    TranscriptionStatus,
+)
+from sessions.library import SessionLibrary, library_path
+from tests.bot.test_handlers import CHAT, STRANGER, USER, Harness
+from tests.bot.test_handlers import harness as harness  # the fixture, reused
+from tests.fake_telegram import FakeTelegram, SentCall
+
+pytestmark = pytest.mark.timeout(60)
+
+OTHER = 2002  # another chat of the same (allowed) user
+
+
+@pytest.fixture
+async def library(
+    harness: Harness, manager: FileSessionManager, sessions_dir: Path, bot: Bot
+) -> AsyncIterator[SessionLibrary]:
+    library = SessionLibrary(library_path(sessions_dir), manager)
+    await library.open()
+    library.attach()
+    harness.dp["library"] = library
+    harness.dp["courier"] = Courier(bot, manager)
+    yield library
+    library.detach()
+    await library.close()
+
+
+async def transcribed_session(
+    manager: FileSessionManager, text: str, *, chat: int = CHAT, state: SessionState | None = None
+) -> str:
+    """A TRANSCRIBED, delivered session of ``chat`` with one note saying ``text``, made by
+    the real session manager (``state``: stop at TRANSCRIBING instead)."""
+    session = await manager.create_session(chat)
+    sid = session.session_id
+    entry = AudioEntry(sequence=1, filename="001_audio.ogg", duration_seconds=2.0, message_id=1)
+    await manager.add_audio(sid, entry)
+    folder = manager.folder(sid)
+    folder.audio_path(entry.filename).write_bytes(b"OggS fake audio")
+    await manager.finalize_session(sid)
+    if state is SessionState.TRANSCRIBING:
+        return sid
+    name = folder.write_transcript(1, Transcript(text=text))
+    await manager.update_transcription_status(sid, 1, TranscriptionStatus.COMPLETED, name)
+    folder.write_process_input(text)
+    await manager.transition_state(sid, SessionState.TRANSCRIBED)
+    await manager.mark_delivered(sid)
+    return sid
+
+
+async def tap(
+    harness: Harness, chat: int, user: int, message: SentCall, data: str
+) -> dict[str, object]:
+    """Tap a button with ``data`` under the bot's ``message``; the answer it got."""
+    assert message.message_id is not None
+    query = harness.fake.callback(chat, user, message.message_id, data)
+    [update] = [
+        u for u in harness.fake.pending_updates() if u.get("callback_query", {}).get("id") == query
+    ]
+    await harness.feed(update)
+    return harness.fake.callback_answers[query]
+
+
+def last_sent(fake: FakeTelegram, chat: int) -> SentCall:
+    return [c for c in fake.sent if c.chat_id == chat][-1]
+
+
+async def test_another_chats_session_is_answered_like_an_unknown_id(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    sid = await transcribed_session(manager, "the walrus keeps a secret")
+    await library.wait_idle()
+    for command in (f"/get {sid}", f"/get {sid[11:]}", f"/forget {sid}"):
+        await harness.text(command, chat=OTHER)
+        assert harness.replies(OTHER)[-1] == lt.unknown_session(command.split(" ", 1)[1])
+    await harness.text("/find walrus", chat=OTHER)
+    assert harness.replies(OTHER)[-1] == "No note in this chat's transcripts matches “walrus”."
+    await harness.text("/history", chat=OTHER)
+    mine = last_sent(harness.fake, OTHER)
+    assert mine.text == lt.HISTORY_EMPTY
+    for forged in (f"get:{sid}", f"forget:{sid}:1"):
+        answer = await tap(harness, OTHER, USER, mine, forged)
+        assert answer == {"text": lt.unknown_session(sid), "show_alert": True}
+    assert not [t for t in harness.replies(OTHER) if "keeps a secret" in t]
+    assert await manager.get_session(sid) is not None
+    # ... while its own chat finds and gets it.
+    await harness.text("/find walrus")
+    found = last_sent(harness.fake, CHAT)
+    assert found.parse_mode == "HTML"
+    assert "<b>walrus</b>" in found.params["text"]
+    await harness.text(f"/get {sid}")
+    assert (
+        harness.replies()[-1]
+        == f"Transcript of session {sid} (1 note, 0:02):\n\nthe walrus keeps a secret"
+    )
+
+
+async def test_short_forms_of_an_id(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    first = await transcribed_session(manager, "first one")
+    second = await transcribed_session(manager, "second one")
+    assert first != second
+    await harness.text(f"/get {first}")  # a whole id is exact, even if a longer one holds it
+    assert harness.replies()[-1].startswith(f"Transcript of session {first} ")
+    common = first[:10]  # the date: both have it
+    await harness.text(f"/get {common}")
+    assert harness.replies()[-1] == lt.ambiguous_session(common, [second, first])
+    date, time = second[:10], second[11:]
+    typed = f"{date} {time[:8].replace('-', ':')}{time[8:]}"  # as people write a time
+    await harness.text(f"/get {typed}")
+    assert harness.replies()[-1].startswith(f"Transcript of session {second} ")
+    await harness.text("/get 1999-01-01")
+    assert harness.replies()[-1] == lt.unknown_session("1999-01-01")
+    await harness.text("/get")
+    assert harness.replies()[-1] == lt.GET_USAGE
+
+
+async def test_a_strangers_tap_is_refused_and_does_nothing(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    await harness.voice()
+    ack = last_sent(harness.fake, CHAT)
+    [(_, data)] = ack.buttons()
+    answer = await tap(harness, CHAT, STRANGER, ack, data)
+    assert answer == {"text": texts.ACCESS_CLOSED_ALERT, "show_alert": True}
+    session = await manager.get_active_session(CHAT)
+    assert session is not None
+    assert session.state is SessionState.COLLECTING
+    answer = await tap(harness, CHAT, USER, ack, data)
+    assert answer == {"text": None, "show_alert": False}
+    assert (await manager.require_session(session.session_id)).state is not SessionState.COLLECTING
+    again = await tap(harness, CHAT, USER, ack, data)  # the same button, once more
+    assert again == {"text": lt.DONE_ALREADY, "show_alert": False}
+
+
+async def test_a_button_nobody_knows_is_answered(harness: Harness, library: SessionLibrary) -> None:
+    await harness.text("/history")
+    shown = last_sent(harness.fake, CHAT)
+    answer = await tap(harness, CHAT, USER, shown, "from-an-older-version")
+    assert answer == {"text": lt.BUTTON_EXPIRED, "show_alert": False}
+
+
+async def test_forget_waits_for_transcription_to_end(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    sid = await transcribed_session(manager, "", state=SessionState.TRANSCRIBING)
+    await harness.text(f"/forget {sid}")
+    question = last_sent(harness.fake, CHAT)
+    [(_, yes), _] = question.buttons()
+    await tap(harness, CHAT, USER, question, yes)
+    session = await manager.require_session(sid)
+    assert harness.replies()[-1] == lt.forget_busy(session)
+    assert manager.get_session_path(sid).is_dir()
+
+
+async def test_undo_then_cancel_and_nothing_is_delivered_for_a_cancelled_session(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager, bot: Bot
+) -> None:
+    notifier = Notifier(bot, manager)
+    notifier.attach()
+    await harness.voice(b"OggS one")
+    await harness.voice(b"OggS two")
+    session = await manager.get_active_session(CHAT)
+    assert session is not None
+    await harness.text("/undo")
+    assert harness.replies()[-1] == "Removed note 2. The session now has 1 note, 0:03."
+    await harness.text("/cancel")
+    assert harness.replies()[-1] == lt.cancelled(session.session_id, 1)
+    await notifier.wait_idle()
+    await notifier.stop()
+    cancelled = await manager.require_session(session.session_id)
+    assert cancelled.state is SessionState.ERROR
+    assert cancelled.delivered_at is not None  # closed quietly ...
+    assert not [t for t in harness.replies() if "could not be transcribed" in t]  # ... unsaid
+    await harness.text("/cancel")
+    assert harness.replies()[-1] == lt.NOTHING_TO_CANCEL

@@ -1,0 +1,125 @@
+"""What the bot says about the library: /history lines, /find results (HTML), retention."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+
+from bot import library_texts as lt
+from bot.callbacks import DoneButton, ForgetButton, GetButton, HistoryPage, history_keyboard
+from sessions import AudioEntry, ErrorEntry, Session, SessionState
+
+CREATED = datetime(2026, 11, 24, 19, 47, 41, tzinfo=UTC)
+
+
+def session(state: SessionState = SessionState.TRANSCRIBED, *, notes: int = 2) -> Session:
+    entries = [
+        AudioEntry(sequence=n, filename=f"{n:03d}_audio.ogg", duration_seconds=4.5)
+        for n in range(1, notes + 1)
+    ]
+    return Session(
+        session_id="2026-11-24_19-47-41",
+        chat_id=1,
+        state=state,
+        created_at=CREATED,
+        audio_entries=entries,
+    )
+
+
+def visible(markup: str) -> str:
+    """What Telegram shows of an HTML message: tags gone, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def test_history_line_has_date_notes_length_state_and_first_words() -> None:
+    line = lt.history_line(
+        3, session(), "Please remember to buy fresh bread and milk today, please."
+    )
+    assert line.startswith("3. 2026-11-24 19:47 UTC · 2 notes, 0:09 · transcribed")
+    assert "2026-11-24_19-47-41" in line
+    assert "“Please remember to buy fresh bread and milk…”" in line
+
+
+def test_history_line_without_transcript_and_states_in_words() -> None:
+    line = lt.history_line(1, session(SessionState.COLLECTING, notes=1), None)
+    assert "1 note, 0:04 · open" in line
+    assert "“" not in line
+    cancelled = session(SessionState.ERROR)
+    cancelled.errors.append(ErrorEntry(message="cancelled by the chat", code="cancelled"))
+    assert lt.state_word(cancelled) == "cancelled"
+    assert lt.state_word(session(SessionState.ERROR)) == "failed"
+
+
+def test_history_numbers_from_the_offset_and_says_when_empty() -> None:
+    text = lt.history([(session(), "hello there")], offset=5)
+    assert "\n6. 2026-11-24 19:47 UTC" in text
+    assert lt.history([], 0) == lt.HISTORY_EMPTY
+    assert lt.history([], 5) == lt.HISTORY_NO_MORE
+
+
+def test_find_results_mark_the_words_and_escape_everything() -> None:
+    hit = lt.FoundNote(
+        session_id="2026-11-24_19-47-41",
+        sequence=2,
+        created_at=CREATED,
+        fragments=[("a <b>tag</b> & ", False), ("bread", True), (" <i>x", False)],
+    )
+    text = lt.find_results("bread & <butter>", [hit])
+    assert "<b>bread</b>" in text
+    assert "a &lt;b&gt;tag&lt;/b&gt; &amp; " in text
+    assert " &lt;i&gt;x" in text
+    assert "“bread &amp; &lt;butter&gt;”" in text
+    # the only tags are the marks
+    assert re.findall(r"<[^>]+>", text) == ["<b>", "</b>"]
+    shown = visible(text)
+    assert "1. Session 2026-11-24_19-47-41 (2026-11-24 19:47 UTC), note 2:" in shown
+    assert "a <b>tag</b> & bread <i>x" in shown
+
+
+def test_find_results_without_hits() -> None:
+    text = lt.find_results("x<y", [])
+    assert visible(text) == "No note in this chat's transcripts matches “x<y”."
+
+
+def test_snippet_is_cut_to_its_limit() -> None:
+    fragments = [("word " * 200, False), ("match", True)]
+    assert len(visible(lt.snippet_html(fragments, limit=50))) <= 50
+
+
+def test_retention_in_words() -> None:
+    assert lt.retention(None, None) == "Recordings and transcripts are kept until you /forget them."
+    both = lt.retention(30, 365)
+    assert "Recordings are kept for 30 days after they are transcribed" in both
+    assert "Sessions are deleted entirely after 365 days." in both
+    assert "RETENTION" not in both
+    assert "1 day " in lt.retention(1, None)
+
+
+def test_undo_and_cancel_name_the_note_and_session() -> None:
+    assert lt.undone(3, session()) == "Removed note 3. The session now has 2 notes, 0:09."
+    assert lt.undone(1, session(notes=0)) == "Removed note 1. The session has no notes now."
+    assert "its 2 notes were deleted" in lt.cancelled("2026-11-24_19-47-41", 2)
+    assert "its note was deleted" in lt.cancelled("2026-11-24_19-47-41", 1)
+
+
+def test_callback_data_fits_telegrams_64_bytes_for_the_longest_session_id() -> None:
+    longest = "2026-11-24_19-47-41_999999"
+    for data in (
+        DoneButton(session=longest),
+        GetButton(session=longest),
+        ForgetButton(session=longest, confirm=True),
+        HistoryPage(offset=10**9),
+    ):
+        packed = data.pack()
+        assert len(packed.encode()) <= 64
+        assert type(data).unpack(packed) == data
+
+
+def test_history_keyboard_pages() -> None:
+    keyboard = history_keyboard([("1. a", "2026-11-24_19-47-41")], newer=None, older=5)
+    assert keyboard is not None
+    rows = keyboard.inline_keyboard
+    assert rows[0][0].callback_data == "get:2026-11-24_19-47-41"
+    assert [(b.text, b.callback_data) for b in rows[-1]] == [("Older »", "hist:5")]
+    assert history_keyboard([], newer=None, older=None) is None

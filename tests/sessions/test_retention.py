@@ -1,0 +1,222 @@
+"""Retention on real session folders, with a clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from structlog.testing import capture_logs
+
+from sessions import (
+    FileSessionManager,
+    RetentionSettings,
+    RetentionSweeper,
+    Session,
+    SessionState,
+    SweepReport,
+)
+from tests.conftest import TIMEOUT_SCALE, add_note
+from tests.sessions.helpers import transcribed
+
+DAY = timedelta(days=1)
+MINUTE = timedelta(minutes=1)
+
+
+def sweeper(
+    manager: FileSessionManager,
+    at: datetime,
+    *,
+    audio: int | None = None,
+    sessions: int | None = None,
+) -> RetentionSweeper:
+    settings = RetentionSettings(audio_retention_days=audio, session_retention_days=sessions)
+    return RetentionSweeper(manager, settings, now=lambda: at)
+
+
+def audio_files(manager: FileSessionManager, session: Session) -> list[str]:
+    return sorted(os.listdir(manager.get_session_path(session.session_id) / "audio"))
+
+
+def stamp(session: Session) -> datetime:
+    assert session.transcribed_at is not None
+    return session.transcribed_at
+
+
+# -- audio -----------------------------------------------------------------------------------
+
+
+async def test_audio_goes_n_days_after_transcription(manager: FileSessionManager) -> None:
+    session = await transcribed(manager)
+    sid = session.session_id
+
+    early = await sweeper(manager, stamp(session) + 3 * DAY - MINUTE, audio=3).sweep()
+    assert early == SweepReport()
+    assert len(audio_files(manager, session)) == 2
+
+    with capture_logs() as logs:
+        report = await sweeper(manager, stamp(session) + 3 * DAY + MINUTE, audio=3).sweep()
+
+    assert report == SweepReport(audio_removed=[sid])
+    assert audio_files(manager, session) == []
+    after = await manager.require_session(sid)
+    assert after.audio_removed_at is not None
+    assert after.state is SessionState.TRANSCRIBED
+    assert manager.folder(sid).read_transcript_text(1) == "words of note 1"
+    [deleted] = [e for e in logs if e["event"] == "retention_deleted"]
+    assert (deleted["session_id"], deleted["what"]) == (sid, "audio")
+    assert deleted["why"] == "transcribed more than 3 days ago"
+    # Once gone, it is not "deleted" again.
+    assert await sweeper(manager, stamp(session) + 30 * DAY, audio=3).sweep() == SweepReport()
+
+
+async def test_audio_of_processed_and_failed_sessions_goes_too(
+    manager: FileSessionManager,
+) -> None:
+    processed = await transcribed(manager)
+    await manager.transition_state(processed.session_id, SessionState.PROCESSING)
+    await manager.transition_state(processed.session_id, SessionState.PROCESSED)
+    failed_later = await transcribed(manager)
+    await manager.transition_state(failed_later.session_id, SessionState.ERROR)
+    processing = await transcribed(manager)
+    await manager.transition_state(processing.session_id, SessionState.PROCESSING)
+    never_transcribed = await add_note(manager, await manager.create_session(chat_id=1))
+    await manager.finalize_session(never_transcribed.session_id)
+    await manager.transition_state(never_transcribed.session_id, SessionState.ERROR)
+    collecting = await add_note(manager, await manager.create_session(chat_id=2))
+
+    report = await sweeper(manager, stamp(processing) + 400 * DAY, audio=1).sweep()
+
+    assert sorted(report.audio_removed) == sorted([processed.session_id, failed_later.session_id])
+    assert audio_files(manager, processed) == audio_files(manager, failed_later) == []
+    for kept in (processing, never_transcribed, collecting):
+        assert audio_files(manager, kept) != [], kept.state
+
+
+# -- whole sessions --------------------------------------------------------------------------
+
+
+async def test_sessions_go_n_days_after_creation(manager: FileSessionManager) -> None:
+    old = await transcribed(manager)
+    cancelled = await add_note(manager, await manager.create_session(chat_id=3))
+    await manager.cancel_session(cancelled.session_id)
+    at = max(old.created_at, cancelled.created_at) + 10 * DAY + MINUTE
+
+    assert await sweeper(manager, at - 2 * MINUTE, sessions=10).sweep() == SweepReport()
+    with capture_logs() as logs:
+        report = await sweeper(manager, at, sessions=10, audio=1).sweep()
+
+    assert sorted(report.sessions_deleted) == sorted([old.session_id, cancelled.session_id])
+    assert report.audio_removed == []  # deleted whole, not first stripped of audio
+    assert not manager.get_session_path(old.session_id).exists()
+    assert not manager.get_session_path(cancelled.session_id).exists()
+    deleted = [e for e in logs if e["event"] == "retention_deleted"]
+    assert {(e["what"], e["why"]) for e in deleted} == {
+        ("session", "created more than 10 days ago")
+    }
+    assert {e["chat_id"] for e in deleted} == {1, 3}
+
+
+async def test_sessions_in_work_are_never_deleted(manager: FileSessionManager) -> None:
+    collecting = await add_note(manager, await manager.create_session(chat_id=1))
+    transcribing = await add_note(manager, await manager.create_session(chat_id=2))
+    await manager.finalize_session(transcribing.session_id)
+    processing = await transcribed(manager, chat_id=3)
+    await manager.transition_state(processing.session_id, SessionState.PROCESSING)
+
+    report = await sweeper(manager, processing.created_at + 999 * DAY, sessions=1).sweep()
+
+    assert report == SweepReport()
+    assert len(await manager.list_sessions()) == 3
+    assert audio_files(manager, collecting) == ["001_audio.ogg"]
+
+
+async def test_retention_off_keeps_everything(manager: FileSessionManager) -> None:
+    session = await transcribed(manager)
+    report = await sweeper(manager, session.created_at + 9999 * DAY).sweep()
+    assert report == SweepReport()
+    assert len(audio_files(manager, session)) == 2
+
+
+async def test_a_session_that_went_meanwhile_is_skipped(
+    manager: FileSessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await transcribed(manager)
+    listed = await manager.sessions_in_states(SessionState.TRANSCRIBED)
+    await manager.delete_session(session.session_id)
+
+    async def stale_listing(*states: SessionState) -> list[Session]:
+        return listed
+
+    monkeypatch.setattr(manager, "sessions_in_states", stale_listing)
+    report = await sweeper(manager, session.created_at + 99 * DAY, audio=1, sessions=5).sweep()
+    assert report == SweepReport()
+
+
+async def test_a_deletion_that_fails_is_reported_and_the_sweep_goes_on(
+    manager: FileSessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await transcribed(manager, chat_id=1)
+    second = await transcribed(manager, chat_id=2)
+    real_remove = manager.remove_audio
+
+    async def flaky_remove(session_id: str) -> Session:
+        if session_id == first.session_id:
+            raise PermissionError("read-only disk")
+        return await real_remove(session_id)
+
+    monkeypatch.setattr(manager, "remove_audio", flaky_remove)
+    with capture_logs() as logs:
+        report = await sweeper(manager, stamp(second) + 2 * DAY, audio=1).sweep()
+    assert report == SweepReport(audio_removed=[second.session_id], failed=[first.session_id])
+    assert [e["session_id"] for e in logs if e["event"] == "retention_failed"] == [first.session_id]
+
+
+# -- the loop and the settings ---------------------------------------------------------------
+
+
+async def test_run_sweeps_at_start_and_then_every_interval(manager: FileSessionManager) -> None:
+    sweeps: list[datetime] = []
+    twice = asyncio.Event()
+    settings = RetentionSettings(audio_retention_days=1)
+    loop = RetentionSweeper(manager, settings)
+
+    async def counting_sweep() -> SweepReport:
+        sweeps.append(datetime.now())
+        if len(sweeps) == 1:
+            raise OSError("a failed sweep does not end the loop")
+        if len(sweeps) == 2:
+            twice.set()
+        return SweepReport()
+
+    loop.sweep = counting_sweep  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    running = asyncio.create_task(loop.run(stop, interval_seconds=0.05))
+    await asyncio.wait_for(twice.wait(), 10 * TIMEOUT_SCALE)
+    stop.set()
+    await asyncio.wait_for(running, 10 * TIMEOUT_SCALE)
+    assert len(sweeps) >= 2
+
+
+async def test_run_returns_at_once_when_retention_is_off(manager: FileSessionManager) -> None:
+    never = asyncio.Event()
+    loop = RetentionSweeper(manager, RetentionSettings())
+    await asyncio.wait_for(loop.run(never), 10 * TIMEOUT_SCALE)
+
+
+def test_settings_read_days_and_blank_means_keep(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("AUDIO_RETENTION_DAYS", "30")
+    monkeypatch.setenv("SESSION_RETENTION_DAYS", "")
+    settings = RetentionSettings()
+    assert (settings.audio_retention_days, settings.session_retention_days) == (30, None)
+    assert settings.enabled
+    for bad in ("0", "-3", "soon"):
+        monkeypatch.setenv("SESSION_RETENTION_DAYS", bad)
+        with pytest.raises(ValidationError):
+            RetentionSettings()
