@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -40,6 +40,7 @@ class GatedTranscriber(ScriptedTranscriber):
         super().__init__()
         self.started: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}
+        self.changed = asyncio.Condition()
 
     def release(self, tag: str) -> None:
         self.gates.setdefault(tag, asyncio.Event()).set()
@@ -47,6 +48,8 @@ class GatedTranscriber(ScriptedTranscriber):
     async def transcribe(self, path: Path) -> TranscriptResult:
         script = path.read_text(encoding="utf-8")
         self.started.append(script.rsplit(":", 1)[-1])
+        async with self.changed:
+            self.changed.notify_all()
         if not script.startswith("wait:"):
             return await super().transcribe(path)
         self.calls.append(path.name)
@@ -54,13 +57,9 @@ class GatedTranscriber(ScriptedTranscriber):
         await self.gates.setdefault(tag, asyncio.Event()).wait()
         return TranscriptResult(text=words, language="en", duration_seconds=2.0)
 
-
-async def until(check: Callable[[], bool]) -> None:
-    async def poll() -> None:
-        while not check():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), WAIT)
+    async def wait_started(self, words: str) -> None:
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: words in self.started), WAIT)
 
 
 @pytest.fixture
@@ -138,7 +137,7 @@ async def test_done_waits_for_the_note_being_transcribed_live_not_a_second_run(
     manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
 ) -> None:
     session = await collecting(manager, "text:one", "wait:slow:two")
-    await until(lambda: "two" in fake.started)
+    await fake.wait_started("two")
     await manager.finalize_session(session.session_id)
     await asyncio.sleep(0)  # the finisher has asked for both notes
     assert (await manager.require_session(session.session_id)).state is SessionState.TRANSCRIBING
@@ -154,7 +153,7 @@ async def test_a_finalized_session_goes_before_live_notes(
     manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
 ) -> None:
     live = await collecting(manager, "wait:first:a1", "text:a2", "text:a3", chat_id=1)
-    await until(lambda: "a1" in fake.started)
+    await fake.wait_started("a1")
     other = await collecting(manager, "text:b1", "text:b2", chat_id=2)
     await manager.finalize_session(other.session_id)
     await asyncio.sleep(0)
@@ -171,7 +170,7 @@ async def test_a_redelivered_note_is_transcribed_once(
     manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
 ) -> None:
     session = await collecting(manager, "wait:hold:one")
-    await until(lambda: "one" in fake.started)
+    await fake.wait_started("one")
     entry = (await manager.require_session(session.session_id)).audio_entries[0]
     again = AudioEntry.model_validate(entry.model_dump() | {"transcription_status": "PENDING"})
     with capture_logs() as logs:
@@ -191,7 +190,7 @@ async def test_restart_resumes_unfinished_live_notes_and_redoes_nothing_finished
     service = TranscriptionService(manager, fake, LIVE)
     await service.start()
     session = await collecting(manager, "text:one", "wait:cut:two", "text:three")
-    await until(lambda: "two" in fake.started)
+    await fake.wait_started("two")
     await service.stop()  # as a crash would: note 2 is left IN_PROGRESS, note 3 PENDING
     assert await statuses(manager, session) == [
         TranscriptionStatus.COMPLETED,
@@ -237,7 +236,7 @@ async def test_a_note_removed_while_transcribed_is_dropped_and_leaves_no_transcr
     manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
 ) -> None:
     session = await collecting(manager, "text:one", "wait:undo:oops")
-    await until(lambda: "oops" in fake.started)
+    await fake.wait_started("oops")
     remove_entry(manager, session, 2)
     with capture_logs() as logs:
         fake.release("undo")
@@ -260,7 +259,7 @@ async def test_a_new_note_given_the_removed_ones_number_gets_its_own_text(
     manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
 ) -> None:
     session = await collecting(manager, "wait:old:old words")
-    await until(lambda: "old words" in fake.started)
+    await fake.wait_started("old words")
     remove_entry(manager, session, 1)
     stored = await manager.require_session(session.session_id)
     await add_note(manager, stored, message_id=9, data=b"text:new words")
@@ -277,7 +276,7 @@ async def test_a_session_cancelled_while_transcribed_is_left_alone(
     manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
 ) -> None:
     session = await collecting(manager, "wait:cancel:secret")
-    await until(lambda: "secret" in fake.started)
+    await fake.wait_started("secret")
     # /cancel: COLLECTING -> ERROR, the audio deleted.
     await manager.transition_state(session.session_id, SessionState.ERROR)
     shutil.rmtree(folder_of(manager, session) / AUDIO_DIR)
@@ -298,7 +297,7 @@ async def test_a_session_deleted_while_transcribed_is_not_recreated(
     manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
 ) -> None:
     session = await collecting(manager, "wait:forget:gone")
-    await until(lambda: "gone" in fake.started)
+    await fake.wait_started("gone")
     shutil.rmtree(folder_of(manager, session))  # /forget
     with capture_logs() as logs:
         fake.release("forget")

@@ -23,6 +23,7 @@ class Runs:
         self.gates: dict[EntryKey, asyncio.Event] = {}
         self.open = False
         self.fail: set[EntryKey] = set()
+        self.changed = asyncio.Condition()
 
     def gate(self, entry: EntryKey) -> asyncio.Event:
         event = self.gates.setdefault(entry, asyncio.Event())
@@ -43,6 +44,8 @@ class Runs:
         self.started.append(entry)
         self.running += 1
         self.peak = max(self.peak, self.running)
+        async with self.changed:
+            self.changed.notify_all()
         try:
             await self.gate(entry).wait()
             if entry in self.fail:
@@ -52,11 +55,8 @@ class Runs:
             self.running -= 1
 
     async def wait_started(self, count: int) -> None:
-        async def until() -> None:
-            while len(self.started) < count:
-                await asyncio.sleep(0.005)
-
-        await asyncio.wait_for(until(), WAIT)
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: len(self.started) >= count), WAIT)
 
 
 def key(session: str, sequence: int) -> EntryKey:
@@ -195,5 +195,6 @@ async def test_stop_cancels_runs_under_way(runs: Runs) -> None:
     queued = scheduler.submit(key("s", 2), live_priority(1))
     await runs.wait_started(1)
     await asyncio.wait_for(scheduler.stop(), WAIT)
-    assert running.cancelled() and queued.cancelled()
+    assert running.cancelled()
+    assert queued.cancelled()
     assert runs.running == 0
