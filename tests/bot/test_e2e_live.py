@@ -92,6 +92,8 @@ async def test_kill_while_a_collecting_note_is_transcribed_then_more_notes_and_d
     assert statuses(tmp_path) == ("COLLECTING", ["IN_PROGRESS"])  # cut off mid-note
 
     again = await launch(fake, tmp_path, running)
+    # Resumed at start while the session is still collecting, before anything else comes.
+    await eventually(lambda: statuses(tmp_path) == ("COLLECTING", ["COMPLETED"]), 60)
     assert logged_count(again, "live_entries_resumed") == 1
     send_voice(fake, "speech_02.ogg")
     send_voice(fake, "speech_01.ogg")
