@@ -94,10 +94,17 @@ class TranscriptionService:
         self._unsubscribe.append(bus.subscribe(self._on_finalized, SessionFinalized))
         if self._settings.live_transcription:
             self._unsubscribe.append(bus.subscribe(self._on_audio_added, AudioAdded))
-        self._scheduler.start()
         resumable = await self._manager.sessions_in_states(SessionState.TRANSCRIBING)
         for session in resumable:
-            self.enqueue(session.session_id)
+            order = self._start_finisher(session.session_id)
+            if order is None:
+                continue
+            # Queued now, before the open sessions' notes below and before any worker runs,
+            # so that no live note goes ahead of them (the finisher joins these runs).
+            for entry in session.audio_entries:
+                if entry.transcription_status in _UNFINISHED:
+                    key = EntryKey(session.session_id, entry.sequence)
+                    self._scheduler.submit(key, finalized_priority(order, entry.sequence))
         if resumable:
             _log.info("sessions_resumed", count=len(resumable))
         if self._settings.live_transcription:
@@ -110,6 +117,7 @@ class TranscriptionService:
                         queued += 1
             if queued:
                 _log.info("live_entries_resumed", count=queued)
+        self._scheduler.start()
 
     async def stop(self) -> None:
         """Stop taking work. An entry cut off mid-way stays IN_PROGRESS and is redone later."""
@@ -125,12 +133,17 @@ class TranscriptionService:
     def enqueue(self, session_id: str) -> None:
         """Finish a finalized session (once: a session already being finished is not
         queued again). Its entries go after those of sessions enqueued before it."""
+        self._start_finisher(session_id)
+
+    def _start_finisher(self, session_id: str) -> int | None:
+        """The finisher's place in the finalized order; None if one is already running."""
         if session_id in self._finishers:
-            return
+            return None
         order = next(self._finalized)
         task = asyncio.create_task(self._finish(session_id, order), name=f"finish-{session_id}")
         self._finishers[session_id] = task
         task.add_done_callback(lambda _: self._finishers.pop(session_id, None))
+        return order
 
     def queue_live(self, session_id: str, sequence: int) -> None:
         """Queue one note of a collecting session, after everything queued before it."""

@@ -216,6 +216,24 @@ async def test_restart_resumes_unfinished_live_notes_and_redoes_nothing_finished
     assert process_input.read_text() == "one\n\ntwo\n\nthree\n"
 
 
+async def test_at_restart_a_finalized_session_goes_before_open_sessions_notes(
+    manager: FileSessionManager, fake: GatedTranscriber
+) -> None:
+    # Left by a crash: an open session with notes to do, older than a finalized one.
+    open_one = await collecting(manager, "text:open one", "text:open two", chat_id=1)
+    finalized = await collecting(manager, "text:final one", "text:final two", chat_id=2)
+    await manager.finalize_session(finalized.session_id)
+    service = TranscriptionService(manager, fake, LIVE)
+    await service.start()
+    try:
+        await asyncio.wait_for(service.wait_idle(), WAIT)
+    finally:
+        await service.stop()
+    assert fake.started == ["final one", "final two", "open one", "open two"]
+    assert await statuses(manager, open_one) == [TranscriptionStatus.COMPLETED] * 2
+    assert (await manager.require_session(finalized.session_id)).state is (SessionState.TRANSCRIBED)
+
+
 # -- notes and sessions that go away while they are transcribed -------------------------------
 
 
