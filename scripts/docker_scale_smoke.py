@@ -162,8 +162,10 @@ async def main(live: bool) -> None:
             assert statuses == ["COMPLETED"] * len(NAMES), statuses
 
             jobs = await worker_jobs(compose)
+            # A job is named after the note's stored file: 001_audio.ogg for note 1.
             finished = sorted(name for w in jobs for name in w.names)
-            assert finished == sorted(NAMES), f"each note once; the workers did {finished}"
+            expected = [f"{n:03d}_audio.ogg" for n in range(1, len(NAMES) + 1)]
+            assert finished == expected, f"each note once; the workers did {finished}"
             for worker in jobs:
                 assert worker.names, f"{worker.label} took no job"
             spans = [span for w in jobs for span in w.spans]
@@ -174,8 +176,12 @@ async def main(live: bool) -> None:
             print("\n== scale smoke: summary")
             print(f"{len(NAMES)} notes, {WORKERS} workers, live transcription {live}")
             for worker in jobs:
-                print(f"  {worker.label}: {len(worker.names)} jobs ({', '.join(worker.names)})")
-            print(f"  most jobs running at once: {most_at_once(spans)}")
+                notes = ", ".join(str(int(name[:3])) for name in worker.names)
+                print(
+                    f"  {worker.label}: {len(worker.names)} jobs (notes {notes}),"
+                    f" at most {most_at_once(worker.spans)} at once"
+                )
+            print(f"  most jobs running at once, all workers: {most_at_once(spans)}")
             print(f"  notes finished after /done: {after_done} of {len(NAMES)}")
             print(f"  /done -> transcript delivered: {seconds:.1f} s")
         finally:

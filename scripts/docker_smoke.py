@@ -37,10 +37,13 @@ HOST_NETWORK = REPO / "scripts" / "compose.host-network.yaml"
 MAX_WER = 0.3
 
 
-async def run(*args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
+async def run(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, echo: bool = True
+) -> str:
     """Run a command in the repository; its output (stdout and stderr). Exits on failure
-    when ``check``, printing the output."""
-    print("+", " ".join(args), flush=True)
+    when ``check``, printing the output. ``echo``: print the command first."""
+    if echo:
+        print("+", " ".join(args), flush=True)
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -81,13 +84,14 @@ class Compose:
             "--filter", f"label=com.docker.compose.project={self.project}",
             "--filter", f"label=com.docker.compose.service={service}",
             "--format", '{{.Label "com.docker.compose.container-number"}} {{.ID}}',
+            echo=False,
         )  # fmt: skip
         numbered = sorted((int(n), c) for n, c in (line.split() for line in listing.splitlines()))
         return [container for _, container in numbered]
 
     async def logs(self, container: str) -> str:
         """A container's output so far (the service writes its JSON log lines there)."""
-        return await run("docker", "logs", container, check=False)
+        return await run("docker", "logs", container, check=False, echo=False)
 
     async def volume_path(self, volume: str) -> Path:
         name = f"{self.project}_{volume}"
