@@ -173,7 +173,9 @@ async def run_pipeline(
     """A session with the notes, a running worker; time finalize -> TRANSCRIBED."""
     bus = EventBus()
     manager = FileSessionManager(FileSessionStorage(base), SessionConfig(base_dir=base), events=bus)
-    worker = TranscriptionService(manager, transcriber, settings)
+    # Live transcription off: what is timed is the whole session's work after finalize.
+    at_done = settings.model_copy(update={"live_transcription": False})
+    worker = TranscriptionService(manager, transcriber, at_done)
     await worker.start()
     session = await manager.create_session(chat_id=1)
     sid = session.session_id

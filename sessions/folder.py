@@ -138,6 +138,11 @@ class SessionFolder:
         write_atomic(folder / name, text)
         return name
 
+    def remove_transcript(self, sequence: int) -> None:
+        """Delete note ``sequence``'s transcript (text and detail), whatever is there."""
+        for extension in (".txt", ".json"):
+            _remove(self.path / TRANSCRIPTS_DIR / transcript_filename(sequence, extension))
+
     def has_transcript_text(self, filename: str | None) -> bool:
         return filename is not None and (self.path / TRANSCRIPTS_DIR / filename).is_file()
 

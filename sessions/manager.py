@@ -325,16 +325,17 @@ class FileSessionManager(SessionManager):
         *,
         error: str | None = None,
     ) -> Session:
-        """Set one entry's status while the session is TRANSCRIBING.
+        """Set one entry's status while the session is COLLECTING (a note transcribed
+        live) or TRANSCRIBING; InvalidStateError in any other state.
 
         COMPLETED needs a transcript file name; FAILED records ``error`` on the entry.
         """
 
         def change(session: Session) -> _Events | None:
-            if session.state is not SessionState.TRANSCRIBING:
+            if session.state not in (SessionState.COLLECTING, SessionState.TRANSCRIBING):
                 raise InvalidStateError(
                     f"session {session_id} is {session.state}; entry statuses change only "
-                    "while TRANSCRIBING"
+                    "while COLLECTING or TRANSCRIBING"
                 )
             entry = session.entry(sequence)
             if entry is None:

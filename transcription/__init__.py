@@ -12,12 +12,18 @@ from transcription.engine import (
     WhisperTranscriber,
     bundled_model_path,
 )
-from transcription.pipeline import finish_session, transcribe_entry, transcribe_session
+from transcription.pipeline import (
+    EntryGone,
+    finish_session,
+    transcribe_entry,
+    transcribe_session,
+)
 from transcription.service import TranscriptionService
 from transcription.settings import TranscriptionSettings
 
 __all__ = [
     "AudioDecodeError",
+    "EntryGone",
     "ModelLoadError",
     "Transcriber",
     "TranscriptResult",

@@ -2,8 +2,9 @@
 
 :func:`transcribe_entry` (one entry of one session, by ids) is a plain async function over
 the session manager and a :class:`~transcription.engine.Transcriber`, which may run the
-model in this process or on another machine. :func:`finish_session` consolidates once
-every entry is done. Both are safe to repeat: finished work is never redone.
+model in this process or on another machine; it also runs "live", on a note of a session
+still COLLECTING. :func:`finish_session` consolidates once every entry is done. Both are
+safe to repeat: finished work is never redone.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from pathlib import Path
 import structlog
 
 from sessions import (
+    AudioEntry,
+    EntryNotFoundError,
     ErrorEntry,
     InvalidStateError,
     Session,
     SessionFolder,
     SessionManager,
+    SessionNotFoundError,
     SessionState,
     TranscriptionStatus,
 )
@@ -35,6 +39,13 @@ from transcription.settings import TranscriptionSettings
 _log = structlog.get_logger("transcription.pipeline")
 
 _DONE = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
+# States in which an entry's transcription may be recorded: live, or after /done.
+_OPEN = (SessionState.COLLECTING, SessionState.TRANSCRIBING)
+
+
+class EntryGone(Exception):
+    """The entry's session ended, the entry was removed, or (live) its audio went away while
+    it was being transcribed: there is nothing to record for it."""
 
 
 def needs_work(folder: SessionFolder, session: Session, sequence: int) -> bool:
@@ -80,16 +91,25 @@ async def transcribe_entry(
     the audio's duration is stopped; it and other errors are retried
     (``TRANSCRIPTION_RETRIES``, backoff doubling from ``TRANSCRIPTION_RETRY_BACKOFF_SECONDS``)
     before the entry fails. Time spent waiting for a free worker is not part of the timeout.
+
+    The session may be COLLECTING (live) or TRANSCRIBING. EntryGone (nothing recorded) when,
+    by the time there is an outcome, the session has ended or been deleted, the entry was
+    removed, or (live) its audio file went; a transcript written for an entry removed at
+    that very moment is deleted again. The manager's SessionNotFoundError,
+    EntryNotFoundError or InvalidStateError mean the same, raised from a write.
     """
     session = await manager.require_session(session_id)
     folder = manager.folder(session_id)
     entry = session.entry(sequence)
     if entry is None:
-        raise InvalidStateError(f"session {session_id} has no entry {sequence}")
+        raise EntryNotFoundError(f"session {session_id} has no entry {sequence}")
     if not await asyncio.to_thread(needs_work, folder, session, sequence):
         return entry.transcription_status
+    if session.state not in _OPEN:
+        raise EntryGone(f"session {session_id} is {session.state}")
     log = _log.bind(session_id=session_id, sequence=sequence)
     await manager.update_transcription_status(session_id, sequence, TranscriptionStatus.IN_PROGRESS)
+    attempt_entry = _Attempt(manager, session_id, entry)
 
     audio_path = folder.audio_path(entry.filename)
     timeout = settings.timeout_for(entry.duration_seconds)
@@ -98,6 +118,7 @@ async def transcribe_entry(
     for attempt in range(1, attempts + 1):
         try:
             if not await asyncio.to_thread(folder.has_audio, entry.filename):
+                await attempt_entry.ensure_ours(audio_needed=True)
                 # Recorded without its file (the contract allows it): this note fails alone.
                 log.warning("entry_audio_missing")
                 return await _fail_entry(
@@ -110,11 +131,13 @@ async def transcribe_entry(
                 )
             result = await _run_timed(transcriber, audio_path, timeout)
         except AudioDecodeError as exc:
+            await attempt_entry.ensure_ours(audio_needed=True)
             log.warning("entry_undecodable", error=str(exc))
             return await _fail_entry(manager, session_id, sequence, "decode_failed", str(exc))
         except TimeoutError:
             log.warning("entry_timeout", timeout_seconds=timeout, attempt=attempt)
             if attempt >= attempts:
+                await attempt_entry.ensure_ours(audio_needed=True)
                 message = (
                     f"transcription took longer than {timeout:.0f} s and was stopped "
                     f"({attempts} attempts)"
@@ -125,6 +148,7 @@ async def transcribe_entry(
             continue
         except Exception as exc:
             if attempt >= attempts:
+                await attempt_entry.ensure_ours(audio_needed=True)
                 message = f"transcription failed after {attempts} attempts: {exc}"
                 log.exception("entry_failed", attempts=attempts)
                 return await _fail_entry(
@@ -134,10 +158,16 @@ async def transcribe_entry(
             log.warning("entry_retry", attempt=attempt, delay_seconds=delay, error=repr(exc))
             await sleep(delay)
             continue
+        await attempt_entry.ensure_ours(audio_needed=False)
         name = await asyncio.to_thread(folder.write_transcript, sequence, result)
-        await manager.update_transcription_status(
-            session_id, sequence, TranscriptionStatus.COMPLETED, name
-        )
+        try:
+            await manager.update_transcription_status(
+                session_id, sequence, TranscriptionStatus.COMPLETED, name
+            )
+        except (EntryNotFoundError, InvalidStateError, SessionNotFoundError):
+            # Removed (or ended) between the check and now: its transcript must not stay.
+            await asyncio.to_thread(folder.remove_transcript, sequence)
+            raise
         log.info(
             "entry_transcribed",
             audio_seconds=round(result.duration_seconds, 2),
@@ -147,6 +177,41 @@ async def transcribe_entry(
         )
         return TranscriptionStatus.COMPLETED
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Attempt:
+    """One run of one entry, checked before its outcome is recorded."""
+
+    def __init__(self, manager: SessionManager, session_id: str, entry: AudioEntry) -> None:
+        self.manager = manager
+        self.session_id = session_id
+        self.entry = entry
+
+    async def ensure_ours(self, *, audio_needed: bool) -> None:
+        """EntryGone unless the session is still open and still holds this very entry (not
+        another note given its number after an undo). With ``audio_needed``, a session still
+        COLLECTING must also still have the audio: a note whose file went while it is
+        collecting is put back PENDING and left to the pass after /done, which records a
+        failure only if the note is still there then."""
+        session = await self.manager.require_session(self.session_id)
+        if session.state not in _OPEN:
+            raise EntryGone(f"session {self.session_id} is {session.state}")
+        current = session.entry(self.entry.sequence)
+        if current is None or not _same_note(current, self.entry):
+            raise EntryGone(f"note {self.entry.sequence} was removed")
+        if not audio_needed or session.state is not SessionState.COLLECTING:
+            return
+        folder = self.manager.folder(self.session_id)
+        if await asyncio.to_thread(folder.has_audio, current.filename):
+            return
+        await self.manager.update_transcription_status(
+            self.session_id, current.sequence, TranscriptionStatus.PENDING
+        )
+        raise EntryGone(f"the audio of note {current.sequence} is gone")
+
+
+def _same_note(a: AudioEntry, b: AudioEntry) -> bool:
+    return (a.filename, a.message_id, a.received_at) == (b.filename, b.message_id, b.received_at)
 
 
 async def _run_timed(

@@ -1,32 +1,69 @@
-"""The in-process service that transcribes finalized sessions in the background.
+"""The in-process service that transcribes notes in the background.
 
-It hears ``finalized`` events, and at start-up resumes every session left in TRANSCRIBING,
-so a crash loses no work and repeats none that finished. The transcriber it is given runs
-the model here or, through the task queue, on other machines.
+With ``LIVE_TRANSCRIPTION`` on, every note is queued as soon as it is recorded (the
+``AudioAdded`` event), while its session is still collecting, so ``/done`` finds most of the
+work done. A finalized session (the ``finalized`` event) gets a finisher: it asks for every
+entry at the finalized priority (joining runs already under way, moving queued ones up),
+then writes the transcript and moves the session to TRANSCRIBED. At start-up, sessions left
+in TRANSCRIBING are finished and (live) unfinished notes of collecting sessions queued
+again, so a crash loses no work and repeats none that finished. The transcriber runs the
+model here or, through the task queue, on other machines; either way no more than
+``TRANSCRIPTION_CONCURRENCY`` notes are in flight, which is what makes the priority hold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Callable
 
 import structlog
 
-from sessions import ErrorEntry, SessionFinalized, SessionManager, SessionState
+from sessions import (
+    AudioAdded,
+    EntryNotFoundError,
+    ErrorEntry,
+    InvalidStateError,
+    Session,
+    SessionFinalized,
+    SessionManager,
+    SessionNotFoundError,
+    SessionState,
+    TranscriptionStatus,
+)
 from transcription.engine import Transcriber
-from transcription.pipeline import transcribe_session
+from transcription.pipeline import EntryGone, finish_session, transcribe_entry
+from transcription.scheduler import (
+    EntryKey,
+    EntryScheduler,
+    finalized_priority,
+    live_priority,
+)
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.service")
 
+# What a run raises when its note or session went away (an /undo, /cancel, /forget).
+_GONE = (EntryGone, SessionNotFoundError, EntryNotFoundError, InvalidStateError)
+_UNFINISHED = (TranscriptionStatus.PENDING, TranscriptionStatus.IN_PROGRESS)
+_DONE = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
+# A finisher asks again for entries a round left unfinished (a live run that found its
+# audio gone puts its note back; a note removed and another given its number); each round
+# after the first starts every run in TRANSCRIBING, where nothing is put back.
+_MAX_ROUNDS = 3
+
+RunOutcome = TranscriptionStatus | None
+"""An entry's status after a run, or None when it went away and nothing was recorded."""
+
 
 class TranscriptionService:
-    """In-process service: a queue of sessions to transcribe and the tasks that drain it.
+    """Transcribes notes live and finalized sessions to the end, best priority first.
 
-    Sessions are taken in the order they were finalized. ``TRANSCRIPTION_CONCURRENCY``
-    bounds the entries in flight across all sessions (one: strictly one after another).
+    Finalized sessions go first, in the order they were finalized; live notes after, in the
+    order they arrived. ``TRANSCRIPTION_CONCURRENCY`` bounds the entries in flight across
+    all sessions (one: strictly one after another).
     """
 
     def __init__(
@@ -38,65 +75,132 @@ class TranscriptionService:
         self._manager = manager
         self._transcriber = transcriber
         self._settings = settings
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._pending: set[str] = set()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._unsubscribe: Callable[[], None] | None = None
-        self._slots = asyncio.Semaphore(settings.transcription_concurrency)
+        self._scheduler: EntryScheduler[RunOutcome] = EntryScheduler(
+            self._run_entry, settings.transcription_concurrency
+        )
+        self._finishers: dict[str, asyncio.Task[None]] = {}
+        self._finalized = itertools.count()
+        self._arrivals = itertools.count()
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    @property
+    def scheduler(self) -> EntryScheduler[RunOutcome]:
+        """The queue of entries (for tests and figures)."""
+        return self._scheduler
 
     async def start(self) -> None:
-        """Listen for finalized sessions and queue every session left in TRANSCRIBING."""
-        self._unsubscribe = self._manager.events.subscribe(self._on_finalized, SessionFinalized)
-        for n in range(self._settings.transcription_concurrency):
-            self._tasks.append(asyncio.create_task(self._run(), name=f"transcription-service-{n}"))
+        """Listen for notes and finalized sessions, and queue the work a previous run left."""
+        bus = self._manager.events
+        self._unsubscribe.append(bus.subscribe(self._on_finalized, SessionFinalized))
+        if self._settings.live_transcription:
+            self._unsubscribe.append(bus.subscribe(self._on_audio_added, AudioAdded))
         resumable = await self._manager.sessions_in_states(SessionState.TRANSCRIBING)
         for session in resumable:
-            self.enqueue(session.session_id)
+            order = self._start_finisher(session.session_id)
+            if order is None:
+                continue
+            # Queued now, before the open sessions' notes below and before any worker runs,
+            # so that no live note goes ahead of them (the finisher joins these runs).
+            for entry in session.audio_entries:
+                if entry.transcription_status in _UNFINISHED:
+                    key = EntryKey(session.session_id, entry.sequence)
+                    self._scheduler.submit(key, finalized_priority(order, entry.sequence))
         if resumable:
             _log.info("sessions_resumed", count=len(resumable))
+        if self._settings.live_transcription:
+            collecting = await self._manager.sessions_in_states(SessionState.COLLECTING)
+            queued = 0
+            for session in collecting:
+                for entry in session.audio_entries:
+                    if entry.transcription_status in _UNFINISHED:
+                        self.queue_live(session.session_id, entry.sequence)
+                        queued += 1
+            if queued:
+                _log.info("live_entries_resumed", count=queued)
+        self._scheduler.start()
 
     async def stop(self) -> None:
         """Stop taking work. An entry cut off mid-way stays IN_PROGRESS and is redone later."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        for task in self._tasks:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        finishers = list(self._finishers.values())
+        for task in finishers:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await asyncio.gather(*finishers, return_exceptions=True)
+        await self._scheduler.stop()
 
     def enqueue(self, session_id: str) -> None:
-        """Queue a session (once: a session already waiting is not queued again)."""
-        if session_id in self._pending:
-            return
-        self._pending.add(session_id)
-        self._queue.put_nowait(session_id)
+        """Finish a finalized session (once: a session already being finished is not
+        queued again). Its entries go after those of sessions enqueued before it."""
+        self._start_finisher(session_id)
+
+    def _start_finisher(self, session_id: str) -> int | None:
+        """The finisher's place in the finalized order; None if one is already running."""
+        if session_id in self._finishers:
+            return None
+        order = next(self._finalized)
+        task = asyncio.create_task(self._finish(session_id, order), name=f"finish-{session_id}")
+        self._finishers[session_id] = task
+        task.add_done_callback(lambda _: self._finishers.pop(session_id, None))
+        return order
+
+    def queue_live(self, session_id: str, sequence: int) -> None:
+        """Queue one note of a collecting session, after everything queued before it."""
+        key = EntryKey(session_id, sequence)
+        self._scheduler.submit(key, live_priority(next(self._arrivals)))
 
     async def wait_idle(self) -> None:
-        """Wait until every queued session has been worked on."""
-        await self._queue.join()
+        """Wait until every queued session has been finished and every queued note run."""
+        while self._finishers:
+            await asyncio.gather(*list(self._finishers.values()), return_exceptions=True)
+        await self._scheduler.wait_idle()
 
     async def _on_finalized(self, event: SessionFinalized) -> None:
         self.enqueue(event.session_id)
 
-    async def _run(self) -> None:
-        while True:
-            session_id = await self._queue.get()
-            try:
-                await self._process(session_id)
-            finally:
-                self._pending.discard(session_id)
-                self._queue.task_done()
+    async def _on_audio_added(self, event: AudioAdded) -> None:
+        self.queue_live(event.session_id, event.sequence)
 
-    async def _process(self, session_id: str) -> None:
+    async def _run_entry(self, key: EntryKey) -> RunOutcome:
+        """One run of one entry; a note or session that went away is dropped quietly."""
+        log = _log.bind(session_id=key.session_id, sequence=key.sequence)
+        try:
+            return await transcribe_entry(
+                self._manager, self._transcriber, key.session_id, key.sequence, self._settings
+            )
+        except _GONE as exc:
+            log.info("entry_dropped", reason=str(exc))
+            return None
+        except OSError as exc:
+            if await self._session_ended(key.session_id):
+                log.info("entry_dropped", reason=f"session ended: {exc}")
+                return None
+            log.exception("entry_storage_failed")
+            raise
+        except Exception:
+            # A bug, not bad input: the entry stays IN_PROGRESS and is redone later.
+            log.exception("entry_transcription_crashed")
+            raise
+
+    async def _session_ended(self, session_id: str) -> bool:
+        try:
+            session = await self._manager.get_session(session_id)
+        except Exception:
+            return False
+        return session is None or session.state not in (
+            SessionState.COLLECTING,
+            SessionState.TRANSCRIBING,
+        )
+
+    async def _finish(self, session_id: str, order: int) -> None:
         log = _log.bind(session_id=session_id)
         started = time.perf_counter()
         try:
-            session = await transcribe_session(
-                self._manager, self._transcriber, session_id, self._settings, limit=self._slots
-            )
+            session = await self._transcribe_all(session_id, order)
+        except _GONE as exc:
+            log.info("session_dropped", reason=str(exc))
+            return
         except OSError as exc:
             log.exception("session_storage_failed")
             await self._give_up(session_id, f"storage failed: {exc}")
@@ -111,6 +215,29 @@ class TranscriptionService:
             entries=len(session.audio_entries),
             seconds=round(time.perf_counter() - started, 2),
         )
+
+    async def _transcribe_all(self, session_id: str, order: int) -> Session:
+        """Every entry still to do, at this session's priority, then finish_session."""
+        for _ in range(_MAX_ROUNDS):
+            session = await self._manager.require_session(session_id)
+            if session.state is not SessionState.TRANSCRIBING:
+                return session
+            runs = [
+                self._scheduler.submit(
+                    EntryKey(session_id, entry.sequence), finalized_priority(order, entry.sequence)
+                )
+                for entry in sorted(session.audio_entries, key=lambda e: e.sequence)
+            ]
+            # Shielded: a finisher cancelled at shutdown must not cancel runs others share.
+            outcomes = await asyncio.gather(
+                *(asyncio.shield(r) for r in runs), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            if all(outcome in _DONE for outcome in outcomes):
+                break
+        return await finish_session(self._manager, session_id)
 
     async def _give_up(self, session_id: str, message: str) -> None:
         with contextlib.suppress(Exception):

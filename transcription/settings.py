@@ -46,6 +46,10 @@ class TranscriptionSettings(ProjectSettings):
         description="0: plain transcribe; >0: BatchedInferencePipeline with this batch size",
     )
     transcription_concurrency: int = Field(default=1, ge=1, le=16)
+    live_transcription: bool = Field(
+        default=True,
+        description="transcribe each note as soon as it is stored, before /done",
+    )
     transcription_nice: int = Field(
         default=10,
         ge=0,

@@ -173,8 +173,10 @@ async def test_update_transcription_status(
     await add_note(manager, session)
     await add_note(manager, session)
     sid = session.session_id
-    with pytest.raises(InvalidStateError):  # still collecting
-        await manager.update_transcription_status(sid, 1, TranscriptionStatus.IN_PROGRESS)
+    # While collecting: a note transcribed live.
+    live = await manager.update_transcription_status(sid, 1, TranscriptionStatus.IN_PROGRESS)
+    assert live.state is SessionState.COLLECTING
+    assert live.audio_entries[0].transcription_status is TranscriptionStatus.IN_PROGRESS
     await manager.finalize_session(sid)
     await manager.update_transcription_status(sid, 1, TranscriptionStatus.IN_PROGRESS)
     with pytest.raises(ValueError, match="transcript_filename"):
@@ -206,6 +208,19 @@ async def test_update_transcription_status(
     data = json.loads((manager.get_session_path(sid) / "metadata.json").read_text())
     assert data["audio_entries"][0]["transcription_status"] == "COMPLETED"
     assert data["audio_entries"][0]["transcript_filename"] == "001_audio.txt"
+
+
+async def test_update_transcription_status_refused_once_the_session_ended(
+    manager: FileSessionManager,
+) -> None:
+    session = await manager.create_session(chat_id=3)
+    await add_note(manager, session)
+    sid = session.session_id
+    await manager.transition_state(sid, SessionState.ERROR)
+    with pytest.raises(InvalidStateError):
+        await manager.update_transcription_status(sid, 1, TranscriptionStatus.IN_PROGRESS)
+    stored = await manager.require_session(sid)
+    assert stored.audio_entries[0].transcription_status is TranscriptionStatus.PENDING
 
 
 async def test_add_error(manager: FileSessionManager, recorder: EventRecorder) -> None:
