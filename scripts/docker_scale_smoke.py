@@ -183,7 +183,7 @@ async def main(live: bool) -> None:
                 )
             print(f"  most jobs running at once, all workers: {most_at_once(spans)}")
             print(f"  notes finished after /done: {after_done} of {len(NAMES)}")
-            print(f"  /done -> transcript delivered: {seconds:.1f} s")
+            print(f"  /done -> transcript delivered: {seconds:.2f} s")
         finally:
             for service in ("bot", "worker", "redis"):
                 await check_logs(compose, fake, service)
