@@ -64,14 +64,16 @@ def test_host_network_override() -> None:
         assert set(service) <= {"network_mode", "environment", "command"}, name
     command = override["redis"]["command"]
     assert isinstance(command, list)
-    assert command[0] == "redis-server" and "--appendonly" in command  # as compose.yaml's
+    assert command[0] == "redis-server"
+    assert "--appendonly" in command  # as compose.yaml's
     port = command[command.index("--port") + 1]
     assert command[command.index("--bind") + 1] == "127.0.0.1"
     for name in ("bot", "worker"):
         environment = override[name]["environment"]
         assert environment == {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}, name
         base_environment = base[name]["environment"]
-        assert isinstance(base_environment, dict) and "REDIS_URL" in base_environment
+        assert isinstance(base_environment, dict)
+        assert "REDIS_URL" in base_environment
 
 
 def test_dockerfile_basics() -> None:
