@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from datetime import datetime
 
 # scripts/ is on sys.path when this runs as a script; docker_smoke adds the repository root.
 from docker_smoke import (
+    HOST_NETWORK,
     Compose,
     build_image,
     check_logs,
@@ -121,6 +124,18 @@ async def wait_for_workers(
         await asyncio.sleep(1.0)
 
 
+def redis_port_free() -> None:
+    """Exit with a clear message when something already listens on the Redis port of the
+    host-network override (the Redis container could not take it)."""
+    found = re.search(r"REDIS_URL: redis://127\.0\.0\.1:(\d+)/", HOST_NETWORK.read_text())
+    assert found is not None, f"no REDIS_URL in {HOST_NETWORK}"
+    port = int(found.group(1))
+    with socket.socket() as probe:
+        taken = probe.connect_ex(("127.0.0.1", port)) == 0
+    if taken:
+        raise SystemExit(f"port {port} is taken: the smoke's Redis listens there; free it first")
+
+
 def _all_started(logs: list[str]) -> bool:
     return len(logs) == WORKERS and all('"worker_started"' in log for log in logs)
 
@@ -142,6 +157,7 @@ async def main(live: bool) -> None:
         )
         compose = Compose(PROJECT, env, profiles=["scale"])
         await compose.down()
+        redis_port_free()
         try:
             await compose("up", "-d", "--no-build", "--scale", f"worker={WORKERS}")
             await fake.wait_called("setMyCommands", timeout=READY_TIMEOUT)
