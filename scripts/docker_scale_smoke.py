@@ -184,6 +184,9 @@ async def main(live: bool) -> None:
             assert finished == expected, f"each note once; the workers did {finished}"
             for worker in jobs:
                 assert worker.names, f"{worker.label} took no job"
+                # compose.yaml gives each worker one job at a time (WORKER_CONCURRENCY):
+                # the bot's two notes in flight go to both workers, not one.
+                assert most_at_once(worker.spans) == 1, f"{worker.label} ran jobs side by side"
             spans = [span for w in jobs for span in w.spans]
             after_done = sum(end > done_at for _, end in spans)
             if live:

@@ -16,6 +16,8 @@ from tests.test_env_example import _documented
 ROOT = Path(__file__).resolve().parents[1]
 # Fixed by the image (its volumes and its heartbeat), so not taken from the environment.
 SET_BY_IMAGE = {"SESSIONS_DIR", "HEARTBEAT_FILE"}
+# Compose variables that set another setting in the worker service only.
+WORKER_OWN = {("TRANSCRIPTION_CONCURRENCY", "WORKER_CONCURRENCY")}
 # The smoke scripts' override: every container on the host's network (scripts/docker_*smoke.py).
 HOST_NETWORK = ROOT / "scripts" / "compose.host-network.yaml"
 
@@ -28,9 +30,10 @@ def _services(path: Path) -> dict[str, dict[str, object]]:
 
 def test_compose_passes_every_setting() -> None:
     compose = (ROOT / "compose.yaml").read_text()
-    passed = dict(re.findall(r"^\s+([A-Z_]+): \$\{([A-Z_]+)", compose, flags=re.MULTILINE))
-    assert all(key == value for key, value in passed.items())
-    assert set(passed) == set(_documented()) - SET_BY_IMAGE
+    passed = re.findall(r"^\s+([A-Z_]+): \$\{([A-Z_]+)", compose, flags=re.MULTILINE)
+    # Each setting comes from the variable of its own name, except the workers' concurrency.
+    assert all(key == value or (key, value) in WORKER_OWN for key, value in passed)
+    assert {key for key, _ in passed} == set(_documented()) - SET_BY_IMAGE
 
 
 def test_compose_scale_profile() -> None:
@@ -51,6 +54,12 @@ def test_compose_scale_profile() -> None:
     assert environment["REDIS_URL"] == "${REDIS_URL:-redis://redis:6379/0}"
     assert environment["TRANSCRIPTION_BACKEND"] == "${TRANSCRIPTION_BACKEND:-local}"
     assert "BOT_TOKEN" not in environment
+    # The bot keeps TRANSCRIPTION_CONCURRENCY notes in flight (one per worker); each worker
+    # takes one at a time unless told otherwise, so jobs spread over idle workers.
+    bot_environment = services["bot"]["environment"]
+    assert isinstance(bot_environment, dict)
+    assert bot_environment["TRANSCRIPTION_CONCURRENCY"] == "${TRANSCRIPTION_CONCURRENCY:-1}"
+    assert environment["TRANSCRIPTION_CONCURRENCY"] == "${WORKER_CONCURRENCY:-1}"
 
 
 def test_host_network_override() -> None:
