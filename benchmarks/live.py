@@ -77,13 +77,13 @@ def _got_it(count: int) -> str:
 
 
 async def session(bot: Bot, chat: int, notes: list[Note], pause: float | None) -> Timing:
-    """Send ``notes`` to ``chat`` (``pause`` seconds after each reply; None: all at once),
-    then /done; the time until the transcript arrives."""
+    """Send ``notes`` to ``chat`` (``pause`` seconds after each reply but the last; None:
+    all at once), then /done right after the last reply; the time until the transcript."""
     fake = bot.fake
     for n, note in enumerate(notes, start=1):
         file_id = fake.add_file(note.path.read_bytes())
         fake.voice(chat, chat, file_id=file_id, duration=round(note.seconds))
-        if pause is not None:
+        if pause is not None and n < len(notes):  # /done comes right after the last note
             await fake.wait_for(_is_text(chat, _got_it(n)), timeout=NOTE_TIMEOUT)
             await asyncio.sleep(pause)
     await fake.wait_for(_is_text(chat, _got_it(len(notes))), timeout=NOTE_TIMEOUT * len(notes))

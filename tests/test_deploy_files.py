@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml  # PyYAML comes with faster-whisper (huggingface_hub)
 
 from bot import healthcheck
 from tests.test_env_example import _documented
@@ -15,13 +16,73 @@ from tests.test_env_example import _documented
 ROOT = Path(__file__).resolve().parents[1]
 # Fixed by the image (its volumes and its heartbeat), so not taken from the environment.
 SET_BY_IMAGE = {"SESSIONS_DIR", "HEARTBEAT_FILE"}
+# Compose variables that set another setting in the worker service only.
+WORKER_OWN = {("TRANSCRIPTION_CONCURRENCY", "WORKER_CONCURRENCY")}
+# The smoke scripts' override: every container on the host's network (scripts/docker_*smoke.py).
+HOST_NETWORK = ROOT / "scripts" / "compose.host-network.yaml"
+
+
+def _services(path: Path) -> dict[str, dict[str, object]]:
+    services = yaml.safe_load(path.read_text())["services"]
+    assert isinstance(services, dict)
+    return services
 
 
 def test_compose_passes_every_setting() -> None:
     compose = (ROOT / "compose.yaml").read_text()
-    passed = dict(re.findall(r"^\s+([A-Z_]+): \$\{([A-Z_]+)", compose, flags=re.MULTILINE))
-    assert all(key == value for key, value in passed.items())
-    assert set(passed) == set(_documented()) - SET_BY_IMAGE
+    passed = re.findall(r"^\s+([A-Z_]+): \$\{([A-Z_]+)", compose, flags=re.MULTILINE)
+    # Each setting comes from the variable of its own name, except the workers' concurrency.
+    assert all(key == value or (key, value) in WORKER_OWN for key, value in passed)
+    assert {key for key, _ in passed} == set(_documented()) - SET_BY_IMAGE
+
+
+def test_compose_scale_profile() -> None:
+    """Redis and the workers start only with ``--profile scale``, on compose's own network,
+    and the default REDIS_URL reaches the redis service; the workers get the transcription
+    settings (and the log settings), never the bot's token."""
+    services = _services(ROOT / "compose.yaml")
+    assert services["bot"].get("profiles") is None
+    for name in ("redis", "worker"):
+        assert services[name]["profiles"] == ["scale"]
+    assert all("network_mode" not in service for service in services.values())
+    assert services["redis"]["image"] == "redis:7"
+    worker = services["worker"]
+    assert worker["command"] == ["python", "-m", "transcription.worker"]
+    assert worker["depends_on"] == ["redis"]
+    environment = worker["environment"]
+    assert isinstance(environment, dict)
+    assert environment["REDIS_URL"] == "${REDIS_URL:-redis://redis:6379/0}"
+    assert environment["TRANSCRIPTION_BACKEND"] == "${TRANSCRIPTION_BACKEND:-local}"
+    assert "BOT_TOKEN" not in environment
+    # The bot keeps TRANSCRIPTION_CONCURRENCY notes in flight (one per worker); each worker
+    # takes one at a time unless told otherwise, so jobs spread over idle workers.
+    bot_environment = services["bot"]["environment"]
+    assert isinstance(bot_environment, dict)
+    assert bot_environment["TRANSCRIPTION_CONCURRENCY"] == "${TRANSCRIPTION_CONCURRENCY:-1}"
+    assert environment["TRANSCRIPTION_CONCURRENCY"] == "${WORKER_CONCURRENCY:-1}"
+
+
+def test_host_network_override() -> None:
+    """The smoke override only moves compose.yaml's services onto the host's network (and
+    Redis to a port of its own, which the bot and the workers are pointed at)."""
+    base = _services(ROOT / "compose.yaml")
+    override = _services(HOST_NETWORK)
+    assert set(override) == set(base)
+    for name, service in override.items():
+        assert service["network_mode"] == "host", name
+        assert set(service) <= {"network_mode", "environment", "command"}, name
+    command = override["redis"]["command"]
+    assert isinstance(command, list)
+    assert command[0] == "redis-server"
+    assert "--appendonly" in command  # as compose.yaml's
+    port = command[command.index("--port") + 1]
+    assert command[command.index("--bind") + 1] == "127.0.0.1"
+    for name in ("bot", "worker"):
+        environment = override[name]["environment"]
+        assert environment == {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}, name
+        base_environment = base[name]["environment"]
+        assert isinstance(base_environment, dict)
+        assert "REDIS_URL" in base_environment
 
 
 def test_dockerfile_basics() -> None:
