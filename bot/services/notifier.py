@@ -124,7 +124,12 @@ class Notifier:
         total = event.total_duration_seconds
         status = _Status(chat_id=event.chat_id, entry_count=count, total_seconds=total)
         status = self._status.setdefault(event.session_id, status)
-        self._spawn(self._send_status(status, texts.transcribing(count, total)))
+        # With live transcription most notes are usually done already: say so at once.
+        session = await self._manager.get_session(event.session_id)
+        finished = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
+        entries = session.audio_entries if session is not None else []
+        done = sum(e.transcription_status in finished for e in entries) or None
+        self._spawn(self._send_status(status, texts.transcribing(count, total, done)))
 
     async def _on_entry_status(self, event: EntryStatusChanged) -> None:
         status = self._status.get(event.session_id)

@@ -7,7 +7,7 @@ import itertools
 from aiogram import Bot
 
 from bot.services.notifier import Notifier
-from sessions import FileSessionManager, Session
+from sessions import FileSessionManager, Session, TranscriptionStatus
 from tests.conftest import add_note
 from tests.fake_telegram import FakeTelegram
 from tests.transcription.fakes import ScriptedTranscriber
@@ -46,6 +46,26 @@ async def test_progress_is_one_message_edited_at_most_every_interval(
     transcript = [c for c in sends if c.text and c.text.startswith("Transcript of")]
     assert len(transcript) == 1
     assert (await manager.require_session(session.session_id)).delivered_at is not None
+
+
+async def test_progress_counts_notes_transcribed_before_done(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    # Live transcription finishes notes while the session is open: /done says so at once.
+    notifier = Notifier(bot, manager)
+    notifier.attach()
+    session = await manager.create_session(chat_id=CHAT)
+    for n in range(3):
+        await add_note(manager, session, message_id=n + 1, data=f"text:note {n}".encode())
+    for sequence in (1, 2):
+        await manager.update_transcription_status(
+            session.session_id, sequence, TranscriptionStatus.COMPLETED, f"{sequence:03d}.txt"
+        )
+    await manager.finalize_session(session.session_id)
+    await notifier.wait_idle()
+
+    [status] = [c for c in fake.sent if c.method == "sendMessage"]
+    assert status.text == "Transcribing 3 notes (0:06): 2 of 3 done..."
 
 
 async def test_long_transcript_is_split_and_sent_as_a_file(
