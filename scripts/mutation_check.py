@@ -51,6 +51,9 @@ class Mutation:
 
 E2E = "tests/bot/test_e2e.py::"
 FAULTS = "tests/bot/test_update_faults.py::"
+LIVE = "tests/transcription/test_live.py::"
+SCHED = "tests/transcription/test_scheduler.py::"
+LIB = "tests/bot/test_library_handlers.py::"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # -- Nothing lost, nothing doubled -------------------------------------------------------
@@ -137,8 +140,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             Edit(
                 "transcription/service.py",
-                "        for session in resumable:\n            self.enqueue(session.session_id)",
-                "        for session in resumable[:0]:\n            self.enqueue(session.session_id)",
+                "        for session in resumable:\n            order = self._start_finisher(",
+                "        for session in resumable[:0]:\n            order = self._start_finisher(",
             ),
         ),
         (
@@ -395,6 +398,74 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             "tests/transcription/test_queue_faults.py::test_a_pickled_result_is_refused_never_executed",
         ),
+    ),
+    # -- Live transcription --------------------------------------------------------------------
+    Mutation(
+        "live-one-run",
+        "a note is never transcribed twice: /done joins the run of a note being transcribed live",
+        (
+            Edit(
+                "transcription/scheduler.py",
+                "        job = self._jobs.get(key)\n        if job is None:",
+                "        job = self._jobs.get(key)\n        if True:",
+            ),
+        ),
+        (
+            LIVE + "test_done_waits_for_the_note_being_transcribed_live_not_a_second_run",
+            SCHED + "test_an_entry_has_one_run_queued_or_running",
+        ),
+    ),
+    Mutation(
+        "live-finalized-first",
+        "notes of finished sessions are transcribed before notes of open sessions",
+        (Edit("transcription/scheduler.py", "_FINALIZED_TIER = 0", "_FINALIZED_TIER = 2"),),
+        (
+            LIVE + "test_a_finalized_session_goes_before_live_notes",
+            SCHED + "test_finalized_entries_go_before_queued_live_entries",
+        ),
+    ),
+    Mutation(
+        "live-resume",
+        "a note of an open session cut off by a crash is transcribed again at the next start",
+        (
+            Edit(
+                "transcription/service.py",
+                "                        self.queue_live(session.session_id, entry.sequence)",
+                "                        pass",
+            ),
+        ),
+        (LIVE + "test_restart_resumes_unfinished_live_notes_and_redoes_nothing_finished",),
+    ),
+    # -- The session library -------------------------------------------------------------------
+    Mutation(
+        "library-chat-isolation",
+        "a chat cannot see, get or forget another chat's session by its id",
+        (
+            Edit(
+                "bot/handlers/library.py",
+                "    return session if session is not None and session.chat_id == chat_id else None",
+                "    return session",
+            ),
+        ),
+        (LIB + "test_another_chats_session_is_answered_like_an_unknown_id",),
+    ),
+    Mutation(
+        "library-find-isolation",
+        "/find searches only the chat's own transcripts",
+        (
+            Edit(
+                "sessions/library_db.py",
+                "    WHERE notes_text MATCH ? AND t.rowid >= ? AND n.chat_id = ?",
+                "    WHERE notes_text MATCH ? AND t.rowid >= ? AND (n.chat_id = ? OR 1)",
+            ),
+        ),
+        ("tests/sessions/test_library.py::test_a_chat_sees_only_its_own_notes",),
+    ),
+    Mutation(
+        "library-stranger-tap",
+        "a button tapped by a stranger is refused and does nothing",
+        (Edit("bot/app.py", "    dp.callback_query.outer_middleware(access)\n", ""),),
+        (LIB + "test_a_strangers_tap_is_refused_and_does_nothing",),
     ),
 )
 """Grouped by the README section whose promise they break."""
