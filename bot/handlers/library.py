@@ -147,17 +147,27 @@ async def send_again(
     await courier.resend(session, parts)
 
 
-async def get(
-    message: Message, command: CommandObject, manager: SessionManager, courier: Courier, bot: Bot
-) -> None:
+async def _named_session(
+    message: Message, command: CommandObject, manager: SessionManager, *, usage: str
+) -> Session | None:
+    """The chat's session the command's argument names; None once the chat has been told
+    how to name one (no argument) or why there is none."""
     if not command.args:
-        await message.answer(lt.GET_USAGE)
-        return
+        await message.answer(usage)
+        return None
     found = await resolve(manager, message.chat.id, command.args)
     if isinstance(found, str):
         await message.answer(found)
-        return
-    await send_again(found, manager, courier, bot, message.chat.id)
+        return None
+    return found
+
+
+async def get(
+    message: Message, command: CommandObject, manager: SessionManager, courier: Courier, bot: Bot
+) -> None:
+    found = await _named_session(message, command, manager, usage=lt.GET_USAGE)
+    if found is not None:
+        await send_again(found, manager, courier, bot, message.chat.id)
 
 
 async def get_pressed(
@@ -206,14 +216,10 @@ async def find(
 
 
 async def forget(message: Message, command: CommandObject, manager: SessionManager) -> None:
-    if not command.args:
-        await message.answer(lt.FORGET_USAGE)
-        return
-    found = await resolve(manager, message.chat.id, command.args)
-    if isinstance(found, str):
-        await message.answer(found)
-        return
-    await message.answer(lt.forget_question(found), reply_markup=forget_keyboard(found.session_id))
+    found = await _named_session(message, command, manager, usage=lt.FORGET_USAGE)
+    if found is not None:
+        keyboard = forget_keyboard(found.session_id)
+        await message.answer(lt.forget_question(found), reply_markup=keyboard)
 
 
 async def forget_answered(

@@ -25,6 +25,20 @@ pytestmark = pytest.mark.timeout(30)
 CHAT = USER = 1001
 
 
+async def real_update_path(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager, tmp_path: Path
+) -> ReliablePoller:
+    """The bot's own update path (poller, journal, ordering, dispatcher) over ``manager``."""
+    settings = BotSettings(bot_token=fake.token, allowed_user_ids=str(USER))
+    ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
+    ingest.attach()
+    ordering = ChatOrdering()
+    dp = build_dispatcher(settings, manager, ingest, ordering)
+    journal = UpdateJournal(tmp_path / "updates.json")
+    await journal.load(BOT_ID)
+    return ReliablePoller(UpdateRunner(bot, dp, ordering, journal), poll_timeout=5)
+
+
 async def test_done_waits_for_notes_still_downloading(
     fake: FakeTelegram,
     bot: Bot,
@@ -33,14 +47,7 @@ async def test_done_waits_for_notes_still_downloading(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env
-    settings = BotSettings(bot_token=fake.token, allowed_user_ids=str(USER))
-    ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
-    ingest.attach()
-    ordering = ChatOrdering()
-    dp = build_dispatcher(settings, manager, ingest, ordering)
-    journal = UpdateJournal(tmp_path / "updates.json")
-    await journal.load(BOT_ID)
-    poller = ReliablePoller(UpdateRunner(bot, dp, ordering, journal), poll_timeout=5)
+    poller = await real_update_path(fake, bot, manager, tmp_path)
 
     fake.delay_file(1.0)  # each download stalls half-way: /done arrives meanwhile
     first = fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS first" * 100), duration=3)
@@ -71,14 +78,7 @@ async def test_done_button_waits_for_notes_still_downloading(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env
-    settings = BotSettings(bot_token=fake.token, allowed_user_ids=str(USER))
-    ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
-    ingest.attach()
-    ordering = ChatOrdering()
-    dp = build_dispatcher(settings, manager, ingest, ordering)
-    journal = UpdateJournal(tmp_path / "updates.json")
-    await journal.load(BOT_ID)
-    poller = ReliablePoller(UpdateRunner(bot, dp, ordering, journal), poll_timeout=5)
+    poller = await real_update_path(fake, bot, manager, tmp_path)
     task = asyncio.create_task(poller.run())
     try:
         fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS first" * 100), duration=3)
