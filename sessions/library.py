@@ -251,7 +251,17 @@ class SessionLibrary:
         for entry in session.audio_entries:
             if entry.transcription_status is not TranscriptionStatus.COMPLETED:
                 continue
-            text = folder.read_transcript_text(entry.sequence, entry.transcript_filename)
+            try:
+                text = folder.read_transcript_text(entry.sequence, entry.transcript_filename)
+            except (OSError, UnicodeDecodeError) as exc:
+                # An index is never worth failing for: this note is not searchable.
+                _log.warning(
+                    "library_note_unreadable",
+                    session_id=session.session_id,
+                    sequence=entry.sequence,
+                    error=repr(exc),
+                )
+                continue
             if text:
                 notes.append(Note(entry.sequence, clean_text(text)))
         return notes

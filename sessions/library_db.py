@@ -107,6 +107,9 @@ class LibraryDatabase:
         try:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")  # a lost commit would go unnoticed
+            # Deleted rows are overwritten with zeros: a forgotten transcript's words must
+            # not stay readable in freed pages of the file.
+            db.execute("PRAGMA secure_delete = ON")
         except BaseException:
             db.close()
             raise
@@ -137,15 +140,26 @@ class LibraryDatabase:
 
     def replace(self, session_id: str, session: Session | None, notes: Iterable[Note] = ()) -> None:
         """Replace what the index holds of ``session_id`` by ``session``'s ``notes``
-        (nothing, when ``session`` is None)."""
+        (nothing, when ``session`` is None: then no word of it stays anywhere in the files)."""
         db = self._require_db()
         with _transaction(db):
             ids = db.execute("SELECT id FROM notes WHERE session_id = ?", (session_id,))
-            db.executemany("DELETE FROM notes_text WHERE rowid = ?", ids.fetchall())
+            removed = ids.fetchall()
+            db.executemany("DELETE FROM notes_text WHERE rowid = ?", removed)
             db.execute("DELETE FROM notes WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
             if session is not None:
                 _insert(db, session, notes)
+        if session is None and removed:
+            self._scrub()
+
+    def _scrub(self) -> None:
+        # FTS5 keeps deleted words in its older index segments until they are merged, and
+        # the WAL holds the old pages until a checkpoint: merge, then copy everything back
+        # into the (secure-deleting) main file and empty the WAL.
+        db = self._require_db()
+        db.execute("INSERT INTO notes_text (notes_text) VALUES ('optimize')")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def search(
         self, expression: str, chat_id: int, limit: int, offset: int

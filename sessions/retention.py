@@ -33,6 +33,18 @@ _Outcome = Literal["deleted", "skipped", "failed"]
 SETTLED_STATES = (SessionState.TRANSCRIBED, SessionState.PROCESSED, SessionState.ERROR)
 
 
+def delivery_over(session: Session) -> bool:
+    """Whether the chat has had everything it is owed of ``session``: the transcript (or the
+    word that it failed or was cancelled) and, once processing ended, the processor's files."""
+    if session.delivered_at is None or session.processing_due:
+        return False
+    processing_ended = session.state is SessionState.PROCESSED or (
+        session.state is SessionState.ERROR
+        and any(e.code == "processor_failed" for e in session.errors)
+    )
+    return not processing_ended or session.outputs_delivered_at is not None
+
+
 class RetentionSettings(ProjectSettings):
     """How long recordings and sessions are kept; None (the default): for ever."""
 
@@ -112,6 +124,8 @@ class RetentionSweeper:
                 await asyncio.wait_for(stop.wait(), interval_seconds)
 
     async def _apply(self, session: Session, now: datetime, report: SweepReport) -> None:
+        if not delivery_over(session):
+            return  # however old: the chat is still owed its transcript or the processor's files
         session_days = self._settings.session_retention_days
         audio_days = self._settings.audio_retention_days
         if session_days is not None and now - session.created_at > timedelta(days=session_days):

@@ -58,6 +58,13 @@ def needs_work(folder: SessionFolder, session: Session, sequence: int) -> bool:
     return True  # PENDING, or IN_PROGRESS left behind by a crash
 
 
+def entries_to_do(folder: SessionFolder, session: Session) -> list[int]:
+    """The sequence numbers of the entries that still have to be transcribed, in order
+    (blocking: checks the transcript files)."""
+    numbers = sorted(e.sequence for e in session.audio_entries)
+    return [n for n in numbers if needs_work(folder, session, n)]
+
+
 async def _fail_entry(
     manager: SessionManager,
     session_id: str,

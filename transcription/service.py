@@ -34,7 +34,7 @@ from sessions import (
     TranscriptionStatus,
 )
 from transcription.engine import Transcriber
-from transcription.pipeline import EntryGone, finish_session, transcribe_entry
+from transcription.pipeline import EntryGone, entries_to_do, finish_session, transcribe_entry
 from transcription.scheduler import (
     EntryKey,
     EntryScheduler,
@@ -222,11 +222,13 @@ class TranscriptionService:
             session = await self._manager.require_session(session_id)
             if session.state is not SessionState.TRANSCRIBING:
                 return session
+            # Only what is left: a session whose notes are all done must not wait for a free
+            # slot (another chat's long live note may hold it) just to learn that.
+            folder = self._manager.folder(session_id)
+            todo = await asyncio.to_thread(entries_to_do, folder, session)
             runs = [
-                self._scheduler.submit(
-                    EntryKey(session_id, entry.sequence), finalized_priority(order, entry.sequence)
-                )
-                for entry in sorted(session.audio_entries, key=lambda e: e.sequence)
+                self._scheduler.submit(EntryKey(session_id, n), finalized_priority(order, n))
+                for n in sorted(todo)
             ]
             # Shielded: a finisher cancelled at shutdown must not cancel runs others share.
             outcomes = await asyncio.gather(

@@ -229,6 +229,25 @@ async def test_a_deleted_session_leaves_the_index(
     assert where(await library.search(1, "note")) == [(kept.session_id, 1)]
 
 
+async def test_no_word_of_a_deleted_session_stays_in_the_index_files(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    # /forget promises nothing of the session is kept: not in freed pages of the database,
+    # not in FTS5's older segments, not in the write-ahead log.
+    gone = await transcribed(manager, 1, ["the zanzibarquux plan is secret"])
+    for n in range(3):  # more segments, so the deleted one is not simply the last
+        await transcribed(manager, 1, [f"an ordinary note number {n}"])
+    await library.wait_idle()
+    files = [library.path.with_name(library.path.name + s) for s in ("", "-wal", "-shm")]
+    assert any(b"zanzibarquux" in f.read_bytes() for f in files if f.exists())
+
+    await manager.delete_session(gone.session_id)
+    await library.wait_idle()
+
+    assert not [f.name for f in files if f.exists() and b"zanzibarquux" in f.read_bytes()]
+    assert where(await library.search(1, "ordinary")) != []
+
+
 async def test_remove_session_and_index_session_by_hand(
     manager: FileSessionManager, sessions_dir: Path
 ) -> None:
@@ -310,6 +329,28 @@ async def test_a_deleted_index_file_is_rebuilt(
         assert logs[0]["seconds"] >= 0
         found = await fresh.search(1, "alpha", limit=10)
         assert sorted(where(found)) == sorted((s.session_id, 1) for s in sessions)
+    finally:
+        await fresh.close()
+
+
+async def test_an_unreadable_transcript_does_not_stop_a_rebuild(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    good = await transcribed(manager, 1, ["alpha readable"])
+    bad = await transcribed(manager, 1, ["alpha damaged", "alpha fine"])
+    await library.wait_idle()
+    await library.close()
+    library.path.unlink()
+    [entry] = [e for e in bad.audio_entries if e.sequence == 1]
+    assert entry.transcript_filename is not None
+    transcript = manager.folder(bad.session_id).path / "transcripts" / entry.transcript_filename
+    transcript.write_bytes(b"\xff\xfe not utf-8 \xc3")  # edited by hand, say
+
+    fresh, logs = await reopen(manager, library.path)
+    try:
+        assert [e["event"] for e in logs] == ["library_note_unreadable", "library_rebuilt"]
+        found = await fresh.search(1, "alpha", limit=10)
+        assert sorted(where(found)) == sorted([(good.session_id, 1), (bad.session_id, 2)])
     finally:
         await fresh.close()
 

@@ -20,7 +20,7 @@ from sessions import (
     SweepReport,
 )
 from tests.conftest import TIMEOUT_SCALE, add_note
-from tests.sessions.helpers import transcribed
+from tests.sessions.helpers import transcribed as transcribed_only
 
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
@@ -35,6 +35,14 @@ def sweeper(
 ) -> RetentionSweeper:
     settings = RetentionSettings(audio_retention_days=audio, session_retention_days=sessions)
     return RetentionSweeper(manager, settings, now=lambda: at)
+
+
+async def transcribed(
+    manager: FileSessionManager, chat_id: int = 1, texts: list[str] | None = None
+) -> Session:
+    """A transcribed session whose transcript reached the chat (as the notifier records)."""
+    session = await transcribed_only(manager, chat_id, texts)
+    return await manager.mark_delivered(session.session_id)
 
 
 def audio_files(manager: FileSessionManager, session: Session) -> list[str]:
@@ -79,6 +87,7 @@ async def test_audio_of_processed_and_failed_sessions_goes_too(
     processed = await transcribed(manager)
     await manager.transition_state(processed.session_id, SessionState.PROCESSING)
     await manager.transition_state(processed.session_id, SessionState.PROCESSED)
+    await manager.mark_outputs_delivered(processed.session_id)
     failed_later = await transcribed(manager)
     await manager.transition_state(failed_later.session_id, SessionState.ERROR)
     processing = await transcribed(manager)
@@ -103,6 +112,7 @@ async def test_sessions_go_n_days_after_creation(manager: FileSessionManager) ->
     old = await transcribed(manager)
     cancelled = await add_note(manager, await manager.create_session(chat_id=3))
     await manager.cancel_session(cancelled.session_id)
+    await manager.mark_delivered(cancelled.session_id)
     at = max(old.created_at, cancelled.created_at) + 10 * DAY + MINUTE
 
     assert await sweeper(manager, at - 2 * MINUTE, sessions=10).sweep() == SweepReport()
@@ -132,6 +142,26 @@ async def test_sessions_in_work_are_never_deleted(manager: FileSessionManager) -
     assert report == SweepReport()
     assert len(await manager.list_sessions()) == 3
     assert audio_files(manager, collecting) == ["001_audio.ogg"]
+
+
+async def test_nothing_is_deleted_of_a_session_the_chat_is_still_owed(
+    manager: FileSessionManager,
+) -> None:
+    # Transcribed long ago but not delivered yet (a bot down for weeks), owed processing, or
+    # processed with the files not delivered yet: kept until the chat has had it all.
+    undelivered = await transcribed_only(manager, chat_id=1)
+    owed_processing = await transcribed(manager, chat_id=2)
+    await manager.mark_processing_due(owed_processing.session_id)
+    outputs_owed = await transcribed(manager, chat_id=3)
+    await manager.transition_state(outputs_owed.session_id, SessionState.PROCESSING)
+    await manager.transition_state(outputs_owed.session_id, SessionState.PROCESSED)
+    settled = await transcribed(manager, chat_id=4)
+
+    report = await sweeper(manager, stamp(settled) + 99 * DAY, audio=1, sessions=5).sweep()
+
+    assert report == SweepReport(sessions_deleted=[settled.session_id])
+    for kept in (undelivered, owed_processing, outputs_owed):
+        assert len(audio_files(manager, kept)) == 2
 
 
 async def test_retention_off_keeps_everything(manager: FileSessionManager) -> None:

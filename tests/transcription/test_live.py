@@ -16,6 +16,7 @@ from sessions import (
     FileSessionManager,
     Session,
     SessionState,
+    StateChanged,
     TranscriptionStatus,
 )
 from sessions.layout import AUDIO_DIR, audio_filename
@@ -164,6 +165,31 @@ async def test_a_finalized_session_goes_before_live_notes(
     assert fake.started == ["a1", "b1", "b2", "a2", "a3"]
     assert (await manager.require_session(other.session_id)).state is SessionState.TRANSCRIBED
     assert await statuses(manager, live) == [TranscriptionStatus.COMPLETED] * 3
+
+
+async def test_a_session_with_every_note_done_does_not_wait_for_another_chats_live_note(
+    manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
+) -> None:
+    # One slot (the default concurrency), held by chat 1's long live note: chat 2's session,
+    # all of whose notes are done, is finished without waiting for that slot.
+    finished = await collecting(manager, "text:b1", chat_id=2)
+    await asyncio.wait_for(service.wait_idle(), WAIT)
+    assert await statuses(manager, finished) == [TranscriptionStatus.COMPLETED]
+    long_note = await collecting(manager, "wait:long:a1", chat_id=1)
+    await fake.wait_started("a1")
+
+    transcribed = asyncio.Event()
+
+    async def on_state(event: StateChanged) -> None:
+        if event.session_id == finished.session_id and event.to_state is SessionState.TRANSCRIBED:
+            transcribed.set()
+
+    manager.events.subscribe(on_state, StateChanged)
+    await manager.finalize_session(finished.session_id)
+    await asyncio.wait_for(transcribed.wait(), WAIT)
+    assert await statuses(manager, long_note) == [TranscriptionStatus.IN_PROGRESS]
+    fake.release("long")
+    await asyncio.wait_for(service.wait_idle(), WAIT)
 
 
 async def test_a_redelivered_note_is_transcribed_once(
