@@ -22,6 +22,7 @@ SNIPPET_LIMIT = 300  # characters of one /find snippet
 HISTORY_EMPTY = "There are no sessions in this chat yet. Send a voice note to start one."
 HISTORY_NO_MORE = "There are no older sessions."
 FIND_USAGE = "Type the words to look for after /find, e.g. /find bread milk"
+SEARCH_UNAVAILABLE = "Search is not available right now. Please try again in a few minutes."
 GET_USAGE = (
     "Which session? Type /get and its id (or a part of it), e.g. /get 19-47. /history lists them."
 )
@@ -117,7 +118,7 @@ def snippet_html(fragments: Sequence[tuple[str, bool]], limit: int = SNIPPET_LIM
 
 def find_results(query: str, hits: Sequence[FoundNote]) -> str:
     """The /find answer in HTML: each hit's number, session, note and snippet, best first."""
-    shown = html.escape(query, quote=False)
+    shown = html.escape(fit(query, 60), quote=False)  # a pasted paragraph must not overflow
     if not hits:
         return f"No note in this chat's transcripts matches “{shown}”."
     lines = [f"Notes matching “{shown}”, best first:"]

@@ -194,3 +194,11 @@ async def test_undo_then_cancel_and_nothing_is_delivered_for_a_cancelled_session
     assert not [t for t in harness.replies() if "could not be transcribed" in t]  # ... unsaid
     await harness.text("/cancel")
     assert harness.replies()[-1] == lt.NOTHING_TO_CANCEL
+
+
+async def test_a_search_index_that_fails_gets_a_plain_reply(
+    harness: Harness, library: SessionLibrary
+) -> None:
+    await library.close()  # as if the database failed while the bot runs
+    await harness.text("/find walrus")
+    assert harness.replies()[-1] == lt.SEARCH_UNAVAILABLE

@@ -82,6 +82,19 @@ def test_find_results_without_hits() -> None:
     assert visible(text) == "No note in this chat's transcripts matches “x<y”."
 
 
+def test_find_results_fit_one_message_whatever_the_query() -> None:
+    # A pasted paragraph as the query, eight long hits: still one message Telegram accepts.
+    query = "bread " * 700
+    long_hit = lt.FoundNote(
+        session_id="2026-11-24_19-47-41_99",
+        sequence=999,
+        created_at=CREATED,
+        fragments=[("&<" * 400, False), ("bread", True), ("x" * 800, False)],
+    )
+    for hits in ([], [long_hit] * 8):
+        assert len(visible(lt.find_results(query, hits))) <= 4096
+
+
 def test_snippet_is_cut_to_its_limit() -> None:
     fragments = [("word " * 200, False), ("match", True)]
     assert len(visible(lt.snippet_html(fragments, limit=50))) <= 50
