@@ -17,7 +17,8 @@ START = (
 )
 HELP = (
     "How it works:\n"
-    "1. Send voice notes, audio files or round video notes, as many as you like.\n"
+    "1. Send voice notes, audio files or round video notes, as many as you like (a recording "
+    "sent as a file works too).\n"
     "2. Type /done: I transcribe them on this machine and send back one transcript.\n\n"
     "/start - start a new session (finishes the current one)\n"
     "/done - finish the session and transcribe it (or tap Done under a note)\n"
@@ -32,7 +33,15 @@ HELP = (
     "A session is named by its id (as in /history) or any part of it only one session "
     "has, e.g. /get 19-47."
 )
-HINT = "I only take voice notes, audio files and round videos. Type /help to see how I work."
+HINT = (
+    "I only take voice notes, audio files, round videos, or audio and video sent as a file. "
+    "Type /help to see how I work."
+)
+NOT_AUDIO_FILE = (
+    "I can't use this file: I only take recordings. Send a voice note, an audio file or a "
+    "round video, or send a recording as a file (for example .m4a, .mp3, .wav, .ogg, .opus, "
+    ".flac or .mp4). Type /help to see how I work."
+)
 NOTHING_TO_FINISH = "There is nothing to transcribe yet: send me a voice note first."
 COMMANDS = [
     ("start", "Start a new session"),
