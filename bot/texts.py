@@ -42,6 +42,15 @@ NOT_AUDIO_FILE = (
     "round video, or send a recording as a file (for example .m4a, .mp3, .wav, .ogg, .opus, "
     ".flac or .mp4). Type /help to see how I work."
 )
+# What an empty chat with the bot shows (setMyDescription, up to 512 characters) and its
+# profile and share card (setMyShortDescription, up to 120 characters).
+DESCRIPTION = (
+    "I turn voice notes into text.\n\n"
+    "Send me voice notes, audio files or round videos, as many as you like (a recording "
+    "sent as a file works too), then type /done: I send back one transcript of them all.\n\n"
+    "I run on my owner's own machine, so your recordings stay there. Tap Start to begin."
+)
+SHORT_DESCRIPTION = "Send voice notes, type /done, get one transcript. Runs on its owner's machine."
 NOTHING_TO_FINISH = "There is nothing to transcribe yet: send me a voice note first."
 COMMANDS = [
     ("start", "Start a new session"),

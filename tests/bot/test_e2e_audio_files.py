@@ -21,6 +21,9 @@ async def test_wav_and_m4a_documents_are_transcribed_and_a_pdf_is_refused(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
     await launch(fake, tmp_path, running)
+    # The real process set what an empty chat shows (see also tests/bot/test_connect.py).
+    assert fake.description == texts.DESCRIPTION
+    assert fake.short_description == texts.SHORT_DESCRIPTION
     wav = fake.add_file((FIXTURES / "speech_01.wav").read_bytes(), file_path="documents/f1.wav")
     fake.document(CHAT, USER, file_id=wav, file_name="Recording 1.wav", mime_type="audio/x-wav")
     await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
