@@ -1,5 +1,6 @@
 """End to end: recordings sent as a file (a WAV, an M4A) are stored and transcribed by the
-real model like voice notes; a file that is not a recording is told what is accepted."""
+real model like voice notes; a file that is not a recording is told what is accepted; the
+first minutes (the bot's description, a stranger answered once)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import pytest
 
 from bot import texts
 from tests.bot.bot_process import BotProcess
-from tests.bot.test_e2e import CHAT, REFERENCES, USER, eventually, is_text, launch, metadata
+from tests.bot.test_e2e import (
+    CHAT,
+    REFERENCES,
+    USER,
+    eventually,
+    is_text,
+    launch,
+    metadata,
+)
 from tests.conftest import FIXTURES
 from tests.fake_telegram import FakeTelegram
 from tests.wer import word_error_rate
@@ -17,10 +26,10 @@ from tests.wer import word_error_rate
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-async def test_wav_and_m4a_documents_are_transcribed_and_a_pdf_is_refused(
+async def test_recording_files_transcribed_other_files_and_strangers_answered_once(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
-    await launch(fake, tmp_path, running)
+    proc = await launch(fake, tmp_path, running, ALLOWED_USER_IDS=str(USER))
     # The real process set what an empty chat shows (see also tests/bot/test_connect.py).
     assert fake.description == texts.DESCRIPTION
     assert fake.short_description == texts.SHORT_DESCRIPTION
@@ -59,3 +68,16 @@ async def test_wav_and_m4a_documents_are_transcribed_and_a_pdf_is_refused(
         text = (folder / f"transcripts/{n:03d}_audio.txt").read_text()
         assert word_error_rate(REFERENCES["speech_01.ogg"], text) <= 0.3, text
     assert len(fake.downloads) == 2  # the PDF was never downloaded
+
+    # A stranger is answered once, not at every message, and nothing of theirs is kept.
+    stranger = 555
+    fake.text(stranger, stranger, "hello?")
+    await fake.wait_for(is_text(stranger, "Access to this bot is closed"), timeout=20)
+    fake.text(stranger, stranger, "/start")
+    fake.document(stranger, stranger, file_id=wav, file_name="Recording 1.wav")
+    await eventually(
+        lambda: [e.get("event") for e in proc.events()].count("access_refused_quietly") == 2
+    )
+    assert fake.texts(stranger) == [texts.access_closed(stranger)]
+    assert len(fake.downloads) == 2
+    assert len(metadata(tmp_path)) == 1
