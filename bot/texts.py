@@ -87,23 +87,20 @@ def access_closed(user_id: int) -> str:
 
 def too_long(actual: float, limit: int) -> str:
     return (
-        f"This recording is {format_duration(actual)} long; the limit is {format_duration(limit)} "
-        f"(MAX_AUDIO_DURATION_SECONDS), {format_duration(actual - limit)} over. It was not saved."
+        f"This recording is {format_duration(actual)} long; the limit is {format_duration(limit)}, "
+        f"so it is {format_duration(actual - limit)} over. It was not saved."
     )
 
 
 def too_big(actual: int, limit: int) -> str:
     return (
-        f"This file is {megabytes(actual)}; I can download at most {megabytes(limit)} "
-        f"(MAX_DOWNLOAD_BYTES), {megabytes(actual - limit)} over. It was not saved."
+        f"This file is {megabytes(actual)}; I can download at most {megabytes(limit)}, "
+        f"so it is {megabytes(actual - limit)} over. It was not saved."
     )
 
 
 def too_big_unannounced(limit: int) -> str:
-    return (
-        f"This file is larger than the {megabytes(limit)} I can download "
-        "(MAX_DOWNLOAD_BYTES). It was not saved."
-    )
+    return f"This file is larger than the {megabytes(limit)} I can download. It was not saved."
 
 
 # A note that could not be stored: sent as a reply to it, so the chat shows which one.
@@ -231,7 +228,7 @@ def status(active: Session | None, recent: list[Session], processor: str | None 
     lines.append(
         f"After transcription: {processor} processing."
         if processor
-        else "After transcription: no processing (PROCESSOR is not set)."
+        else "After transcription: no processing (none is set up)."
     )
     return "\n".join(lines)
 

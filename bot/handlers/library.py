@@ -37,7 +37,7 @@ from sessions import (
     SessionState,
 )
 from sessions.ids import is_valid_session_id
-from sessions.library import LibraryError, SessionLibrary
+from sessions.library import SessionLibrary
 
 _log = structlog.get_logger("bot.library")
 
@@ -199,12 +199,7 @@ async def find(
     if not words:
         await message.answer(lt.FIND_USAGE)
         return
-    try:
-        hits = await library.search(message.chat.id, words, limit=FIND_LIMIT)
-    except LibraryError:  # the index failed while running; the next start rebuilds it
-        _log.exception("library_search_failed", chat_id=message.chat.id)
-        await message.answer(lt.SEARCH_UNAVAILABLE)
-        return
+    hits = await library.search(message.chat.id, words, limit=FIND_LIMIT)
     found: list[lt.FoundNote] = []
     for hit in hits:
         session = await chat_session(manager, message.chat.id, hit.session_id)

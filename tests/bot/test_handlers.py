@@ -270,7 +270,6 @@ async def test_too_long_is_refused_without_download(harness: Harness) -> None:
     await harness.voice(duration=limit + 35)
     [reply] = harness.replies()
     assert reply == texts.too_long(limit + 35, limit)
-    assert "MAX_AUDIO_DURATION_SECONDS" in reply
     assert "0:35 over" in reply
     assert harness.fake.downloads == []
     session = await harness.manager.get_active_session(CHAT)
@@ -280,7 +279,6 @@ async def test_too_long_is_refused_without_download(harness: Harness) -> None:
 async def test_too_big_is_refused_without_download(harness: Harness) -> None:
     await harness.voice(duration=5, file_size=25 * MB)
     [reply] = harness.replies()
-    assert "MAX_DOWNLOAD_BYTES" in reply
     assert "5.0 MB over" in reply
     assert harness.fake.downloads == []
     session = await harness.manager.get_active_session(CHAT)
