@@ -184,8 +184,9 @@ async def receive_updates(
 
 
 async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> User | None:
-    """Who the bot is (getMe), with polling set up and the command menu set; tried until
-    Telegram answers. None when a stop came first; raises for a refused token."""
+    """Who the bot is (getMe), with polling set up and the command menu, description and
+    short description set; each tried until Telegram answers. None when a stop came first;
+    raises for a refused token."""
     api = api_base(settings)
     me = await until_answered(bot.get_me, what="getMe", api=api, stopping=stopping)
     if me is None:
@@ -204,7 +205,24 @@ async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> U
     told = await until_answered(
         lambda: bot.set_my_commands(commands), what="setMyCommands", api=api, stopping=stopping
     )
-    return None if told is None else me
+    if told is None:
+        return None
+    # What an empty chat shows before the first message: what the bot does.
+    described = await until_answered(
+        lambda: bot.set_my_description(texts.DESCRIPTION),
+        what="setMyDescription",
+        api=api,
+        stopping=stopping,
+    )
+    if described is None:
+        return None
+    summarised = await until_answered(
+        lambda: bot.set_my_short_description(texts.SHORT_DESCRIPTION),
+        what="setMyShortDescription",
+        api=api,
+        stopping=stopping,
+    )
+    return None if summarised is None else me
 
 
 def api_base(settings: BotSettings) -> str:

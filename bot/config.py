@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from sessions.settings import LogSettings, env_alias
 
@@ -60,6 +61,10 @@ class BotSettings(LogSettings):
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            # Blank is what compose passes when BOT_TOKEN is unset (``${BOT_TOKEN:-}``, so
+            # that ``docker compose down`` works without it): said as missing, not malformed.
+            raise PydanticCustomError("missing", "Field required")
         if not _TOKEN_RE.fullmatch(value.get_secret_value().strip()):
             raise ValueError("does not look like a bot token (digits:secret, from @BotFather)")
         return SecretStr(value.get_secret_value().strip())

@@ -17,7 +17,8 @@ START = (
 )
 HELP = (
     "How it works:\n"
-    "1. Send voice notes, audio files or round video notes, as many as you like.\n"
+    "1. Send voice notes, audio files or round video notes, as many as you like (a recording "
+    "sent as a file works too).\n"
     "2. Type /done: I transcribe them on this machine and send back one transcript.\n\n"
     "/start - start a new session (finishes the current one)\n"
     "/done - finish the session and transcribe it (or tap Done under a note)\n"
@@ -32,7 +33,24 @@ HELP = (
     "A session is named by its id (as in /history) or any part of it only one session "
     "has, e.g. /get 19-47."
 )
-HINT = "I only take voice notes, audio files and round videos. Type /help to see how I work."
+HINT = (
+    "I only take voice notes, audio files, round videos, or audio and video sent as a file. "
+    "Type /help to see how I work."
+)
+NOT_AUDIO_FILE = (
+    "I can't use this file: I only take recordings. Send a voice note, an audio file or a "
+    "round video, or send a recording as a file (for example .m4a, .mp3, .wav, .ogg, .opus, "
+    ".flac or .mp4). Type /help to see how I work."
+)
+# What an empty chat with the bot shows (setMyDescription, up to 512 characters) and its
+# profile and share card (setMyShortDescription, up to 120 characters).
+DESCRIPTION = (
+    "I turn voice notes into text.\n\n"
+    "Send me voice notes, audio files or round videos, as many as you like (a recording "
+    "sent as a file works too), then type /done: I send back one transcript of them all.\n\n"
+    "I run on my owner's own machine, so your recordings stay there. Tap Start to begin."
+)
+SHORT_DESCRIPTION = "Send voice notes, type /done, get one transcript. Runs on its owner's machine."
 NOTHING_TO_FINISH = "There is nothing to transcribe yet: send me a voice note first."
 COMMANDS = [
     ("start", "Start a new session"),
@@ -69,23 +87,20 @@ def access_closed(user_id: int) -> str:
 
 def too_long(actual: float, limit: int) -> str:
     return (
-        f"This recording is {format_duration(actual)} long; the limit is {format_duration(limit)} "
-        f"(MAX_AUDIO_DURATION_SECONDS), {format_duration(actual - limit)} over. It was not saved."
+        f"This recording is {format_duration(actual)} long; the limit is {format_duration(limit)}, "
+        f"so it is {format_duration(actual - limit)} over. It was not saved."
     )
 
 
 def too_big(actual: int, limit: int) -> str:
     return (
-        f"This file is {megabytes(actual)}; I can download at most {megabytes(limit)} "
-        f"(MAX_DOWNLOAD_BYTES), {megabytes(actual - limit)} over. It was not saved."
+        f"This file is {megabytes(actual)}; I can download at most {megabytes(limit)}, "
+        f"so it is {megabytes(actual - limit)} over. It was not saved."
     )
 
 
 def too_big_unannounced(limit: int) -> str:
-    return (
-        f"This file is larger than the {megabytes(limit)} I can download "
-        "(MAX_DOWNLOAD_BYTES). It was not saved."
-    )
+    return f"This file is larger than the {megabytes(limit)} I can download. It was not saved."
 
 
 # A note that could not be stored: sent as a reply to it, so the chat shows which one.
@@ -213,7 +228,7 @@ def status(active: Session | None, recent: list[Session], processor: str | None 
     lines.append(
         f"After transcription: {processor} processing."
         if processor
-        else "After transcription: no processing (PROCESSOR is not set)."
+        else "After transcription: no processing (none is set up)."
     )
     return "\n".join(lines)
 

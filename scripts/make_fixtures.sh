@@ -9,6 +9,9 @@
 #   references.json                 reference transcript of each speech file.
 #   speech_01.mp3                   speech_01 as an MP3 audio file (mono, 16 kHz, 32 kbit/s),
 #                                   as sent with "send as file".
+#   speech_01.wav                   speech_01 as a WAV file (mono, 8 kHz, 16-bit PCM) and
+#   speech_01.m4a                   as an M4A (AAC in MP4, mono, 16 kHz, 24 kbit/s): recordings
+#                                   sent as a document, as recorder apps and desktops do.
 #   speech_02.mp4                   speech_02 as a round video note: 240x240 H.264 (a black
 #                                   picture, 10 fps) with AAC audio, like Telegram's video notes.
 #   silence.ogg                     3 s of digital silence, same encoding
@@ -74,6 +77,12 @@ ffmpeg -nostdin -hide_banner -loglevel error -y -i "$out_dir/speech_01.ogg" \
     -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
     -ac 1 -ar 16000 -c:a libmp3lame -b:a 32k "$out_dir/speech_01.mp3"
 # The picture is cut to the audio's length (-shortest alone overshoots with a lavfi source).
+ffmpeg -nostdin -hide_banner -loglevel error -y -i "$out_dir/speech_01.ogg" \
+    -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
+    -ac 1 -ar 8000 -c:a pcm_s16le "$out_dir/speech_01.wav"
+ffmpeg -nostdin -hide_banner -loglevel error -y -i "$out_dir/speech_01.ogg" \
+    -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
+    -ac 1 -ar 16000 -c:a aac -b:a 24k -movflags +faststart "$out_dir/speech_01.m4a"
 seconds="$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$out_dir/speech_02.ogg")"
 ffmpeg -nostdin -hide_banner -loglevel error -y \
     -f lavfi -i "color=c=black:s=240x240:r=10:d=$seconds" -i "$out_dir/speech_02.ogg" \

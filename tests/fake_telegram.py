@@ -453,6 +453,10 @@ class FakeTelegram:
         """Every authorised file download attempt as (file_path, :func:`time.monotonic`)."""
         self.commands: list[dict[str, str]] = []
         """The command list from the latest successful setMyCommands."""
+        self.description: str | None = None
+        """The text of the latest successful setMyDescription (None: never set)."""
+        self.short_description: str | None = None
+        """The text of the latest successful setMyShortDescription (None: never set)."""
         self.confirmed_offset = 0
         """Highest offset any getUpdates has confirmed (every update_id below it is gone)."""
         self.webhook_deleted = False
@@ -492,6 +496,10 @@ class FakeTelegram:
                 "setMyCommands": self._set_my_commands,
                 "getMyCommands": self._get_my_commands,
                 "deleteMyCommands": self._delete_my_commands,
+                "setMyDescription": self._set_my_description,
+                "getMyDescription": self._get_my_description,
+                "setMyShortDescription": self._set_my_short_description,
+                "getMyShortDescription": self._get_my_short_description,
                 "getFile": self._get_file,
                 "sendMessage": self._send_message,
                 "editMessageText": self._edit_message_text,
@@ -501,8 +509,6 @@ class FakeTelegram:
                 "setWebhook": self._set_webhook,
                 "answerCallbackQuery": self._answer_callback_query,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
-                "setMyDescription": self._return_true,
-                "setMyShortDescription": self._return_true,
                 "close": self._return_true,
                 "logOut": self._return_true,
             }.items()
@@ -1239,6 +1245,30 @@ class FakeTelegram:
     async def _delete_my_commands(self, params: _Params, uploads: dict[str, _Upload]) -> bool:
         self.commands = []
         return True
+
+    async def _set_my_description(self, params: _Params, uploads: dict[str, _Upload]) -> bool:
+        text = _str_param(params, "description") or ""
+        if len(text) > 512:  # Telegram's limit; an empty text removes the description
+            raise _bad_request("BOT_DESCRIPTION_INVALID")
+        self.description = text
+        return True
+
+    async def _get_my_description(
+        self, params: _Params, uploads: dict[str, _Upload]
+    ) -> dict[str, str]:
+        return {"description": self.description or ""}
+
+    async def _set_my_short_description(self, params: _Params, uploads: dict[str, _Upload]) -> bool:
+        text = _str_param(params, "short_description") or ""
+        if len(text) > 120:  # Telegram's limit
+            raise _bad_request("BOT_SHORT_DESCRIPTION_INVALID")
+        self.short_description = text
+        return True
+
+    async def _get_my_short_description(
+        self, params: _Params, uploads: dict[str, _Upload]
+    ) -> dict[str, str]:
+        return {"short_description": self.short_description or ""}
 
     async def _get_file(self, params: _Params, uploads: dict[str, _Upload]) -> dict[str, Any]:
         stored = self._files.get(_str_param(params, "file_id") or "")

@@ -111,3 +111,15 @@ def test_healthcheck(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert healthcheck.main() == 1
     monkeypatch.setenv("HEARTBEAT_FILE", "")
     assert healthcheck.main() == 1
+
+
+def test_compose_needs_no_variable_to_run() -> None:
+    """No ``${VAR:?...}`` (nor ``${VAR?...}``): compose would refuse every command, even
+    ``docker compose down``, while the variable is unset. The bot itself says in one line
+    that BOT_TOKEN is missing."""
+    for path in (ROOT / "compose.yaml", HOST_NETWORK):
+        required = re.findall(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?\?", path.read_text())
+        assert required == [], (path.name, required)
+    bot_environment = _services(ROOT / "compose.yaml")["bot"]["environment"]
+    assert isinstance(bot_environment, dict)
+    assert bot_environment["BOT_TOKEN"] == "${BOT_TOKEN:-}"

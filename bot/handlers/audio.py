@@ -1,4 +1,4 @@
-"""Voice notes, audio files and round video notes."""
+"""Voice notes, audio files, round video notes, and recordings sent as a file."""
 
 from __future__ import annotations
 
@@ -56,8 +56,13 @@ async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | N
         )
 
 
+def _audio_file(message: Message) -> bool:
+    """A document that is a recording (by its MIME type or its name); others go on."""
+    return message.document is not None and IncomingAudio.from_message(message) is not None
+
+
 def create_router() -> Router:
     """A new router with this module's handlers (a router can join only one parent)."""
     router = Router(name="audio")
-    router.message.register(take_audio, F.voice | F.audio | F.video_note)
+    router.message.register(take_audio, F.voice | F.audio | F.video_note | F.func(_audio_file))
     return router

@@ -1,8 +1,9 @@
-"""Anything else (text, photos, stickers...): a short hint; a button nobody knows: an answer."""
+"""Anything else (text, photos, stickers...): a short hint; a file that is not a recording:
+what is accepted; a button nobody knows: an answer."""
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
@@ -11,6 +12,12 @@ from bot import library_texts, texts
 
 async def hint(message: Message) -> None:
     await message.answer(texts.HINT)
+
+
+async def not_audio_file(message: Message) -> None:
+    # A document that is not a recording (audio ones are taken by the audio router first):
+    # said as a reply, so the chat shows which file it was.
+    await message.reply(texts.NOT_AUDIO_FILE)
 
 
 async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
@@ -22,6 +29,7 @@ async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) ->
 def create_router() -> Router:
     """A new router with this module's handlers (a router can join only one parent)."""
     router = Router(name="fallback")
+    router.message.register(not_audio_file, F.document)
     router.message.register(hint)
     router.callback_query.register(stale_button)
     return router

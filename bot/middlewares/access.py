@@ -1,8 +1,8 @@
 """Only allowed users get past this; everyone else gets one clear answer and nothing stored.
 
-In a group, a member who is not allowed is told once a day (per chat), not at every
+A stranger is told once a day (per chat, in a private chat as in a group), not at every
 message, and Telegram's service accounts (anonymous admins, channel posts, the "Telegram"
-account) are not answered at all: the bot must not drown a group in refusals.
+account) are not answered at all: the bot must not drown a chat in refusals.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ _log = structlog.get_logger("bot.access")
 # Telegram's own accounts: 777000 "Telegram" (channel posts forwarded to a linked group),
 # 1087968824 "GroupAnonymousBot" (anonymous admins), 136817688 "Channel_Bot" (a channel).
 SERVICE_ACCOUNT_IDS = frozenset({777000, 1087968824, 136817688})
-GROUP_REFUSAL_INTERVAL_SECONDS = 24 * 3600.0
+REFUSAL_INTERVAL_SECONDS = 24 * 3600.0
 MAX_REMEMBERED_REFUSALS = 10_000
 
 
@@ -37,13 +37,13 @@ class AccessMiddleware(BaseMiddleware):
         self,
         policy: AccessPolicy,
         *,
-        refusal_interval: float = GROUP_REFUSAL_INTERVAL_SECONDS,
+        refusal_interval: float = REFUSAL_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = policy
         self._interval = refusal_interval
         self._clock = clock
-        self._refused_at: dict[tuple[int, int], float] = {}  # (chat, user) in groups
+        self._refused_at: dict[tuple[int, int], float] = {}  # (chat, user) -> when told
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, CallbackQuery):
@@ -56,7 +56,7 @@ class AccessMiddleware(BaseMiddleware):
         if event.sender_chat is not None or user_id in SERVICE_ACCOUNT_IDS:
             _log.info("service_account_ignored", user_id=user_id, chat_id=event.chat.id)
             return None  # an anonymous admin or a channel speaking: nobody to answer
-        if event.chat.type != "private" and not self._due(event.chat.id, user_id):
+        if not self._due(event.chat.id, user_id):
             _log.info("access_refused_quietly", user_id=user_id, chat_id=event.chat.id)
             return None
         _log.info("access_refused", user_id=user_id, chat_id=event.chat.id)
@@ -76,7 +76,7 @@ class AccessMiddleware(BaseMiddleware):
         return None
 
     def _due(self, chat_id: int, user_id: int) -> bool:
-        """Whether a stranger in a group is told (again) now; notes that they were."""
+        """Whether a stranger in this chat is told (again) now; notes that they were."""
         now = self._clock()
         last = self._refused_at.get((chat_id, user_id))
         if last is not None and now - last < self._interval:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import errno
 import math
-import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from aiogram.exceptions import (
 from aiogram.types import Message
 
 from bot import texts
+from bot.services.audio_files import file_extension, is_audio_file
 from bot.updates.ordering import Ticket
 from sessions import (
     AudioEntry,
@@ -83,9 +83,12 @@ class IncomingAudio:
     file_size: int | None
     mime_type: str | None
     extension: str
+    file_name: str | None = None
 
     @classmethod
     def from_message(cls, message: Message) -> IncomingAudio | None:
+        """The audio ``message`` carries, or None when it carries none (a photo, a text,
+        a document that is not audio or video)."""
         if message.voice is not None:
             v = message.voice
             return cls(
@@ -93,9 +96,16 @@ class IncomingAudio:
             )
         if message.audio is not None:
             a = message.audio
-            ext = _extension(a.file_name, a.mime_type, default=".mp3")
+            ext = file_extension(a.file_name, a.mime_type, default=".mp3")
             return cls(
-                "audio", a.file_id, a.file_unique_id, a.duration, a.file_size, a.mime_type, ext
+                "audio",
+                a.file_id,
+                a.file_unique_id,
+                a.duration,
+                a.file_size,
+                a.mime_type,
+                ext,
+                a.file_name,
             )
         if message.video_note is not None:
             n = message.video_note
@@ -108,16 +118,23 @@ class IncomingAudio:
                 "video/mp4",
                 ".mp4",
             )
+        if message.document is not None:
+            d = message.document
+            if not is_audio_file(d.file_name, d.mime_type):
+                return None
+            # A document declares no length: 0 here, measured once it is downloaded.
+            ext = file_extension(d.file_name, d.mime_type, default=".bin")
+            return cls(
+                "document",
+                d.file_id,
+                d.file_unique_id,
+                0,
+                d.file_size,
+                d.mime_type,
+                ext,
+                d.file_name,
+            )
         return None
-
-
-def _extension(file_name: str | None, mime_type: str | None, *, default: str) -> str:
-    if file_name and "." in file_name:
-        ext = "." + file_name.rsplit(".", 1)[1].lower()
-        if ext[1:].isalnum() and len(ext) <= 6:
-            return ".ogg" if ext == ".oga" else ext
-    guessed = mimetypes.guess_extension(mime_type or "") if mime_type else None
-    return guessed or default
 
 
 @dataclass(frozen=True)

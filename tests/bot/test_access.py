@@ -1,4 +1,4 @@
-"""Access control in groups: a stranger is refused once a day, service accounts never."""
+"""Access control: a stranger is refused once a day per chat, service accounts never."""
 
 from __future__ import annotations
 
@@ -66,11 +66,20 @@ async def test_group_stranger_refused_once_per_interval(fake: FakeTelegram, bot:
     assert len(calls.handled) == 1
 
 
-async def test_private_stranger_is_answered_every_time(fake: FakeTelegram, bot: Bot) -> None:
-    access = AccessMiddleware(AccessPolicy.parse(str(ALLOWED)))
-    for _ in range(2):
-        await access(Calls(), message(fake, bot, fake.text(STRANGER, STRANGER, "hi")), {})
+async def test_private_stranger_refused_once_per_interval(fake: FakeTelegram, bot: Bot) -> None:
+    clock = Clock()
+    access = AccessMiddleware(AccessPolicy.parse(str(ALLOWED)), refusal_interval=60, clock=clock)
+    calls = Calls()
+    for _ in range(3):
+        await access(calls, message(fake, bot, fake.text(STRANGER, STRANGER, "hi")), {})
+    assert fake.texts(STRANGER) == [texts.access_closed(STRANGER)]
+    other = 556  # another stranger, in their own chat, is told too
+    await access(calls, message(fake, bot, fake.text(other, other, "hi")), {})
+    assert fake.texts(other) == [texts.access_closed(other)]
+    clock.now += 61  # a day later (here: the interval), told again
+    await access(calls, message(fake, bot, fake.text(STRANGER, STRANGER, "hi")), {})
     assert fake.texts(STRANGER) == [texts.access_closed(STRANGER)] * 2
+    assert calls.handled == []
 
 
 async def test_service_accounts_get_no_answer(fake: FakeTelegram, bot: Bot) -> None:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot import __main__ as bot_main
 from bot.config import CLOUD_DOWNLOAD_LIMIT, AccessPolicy, BotSettings
+from sessions.settings import describe_invalid
 from tests.conftest import TIMEOUT_SCALE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +100,6 @@ def test_token_is_required() -> None:
 @pytest.mark.parametrize(
     "token",
     [
-        "",
         "not-a-token",
         "123456",
         "123456:",
@@ -113,6 +113,17 @@ def test_token_is_required() -> None:
 def test_malformed_tokens_are_refused(token: str) -> None:
     with pytest.raises(ValidationError, match="bot token"):
         BotSettings(bot_token=token)
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_blank_token_is_missing(blank: str) -> None:
+    """Compose passes an unset BOT_TOKEN as blank: the one line says it is missing."""
+    with pytest.raises(ValidationError) as info:
+        BotSettings(bot_token=blank)
+    assert describe_invalid(info.value) == (
+        "BOT_TOKEN is missing: set it in the environment or in .env"
+    )
 
 
 @pytest.mark.usefixtures("clean_env")

@@ -4,12 +4,16 @@ a refused token."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramUnauthorizedError
 from structlog.testing import capture_logs
 
+from bot import texts
+from bot.app import connect
+from bot.config import BotSettings
 from bot.updates.connect import Backoff, until_answered
 from tests.bot.conftest import close_bot, make_bot
 from tests.fake_telegram import FakeTelegram
@@ -65,3 +69,24 @@ async def test_a_stop_ends_the_wait(fake: FakeTelegram, bot: Bot) -> None:
     await fake.wait_called("getMe")
     stopping.set()
     assert await asyncio.wait_for(waiting, 5) is None
+
+
+async def test_connect_sets_the_description_until_answered(
+    fake: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An empty chat says what the bot does: its description and short description are set
+    at start, and a failed attempt is tried again."""
+    monkeypatch.chdir(tmp_path)  # no .env
+    settings = BotSettings(bot_token=fake.token, telegram_api_url=fake.base_url)
+    fake.fail_next("setMyDescription", status=502, html=True)
+    fake.fail_next("setMyShortDescription", status=500)
+    me = await connect(settings, bot, asyncio.Event())
+    assert me is not None
+    assert fake.description == texts.DESCRIPTION
+    assert fake.short_description == texts.SHORT_DESCRIPTION
+    assert [c["command"] for c in fake.commands] == [c for c, _ in texts.COMMANDS]
+    assert [name for name, _ in fake.calls].count("setMyDescription") == 2
+    # Within Telegram's limits, and in words for people.
+    assert 0 < len(texts.DESCRIPTION) <= 512
+    assert 0 < len(texts.SHORT_DESCRIPTION) <= 120
+    assert "/done" in texts.DESCRIPTION

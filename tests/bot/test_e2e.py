@@ -156,7 +156,7 @@ async def test_limits_refused_before_download(
     assert too_long.text is not None
     assert "0:35 over" in too_long.text
     fake.voice(CHAT, USER, file_id=file_id, duration=5, file_size=25 * 1024 * 1024)
-    too_big = await fake.wait_for(is_text(CHAT, "MAX_DOWNLOAD_BYTES"))
+    too_big = await fake.wait_for(is_text(CHAT, "at most 20.0 MB"))
     assert too_big.text is not None
     assert "5.0 MB over" in too_big.text
     assert fake.downloads == []

@@ -58,7 +58,7 @@ async def test_notes_that_cannot_be_saved_are_named_and_leave_nothing(
     too_big = await fake.wait_for(is_text(CHAT, "larger than the"), timeout=30)
     fake.omit_file_sizes(False)
     assert too_big.text is not None
-    assert "MAX_DOWNLOAD_BYTES" in too_big.text
+    assert "It was not saved" in too_big.text
     assert replied_to(fake, too_big) == 102
 
     # Declares 5 s, holds 11 s: the measured length decides.
