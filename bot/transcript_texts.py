@@ -33,6 +33,14 @@ _REASONS = {
     "too_long": "it is too long",
     "transcription_failed": "transcription failed (the bot's log has the details)",
 }
+# Without a known code (an older session, say), words of the recorded error say which.
+_REASON_WORDS = (
+    ("decode", _REASONS["decode_failed"]),
+    ("missing", _REASONS["audio_missing"]),
+    ("longer than", _REASONS["timeout"]),
+    ("timed out", _REASONS["timeout"]),
+    ("too long", _REASONS["too_long"]),
+)
 _UNKNOWN_REASON = "something went wrong (the bot's log has the details)"
 _TAG = re.compile(r"<[^<>]*>")
 
@@ -58,12 +66,13 @@ def failure_reason(session: Session, entry: AudioEntry) -> str:
     for code in reversed(codes):
         if code in _REASONS:
             return _REASONS[code]
-    return _UNKNOWN_REASON
+    error = (entry.error or "").lower()
+    return next((reason for words, reason in _REASON_WORDS if words in error), _UNKNOWN_REASON)
 
 
 def header_lines(session: Session, zone: tzinfo) -> list[str]:
-    """The header in plain text: when the session began, how many notes, how long, how
-    many failed, and its name for /get."""
+    """The header in plain text: the session's name (for /get), when it began, how many
+    notes, how long, how many failed."""
     created = session.created_at.astimezone(zone)
     failed = sum(
         e.transcription_status is TranscriptionStatus.FAILED for e in session.audio_entries
@@ -74,8 +83,8 @@ def header_lines(session: Session, zone: tzinfo) -> list[str]:
     if failed:
         counts += f", {failed} failed"
     return [
-        f"Transcript, {created:%a %d %b %Y, %H:%M} ({_zone_name(created)})",
-        f"{counts} · session {session.session_id}",
+        f"Transcript of session {session.session_id}",
+        f"{created:%a %d %b %Y, %H:%M} ({_zone_name(created)}) · {counts}",
     ]
 
 
