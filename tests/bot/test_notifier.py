@@ -82,14 +82,16 @@ async def test_long_transcript_is_split_and_sent_as_a_file(
     body = [c for c in sent if c.parse_mode == "HTML"]
     assert len(body) >= 2
     assert all(len(t) <= 4096 for t in texts)
-    assert body[0].text and body[0].text.startswith("Transcript of session ")
+    assert body[0].text
+    assert body[0].text.startswith("Transcript of session ")
     # Split at note boundaries: each message starts with a note's heading (after the header).
     assert all((c.text or "").startswith("Note ") for c in body[1:])
     assert all(sum(t.count(f"Note {n} ·") for t in texts) == 1 for n in (1, 2, 3))
     [document] = [c for c in fake.sent if c.method == "sendDocument"]
     assert document.document_name == f"transcript_{session.session_id}.txt"
     plain = (document.document_bytes or b"").decode()
-    assert plain.startswith("Transcript of session ") and "3 notes" in plain.splitlines()[1]
+    assert plain.startswith("Transcript of session ")
+    assert "3 notes" in plain.splitlines()[1]
     assert plain.count(sentence.strip()) == 120
     assert document.caption == "The whole transcript (3 notes) as a text file."
     assert any("Note 3 ·" in t and "(not transcribed: the file is damaged" in t for t in texts)
