@@ -15,6 +15,7 @@ from sessions.settings import TimeZoneSettings, describe_invalid
 from tests.fake_telegram import _render_html
 
 START = datetime(2026, 11, 24, 19, 47, 41, tzinfo=UTC)
+COMPLETED = TranscriptionStatus.COMPLETED
 KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+5:30: the date and the minutes both move
 
 
