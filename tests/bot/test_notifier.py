@@ -45,7 +45,14 @@ async def test_progress_is_one_message_edited_at_most_every_interval(
     assert all(gap >= 0.45 for gap in gaps[:-1])  # the final edit may come at once
     transcript = [c for c in sends if c.text and c.text.startswith("Transcript of session ")]
     assert len(transcript) == 1
+    assert transcript[0].parse_mode == "HTML"
     assert (await manager.require_session(session.session_id)).delivered_at is not None
+    # "typing" while the notes were transcribed: before the transcript, not once per note.
+    typing = [c for c in fake.sent if c.method == "sendChatAction"]
+    assert typing
+    assert all(c.chat_id == CHAT and c.params["action"] == "typing" for c in typing)
+    assert len(typing) < 6
+    assert typing[0].timestamp <= transcript[0].timestamp
 
 
 async def test_progress_counts_notes_transcribed_before_done(
@@ -66,6 +73,8 @@ async def test_progress_counts_notes_transcribed_before_done(
 
     [status] = [c for c in fake.sent if c.method == "sendMessage"]
     assert status.text == "Transcribing 3 notes (0:06): 2 of 3 done..."
+    [typing] = [c for c in fake.sent if c.method == "sendChatAction"]  # the last note runs
+    assert typing.params["action"] == "typing"
 
 
 async def test_long_transcript_is_split_and_sent_as_a_file(
