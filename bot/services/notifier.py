@@ -1,9 +1,10 @@
 """Tells the chat how its session is going, and delivers the transcript and the outputs.
 
 Listens on the session event bus: a finalized session gets one status message, edited
-with progress at most every ``edit_interval`` seconds; a TRANSCRIBED (or failed) session
-gets its transcript, split into messages of at most 4096 characters, plus a ``.txt``
-document when it does not fit in one message, then the notes that failed; once processing
+with progress at most every ``edit_interval`` seconds (and a "typing" chat action while
+notes are left), ending in a short line; a TRANSCRIBED (or failed) session gets its
+transcript (HTML, times in the owner's time zone, every note in its place, split at note
+boundaries), plus a ``.txt`` document when it does not fit in one message; once processing
 has ended, the processor's files (or its failure). Every message goes through the
 :class:`~bot.services.delivery.Courier`, which records each one that arrived and retries
 transient failures in this process, so delivery finishes and a restart re-sends nothing that

@@ -1,5 +1,6 @@
-"""What a session's delivery is made of: the transcript's messages and file, the notes that
-failed, and the processor's files (or its failure), as :class:`~bot.services.delivery.Part`.
+"""What a session's delivery is made of: the transcript's messages (HTML, each note in its
+place, failed ones with their reason) and file, and the processor's files (or its failure),
+as :class:`~bot.services.delivery.Part`.
 
 Shared by the notifier (the first delivery, recorded part by part) and ``/get`` (the same
 parts sent again on request), so a transcript looks the same both times.
