@@ -311,6 +311,7 @@ async def run_bot(
         dp["processor_label"] = processing.label
         dp["retention"] = retention
         dp["courier"] = Courier(bot, manager)
+        dp["zone"] = settings.zone  # the owner's time zone, for times shown in the chat
         # The search index follows the sessions from before the first one can be transcribed.
         library = SessionLibrary(library_path(session_config.base_dir), manager)
         await library.open()
@@ -322,7 +323,7 @@ async def run_bot(
         await journal.load(me.id)
         runner = UpdateRunner(bot, dp, ordering, journal)
 
-        notifier = Notifier(bot, manager)
+        notifier = Notifier(bot, manager, zone=settings.zone)
         notifier.attach()
         parts.push_async_callback(notifier.stop, grace_seconds=2.0)
         secrets = [*settings.secrets, *transcription.secrets, transcription.redis_url]

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sessions.settings import LogSettings, env_alias
+from sessions.settings import LogSettings, TimeZoneSettings, env_alias
 
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -39,7 +39,7 @@ class AccessPolicy:
         return self.anyone or user_id in self.user_ids
 
 
-class BotSettings(LogSettings):
+class BotSettings(LogSettings, TimeZoneSettings):
     """Settings of the Telegram side. ``BOT_TOKEN`` is the only one that is required."""
 
     bot_token: SecretStr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from bot.texts import MESSAGE_LIMIT, fit, notes
 from sessions import Session, SessionState
@@ -52,9 +52,10 @@ def state_word(session: Session) -> str:
     return _STATE_WORDS[session.state]
 
 
-def when(moment: datetime) -> str:
-    """A session's time, to the minute, in UTC like its id: ``2026-11-24 19:47 UTC``."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def when(moment: datetime, zone: tzinfo = UTC) -> str:
+    """A session's time, to the minute, in the owner's time zone, named:
+    ``2026-11-24 19:47 UTC``, ``2026-11-25 01:17 Asia/Kolkata``."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {zone}"
 
 
 def first_words(transcript: str | None, count: int = HISTORY_FIRST_WORDS) -> str:
@@ -64,10 +65,10 @@ def first_words(transcript: str | None, count: int = HISTORY_FIRST_WORDS) -> str
     return head + "…" if len(words) > count else head
 
 
-def history_line(number: int, session: Session, transcript: str | None) -> str:
+def history_line(number: int, session: Session, transcript: str | None, zone: tzinfo = UTC) -> str:
     """One session in /history: number, time, notes, length, state, then its first words."""
     line = (
-        f"{number}. {when(session.created_at)} · {notes(len(session.audio_entries))}, "
+        f"{number}. {when(session.created_at, zone)} · {notes(len(session.audio_entries))}, "
         f"{format_duration(session.total_duration_seconds)} · {state_word(session)}\n"
         f"   {session.session_id}"
     )
@@ -75,18 +76,18 @@ def history_line(number: int, session: Session, transcript: str | None) -> str:
     return f"{line}\n   “{words}”" if words else line
 
 
-def history(entries: Sequence[tuple[Session, str | None]], offset: int) -> str:
+def history(entries: Sequence[tuple[Session, str | None]], offset: int, zone: tzinfo = UTC) -> str:
     """A page of /history: ``entries`` (session, transcript) newest first, numbered from
     ``offset + 1``."""
     if not entries:
         return HISTORY_EMPTY if offset == 0 else HISTORY_NO_MORE
     head = "Your sessions, newest first (tap one to get it again):"
-    lines = [history_line(offset + n, s, t) for n, (s, t) in enumerate(entries, start=1)]
+    lines = [history_line(offset + n, s, t, zone) for n, (s, t) in enumerate(entries, start=1)]
     return fit("\n\n".join([head, *lines]), MESSAGE_LIMIT)
 
 
-def history_button(number: int, session: Session) -> str:
-    return f"{number}. {when(session.created_at)} ({notes(len(session.audio_entries))})"
+def history_button(number: int, session: Session, zone: tzinfo = UTC) -> str:
+    return f"{number}. {when(session.created_at, zone)} ({notes(len(session.audio_entries))})"
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,14 @@ def snippet_html(fragments: Sequence[tuple[str, bool]], limit: int = SNIPPET_LIM
     return "".join(out).replace("\n", " ")
 
 
-def find_results(query: str, hits: Sequence[FoundNote]) -> str:
+def find_results(query: str, hits: Sequence[FoundNote], zone: tzinfo = UTC) -> str:
     """The /find answer in HTML: each hit's number, session, note and snippet, best first."""
     shown = html.escape(fit(query, 60), quote=False)  # a pasted paragraph must not overflow
     if not hits:
         return f"No note in this chat's transcripts matches “{shown}”."
     lines = [f"Notes matching “{shown}”, best first:"]
     for n, hit in enumerate(hits, start=1):
-        moment = f" ({when(hit.created_at)})" if hit.created_at is not None else ""
+        moment = f" ({when(hit.created_at, zone)})" if hit.created_at is not None else ""
         lines.append(
             f"\n{n}. Session {html.escape(hit.session_id)}{moment}, note {hit.sequence}:\n"
             f"{snippet_html(hit.fragments)}"
@@ -177,9 +178,9 @@ def cancelled(session_id: str, count: int) -> str:
     return f"Session {session_id} is cancelled: {deleted}. Send a voice note to start a new one."
 
 
-def forget_question(session: Session) -> str:
+def forget_question(session: Session, zone: tzinfo = UTC) -> str:
     return (
-        f"Forget session {session.session_id} ({when(session.created_at)}, "
+        f"Forget session {session.session_id} ({when(session.created_at, zone)}, "
         f"{notes(len(session.audio_entries))}, {format_duration(session.total_duration_seconds)})? "
         "Its recordings, transcript and files are deleted for good."
     )

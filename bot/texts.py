@@ -1,4 +1,5 @@
-"""What the bot says. Plain text (no parse mode), so transcripts need no escaping."""
+"""What the bot says, in plain text (no parse mode). The transcript itself is HTML:
+:mod:`bot.transcript_texts`."""
 
 from __future__ import annotations
 
@@ -141,35 +142,15 @@ def transcribing(count: int, total_seconds: float, done: int | None = None) -> s
 
 
 def transcribed(session: Session) -> str:
+    """The progress message's last words: short, the transcript's header follows."""
     failed = sum(e.transcription_status == "FAILED" for e in session.audio_entries)
     done = len(session.audio_entries) - failed
     tail = f", {failed} failed" if failed else ""
-    return f"Transcribed {notes(done)}{tail}."
+    return f"Done: {notes(done)} transcribed{tail}."
 
 
-def transcript_header(session: Session) -> str:
-    return (
-        f"Transcript of session {session.session_id} "
-        f"({notes(len(session.audio_entries))}, {format_duration(session.total_duration_seconds)}):"
-    )
-
-
-def failed_notes(session: Session, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """The notes that could not be transcribed, as messages of at most ``limit`` characters.
-
-    Notes that failed for the same reason share a line ("Notes 2, 5-9 could not be
-    transcribed: ..."), so 300 failed notes make a line or a few, not 300.
-    """
-    by_reason: dict[str, list[int]] = {}
-    for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
-        if entry.transcription_status == "FAILED":
-            reason = _shorten(without_paths(entry.error or "unknown error"), REASON_LIMIT)
-            by_reason.setdefault(reason, []).append(entry.sequence)
-    lines = []
-    for reason, sequences in by_reason.items():
-        label = f"Note {sequences[0]}" if len(sequences) == 1 else f"Notes {_ranges(sequences)}"
-        lines.append(fit(f"{label} could not be transcribed: {reason}", limit))
-    return pack_lines(lines, limit)
+def transcript_file_caption(count: int) -> str:
+    return f"The whole transcript ({notes(count)}) as a text file."
 
 
 def session_failed(session: Session) -> str:
@@ -178,7 +159,6 @@ def session_failed(session: Session) -> str:
     return f"Session {session.session_id} could not be transcribed: {reason}."
 
 
-EMPTY_TRANSCRIPT = "The session's notes held no speech I could recognise."
 PROCESSED_NO_FILES = "Processing finished; it produced no files."
 
 
@@ -335,14 +315,3 @@ def without_paths(text: str) -> str:
 
 def _shorten(text: str, limit: int) -> str:
     return fit(" ".join(text.split()), limit)
-
-
-def _ranges(numbers: list[int]) -> str:
-    """``[2, 5, 6, 7, 9] -> "2, 5-7, 9"``."""
-    spans: list[list[int]] = []
-    for number in sorted(set(numbers)):
-        if spans and number == spans[-1][1] + 1:
-            spans[-1][1] = number
-        else:
-            spans.append([number, number])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, tzinfo
 
 from processing.base import Processor, ProcessorError
 from processing.command import CommandProcessor
@@ -42,7 +42,7 @@ def build_processor(settings: ProcessingSettings, secrets: Iterable[str] = ()) -
     if settings.processor is None:
         return None
     if settings.processor == MARKDOWN:
-        return MarkdownProcessor()
+        return MarkdownProcessor(settings.zone)
     command = settings.command
     if command is None:  # pragma: no cover - the settings validator rules this out
         raise ValueError(f"unknown processor: {settings.processor!r}")
@@ -69,24 +69,30 @@ class MarkdownProcessor:
 
     name: str = "markdown"
 
+    def __init__(self, zone: tzinfo = UTC) -> None:
+        self._zone = zone  # the owner's time zone (TIMEZONE), for the times in session.md
+
     async def run(self, session: Session, folder: SessionFolder) -> None:
         await asyncio.to_thread(self._write, session, folder)
 
     def _write(self, session: Session, folder: SessionFolder) -> None:
-        folder.write_output(MARKDOWN_FILE, render_markdown(session, folder).encode())
+        markdown = render_markdown(session, folder, self._zone)
+        folder.write_output(MARKDOWN_FILE, markdown.encode())
         srt = render_srt(session, folder)
         if srt.strip():  # no recognised speech: no subtitles, rather than an empty file
             folder.write_output(SRT_FILE, srt.encode())
 
 
-def render_markdown(session: Session, folder: SessionFolder) -> str:
-    """The session as a markdown document (blocking: reads the transcripts)."""
-    created = session.created_at.astimezone(UTC)
+def render_markdown(session: Session, folder: SessionFolder, zone: tzinfo = UTC) -> str:
+    """The session as a markdown document, its times in ``zone`` (blocking: reads the
+    transcripts)."""
+    created = session.created_at.astimezone(zone)
+    label = str(zone)
     entries = sorted(session.audio_entries, key=lambda e: e.sequence)
     count = len(entries)
     notes = "1 note" if count == 1 else f"{count} notes"
     lines = [
-        f"# Voice notes, {created:%Y-%m-%d %H:%M} UTC",
+        f"# Voice notes, {created:%Y-%m-%d %H:%M} {label}",
         "",
         f"Session `{session.session_id}` · {notes} · "
         f"{format_duration(session.total_duration_seconds)} in all",
@@ -94,8 +100,8 @@ def render_markdown(session: Session, folder: SessionFolder) -> str:
     if not entries:
         lines += ["", "_No voice notes._"]
     for n, entry in enumerate(entries, start=1):
-        received = entry.received_at.astimezone(UTC)
-        when = f"{received:%H:%M:%S} UTC"
+        received = entry.received_at.astimezone(zone)
+        when = f"{received:%H:%M:%S} {label}"
         if received.date() != created.date():
             when = f"{received:%Y-%m-%d} {when}"
         lines += [

@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from sessions.settings import ProjectSettings
+from sessions.settings import TimeZoneSettings
 
 MARKDOWN = "markdown"
 COMMAND_PREFIX = "command:"
@@ -20,7 +20,7 @@ def _split_names(raw: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-class ProcessingSettings(ProjectSettings):
+class ProcessingSettings(TimeZoneSettings):
     """Which processor runs after transcription, if any, and for how long at most."""
 
     processor: str | None = Field(

@@ -144,8 +144,10 @@ async def finish_session(fake: FakeTelegram, timeout: float) -> tuple[str, float
         text_with("Transcript of session"), timeout=timeout, since=since
     )
     assert transcript.text is not None
-    body = transcript.text.split("\n\n", 1)[1]
-    print("transcript received:\n" + body)
+    print("transcript received:\n" + transcript.text)
+    # After the header, one block per note: its heading ("Note 1 · 19:48 · 0:05"), its text.
+    blocks = transcript.text.split("\n\n")[1:]
+    body = "\n\n".join(b.split("\n", 1)[-1] for b in blocks)
     return body, transcript.timestamp - done_at
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import types
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -93,3 +94,31 @@ class LogSettings(ProjectSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+class TimeZoneSettings(ProjectSettings):
+    """The owner's time zone (``TIMEZONE``, an IANA name such as ``Europe/Berlin``), in which
+    every time shown to people is written: the chat's transcripts and lists, ``session.md``.
+
+    Declared here, in the package every other one depends on, so the bot and the processing
+    stage read the same setting without depending on each other.
+    """
+
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        name = value.strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{name!r} is not a time zone name; use an IANA name such as "
+                "Europe/Berlin, America/New_York or UTC"
+            ) from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, tzinfo
 
 import structlog
 from aiogram import Bot, Router
@@ -87,7 +88,7 @@ def _query_chat(query: CallbackQuery) -> int | None:
 
 
 async def history_page(
-    manager: SessionManager, chat_id: int, offset: int
+    manager: SessionManager, chat_id: int, offset: int, zone: tzinfo = UTC
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The text and keyboard of the /history page starting at ``offset``."""
     offset = max(offset, 0)
@@ -96,15 +97,17 @@ async def history_page(
     transcripts = await asyncio.gather(
         *(asyncio.to_thread(manager.folder(s.session_id).read_process_input) for s in page)
     )
-    text = lt.history(list(zip(page, transcripts, strict=True)), offset)
-    labels = [(lt.history_button(offset + n, s), s.session_id) for n, s in enumerate(page, start=1)]
+    text = lt.history(list(zip(page, transcripts, strict=True)), offset, zone)
+    labels = [
+        (lt.history_button(offset + n, s, zone), s.session_id) for n, s in enumerate(page, start=1)
+    ]
     newer = max(offset - HISTORY_PAGE, 0) if offset > 0 else None
     older = offset + HISTORY_PAGE if len(found) > HISTORY_PAGE else None
     return text, history_keyboard(labels, newer=newer, older=older)
 
 
-async def history(message: Message, manager: SessionManager) -> None:
-    text, keyboard = await history_page(manager, message.chat.id, 0)
+async def history(message: Message, manager: SessionManager, zone: tzinfo = UTC) -> None:
+    text, keyboard = await history_page(manager, message.chat.id, 0, zone)
     await message.answer(text, reply_markup=keyboard)
 
 
@@ -114,12 +117,13 @@ async def history_turned(
     manager: SessionManager,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    zone: tzinfo = UTC,
 ) -> None:
     chat_id = _query_chat(query)
     if chat_id is None or query.message is None:
         callback_answer.text = lt.BUTTON_EXPIRED
         return
-    text, keyboard = await history_page(manager, chat_id, callback_data.offset)
+    text, keyboard = await history_page(manager, chat_id, callback_data.offset, zone)
     try:
         await bot.edit_message_text(
             text, chat_id=chat_id, message_id=query.message.message_id, reply_markup=keyboard
@@ -133,7 +137,12 @@ async def history_turned(
 
 
 async def send_again(
-    session: Session, manager: SessionManager, courier: Courier, bot: Bot, chat_id: int
+    session: Session,
+    manager: SessionManager,
+    courier: Courier,
+    bot: Bot,
+    chat_id: int,
+    zone: tzinfo = UTC,
 ) -> None:
     """Send ``session``'s transcript and files to its chat again, or say why not."""
     if session.state in (SessionState.COLLECTING, SessionState.TRANSCRIBING):
@@ -142,7 +151,7 @@ async def send_again(
     if was_cancelled(session):
         await bot.send_message(chat_id, lt.cancelled_session(session))
         return
-    parts = await resend_parts(manager, session)
+    parts = await resend_parts(manager, session, zone)
     _log.info("session_resent", session_id=session.session_id, chat_id=chat_id, parts=len(parts))
     await courier.resend(session, parts)
 
@@ -163,11 +172,16 @@ async def _named_session(
 
 
 async def get(
-    message: Message, command: CommandObject, manager: SessionManager, courier: Courier, bot: Bot
+    message: Message,
+    command: CommandObject,
+    manager: SessionManager,
+    courier: Courier,
+    bot: Bot,
+    zone: tzinfo = UTC,
 ) -> None:
     found = await _named_session(message, command, manager, usage=lt.GET_USAGE)
     if found is not None:
-        await send_again(found, manager, courier, bot, message.chat.id)
+        await send_again(found, manager, courier, bot, message.chat.id, zone)
 
 
 async def get_pressed(
@@ -177,6 +191,7 @@ async def get_pressed(
     courier: Courier,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    zone: tzinfo = UTC,
 ) -> None:
     chat_id = _query_chat(query)
     session = (
@@ -186,14 +201,18 @@ async def get_pressed(
         callback_answer.text = lt.unknown_session(callback_data.session)
         callback_answer.show_alert = True
         return
-    await send_again(session, manager, courier, bot, chat_id)
+    await send_again(session, manager, courier, bot, chat_id, zone)
 
 
 # -- /find -------------------------------------------------------------------------------------
 
 
 async def find(
-    message: Message, command: CommandObject, manager: SessionManager, library: SessionLibrary
+    message: Message,
+    command: CommandObject,
+    manager: SessionManager,
+    library: SessionLibrary,
+    zone: tzinfo = UTC,
 ) -> None:
     words = (command.args or "").strip()
     if not words:
@@ -214,17 +233,21 @@ async def find(
         found.append(lt.FoundNote(hit.session_id, hit.sequence, session.created_at, fragments))
     labels = [(lt.find_button(n, hit), hit.session_id) for n, hit in enumerate(found, start=1)]
     keyboard = InlineKeyboardMarkup(inline_keyboard=get_buttons(labels)) if labels else None
-    await message.answer(lt.find_results(words, found), parse_mode="HTML", reply_markup=keyboard)
+    await message.answer(
+        lt.find_results(words, found, zone), parse_mode="HTML", reply_markup=keyboard
+    )
 
 
 # -- /forget -----------------------------------------------------------------------------------
 
 
-async def forget(message: Message, command: CommandObject, manager: SessionManager) -> None:
+async def forget(
+    message: Message, command: CommandObject, manager: SessionManager, zone: tzinfo = UTC
+) -> None:
     found = await _named_session(message, command, manager, usage=lt.FORGET_USAGE)
     if found is not None:
         keyboard = forget_keyboard(found.session_id)
-        await message.answer(lt.forget_question(found), reply_markup=keyboard)
+        await message.answer(lt.forget_question(found, zone), reply_markup=keyboard)
 
 
 async def forget_answered(

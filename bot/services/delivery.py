@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiogram import Bot
+from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
@@ -77,6 +78,8 @@ class Part:
     data: bytes | None = field(default=None, repr=False)
     filename: str | None = None
     output: str | None = None
+    html: bool = False  # ``text`` is Telegram HTML, escaped and within the limits already
+    caption: str | None = None  # of a file made here
 
 
 class Courier:
@@ -140,10 +143,14 @@ class Courier:
     async def _send_once(self, session: Session, part: Part) -> None:
         chat_id = session.chat_id
         if part.text is not None:
-            await self._bot.send_message(chat_id, texts.fit(part.text))
+            if part.html:  # cutting it could break a tag: it was built to fit
+                await self._bot.send_message(chat_id, part.text, parse_mode=ParseMode.HTML)
+            else:
+                await self._bot.send_message(chat_id, texts.fit(part.text))
         elif part.data is not None:
             name = part.filename or "file"
-            await self._bot.send_document(chat_id, BufferedInputFile(part.data, filename=name))
+            upload = BufferedInputFile(part.data, filename=name)
+            await self._bot.send_document(chat_id, upload, caption=part.caption)
         elif part.output is not None:
             folder = self._manager.folder(session.session_id)
             fd = await asyncio.to_thread(folder.open_output, part.output, UPLOAD_LIMIT_BYTES)

@@ -1,9 +1,10 @@
 """Tells the chat how its session is going, and delivers the transcript and the outputs.
 
 Listens on the session event bus: a finalized session gets one status message, edited
-with progress at most every ``edit_interval`` seconds; a TRANSCRIBED (or failed) session
-gets its transcript, split into messages of at most 4096 characters, plus a ``.txt``
-document when it does not fit in one message, then the notes that failed; once processing
+with progress at most every ``edit_interval`` seconds (and a "typing" chat action while
+notes are left), ending in a short line; a TRANSCRIBED (or failed) session gets its
+transcript (HTML, times in the owner's time zone, every note in its place, split at note
+boundaries), plus a ``.txt`` document when it does not fit in one message; once processing
 has ended, the processor's files (or its failure). Every message goes through the
 :class:`~bot.services.delivery.Courier`, which records each one that arrived and retries
 transient failures in this process, so delivery finishes and a restart re-sends nothing that
@@ -17,10 +18,12 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
 import structlog
 from aiogram import Bot
+from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot import texts
@@ -45,6 +48,7 @@ from sessions import (
 )
 
 _log = structlog.get_logger("bot.notifier")
+TYPING_SECONDS = 5.0  # how long Telegram shows a chat action
 
 
 @dataclass
@@ -55,6 +59,7 @@ class _Status:
     message_id: int | None = None
     text: str = ""
     last_edit: float = 0.0
+    last_typing: float = -TYPING_SECONDS
     pending: asyncio.Task[None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -70,8 +75,10 @@ class Notifier:
         edit_interval: float = 2.0,
         retry: RetryPolicy | None = None,
         sleep: Sleep | None = None,
+        zone: tzinfo = UTC,
     ) -> None:
         self._bot = bot
+        self._zone = zone  # the owner's time zone, for the times in the transcript
         self._manager = manager
         self._courier = Courier(bot, manager, retry=retry, sleep=sleep)
         self._edit_interval = edit_interval
@@ -130,6 +137,8 @@ class Notifier:
         entries = session.audio_entries if session is not None else []
         done = sum(e.transcription_status in finished for e in entries) or None
         self._spawn(self._send_status(status, texts.transcribing(count, total, done)))
+        if (done or 0) < count:
+            self._spawn(self._typing(status))
 
     async def _on_entry_status(self, event: EntryStatusChanged) -> None:
         status = self._status.get(event.session_id)
@@ -138,6 +147,8 @@ class Notifier:
             return
         text = texts.transcribing(status.entry_count, status.total_seconds, event.done)
         self._spawn(self._edit_throttled(event.session_id, text))
+        if event.done < status.entry_count:
+            self._spawn(self._typing(status))
 
     async def _on_state_changed(self, event: StateChanged) -> None:
         finished = (SessionState.TRANSCRIBED, SessionState.PROCESSED, SessionState.ERROR)
@@ -154,6 +165,18 @@ class Notifier:
             status.message_id = message.message_id
             status.text = text
             status.last_edit = time.monotonic()
+
+    async def _typing(self, status: _Status) -> None:
+        """Show "typing" in the chat while the last notes are transcribed (at most once
+        per the seconds Telegram shows it); a courtesy, so a failure changes nothing."""
+        now = time.monotonic()
+        if now - status.last_typing < TYPING_SECONDS:
+            return
+        status.last_typing = now
+        try:
+            await self._bot.send_chat_action(status.chat_id, ChatAction.TYPING)
+        except TelegramAPIError as exc:
+            _log.debug("chat_action_failed", chat_id=status.chat_id, error=exc.message)
 
     async def _edit_throttled(self, session_id: str, text: str) -> None:
         status = self._status.get(session_id)
@@ -217,7 +240,7 @@ class Notifier:
             else:
                 await self._finish_status(status, texts.transcribed(session))
                 await self._courier.send_all(
-                    session, await transcript_parts(self._manager, session)
+                    session, await transcript_parts(self._manager, session, self._zone)
                 )
         done = await self._manager.mark_delivered(session.session_id)
         _log.info(

@@ -1,5 +1,6 @@
-"""What a session's delivery is made of: the transcript's messages and file, the notes that
-failed, and the processor's files (or its failure), as :class:`~bot.services.delivery.Part`.
+"""What a session's delivery is made of: the transcript's messages (HTML, each note in its
+place, failed ones with their reason) and file, and the processor's files (or its failure),
+as :class:`~bot.services.delivery.Part`.
 
 Shared by the notifier (the first delivery, recorded part by part) and ``/get`` (the same
 parts sent again on request), so a transcript looks the same both times.
@@ -8,12 +9,14 @@ parts sent again on request), so a transcript looks the same both times.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, tzinfo
 
 import structlog
 
 from bot import texts
 from bot.services.delivery import UPLOAD_LIMIT_BYTES, Part
-from sessions import Session, SessionManager, SessionState
+from bot.transcript_texts import build_transcript
+from sessions import Session, SessionFolder, SessionManager, SessionState, TranscriptionStatus
 
 _log = structlog.get_logger("bot.delivery")
 
@@ -37,31 +40,40 @@ def was_cancelled(session: Session) -> bool:
     return any(e.code == CANCELLED for e in session.errors)
 
 
-async def transcript_parts(manager: SessionManager, session: Session) -> list[Part]:
-    """The transcript's messages (and its ``.txt`` when it takes more than one message),
-    then the notes that failed, in order."""
+async def transcript_parts(
+    manager: SessionManager, session: Session, zone: tzinfo = UTC
+) -> list[Part]:
+    """The transcript's messages (HTML: a header, then each note in its place, the failed
+    ones with their reason), and its ``.txt`` when it takes more than one message."""
     folder = manager.folder(session.session_id)
-    stored = await asyncio.to_thread(folder.read_process_input)
-    if stored is None:  # a TRANSCRIBED session has one; never block on its loss
-        _log.warning("transcript_missing", session_id=session.session_id)
-    transcript = stored or ""
-    chunks = texts.split_message(transcript)
-    header = texts.transcript_header(session)
-    messages = [texts.EMPTY_TRANSCRIPT] if not chunks else []
-    for n, chunk in enumerate(chunks):
-        if n > 0:
-            messages.append(chunk)
-        elif len(header) + 2 + len(chunk) <= texts.MESSAGE_LIMIT:
-            messages.append(f"{header}\n\n{chunk}")
-        else:  # the header pushes it over: send it alone
-            messages += [header, chunk]
-    parts = [Part(f"{TRANSCRIPT}/{n}", text=m) for n, m in enumerate(messages, start=1)]
-    if len(chunks) > 1:
+    texts_by_note = await asyncio.to_thread(_note_texts, folder, session)
+    transcript = build_transcript(session, texts_by_note, zone)
+    parts = [
+        Part(f"{TRANSCRIPT}/{n}", text=m, html=True)
+        for n, m in enumerate(transcript.messages, start=1)
+    ]
+    if len(transcript.messages) > 1:
         name = f"transcript_{session.session_id}.txt"
-        parts.append(Part(f"{TRANSCRIPT}/file", data=transcript.encode(), filename=name))
-    failed = texts.failed_notes(session)
-    parts += [Part(f"{TRANSCRIPT}/failed-notes/{n}", text=m) for n, m in enumerate(failed, start=1)]
+        caption = texts.transcript_file_caption(len(session.audio_entries))
+        data = transcript.plain.encode()
+        parts.append(Part(f"{TRANSCRIPT}/file", data=data, filename=name, caption=caption))
     return parts
+
+
+def _note_texts(folder: SessionFolder, session: Session) -> dict[int, str | None]:
+    """Each finished note's transcript text, by sequence (blocking: reads the disk)."""
+    found: dict[int, str | None] = {}
+    for entry in session.audio_entries:
+        if entry.transcription_status is TranscriptionStatus.COMPLETED:
+            text = folder.read_transcript_text(entry.sequence, entry.transcript_filename)
+            if text is None:  # a TRANSCRIBED session has it; never block on its loss
+                _log.warning(
+                    "note_transcript_missing",
+                    session_id=session.session_id,
+                    sequence=entry.sequence,
+                )
+            found[entry.sequence] = text
+    return found
 
 
 async def output_parts(manager: SessionManager, session: Session) -> list[Part]:
@@ -92,12 +104,12 @@ async def output_parts(manager: SessionManager, session: Session) -> list[Part]:
     return parts or [Part(f"{OUTPUTS}/none", text=texts.PROCESSED_NO_FILES)]
 
 
-async def resend_parts(manager: SessionManager, session: Session) -> list[Part]:
+async def resend_parts(manager: SessionManager, session: Session, zone: tzinfo = UTC) -> list[Part]:
     """Everything of a finished session's delivery, for sending it again (``/get``): its
     transcript (or why there is none), then its processor's outcome if processing ended."""
     if session.transcribed_at is None:
         return [Part(f"{TRANSCRIPT}/failed", text=texts.session_failed(session))]
-    parts = await transcript_parts(manager, session)
+    parts = await transcript_parts(manager, session, zone)
     if processing_ended(session):
         parts += await output_parts(manager, session)
     return parts

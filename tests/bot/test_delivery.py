@@ -102,22 +102,27 @@ async def test_300_failed_notes_fit_in_messages_and_delivery_ends(
 
     texts = sent_texts(fake)
     assert all(len(t) <= 4096 for t in texts)
-    failed = "\n".join(t for t in texts if "could not be transcribed" in t)
-    for n in (2, 150, 301):
-        assert f"Note {n} could not be transcribed" in failed
-    assert str(manager.storage.base_dir) not in failed  # reasons name files, not server paths
+    said = "\n".join(texts)
+    for n in (2, 150, 301):  # each failed note in its place, with its reason in plain words
+        assert f"Note {n} · " in said
+    assert said.count("(not transcribed: the file is damaged or not audio)") == 300
+    assert str(manager.storage.base_dir) not in said  # never a server path...
+    assert "error 2" not in said  # ... nor the error's own words
     stored = await manager.require_session(session.session_id)
     assert stored.delivered_at is not None
     assert stored.delivery.refused == {}
 
 
-async def test_notes_failing_alike_share_one_line(
+async def test_a_failure_without_known_words_is_said_plainly(
     fake: FakeTelegram, bot: Bot, manager: FileSessionManager
 ) -> None:
-    await with_failed_notes(manager, 300, reason="the model ran out of memory")
+    await with_failed_notes(manager, 2, reason="[Errno 12] Cannot allocate memory: {path}")
     await deliver_at_start(bot, manager)
-    [line] = [t for t in sent_texts(fake) if "could not be transcribed" in t]
-    assert line.startswith("Notes 2-301 could not be transcribed: the model ran out of memory")
+    said = "\n".join(sent_texts(fake))
+    reason = "(not transcribed: something went wrong (the bot's log has the details))"
+    assert said.count(reason) == 2
+    assert "Errno" not in said
+    assert "audio/" not in said
 
 
 async def test_empty_output_is_not_sent_and_delivery_ends(
@@ -215,10 +220,10 @@ async def test_backoff_is_capped() -> None:
 async def test_a_part_refused_for_good_is_skipped_and_noted(
     fake: FakeTelegram, bot: Bot, manager: FileSessionManager
 ) -> None:
-    session = await with_failed_notes(manager, 1)
+    session = await with_failed_notes(manager, 300)  # a transcript of several messages
     fake.fail_next("sendMessage", status=400, description="Bad Request: something odd")
     await deliver_at_start(bot, manager)
-    assert any(t.startswith("Note 2 could not be transcribed") for t in sent_texts(fake))
+    assert any("Note 301 · " in t for t in sent_texts(fake))  # the rest went on
     stored = await manager.require_session(session.session_id)
     assert stored.delivered_at is not None
     assert stored.delivery.refused == {"transcript/1": "Bad Request: something odd"}
@@ -256,8 +261,10 @@ async def test_restart_after_part_one_of_three_sends_only_the_rest(
     finally:
         await close_bot(second_run)
     texts = sent_texts(fake)
-    assert [t.split(" ", 1)[0] for t in texts] == ["Transcript", "Second.", "Third."]
-    assert texts[0].split("\n\n")[1].startswith("First.")
+    assert [t.split(" ", 1)[0] for t in texts] == ["Transcript", "Note", "Note"]
+    assert texts[0].split("\n\n")[1].split("\n")[1].startswith("First.")
+    assert texts[1].split("\n")[1].startswith("Second.")
+    assert texts[2].split("\n")[1].startswith("Third.")
     assert documents(fake) == [f"transcript_{session.session_id}.txt"]
     stored = await manager.require_session(session.session_id)
     assert stored.delivery.sent == [

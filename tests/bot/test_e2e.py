@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -88,7 +90,7 @@ def is_text(chat: int, fragment: str) -> Any:
 async def test_start_notes_done_transcript(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
-    await launch(fake, tmp_path, running)
+    await launch(fake, tmp_path, running, TIMEZONE="Asia/Kolkata")
     assert [c["command"] for c in fake.commands] == [c for c, _ in texts.COMMANDS]
 
     fake.text(CHAT, USER, "/start")
@@ -102,13 +104,28 @@ async def test_start_notes_done_transcript(
     await fake.wait_for(is_text(CHAT, "Transcribing 3 notes (0:20)"), timeout=20)
     transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
     assert transcript.text is not None
-    body = transcript.text.split("\n\n", 1)[1]
-    paragraphs = body.split("\n\n")
-    assert len(paragraphs) == 3
-    for paragraph, name in zip(paragraphs, names, strict=True):
-        assert word_error_rate(REFERENCES[name], paragraph) <= 0.3, paragraph
-    await fake.wait_for(is_text(CHAT, "Transcribed 3 notes."), timeout=10)
+    # HTML: the header in bold, every piece of text escaped (the fake parses it like Telegram).
+    assert transcript.parse_mode == "HTML"
+    raw = transcript.params["text"]
+    assert raw.startswith("<b>Transcript of session ")
+    assert "\n\n<b>Note 1 · " in raw
+    header, *blocks = transcript.text.split("\n\n")
+    assert len(blocks) == 3
+    said = []
+    for n, (block, name) in enumerate(zip(blocks, names, strict=True), start=1):
+        heading, text = block.split("\n", 1)
+        assert heading.startswith(f"Note {n} · ")
+        assert word_error_rate(REFERENCES[name], text) <= 0.3, text
+        said.append(text)
+    await fake.wait_for(is_text(CHAT, "Done: 3 notes transcribed."), timeout=10)
     await eventually(lambda: delivered(tmp_path))
+    [stored] = metadata(tmp_path)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    created = datetime.fromisoformat(stored["created_at"]).astimezone(kolkata)
+    assert header.split("\n")[1] == f"{created:%a %d %b %Y, %H:%M} (Asia/Kolkata) · 3 notes, 0:20"
+    received = datetime.fromisoformat(stored["audio_entries"][0]["received_at"])
+    assert blocks[0].startswith(f"Note 1 · {received.astimezone(kolkata):%H:%M} · ")
+    body = "\n\n".join(said)
 
     [session] = metadata(tmp_path)
     folder = tmp_path / "sessions" / session["session_id"]
@@ -174,9 +191,11 @@ async def test_corrupt_note_beside_good_ones(
     fake.text(CHAT, USER, "/done")
     transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
     assert transcript.text is not None
-    assert len(transcript.text.split("\n\n")) == 3  # header + two paragraphs
-    failed = await fake.wait_for(is_text(CHAT, "Note 2 could not be transcribed"), timeout=10)
-    assert failed.text is not None
+    header, *blocks = transcript.text.split("\n\n")  # the header, then each note in its place
+    assert header.endswith(", 1 failed")
+    assert len(blocks) == 3
+    assert blocks[1].startswith("Note 2 · ")
+    assert blocks[1].endswith("\n(not transcribed: the file is damaged or not audio)")
     [session] = metadata(tmp_path)
     assert [e["transcription_status"] for e in session["audio_entries"]] == [
         "COMPLETED",

@@ -116,8 +116,9 @@ async def test_library_in_the_chat(
     assert again.text == transcript.text
 
     # /find: HTML with the word marked, a button per hit.
+    since = len(fake.sent)  # the transcript is HTML too: only what comes after /find
     fake.text(CHAT, USER, f"/find {word}")
-    found = await fake.wait_for(lambda c: c.chat_id == CHAT and c.parse_mode == "HTML")
+    found = await fake.wait_for(lambda c: c.chat_id == CHAT and c.parse_mode == "HTML", since=since)
     assert f"Session {sid}" in (found.text or "")
     assert re.search(rf"<b>{word}</b>", found.params["text"], re.IGNORECASE)
     assert [d for _, d in found.buttons()] == [f"get:{sid}"]

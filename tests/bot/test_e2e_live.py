@@ -48,7 +48,8 @@ def logged_count(proc: BotProcess, event: str) -> int:
 
 def transcript_paragraphs(call_text: str | None) -> list[str]:
     assert call_text is not None
-    return call_text.split("\n\n", 1)[1].split("\n\n")
+    # After the header, one block per note: its heading line ("Note 1 · 19:48 · 0:05"), its text.
+    return [b.split("\n", 1)[1] for b in call_text.split("\n\n", 1)[1].split("\n\n")]
 
 
 def assert_matches(paragraphs: list[str], names: list[str]) -> None:

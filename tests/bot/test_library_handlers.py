@@ -108,10 +108,9 @@ async def test_another_chats_session_is_answered_like_an_unknown_id(
     assert found.parse_mode == "HTML"
     assert "<b>walrus</b>" in found.params["text"]
     await harness.text(f"/get {sid}")
-    assert (
-        harness.replies()[-1]
-        == f"Transcript of session {sid} (1 note, 0:02):\n\nthe walrus keeps a secret"
-    )
+    again = harness.replies()[-1]
+    assert again.startswith(f"Transcript of session {sid}\n")
+    assert again.endswith("\nthe walrus keeps a secret")
 
 
 async def test_short_forms_of_an_id(
@@ -121,14 +120,14 @@ async def test_short_forms_of_an_id(
     second = await transcribed_session(manager, "second one")
     assert first != second
     await harness.text(f"/get {first}")  # a whole id is exact, even if a longer one holds it
-    assert harness.replies()[-1].startswith(f"Transcript of session {first} ")
+    assert harness.replies()[-1].startswith(f"Transcript of session {first}\n")
     common = first[:10]  # the date: both have it
     await harness.text(f"/get {common}")
     assert harness.replies()[-1] == lt.ambiguous_session(common, [second, first])
     date, time = second[:10], second[11:]
     typed = f"{date} {time[:8].replace('-', ':')}{time[8:]}"  # as people write a time
     await harness.text(f"/get {typed}")
-    assert harness.replies()[-1].startswith(f"Transcript of session {second} ")
+    assert harness.replies()[-1].startswith(f"Transcript of session {second}\n")
     await harness.text("/get 1999-01-01")
     assert harness.replies()[-1] == lt.unknown_session("1999-01-01")
     await harness.text("/get")

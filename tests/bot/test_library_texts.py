@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from bot import library_texts as lt
 from bot.callbacks import DoneButton, ForgetButton, GetButton, HistoryPage, history_keyboard
@@ -30,6 +31,15 @@ def session(state: SessionState = SessionState.TRANSCRIBED, *, notes: int = 2) -
 def visible(markup: str) -> str:
     """What Telegram shows of an HTML message: tags gone, entities decoded."""
     return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def test_dates_are_in_the_owners_time_zone() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")  # 19:47 UTC is 01:17 the next day there
+    assert lt.history_line(1, session(), None, kolkata).startswith(
+        "1. 2026-11-25 01:17 Asia/Kolkata · 2 notes"
+    )
+    assert lt.history_button(1, session(), kolkata).startswith("1. 2026-11-25 01:17 Asia/Kolkata")
+    assert "(2026-11-25 01:17 Asia/Kolkata," in lt.forget_question(session(), kolkata)
 
 
 def test_history_line_has_date_notes_length_state_and_first_words() -> None:

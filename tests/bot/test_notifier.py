@@ -38,14 +38,21 @@ async def test_progress_is_one_message_edited_at_most_every_interval(
     status_id = sends[0].message_id
     edits = [c for c in fake.sent if c.method == "editMessageText"]
     assert all(e.message_id == status_id for e in edits)
-    assert edits[-1].text == "Transcribed 6 notes."
+    assert edits[-1].text == "Done: 6 notes transcribed."
     progress = edits[:-1]
     assert len(progress) < 6  # throttled: six entries finished within one interval
     gaps = [b.timestamp - a.timestamp for a, b in itertools.pairwise(edits)]
     assert all(gap >= 0.45 for gap in gaps[:-1])  # the final edit may come at once
-    transcript = [c for c in sends if c.text and c.text.startswith("Transcript of")]
+    transcript = [c for c in sends if c.text and c.text.startswith("Transcript of session ")]
     assert len(transcript) == 1
+    assert transcript[0].parse_mode == "HTML"
     assert (await manager.require_session(session.session_id)).delivered_at is not None
+    # "typing" while the notes were transcribed: before the transcript, not once per note.
+    typing = [c for c in fake.sent if c.method == "sendChatAction"]
+    assert typing
+    assert all(c.chat_id == CHAT and c.params["action"] == "typing" for c in typing)
+    assert len(typing) < 6
+    assert typing[0].timestamp <= transcript[0].timestamp
 
 
 async def test_progress_counts_notes_transcribed_before_done(
@@ -66,6 +73,8 @@ async def test_progress_counts_notes_transcribed_before_done(
 
     [status] = [c for c in fake.sent if c.method == "sendMessage"]
     assert status.text == "Transcribing 3 notes (0:06): 2 of 3 done..."
+    [typing] = [c for c in fake.sent if c.method == "sendChatAction"]  # the last note runs
+    assert typing.params["action"] == "typing"
 
 
 async def test_long_transcript_is_split_and_sent_as_a_file(
@@ -77,16 +86,24 @@ async def test_long_transcript_is_split_and_sent_as_a_file(
     session = await finished(manager, f"text:{sentence * 60}", f"text:{sentence * 60}", "corrupt")
     await notifier.wait_idle()
 
-    texts = [c.text or "" for c in fake.sent if c.method == "sendMessage"]
-    body = [t for t in texts if t.startswith("Transcript of") or t.startswith("This is")]
+    sent = [c for c in fake.sent if c.method == "sendMessage"]
+    texts = [c.text or "" for c in sent]
+    body = [c for c in sent if c.parse_mode == "HTML"]
     assert len(body) >= 2
     assert all(len(t) <= 4096 for t in texts)
-    assert all(t.rstrip().endswith(".") for t in body)  # split at sentence ends
+    assert body[0].text
+    assert body[0].text.startswith("Transcript of session ")
+    # Split at note boundaries: each message starts with a note's heading (after the header).
+    assert all((c.text or "").startswith("Note ") for c in body[1:])
+    assert all(sum(t.count(f"Note {n} ·") for t in texts) == 1 for n in (1, 2, 3))
     [document] = [c for c in fake.sent if c.method == "sendDocument"]
     assert document.document_name == f"transcript_{session.session_id}.txt"
-    input_txt = manager.get_session_path(session.session_id) / "process/input.txt"
-    assert document.document_bytes == input_txt.read_bytes()
-    assert any(t.startswith("Note 3 could not be transcribed") for t in texts)
+    plain = (document.document_bytes or b"").decode()
+    assert plain.startswith("Transcript of session ")
+    assert "3 notes" in plain.splitlines()[1]
+    assert plain.count(sentence.strip()) == 120
+    assert document.caption == "The whole transcript (3 notes) as a text file."
+    assert any("Note 3 ·" in t and "(not transcribed: the file is damaged" in t for t in texts)
 
 
 async def test_resume_delivers_what_finished_while_down(

@@ -6,6 +6,7 @@ import itertools
 import json
 from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -30,6 +31,7 @@ def _no_processor_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROCESSOR", raising=False)
     monkeypatch.delenv("PROCESSOR_TIMEOUT_SECONDS", raising=False)
     monkeypatch.delenv("PROCESSOR_ENV", raising=False)
+    monkeypatch.delenv("TIMEZONE", raising=False)
 
 
 def settings(**values: object) -> ProcessingSettings:
@@ -123,6 +125,21 @@ async def test_markdown_document_of_a_session(manager: FileSessionManager) -> No
     positions = [md.index(part) for part in expected]
     assert positions == sorted(positions)
     assert md.count("## Note") == 4
+
+
+async def test_markdown_times_are_in_the_owners_time_zone(manager: FileSessionManager) -> None:
+    session = await transcribed_session(manager, ("text:Hello.", 2))
+    folder = SessionFolder(manager.get_session_path(session.session_id))
+    processor = build_processor(settings(processor="markdown", timezone="America/New_York"))
+    assert processor is not None
+    await processor.run(session, folder)
+    md = (output_dir(manager, session) / "session.md").read_text()
+    zone = ZoneInfo("America/New_York")
+    created = session.created_at.astimezone(zone)
+    assert md.startswith(f"# Voice notes, {created:%Y-%m-%d %H:%M} America/New_York\n")
+    received = session.audio_entries[0].received_at.astimezone(zone)
+    assert f"## Note 1 · {received:%H:%M:%S} America/New_York · 0:02" in md
+    assert " UTC" not in md
 
 
 async def test_srt_is_one_continuous_timeline(manager: FileSessionManager) -> None:

@@ -1,0 +1,175 @@
+"""The delivered transcript: a header, then each note numbered, as Telegram HTML messages
+(every piece of transcript text escaped) and as the plain text of its ``.txt`` file.
+
+Times are written in the owner's time zone (``TIMEZONE``). A note that could not be
+transcribed keeps its place, with a reason in plain words. Messages are split at note
+boundaries first, and a note too long for one message at paragraphs, then sentences; each
+message is valid HTML on its own and at most :data:`MESSAGE_LIMIT` characters long as
+Telegram counts them (UTF-16 code units of the text after its tags are parsed).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from bot.texts import MESSAGE_LIMIT, notes, split_message
+from sessions import AudioEntry, Session, TranscriptionStatus
+from sessions.formatting import format_duration
+
+# A note longer than this (in characters) is shown folded: an expandable blockquote.
+FOLD_AT = 700
+# Room kept in each message for a note's heading and the blank lines between notes.
+_HEADING_ROOM = 120
+
+# The entry's failure, by the code the transcription stage records for it, in plain words.
+_REASONS = {
+    "decode_failed": "the file is damaged or not audio",
+    "audio_missing": "the audio file is missing",
+    "timeout": "it took too long to transcribe",
+    "too_long": "it is too long",
+    "transcription_failed": "transcription failed (the bot's log has the details)",
+}
+# Without a known code (an older session, say), words of the recorded error say which.
+_REASON_WORDS = (
+    ("decode", _REASONS["decode_failed"]),
+    ("missing", _REASONS["audio_missing"]),
+    ("longer than", _REASONS["timeout"]),
+    ("timed out", _REASONS["timeout"]),
+    ("too long", _REASONS["too_long"]),
+)
+_UNKNOWN_REASON = "something went wrong (the bot's log has the details)"
+_TAG = re.compile(r"<[^<>]*>")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A session's transcript as messages (HTML) and as the text of its ``.txt`` file."""
+
+    messages: list[str]
+    plain: str
+
+
+def telegram_length(message: str) -> int:
+    """The length Telegram counts for an HTML ``message``: UTF-16 code units of its text
+    once the tags are parsed and the entities unescaped."""
+    text = html.unescape(_TAG.sub("", message))
+    return len(text.encode("utf-16-le")) // 2
+
+
+def failure_reason(session: Session, entry: AudioEntry) -> str:
+    """Why ``entry`` could not be transcribed, in plain words (never a path or an errno)."""
+    codes = [e.code for e in session.errors if e.sequence == entry.sequence]
+    for code in reversed(codes):
+        if code in _REASONS:
+            return _REASONS[code]
+    error = (entry.error or "").lower()
+    return next((reason for words, reason in _REASON_WORDS if words in error), _UNKNOWN_REASON)
+
+
+def header_lines(session: Session, zone: tzinfo) -> list[str]:
+    """The header in plain text: the session's name (for /get), when it began, how many
+    notes, how long, how many failed."""
+    created = session.created_at.astimezone(zone)
+    failed = sum(
+        e.transcription_status is TranscriptionStatus.FAILED for e in session.audio_entries
+    )
+    counts = (
+        f"{notes(len(session.audio_entries))}, {format_duration(session.total_duration_seconds)}"
+    )
+    if failed:
+        counts += f", {failed} failed"
+    return [
+        f"Transcript of session {session.session_id}",
+        f"{created:%a %d %b %Y, %H:%M} ({_zone_name(created)}) · {counts}",
+    ]
+
+
+def build_transcript(
+    session: Session, texts: Mapping[int, str | None], zone: tzinfo, limit: int = MESSAGE_LIMIT
+) -> Transcript:
+    """The transcript of ``session``, whose notes' texts are ``texts`` (by sequence; None
+    when a finished note's text is missing)."""
+    head = header_lines(session, zone)
+    created = session.created_at.astimezone(zone)
+    blocks: list[str] = []
+    plain = [*head]
+    for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
+        heading = _heading(entry, created, zone)
+        body, shown = _body(session, entry, texts.get(entry.sequence))
+        plain += ["", heading, body]
+        blocks += _note_blocks(heading, body, shown, limit - _HEADING_ROOM)
+    first = f"<b>{html.escape(head[0])}</b>\n{html.escape(head[1])}"
+    return Transcript(messages=_pack([first, *blocks], limit), plain="\n".join(plain) + "\n")
+
+
+def _zone_name(moment: datetime) -> str:
+    return str(moment.tzinfo) if moment.tzinfo is not None else "UTC"
+
+
+def _heading(entry: AudioEntry, created: datetime, zone: tzinfo) -> str:
+    received = entry.received_at.astimezone(zone)
+    when = f"{received:%H:%M}"
+    if received.date() != created.date():
+        when = f"{received:%d %b} {when}"
+    parts = [f"Note {entry.sequence}", when, format_duration(entry.duration_seconds)]
+    if (entry.mime_type or "").startswith("video/"):
+        parts.append("round video")
+    return " · ".join(parts)
+
+
+def _body(session: Session, entry: AudioEntry, text: str | None) -> tuple[str, bool]:
+    """The note's text, and whether it is the speech itself (rather than a remark)."""
+    if entry.transcription_status is TranscriptionStatus.FAILED:
+        return f"(not transcribed: {failure_reason(session, entry)})", False
+    if entry.transcription_status is not TranscriptionStatus.COMPLETED or text is None:
+        return "(its transcript is missing)", False
+    if not text.strip():
+        return "(no speech recognised)", False
+    return text.strip(), True
+
+
+def _note_blocks(heading: str, body: str, speech: bool, room: int) -> list[str]:
+    """One block per message the note needs: its heading (marked "continued" after the
+    first) and its text, escaped; a long text folded in an expandable blockquote."""
+    if not speech:
+        return [f"<b>{html.escape(heading)}</b>\n<i>{html.escape(body)}</i>"]
+    chunks = _split_counted(body, room)
+    blocks = []
+    for n, chunk in enumerate(chunks):
+        title = heading if n == 0 else f"{heading.split(' · ')[0]} (continued)"
+        text = html.escape(chunk)
+        if len(body) > FOLD_AT:
+            text = f"<blockquote expandable>{text}</blockquote>"
+        blocks.append(f"<b>{html.escape(title)}</b>\n{text}")
+    return blocks
+
+
+def _split_counted(text: str, room: int) -> list[str]:
+    """``text`` split at paragraphs, then sentences, into chunks Telegram counts as at
+    most ``room`` long (characters outside the BMP count twice)."""
+    limit = room
+    while True:
+        chunks = split_message(text, limit)
+        if all(len(c.encode("utf-16-le")) // 2 <= room for c in chunks) or limit <= 1:
+            return chunks
+        limit = max(1, limit * 3 // 4)
+
+
+def _pack(blocks: list[str], limit: int) -> list[str]:
+    """Blocks joined by blank lines into as few messages as fit in ``limit``."""
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        joined = f"{current}\n\n{block}" if current else block
+        if current and telegram_length(joined) > limit:
+            messages.append(current)
+            current = block
+        else:
+            current = joined
+    if current:
+        messages.append(current)
+    return messages
