@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,27 +203,16 @@ async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> U
         if dropped is None:
             return None
     commands = [BotCommand(command=c, description=d) for c, d in texts.COMMANDS]
-    told = await until_answered(
-        lambda: bot.set_my_commands(commands), what="setMyCommands", api=api, stopping=stopping
-    )
-    if told is None:
-        return None
-    # What an empty chat shows before the first message: what the bot does.
-    described = await until_answered(
-        lambda: bot.set_my_description(texts.DESCRIPTION),
-        what="setMyDescription",
-        api=api,
-        stopping=stopping,
-    )
-    if described is None:
-        return None
-    summarised = await until_answered(
-        lambda: bot.set_my_short_description(texts.SHORT_DESCRIPTION),
-        what="setMyShortDescription",
-        api=api,
-        stopping=stopping,
-    )
-    return None if summarised is None else me
+    setup: list[tuple[str, Callable[[], Awaitable[bool]]]] = [
+        ("setMyCommands", lambda: bot.set_my_commands(commands)),
+        # What an empty chat shows before the first message: what the bot does.
+        ("setMyDescription", lambda: bot.set_my_description(texts.DESCRIPTION)),
+        ("setMyShortDescription", lambda: bot.set_my_short_description(texts.SHORT_DESCRIPTION)),
+    ]
+    for what, call in setup:
+        if await until_answered(call, what=what, api=api, stopping=stopping) is None:
+            return None
+    return me
 
 
 def api_base(settings: BotSettings) -> str:
