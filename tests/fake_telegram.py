@@ -401,6 +401,14 @@ def _render(text: str, parse_mode: str | None) -> str:
     raise _bad_request(f"unsupported parse_mode {parse_mode!r}")
 
 
+def _set_markup(message: dict[str, Any], markup: dict[str, Any] | None) -> None:
+    """Give a stored message ``markup`` (None: no keyboard), as an edit does."""
+    if markup is None:
+        message.pop("reply_markup", None)
+    else:
+        message["reply_markup"] = markup
+
+
 def _update_type(update: dict[str, Any]) -> str | None:
     return next((key for key in update if key != "update_id"), None)
 
@@ -1339,10 +1347,7 @@ class FakeTelegram:
             raise _ApiError(400, _NOT_MODIFIED)
         message["text"] = text
         message["edit_date"] = int(time.time())
-        if new_markup is None:
-            message.pop("reply_markup", None)
-        else:
-            message["reply_markup"] = new_markup
+        _set_markup(message, new_markup)
         self._record(
             SentCall(
                 method="editMessageText",
@@ -1368,10 +1373,7 @@ class FakeTelegram:
         new_markup = markup if isinstance(markup, dict) and markup.get("inline_keyboard") else None
         if message.get("reply_markup") == new_markup:
             raise _ApiError(400, _NOT_MODIFIED)
-        if new_markup is None:
-            message.pop("reply_markup", None)
-        else:
-            message["reply_markup"] = new_markup
+        _set_markup(message, new_markup)
         self._record(
             SentCall(
                 method="editMessageReplyMarkup",
