@@ -14,7 +14,7 @@ Per note: served -> durable, from the getUpdates response that first handed the 
 bot (noted by the fake subclass below as the response is made) to the bot's
 ``session_event`` log line for that note's ``audio_added`` (logged right after metadata.json
 was fsync'd and renamed; its ISO timestamp is mapped onto this process's monotonic clock);
-and served -> ack, to the "Got it" reply being recorded by the fake. Prints, per thread count,
+and served -> ack, to the reaction on the note being recorded by the fake. Prints, per thread count,
 median, p90 and max of each over all rounds' notes, each round's median, and the busy/idle
 ratio of the medians; whether each busy burst fell wholly inside chat A's transcription; the
 getUpdates calls during the bursts and how many updates they carried (in-flight updates are
@@ -77,7 +77,7 @@ class Burst:
     """One burst of voice notes to one chat, and what became of it."""
 
     durable: list[float]  # seconds, served -> audio_added logged, in send order
-    ack: list[float]  # seconds, served -> "Got it" reply recorded, in send order
+    ack: list[float]  # seconds, served -> the note's reaction recorded, in send order
     first_served: float
     last_durable: float
     polls: int
@@ -100,30 +100,14 @@ def _mono(iso: str, offset: float) -> float:
     return datetime.fromisoformat(iso).timestamp() + offset
 
 
-def _reply_to(call: SentCall) -> int | None:
-    raw = call.params.get("reply_parameters")
-    if isinstance(raw, str):
-        raw = json.loads(raw)
-    if isinstance(raw, dict) and raw.get("message_id") is not None:
-        return int(raw["message_id"])
-    value = call.params.get("reply_to_message_id")
-    return None if value is None else int(value)
-
-
 def _sessions(data_dir: Path) -> list[dict[str, Any]]:
     found = sorted((data_dir / "sessions").glob("*/metadata.json"))
     return [json.loads(p.read_text()) for p in found]
 
 
 def _acks(fake: TimedFake, chat_id: int) -> list[SentCall]:
-    return [
-        c
-        for c in fake.sent
-        if c.chat_id == chat_id
-        and c.method == "sendMessage"
-        and c.text is not None
-        and c.text.startswith("Got it")
-    ]
+    """The bot's reactions in ``chat_id``: each says a note is stored (on the note itself)."""
+    return [c for c in fake.sent if c.chat_id == chat_id and c.method == "setMessageReaction"]
 
 
 async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:  # noqa: ASYNC109
@@ -140,12 +124,12 @@ def _send(fake: TimedFake, chat_id: int, data: bytes, seconds: int, count: int) 
 
 
 async def _burst(fake: TimedFake, chat_id: int, count: int) -> tuple[list[int], int]:
-    """Push ``count`` short notes at once; wait until each has its "Got it"."""
+    """Push ``count`` short notes at once; wait until each has its reaction."""
     data = (FIXTURES / SHORT_NOTE).read_bytes()
     polls_before = len(fake.polls)
     update_ids = _send(fake, chat_id, data, SHORT_SECONDS, count)
     await _until(
-        lambda: len({_reply_to(c) for c in _acks(fake, chat_id)}) >= count,
+        lambda: len({c.message_id for c in _acks(fake, chat_id)}) >= count,
         120,
         f"{count} acks in chat {chat_id}",
     )
@@ -173,9 +157,8 @@ def _measure(
             added.setdefault(event["sequence"], []).append(_mono(event["timestamp"], offset))
     acks: dict[int, list[float]] = {}
     for call in _acks(fake, chat_id):
-        reply_to = _reply_to(call)
-        if reply_to is not None:
-            acks.setdefault(reply_to, []).append(call.timestamp)
+        if call.message_id is not None:
+            acks.setdefault(call.message_id, []).append(call.timestamp)
 
     messages = [fake.message_of[u][1] for u in update_ids]
     durable, ack = [], []
@@ -241,10 +224,7 @@ class Round:
 async def _round(fake: TimedFake, proc: BotProcess, n: int, notes: int, long_notes: int) -> Round:
     chat_a, chat_b, chat_c = CHAT_A + n, CHAT_B + n, CHAT_C + n
     _send(fake, chat_a, (FIXTURES / LONG_NOTE).read_bytes(), LONG_SECONDS, long_notes)
-    await fake.wait_for(
-        lambda c: c.chat_id == chat_a and f"Got it: {long_notes} notes" in (c.text or ""),
-        timeout=30,
-    )
+    await fake.wait_reactions(chat_a, long_notes, timeout=30)
     fake.text(chat_a, chat_a, "/done")
     status = await fake.wait_for(
         lambda c: c.chat_id == chat_a and (c.text or "").startswith("Transcribing"), timeout=30

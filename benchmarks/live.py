@@ -9,11 +9,11 @@ in a temp folder. Runs two real bots (``python -m bot``, JSON logs, their own SE
 one with LIVE_TRANSCRIPTION=true and one with false, each against its own fake Bot API
 (tests/fake_telegram.py) in this process, both started once and kept for every round. Each
 round, in a new chat each time:
-- live on, then off: the user sends the notes one by one, waiting for each "Got it" reply
+- live on, then off: the user sends the notes one by one, waiting for each note's reaction (stored)
   and then ``--pause`` seconds, then /done right after the last reply;
 - the floor: the off bot, a session holding only the last note, /done;
 - unless ``--no-burst``: the same session with no pause at all (every note pushed at once,
-  faster than they can be transcribed), /done right after the last "Got it", on and off.
+  faster than they can be transcribed), /done right after the last reaction, on and off.
 Measured: from pushing /done to the fake recording the transcript's first message (its
 header, "Transcript of session"), and, at /done, how many notes were not yet transcribed
 (from metadata.json). Also the model's own time on the last note (its ``entry_transcribed``
@@ -38,7 +38,7 @@ from benchmarks.corpus import Note, build_corpus
 from tests.bot.bot_process import BotProcess
 from tests.fake_telegram import FakeTelegram, SentCall
 
-NOTE_TIMEOUT = 120.0  # seconds for one "Got it" reply; generous: the machine may be loaded
+NOTE_TIMEOUT = 120.0  # seconds for one note's reaction; generous: the machine may be loaded
 DONE_TIMEOUT = 900.0  # seconds for a transcript of the whole session with live off
 
 
@@ -72,10 +72,6 @@ def _is_text(chat: int, fragment: str) -> Any:
     return check
 
 
-def _got_it(count: int) -> str:
-    return f"Got it: {count} note" + ("" if count == 1 else "s")
-
-
 async def session(bot: Bot, chat: int, notes: list[Note], pause: float | None) -> Timing:
     """Send ``notes`` to ``chat`` (``pause`` seconds after each reply but the last; None:
     all at once), then /done right after the last reply; the time until the transcript."""
@@ -84,9 +80,9 @@ async def session(bot: Bot, chat: int, notes: list[Note], pause: float | None) -
         file_id = fake.add_file(note.path.read_bytes())
         fake.voice(chat, chat, file_id=file_id, duration=round(note.seconds))
         if pause is not None and n < len(notes):  # /done comes right after the last note
-            await fake.wait_for(_is_text(chat, _got_it(n)), timeout=NOTE_TIMEOUT)
+            await fake.wait_reactions(chat, n, timeout=NOTE_TIMEOUT)
             await asyncio.sleep(pause)
-    await fake.wait_for(_is_text(chat, _got_it(len(notes))), timeout=NOTE_TIMEOUT * len(notes))
+    await fake.wait_reactions(chat, len(notes), timeout=NOTE_TIMEOUT * len(notes))
     since = len(fake.sent)
     pushed = time.monotonic()
     fake.text(chat, chat, "/done")

@@ -25,6 +25,7 @@ from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
 from bot.middlewares.retry import RetryMiddleware
+from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier
 from bot.services.ingest import IngestService
 from bot.services.notifier import Notifier
@@ -81,11 +82,12 @@ def build_dispatcher(
     manager: SessionManager,
     ingest: IngestService,
     ordering: ChatOrdering,
+    collecting: CollectingStatus,
 ) -> Dispatcher:
     """The dispatcher, with dependencies handed to handlers as workflow data. Messages and
     button taps alike pass the access check and wait for their turn in their chat; every
     tap is answered."""
-    dp = Dispatcher(manager=manager, ingest=ingest)
+    dp = Dispatcher(manager=manager, ingest=ingest, collecting=collecting)
     dp.update.outer_middleware(UpdateLoggingMiddleware())
     access = AccessMiddleware(settings.access)
     dp.message.outer_middleware(access)
@@ -297,7 +299,10 @@ async def run_bot(
         ingest.attach()
         processing = processing or ProcessingSettings()
         retention = retention or RetentionSettings()
-        dp = build_dispatcher(settings, manager, ingest, ordering)
+        collecting = CollectingStatus(bot, manager)
+        collecting.attach()
+        parts.push_async_callback(collecting.stop)
+        dp = build_dispatcher(settings, manager, ingest, ordering, collecting)
         dp["processor_label"] = processing.label
         dp["retention"] = retention
         dp["courier"] = Courier(bot, manager)

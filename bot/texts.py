@@ -131,9 +131,32 @@ def not_saved_download_failed(attempts: int) -> str:
     )
 
 
-def acknowledged(session: Session) -> str:
-    count, length = len(session.audio_entries), session.total_duration_seconds
-    return f"Got it: {notes(count)}, {format_duration(length)}."
+PREVIEW_LIMIT = 160  # of the last note's text in the collecting message: a glimpse, no more
+COLLECTING_EMPTY = "No notes in this session now (all taken back). Send a voice note to go on."
+COLLECTING_CANCELLED = "Cancelled: the notes of this session were discarded."
+COLLECTING_DELETED = "This session was deleted."
+
+
+def collecting(count: int, total_seconds: float, preview: tuple[int, str] | None = None) -> str:
+    """The one message of an open session, edited as notes arrive: how much is recorded,
+    and the newest note live transcription has finished (its number and first words)."""
+    lines = [f"Recording: {notes(count)}, {format_duration(total_seconds)}."]
+    if preview is not None:
+        sequence, text = preview
+        glimpse = _shorten(text, PREVIEW_LIMIT) or "(no speech)"
+        lines.append(f"Note {sequence}: \u201c{glimpse}\u201d")
+    lines.append("Send more, or tap Done for the transcript.")
+    return "\n".join(lines)
+
+
+def collecting_closed(count: int, total_seconds: float) -> str:
+    """The collecting message once its session is finalized (no button any more)."""
+    return f"Finished: {notes(count)}, {format_duration(total_seconds)}."
+
+
+def previous_session_finishing(count: int) -> str:
+    """/start while a session holds notes: that one is finalized first."""
+    return f"Finishing your previous session ({notes(count)}): its transcript will follow."
 
 
 def transcribing(count: int, total_seconds: float, done: int | None = None) -> str:

@@ -131,7 +131,7 @@ async def send_notes(fake: FakeTelegram, names: Sequence[str]) -> list[float]:
         file_id = fake.add_file((FIXTURES / name).read_bytes())
         fake.voice(CHAT, CHAT, file_id=file_id, duration=5)
         sent_at.append(time.monotonic())
-    await fake.wait_for(text_with(f"Got it: {len(names)} notes"), timeout=120)
+    await fake.wait_reactions(CHAT, len(names), timeout=120)  # each note stored
     return sent_at
 
 

@@ -98,6 +98,14 @@ _DEFAULT_UPDATE_TYPES = _ALL_UPDATE_TYPES - {
     "message_reaction",
     "message_reaction_count",
 }
+# The emoji a bot may react with (ReactionTypeEmoji in the Bot API); any other is refused.
+_REACTION_LIST = (
+    "👍 👎 ❤ 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 "
+    "❤\u200d🔥 🌚 🌭 💯 🤣 ⚡ 🍌 🏆 💔 🤨 😐 🍓 🍾 💋 🖕 😈 😴 😭 🤓 👻 "
+    "👨\u200d💻 👀 🎃 🙈 😇 😨 🤝 ✍ 🤗 🫡 🎅 🎄 ☃ 💅 🤪 🗿 🆒 💘 🙉 🦄 "
+    "😘 💊 🙊 😎 👾 🤷\u200d♂ 🤷 🤷\u200d♀ 😡"
+)
+_REACTION_EMOJI = frozenset(_REACTION_LIST.split())
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -161,7 +169,7 @@ class SentCall:
     """One successful call by which the bot changed what a chat shows.
 
     Recorded for sendMessage, editMessageText, editMessageReplyMarkup, sendDocument,
-    sendChatAction and deleteMessage,
+    sendChatAction, deleteMessage and setMessageReaction,
     only when the call succeeded (failed and fault-injected calls appear in
     :attr:`FakeTelegram.calls` only).  ``text`` is the text as the user sees it: with
     ``parse_mode`` HTML the tags are stripped and entities unescaped; the raw request values
@@ -514,6 +522,7 @@ class FakeTelegram:
                 "sendDocument": self._send_document,
                 "sendChatAction": self._send_chat_action,
                 "deleteMessage": self._delete_message,
+                "setMessageReaction": self._set_message_reaction,
                 "setWebhook": self._set_webhook,
                 "answerCallbackQuery": self._answer_callback_query,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
@@ -637,6 +646,11 @@ class FakeTelegram:
         self._updates.append(update)
         self._notify()
         return update_id
+
+    def add_message(self, message: dict[str, Any]) -> None:
+        """Know a message that reaches the bot another way (a test's webhook post), as
+        Telegram knows every message: the bot may then reply to it, edit or react to it."""
+        self._remember_message(copy.deepcopy(message))
 
     def text(
         self,
@@ -846,6 +860,27 @@ class FakeTelegram:
             and c.method in {"sendMessage", "editMessageText"}
             and c.text is not None
         ]
+
+    def reactions(self, chat_id: int) -> dict[int, list[str]]:
+        """The bot's reaction on each message of ``chat_id`` it reacted to (its newest)."""
+        found: dict[int, list[str]] = {}
+        for call in self.sent:
+            if call.method == "setMessageReaction" and call.chat_id == chat_id:
+                assert call.message_id is not None
+                found[call.message_id] = (call.text or "").split()
+        return found
+
+    async def wait_reactions(self, chat_id: int, count: int, timeout: float = 5.0) -> list[int]:  # noqa: ASYNC109
+        """Wait until the bot has reacted to ``count`` messages of ``chat_id`` (or more:
+        stored notes, in this project); return their ids in the order first reacted to."""
+
+        def find() -> list[int] | None:
+            ids = [m for m, emoji in self.reactions(chat_id).items() if emoji]
+            return ids if len(ids) >= count else None
+
+        return await self._wait_until(
+            find, timeout, lambda: f"{count} reactions in chat {chat_id}: {self.reactions(chat_id)}"
+        )
 
     def messages(self, chat_id: int) -> list[dict[str, Any]]:
         """Copies of the messages ``chat_id`` shows now (user and bot, after edits/deletes)."""
@@ -1474,6 +1509,36 @@ class FakeTelegram:
         if message_id is None or self._messages.pop((chat_id, message_id), None) is None:
             raise _bad_request("message to delete not found")
         self._record(SentCall("deleteMessage", chat_id, message_id, params=dict(params)))
+        return True
+
+    async def _set_message_reaction(self, params: _Params, uploads: dict[str, _Upload]) -> bool:
+        chat_id = _chat_id_param(params)
+        message_id = _int_param(params, "message_id")
+        message = None if message_id is None else self._messages.get((chat_id, message_id))
+        if message is None:
+            raise _bad_request("message to react not found")
+        reaction = _json_param(params, "reaction") or []
+        if not isinstance(reaction, list):
+            raise _bad_request("can't parse reaction types JSON object")
+        if len(reaction) > 1:  # a bot that is not premium sets at most one
+            raise _bad_request("REACTIONS_TOO_MANY")
+        emoji = []
+        for kind in reaction:
+            if not isinstance(kind, dict) or kind.get("type") != "emoji":
+                raise _bad_request("REACTION_INVALID")
+            if kind.get("emoji") not in _REACTION_EMOJI:
+                raise _bad_request("REACTION_INVALID")
+            emoji.append(kind["emoji"])
+        message["bot_reaction"] = emoji
+        self._record(
+            SentCall(
+                "setMessageReaction",
+                chat_id,
+                message_id,
+                text=" ".join(emoji) or None,
+                params=dict(params),
+            )
+        )
         return True
 
     # ------------------------------------------------------------------ control API

@@ -7,15 +7,21 @@ from aiogram import F, Router
 from aiogram.types import Message
 
 from bot import texts
-from bot.callbacks import done_keyboard
+from bot.services.collecting import CollectingStatus
 from bot.services.ingest import IncomingAudio, IngestService, NoteNotSaved
 from bot.updates.ordering import Ticket
 
 _log = structlog.get_logger("bot.handlers.audio")
 
 
-async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | None = None) -> None:
-    """Store the note and acknowledge it, or reply to it saying why it was not stored."""
+async def take_audio(
+    message: Message,
+    ingest: IngestService,
+    collecting: CollectingStatus,
+    ticket: Ticket | None = None,
+) -> None:
+    """Store the note and acknowledge it (a reaction, and the session's collecting message
+    brought up to date), or reply to it saying why it was not stored."""
     audio = IncomingAudio.from_message(message)
     if audio is None:  # pragma: no cover - the filter above guarantees one
         return
@@ -49,11 +55,7 @@ async def take_audio(message: Message, ingest: IngestService, ticket: Ticket | N
         await message.reply(texts.NOT_SAVED_UNEXPECTED)
         return
     if not result.duplicate:
-        await message.reply(
-            texts.acknowledged(result.session),
-            disable_notification=True,
-            reply_markup=done_keyboard(result.session.session_id),
-        )
+        await collecting.note_stored(message.chat.id, message.message_id, result.session)
 
 
 def _audio_file(message: Message) -> bool:

@@ -21,7 +21,11 @@ RECENT_SESSIONS = 5
 
 async def start(message: Message, manager: SessionManager) -> None:
     # Finalizes the chat's open session, whose transcript the notifier then delivers; an
-    # open session with no notes is kept instead (nothing to transcribe or deliver).
+    # open session with no notes is kept instead (nothing to transcribe or deliver). The
+    # chat hears of that first, so the progress message that follows is no surprise.
+    previous = await manager.get_active_session(message.chat.id)
+    if previous is not None and previous.audio_entries:
+        await message.answer(texts.previous_session_finishing(len(previous.audio_entries)))
     await manager.start_session(message.chat.id)
     await message.answer(texts.START)
 

@@ -17,17 +17,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any
 
 import structlog
 from aiogram import Bot
 from aiogram.enums import ChatAction
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 
 from bot import texts
 from bot.services.delivery import Courier, Part, RetryPolicy, Sleep
+from bot.services.live_message import LiveMessage
 from bot.services.parts import (
     OUTPUTS,
     TRANSCRIPT,
@@ -56,12 +57,8 @@ class _Status:
     chat_id: int
     entry_count: int
     total_seconds: float
-    message_id: int | None = None
-    text: str = ""
-    last_edit: float = 0.0
+    message: LiveMessage
     last_typing: float = -TYPING_SECONDS
-    pending: asyncio.Task[None] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Notifier:
@@ -129,7 +126,8 @@ class Notifier:
         if count == 0:
             return
         total = event.total_duration_seconds
-        status = _Status(chat_id=event.chat_id, entry_count=count, total_seconds=total)
+        message = LiveMessage(self._bot, event.chat_id, self._edit_interval)
+        status = _Status(event.chat_id, count, total, message)
         status = self._status.setdefault(event.session_id, status)
         # With live transcription most notes are usually done already: say so at once.
         session = await self._manager.get_session(event.session_id)
@@ -158,13 +156,7 @@ class Notifier:
     # -- status message ------------------------------------------------------------------
 
     async def _send_status(self, status: _Status, text: str) -> None:
-        async with status.lock:
-            if status.message_id is not None:
-                return
-            message = await self._bot.send_message(status.chat_id, text)
-            status.message_id = message.message_id
-            status.text = text
-            status.last_edit = time.monotonic()
+        await status.message.send(text)
 
     async def _typing(self, status: _Status) -> None:
         """Show "typing" in the chat while the last notes are transcribed (at most once
@@ -180,33 +172,8 @@ class Notifier:
 
     async def _edit_throttled(self, session_id: str, text: str) -> None:
         status = self._status.get(session_id)
-        if status is None:
-            return
-        status.text = text
-        if status.pending is not None and not status.pending.done():
-            return  # the scheduled edit will pick up the newest text
-        wait = status.last_edit + self._edit_interval - time.monotonic()
-        if wait > 0:
-            status.pending = asyncio.current_task()
-            await asyncio.sleep(wait)
-        await self._apply_edit(status)
-
-    async def _apply_edit(self, status: _Status) -> bool:
-        """Edit the status message to its newest text; whether the chat now shows it."""
-        async with status.lock:
-            if status.message_id is None:
-                return False
-            shown = True
-            try:
-                await self._bot.edit_message_text(
-                    texts.fit(status.text), chat_id=status.chat_id, message_id=status.message_id
-                )
-            except TelegramBadRequest as exc:  # "not modified" means it shows already
-                shown = "not modified" in exc.message
-            except TelegramAPIError:  # deleted by the user, or Telegram unreachable
-                shown = False
-            status.last_edit = time.monotonic()
-            return shown
+        if status is not None:
+            await status.message.update(text)
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -264,12 +231,7 @@ class Notifier:
 
     async def _finish_status(self, status: _Status | None, text: str) -> bool:
         """Put the final text in the status message; whether the chat now shows it."""
-        if status is None:
-            return False
-        if status.pending is not None and status.pending is not asyncio.current_task():
-            status.pending.cancel()
-        status.text = text
-        return await self._apply_edit(status)
+        return False if status is None else await status.message.finish(text)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)

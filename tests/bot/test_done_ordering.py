@@ -11,6 +11,7 @@ from aiogram import Bot
 
 from bot.app import build_dispatcher
 from bot.config import BotSettings
+from bot.services.collecting import CollectingStatus
 from bot.services.ingest import IngestService
 from bot.updates.journal import UpdateJournal
 from bot.updates.ordering import ChatOrdering
@@ -33,7 +34,9 @@ async def real_update_path(
     ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
     ingest.attach()
     ordering = ChatOrdering()
-    dp = build_dispatcher(settings, manager, ingest, ordering)
+    collecting = CollectingStatus(bot, manager)
+    collecting.attach()
+    dp = build_dispatcher(settings, manager, ingest, ordering, collecting)
     journal = UpdateJournal(tmp_path / "updates.json")
     await journal.load(BOT_ID)
     return ReliablePoller(UpdateRunner(bot, dp, ordering, journal), poll_timeout=5)
@@ -82,7 +85,10 @@ async def test_done_button_waits_for_notes_still_downloading(
     task = asyncio.create_task(poller.run())
     try:
         fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS first" * 100), duration=3)
-        ack = await fake.wait_for(lambda c: c.text == "Got it: 1 note, 0:03.", timeout=20)
+        await fake.wait_reactions(CHAT, 1, timeout=20)
+        ack = await fake.wait_for(
+            lambda c: (c.text or "").startswith("Recording: 1 note, 0:03."), timeout=20
+        )
         [(label, data)] = ack.buttons()
         assert label == "Done"
         fake.delay_file(1.0)  # the next download stalls half-way: the tap arrives meanwhile

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import texts
+from bot.services.collecting import STORED_REACTION
 from tests.bot.bot_process import BotProcess
 from tests.conftest import FIXTURES, TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram, SentCall
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 CHAT = 1001
 USER = 1001
 REFERENCES: dict[str, str] = json.loads((FIXTURES / "references.json").read_text())
+ASK_DONE = "Send more, or tap Done for the transcript."
 DURATIONS = {"speech_01.ogg": 3, "speech_02.ogg": 6, "speech_03.ogg": 11, "speech_04.ogg": 15}
 
 
@@ -46,7 +48,7 @@ async def one_note_transcribing(
     """A bot with one note stored and /done sent: its transcription has begun."""
     proc = await launch(fake, tmp_path, running, **env)
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await fake.wait_reactions(CHAT, 1, timeout=20)
     fake.text(CHAT, USER, "/done")
     await fake.wait_for(is_text(CHAT, "Transcribing 1 note"), timeout=20)
     return proc
@@ -98,10 +100,24 @@ async def test_start_notes_done_transcript(
     names = ["speech_01.ogg", "speech_02.ogg", "speech_03.ogg"]
     for name in names:
         send_voice(fake, name)
-    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=20)
+    # Fewer messages: a reaction on each stored note, no reply; one collecting message for
+    # the session, sent with the first note and edited as the others arrive.
+    notes = await fake.wait_reactions(CHAT, 3, timeout=20)
+    assert [fake.reactions(CHAT)[m] for m in notes] == [[STORED_REACTION]] * 3
+    shown = await fake.wait_for(is_text(CHAT, "Recording: 3 notes, 0:20."), timeout=20)
+    sent = [c for c in fake.sent if c.chat_id == CHAT and c.method == "sendMessage"]
+    assert [c.text for c in sent][:1] == [texts.START]  # then the one collecting message
+    assert len(sent) == 2
+    assert (sent[1].text or "").startswith("Recording: ")
+    assert (shown.text or "").endswith(ASK_DONE)
+    assert shown.message_id == sent[1].message_id
+    assert shown.buttons()[0][0] == "Done"
     fake.text(CHAT, USER, "/done")
 
     await fake.wait_for(is_text(CHAT, "Transcribing 3 notes (0:20)"), timeout=20)
+    closed = await fake.wait_for(is_text(CHAT, "Finished: 3 notes, 0:20."), timeout=20)
+    assert closed.message_id == shown.message_id
+    assert closed.buttons() == []  # nothing left to tap
     transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
     assert transcript.text is not None
     # HTML: the header in bold, every piece of text escaped (the fake parses it like Telegram).
@@ -187,7 +203,7 @@ async def test_corrupt_note_beside_good_ones(
     send_voice(fake, "speech_01.ogg")
     send_voice(fake, "corrupt.ogg")
     send_voice(fake, "speech_02.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=20)
+    await fake.wait_reactions(CHAT, 3, timeout=20)
     fake.text(CHAT, USER, "/done")
     transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
     assert transcript.text is not None
@@ -221,7 +237,7 @@ async def test_kill_during_ingestion_then_restart(
 ) -> None:
     proc = await launch(fake, tmp_path, running)
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await fake.wait_reactions(CHAT, 1, timeout=20)
     fake.delay_file(30)  # the next downloads hang half-way
     second = send_voice(fake, "speech_02.ogg")
     send_voice(fake, "speech_03.ogg")
@@ -231,7 +247,7 @@ async def test_kill_during_ingestion_then_restart(
 
     fake.delay_file(0)
     await launch(fake, tmp_path, running)
-    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=30)
+    await fake.wait_reactions(CHAT, 3, timeout=30)
     fake.text(CHAT, USER, "/done")
     await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
     [session] = metadata(tmp_path)
@@ -253,7 +269,7 @@ async def test_kill_during_transcription_then_restart(
     proc = await launch(fake, tmp_path, running)
     for name in ("speech_04.ogg", "speech_03.ogg", "speech_04.ogg"):
         send_voice(fake, name)
-    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=20)
+    await fake.wait_reactions(CHAT, 3, timeout=20)
     fake.text(CHAT, USER, "/done")
     await fake.wait_for(is_text(CHAT, "Transcribing 3 notes"), timeout=20)
     await proc.kill()
@@ -289,7 +305,7 @@ async def test_sigterm_exits_quickly_and_session_carries_on(
     heartbeat = tmp_path / "heartbeat"
     proc = await launch(fake, tmp_path, running, HEARTBEAT_FILE=str(heartbeat))
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await fake.wait_reactions(CHAT, 1, timeout=20)
     await eventually(heartbeat.exists, timeout=10)  # touched while polling works
     seconds = await proc.terminate()
     assert seconds < 10
@@ -298,7 +314,7 @@ async def test_sigterm_exits_quickly_and_session_carries_on(
 
     await launch(fake, tmp_path, running)
     send_voice(fake, "speech_02.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    await fake.wait_reactions(CHAT, 2, timeout=20)
     assert len(metadata(tmp_path)) == 1
 
 
@@ -308,7 +324,7 @@ async def test_markdown_processor_sends_its_files(
     await launch(fake, tmp_path, running, PROCESSOR="markdown")
     send_voice(fake, "speech_01.ogg")
     send_voice(fake, "speech_02.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    await fake.wait_reactions(CHAT, 2, timeout=20)
     fake.text(CHAT, USER, "/done")
     await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
     markdown = await fake.wait_for(lambda c: c.document_name == "session.md", timeout=30)
@@ -338,7 +354,7 @@ async def test_failing_command_processor_is_reported(
     command = 'command:echo "cannot summarise" >&2; exit 3'
     await launch(fake, tmp_path, running, PROCESSOR=command)
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await fake.wait_reactions(CHAT, 1, timeout=20)
     fake.text(CHAT, USER, "/done")
     await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)  # still delivered
     failure = await fake.wait_for(is_text(CHAT, "Processing the transcript failed"), timeout=30)

@@ -48,7 +48,7 @@ async def test_command_processor_gets_no_secrets_and_only_plain_files_are_sent(
     redis = f"redis://:{REDIS_PASSWORD}@localhost:6379/0"
     await launch(fake, tmp_path, running, PROCESSOR=command, REDIS_URL=redis)
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await fake.wait_reactions(CHAT, 1, timeout=20)
     fake.text(CHAT, USER, "/done")
     env = await fake.wait_for(lambda c: c.document_name == "env.txt", timeout=90)
     await eventually(lambda: metadata(tmp_path)[0]["outputs_delivered_at"] is not None)

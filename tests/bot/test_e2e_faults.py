@@ -46,14 +46,14 @@ async def test_a_note_after_update_ids_restart_lower_is_stored_and_answered(
     fake.reset_update_ids(1000)
     proc = await launch(fake.base_url, fake.token, tmp_path, running)
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await fake.wait_reactions(CHAT, 1, timeout=20)
     await proc.terminate()
 
     fake.reset_update_ids(10)  # a week without updates: Telegram numbers afresh, lower
     proc = await launch(fake.base_url, fake.token, tmp_path, running)
     low = send_voice(fake, "speech_02.ogg")
     assert low == 10
-    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    await fake.wait_reactions(CHAT, 2, timeout=20)
     [session] = metadata(tmp_path)
     assert len(session["audio_entries"]) == 2
     await eventually(lambda: bool(events(proc, "update_id_reset")))
@@ -77,7 +77,7 @@ async def test_poison_update_html_and_conflict_do_not_stop_the_bot(
         }
     )
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=30)
+    await fake.wait_reactions(CHAT, 1, timeout=30)
     await fake.wait_confirmed(poison, timeout=20)  # moved past, not redelivered for ever
     [logged] = events(proc, "update_unparseable")
     assert logged["update_id"] == poison
@@ -109,7 +109,7 @@ async def test_sigterm_exits_fast_when_the_server_hangs_and_the_note_comes_again
 
     fake.release()
     await launch(fake.base_url, fake.token, tmp_path, running)
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=30)  # delivered again
+    await fake.wait_reactions(CHAT, 1, timeout=30)  # delivered again
     [session] = metadata(tmp_path)
     assert len(session["audio_entries"]) == 1
 

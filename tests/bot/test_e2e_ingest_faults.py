@@ -68,7 +68,7 @@ async def test_notes_that_cannot_be_saved_are_named_and_leave_nothing(
 
     # Nothing of them is left: the next note is note 1, with its measured length.
     last = send_voice(fake, "speech_01.ogg", declared=9, message_id=104)
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note, 0:03."), timeout=30)
+    await fake.wait_reactions(CHAT, 1, timeout=30)
     await fake.wait_confirmed(last, timeout=30)  # the bot moved past every one of them
     [session] = metadata(tmp_path)
     assert [(e["sequence"], e["filename"], e["message_id"]) for e in session["audio_entries"]] == [
@@ -98,7 +98,7 @@ async def test_kill_mid_download_leaves_no_file_under_the_final_name(
     restarted = await launch(fake, tmp_path, running)
     removed = [e["path"] for e in restarted.events() if e.get("event") == "leftover_removed"]
     assert [Path(p).name for p in removed] == [".001_audio.ogg.part"]
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note, 0:06."), timeout=30)
+    await fake.wait_reactions(CHAT, 1, timeout=30)
     await fake.wait_confirmed(update_id, timeout=30)
     [session] = metadata(tmp_path)
     assert [(e["sequence"], e["message_id"]) for e in session["audio_entries"]] == [(1, 201)]

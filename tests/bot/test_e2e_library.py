@@ -81,7 +81,8 @@ async def test_library_in_the_chat(
 
     # A note gets a Done button; a stranger's tap is refused, the owner's finishes the session.
     send_voice(fake, "speech_01.ogg")
-    ack = await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await fake.wait_reactions(CHAT, 1, timeout=20)
+    ack = await fake.wait_for(is_text(CHAT, "Recording: 1 note"), timeout=20)
     [(label, done_data)] = ack.buttons()
     assert label == "Done"
     refused = await tap(fake, CHAT, STRANGER, ack, done_data)
@@ -160,7 +161,7 @@ async def test_library_in_the_chat(
     # /undo takes the last note back, /cancel discards the open session.
     send_voice(fake, "speech_01.ogg")
     send_voice(fake, "speech_02.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    await fake.wait_reactions(CHAT, 2, timeout=20)
     open_id = next(s["session_id"] for s in metadata(tmp_path) if s["state"] == "COLLECTING")
     audio = session_dir(tmp_path, open_id) / "audio"
     fake.text(CHAT, USER, "/undo")

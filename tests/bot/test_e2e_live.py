@@ -64,7 +64,7 @@ async def test_notes_transcribed_while_collecting_and_done_right_after_the_last(
     proc = await launch(fake, tmp_path, running)
     send_voice(fake, "speech_01.ogg")
     send_voice(fake, "speech_02.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    await fake.wait_reactions(CHAT, 2, timeout=20)
     # No /done yet: both notes are transcribed while the session is still open.
     await eventually(lambda: statuses(tmp_path) == ("COLLECTING", ["COMPLETED"] * 2), 60)
     folder = tmp_path / "sessions" / metadata(tmp_path)[0]["session_id"]
@@ -98,7 +98,7 @@ async def test_kill_while_a_collecting_note_is_transcribed_then_more_notes_and_d
     assert logged_count(again, "live_entries_resumed") == 1
     send_voice(fake, "speech_02.ogg")
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 3 notes"), timeout=30)
+    await fake.wait_reactions(CHAT, 3, timeout=30)
     fake.text(CHAT, USER, "/done")
     transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=90)
     assert_matches(
@@ -118,9 +118,9 @@ async def test_live_transcription_off_transcribes_nothing_before_done(
 ) -> None:
     proc = await launch(fake, tmp_path, running, LIVE_TRANSCRIPTION="false")
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 1 note"), timeout=20)
+    await fake.wait_reactions(CHAT, 1, timeout=20)
     send_voice(fake, "speech_01.ogg")
-    await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+    await fake.wait_reactions(CHAT, 2, timeout=20)
     # With live transcription the first note would be under way (or done) by now.
     assert statuses(tmp_path) == ("COLLECTING", ["PENDING"] * 2)
     assert logged_count(proc, "entry_transcribed") == 0
@@ -143,7 +143,7 @@ async def test_live_session_on_the_taskiq_backend(fake: FakeTelegram, tmp_path: 
         await bot.wait_started()
         send_voice(fake, "speech_01.ogg")
         send_voice(fake, "speech_02.ogg")
-        await fake.wait_for(is_text(CHAT, "Got it: 2 notes"), timeout=20)
+        await fake.wait_reactions(CHAT, 2, timeout=20)
         await eventually(lambda: statuses(tmp_path) == ("COLLECTING", ["COMPLETED"] * 2), 60)
         assert worker.count("job_started") == 2
 

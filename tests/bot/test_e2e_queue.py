@@ -30,7 +30,7 @@ async def test_bot_killed_with_jobs_out_then_restarted(fake: FakeTelegram, tmp_p
         names = ["speech_04.ogg", "speech_03.ogg", "speech_04.ogg", "speech_02.ogg"]
         for name in names:
             send_voice(fake, name)
-        await fake.wait_for(is_text(CHAT, "Got it: 4 notes"), timeout=20)
+        await fake.wait_reactions(CHAT, 4, timeout=20)
         fake.text(CHAT, USER, "/done")
         await fake.wait_for(is_text(CHAT, "Transcribing 4 notes"), timeout=20)
         await worker.wait_event("job_started")

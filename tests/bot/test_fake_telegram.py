@@ -30,6 +30,7 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    ReactionTypeEmoji,
 )
 
 from tests.bot.conftest import close_bot, make_bot
@@ -503,3 +504,24 @@ async def test_inline_buttons_taps_and_their_answers(fake: FakeTelegram, bot: Bo
     )
     assert isinstance(edited, Message)
     assert fake.sent[-1].buttons() == [("Done", "done:x")]
+
+
+async def test_reactions_as_telegram_takes_them(fake: FakeTelegram, bot: Bot) -> None:
+    note = fake.text(7, 7, "a note")
+    [update] = fake.pending_updates()
+    message_id = update["message"]["message_id"]
+    assert note == update["update_id"]
+    thumbs = [ReactionTypeEmoji(emoji="👍")]
+    assert await bot.set_message_reaction(7, message_id, reaction=thumbs)
+    assert fake.reactions(7) == {message_id: ["👍"]}
+    assert await fake.wait_reactions(7, 1) == [message_id]
+    with pytest.raises(TelegramBadRequest, match="REACTION_INVALID"):  # not one of Telegram's
+        await bot.set_message_reaction(7, message_id, reaction=[ReactionTypeEmoji(emoji="🦖")])
+    with pytest.raises(TelegramBadRequest, match="REACTIONS_TOO_MANY"):  # a bot sets one
+        await bot.set_message_reaction(7, message_id, reaction=thumbs * 2)
+    with pytest.raises(TelegramBadRequest, match="not found"):
+        await bot.set_message_reaction(7, message_id + 100, reaction=thumbs)
+    assert await bot.set_message_reaction(7, message_id, reaction=[])  # taken back
+    assert fake.reactions(7) == {message_id: []}
+    with pytest.raises(TimeoutError):
+        await fake.wait_reactions(7, 1, timeout=0.1)

@@ -17,6 +17,7 @@ from aiogram.types import Update
 from bot import texts
 from bot.app import build_dispatcher
 from bot.config import BotSettings
+from bot.services.collecting import CollectingStatus
 from bot.services.ingest import IngestService
 from bot.updates.ordering import ChatOrdering
 from sessions import AudioEntry, FileSessionManager, SessionState
@@ -36,10 +37,12 @@ class Harness:
     dp: Dispatcher
     manager: FileSessionManager
     sessions_dir: Path
+    collecting: CollectingStatus
 
     async def feed(self, raw: dict[str, Any]) -> None:
         update = Update.model_validate(raw, context={"bot": self.bot})
         await self.dp.feed_update(self.bot, update)
+        await self.collecting.wait_idle()  # the collecting message's edits, too
 
     async def push(self, update_id: int) -> dict[str, Any]:
         """Feed the update the fake just queued (as getUpdates would return it)."""
@@ -92,8 +95,10 @@ async def harness(
     ingest = IngestService(
         bot, manager, max_download_bytes=settings.max_download_bytes, retry_delay=0.01
     )
-    dp = build_dispatcher(settings, manager, ingest, ChatOrdering())
-    return Harness(fake, bot, dp, manager, sessions_dir)
+    collecting = CollectingStatus(bot, manager, edit_interval=0)
+    collecting.attach()
+    dp = build_dispatcher(settings, manager, ingest, ChatOrdering(), collecting)
+    return Harness(fake, bot, dp, manager, sessions_dir, collecting)
 
 
 # -- access -------------------------------------------------------------------------------
@@ -182,8 +187,11 @@ async def test_done_with_notes_finalizes(harness: Harness) -> None:
     assert done.finalized_at is not None
     assert [e.sequence for e in done.audio_entries] == [1, 2]
     assert await harness.manager.get_active_session(CHAT) is None
-    # The notifier (not attached here) sends the progress message, not the handler.
-    assert len(harness.replies()) == replies_before
+    # The notifier (not attached here) sends the progress message, not the handler; the
+    # collecting message says the session is finished, without its button.
+    assert harness.replies()[replies_before:] == [texts.collecting_closed(2, 7)]
+    [collecting] = [m for m in harness.fake.messages(CHAT) if m.get("from", {}).get("is_bot")]
+    assert "reply_markup" not in collecting
 
 
 async def test_status_lists_the_open_and_recent_sessions(harness: Harness) -> None:
@@ -215,7 +223,7 @@ async def test_help(harness: Harness) -> None:
 
 async def test_voice_without_session_opens_one(harness: Harness) -> None:
     await harness.voice(b"OggS first note", duration=3)
-    assert harness.replies() == ["Got it: 1 note, 0:03."]
+    assert harness.replies() == [texts.collecting(1, 3)]
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
     [entry] = session.audio_entries
@@ -226,7 +234,7 @@ async def test_voice_without_session_opens_one(harness: Harness) -> None:
     assert [p.name for p in (folder / "audio").iterdir()] == ["001_audio.ogg"]  # no .part
 
     await harness.voice(duration=62)
-    assert harness.replies()[-1] == "Got it: 2 notes, 1:05."
+    assert harness.replies()[-1] == texts.collecting(2, 65)
 
 
 async def test_duplicate_message_is_stored_once_and_acked_once(harness: Harness) -> None:
@@ -234,7 +242,7 @@ async def test_duplicate_message_is_stored_once_and_acked_once(harness: Harness)
     await harness.feed(raw)  # the same update again (redelivered)
     again = {**raw, "update_id": raw["update_id"] + 100}
     await harness.feed(again)  # the same message in another update
-    assert harness.replies() == ["Got it: 1 note, 0:03."]
+    assert harness.replies() == [texts.collecting(1, 3)]
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
     assert len(session.audio_entries) == 1
@@ -246,7 +254,7 @@ async def test_audio_file_keeps_its_extension(harness: Harness) -> None:
     await harness.push(
         harness.fake.audio(CHAT, USER, file_id=file_id, duration=5, file_name="talk.MP3")
     )
-    assert harness.replies() == ["Got it: 1 note, 0:05."]
+    assert harness.replies() == [texts.collecting(1, 5)]
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
     [entry] = session.audio_entries
@@ -309,7 +317,7 @@ async def test_recording_sent_as_a_file_is_taken_like_an_audio_message(harness: 
             CHAT, USER, file_id=m4a, file_name="memo.m4a", mime_type="application/octet-stream"
         )
     )
-    assert harness.replies() == ["Got it: 1 note, 0:00.", "Got it: 2 notes, 0:00."]
+    assert harness.replies() == [texts.collecting(1, 0), texts.collecting(2, 0)]
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
     assert [(e.filename, extra(e, "kind")) for e in session.audio_entries] == [
@@ -385,6 +393,7 @@ def test_dispatcher_can_be_built_twice(manager: FileSessionManager) -> None:
     settings = BotSettings(bot_token="123456:" + "a" * 35, allowed_user_ids="1")
     bot = Bot(settings.bot_token.get_secret_value())
     ingest = IngestService(bot, manager, max_download_bytes=1)
-    first = build_dispatcher(settings, manager, ingest, ChatOrdering())
-    second = build_dispatcher(settings, manager, ingest, ChatOrdering())
+    collecting = CollectingStatus(bot, manager)
+    first = build_dispatcher(settings, manager, ingest, ChatOrdering(), collecting)
+    second = build_dispatcher(settings, manager, ingest, ChatOrdering(), collecting)
     assert first.sub_routers[0] is not second.sub_routers[0]

@@ -20,6 +20,7 @@ from aiogram.types import Update
 from bot import texts
 from bot.app import build_dispatcher
 from bot.config import BotSettings
+from bot.services.collecting import CollectingStatus
 from bot.services.ingest import IngestService, download_timeout
 from bot.updates.ordering import ChatOrdering
 from sessions import AudioWriter, FileSessionManager, FileSessionStorage, Session, SessionConfig
@@ -43,18 +44,16 @@ class Harness:
     dp: Dispatcher
     manager: FileSessionManager
     ingest: IngestService
-    message_ids: int = 500
+    collecting: CollectingStatus
 
     async def voice(self, data: bytes, *, duration: int = 3, **kwargs: Any) -> int:
         """Send a voice note through the dispatcher; returns its message id."""
-        self.message_ids += 1
         file_id = self.fake.add_file(data)
-        update_id = self.fake.voice(
-            CHAT, USER, file_id=file_id, duration=duration, message_id=self.message_ids, **kwargs
-        )
+        update_id = self.fake.voice(CHAT, USER, file_id=file_id, duration=duration, **kwargs)
         [raw] = [u for u in self.fake.pending_updates() if u["update_id"] == update_id]
         await self.dp.feed_update(self.bot, Update.model_validate(raw, context={"bot": self.bot}))
-        return self.message_ids
+        await self.collecting.wait_idle()  # the collecting message's edits, too
+        return int(raw["message"]["message_id"])
 
     def replies(self) -> list[str]:
         return self.fake.texts(CHAT)
@@ -91,8 +90,10 @@ async def harness(
     ingest = IngestService(
         bot, manager, max_download_bytes=MAX_BYTES, download_attempts=ATTEMPTS, retry_delay=0.01
     )
-    dp = build_dispatcher(settings, manager, ingest, ChatOrdering())
-    yield Harness(fake, bot, dp, manager, ingest)
+    collecting = CollectingStatus(bot, manager, edit_interval=0)
+    collecting.attach()
+    dp = build_dispatcher(settings, manager, ingest, ChatOrdering(), collecting)
+    yield Harness(fake, bot, dp, manager, ingest, collecting)
     await close_bot(bot)
 
 
@@ -104,7 +105,7 @@ SPEECH_04 = (FIXTURES / "speech_04.ogg").read_bytes()  # 15.0 s
 async def assert_next_note_is_number_one(h: Harness) -> None:
     """Nothing of the refused note is left: the next one is note 1, alone in audio/."""
     await h.voice(SPEECH_01, duration=3)
-    assert h.replies()[-1] == "Got it: 1 note, 0:03."
+    assert h.replies()[-1] == texts.collecting(1, 3)
     session = await h.session()
     assert [(e.sequence, e.filename) for e in session.audio_entries] == [(1, "001_audio.ogg")]
     assert session.reserved_sequences == {}
@@ -126,7 +127,7 @@ async def test_download_failing_for_good_is_told_to_the_user(harness: Harness) -
 async def test_transient_download_errors_are_retried(harness: Harness) -> None:
     harness.fake.fail_next("file", status=502, count=ATTEMPTS - 1)
     await harness.voice(SPEECH_01, duration=3)
-    assert harness.replies() == ["Got it: 1 note, 0:03."]
+    assert harness.replies() == [texts.collecting(1, 3)]
     assert len(harness.fake.downloads) == ATTEMPTS
     assert await harness.audio_files() == ["001_audio.ogg"]
 
@@ -182,7 +183,7 @@ async def test_measured_duration_beats_the_declared_one(harness: Harness) -> Non
 
 async def test_measured_duration_is_stored(harness: Harness) -> None:
     await harness.voice(SPEECH_01, duration=9)  # declares 9 s, holds 3.2 s
-    assert harness.replies() == ["Got it: 1 note, 0:03."]
+    assert harness.replies() == [texts.collecting(1, 3)]
     [entry] = (await harness.session()).audio_entries
     assert entry.duration_seconds == pytest.approx(3.21, abs=0.01)
     assert (entry.model_extra or {})["declared_duration_seconds"] == 9
@@ -190,7 +191,7 @@ async def test_measured_duration_is_stored(harness: Harness) -> None:
 
 async def test_undecodable_audio_is_stored_with_its_declared_duration(harness: Harness) -> None:
     await harness.voice((FIXTURES / "corrupt.ogg").read_bytes(), duration=4)
-    assert harness.replies() == ["Got it: 1 note, 0:04."]
+    assert harness.replies() == [texts.collecting(1, 4)]
     [entry] = (await harness.session()).audio_entries
     assert entry.duration_seconds == 4  # it fails alone at transcription, as before
 
@@ -287,7 +288,7 @@ async def test_download_timeout_grows_with_the_file_size(
     await harness.voice(SPEECH_01, duration=3)
     harness.fake.omit_file_sizes()
     await harness.voice(SPEECH_01, duration=3)
-    assert harness.replies() == ["Got it: 1 note, 0:03.", "Got it: 2 notes, 0:06."]
+    assert harness.replies() == [texts.collecting(1, 3), texts.collecting(2, 6)]
     # Known size: the file's; unknown: as if it were as large as allowed.
     assert timeouts == [30 + 1, 30 + 103]  # 9.6 KB and 10 MiB at 100 KiB/s, rounded up
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from bot.config import BotSettings
 from processing import ProcessingSettings
 from sessions import SessionConfig
 from sessions.settings import LogSettings, ProjectSettings, env_alias
+from tests.conftest import TIMEOUT_SCALE
 from tests.test_env_example import SETTINGS, TOKEN, _env_names, clear_settings_environment
 from transcription import TranscriptionSettings
 
@@ -106,3 +110,27 @@ def test_secrets_name_what_must_never_be_shown() -> None:
     assert with_password.secrets == ["pw-123"]
     assert in_query.secrets == ["pw-456"]
     assert plain.secrets == []
+
+
+def test_time_zones_work_without_the_systems_database(tmp_path: Path) -> None:
+    """A slim container image may have no /usr/share/zoneinfo: the tzdata package stands in,
+    so TIMEZONE=Asia/Kolkata still means +05:30 there (a child process with no system
+    database on its search path shows it)."""
+    script = (
+        "import zoneinfo, datetime\n"
+        "assert zoneinfo.TZPATH == (), zoneinfo.TZPATH\n"
+        "from sessions.settings import TimeZoneSettings\n"
+        "zone = TimeZoneSettings(timezone='Asia/Kolkata').zone\n"
+        "print(datetime.datetime(2026, 1, 1, tzinfo=zone).utcoffset())\n"
+    )
+    env = {**os.environ, "PYTHONTZPATH": ""}  # empty: no system directories are searched
+    env.pop("TIMEZONE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60 * TIMEOUT_SCALE,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "5:30:00"
