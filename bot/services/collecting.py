@@ -37,7 +37,6 @@ from sessions import (
     StateChanged,
     TranscriptionStatus,
 )
-from sessions.folder import SessionFolder
 
 _log = structlog.get_logger("bot.collecting")
 
@@ -183,7 +182,7 @@ class CollectingStatus:
         if not done:
             return None
         newest = max(done, key=lambda e: e.sequence)
-        folder: SessionFolder = self._manager.folder(session.session_id)
+        folder = self._manager.folder(session.session_id)
         text = await asyncio.to_thread(
             folder.read_transcript_text, newest.sequence, newest.transcript_filename
         )
