@@ -19,7 +19,7 @@ from bot.app import build_dispatcher
 from bot.config import BotSettings
 from bot.services.ingest import IngestService
 from bot.updates.ordering import ChatOrdering
-from sessions import AudioEntry, FileSessionManager, SessionState
+from sessions import FileSessionManager, SessionState
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.timeout(30)
@@ -71,11 +71,6 @@ class Harness:
         if not self.sessions_dir.is_dir():
             return []
         return sorted(p for p in self.sessions_dir.iterdir() if not p.name.startswith("."))
-
-
-def extra(entry: AudioEntry, key: str) -> Any:
-    """A field the bot adds beside the session schema's own (kept as an extra)."""
-    return (entry.model_extra or {}).get(key)
 
 
 @pytest.fixture
@@ -220,7 +215,7 @@ async def test_voice_without_session_opens_one(harness: Harness) -> None:
     assert session is not None
     [entry] = session.audio_entries
     assert entry.filename == "001_audio.ogg"
-    assert extra(entry, "kind") == "voice"
+    assert entry.kind == "voice"
     folder = harness.manager.get_session_path(session.session_id)
     assert (folder / "audio" / "001_audio.ogg").read_bytes() == b"OggS first note"
     assert [p.name for p in (folder / "audio").iterdir()] == ["001_audio.ogg"]  # no .part
@@ -251,7 +246,7 @@ async def test_audio_file_keeps_its_extension(harness: Harness) -> None:
     assert session is not None
     [entry] = session.audio_entries
     assert entry.filename == "001_audio.mp3"
-    assert extra(entry, "kind") == "audio"
+    assert entry.kind == "audio"
     folder = harness.manager.get_session_path(session.session_id) / "audio"
     assert (folder / "001_audio.mp3").read_bytes() == b"ID3 mp3 bytes"
 
@@ -262,7 +257,7 @@ async def test_video_note_is_taken(harness: Harness) -> None:
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
     [entry] = session.audio_entries
-    assert (entry.filename, extra(entry, "kind")) == ("001_audio.mp4", "video_note")
+    assert (entry.filename, entry.kind) == ("001_audio.mp4", "video_note")
 
 
 async def test_too_long_is_refused_without_download(harness: Harness) -> None:
@@ -312,7 +307,7 @@ async def test_recording_sent_as_a_file_is_taken_like_an_audio_message(harness: 
     assert harness.replies() == ["Got it: 1 note, 0:00.", "Got it: 2 notes, 0:00."]
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
-    assert [(e.filename, extra(e, "kind")) for e in session.audio_entries] == [
+    assert [(e.filename, e.kind) for e in session.audio_entries] == [
         ("001_audio.wav", "document"),
         ("002_audio.m4a", "document"),
     ]
