@@ -472,7 +472,10 @@ MUTATIONS: tuple[Mutation, ...] = (
         "speaker-recorded",
         "each note records its speaker: the group member, or a forward's original sender",
         (Edit("bot/services/ingest.py", "speaker=audio.origin.speaker,", "speaker=None,"),),
-        ("tests/bot/test_e2e_speakers.py",),
+        (
+            "tests/bot/test_handlers.py::test_group_members_and_forwards_are_recorded_as_speakers",
+            "tests/bot/test_e2e_speakers.py",
+        ),
     ),
     Mutation(
         "speaker-labels-only-when-needed",

@@ -19,8 +19,8 @@ from bot.app import build_dispatcher
 from bot.config import BotSettings
 from bot.services.ingest import IngestService
 from bot.updates.ordering import ChatOrdering
-from sessions import FileSessionManager, SessionState
-from tests.fake_telegram import FakeTelegram
+from sessions import FileSessionManager, SessionState, Speaker, SpeakerKind
+from tests.fake_telegram import FakeTelegram, origin_channel
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -224,6 +224,24 @@ async def test_voice_without_session_opens_one(harness: Harness) -> None:
     assert harness.replies()[-1] == "Got it: 2 notes, 1:05."
 
 
+async def test_group_members_and_forwards_are_recorded_as_speakers(harness: Harness) -> None:
+    """Each entry records whose voice it is: the member who sent it, or a forward's
+    original sender (by id and name), and whether it was forwarded."""
+    group = -100300
+    await harness.voice(chat=group, chat_type="supergroup", first_name="Anna", last_name="Li")
+    news = origin_channel(-100900, "Daily News", 17, signature="Eve")
+    await harness.voice(chat=group, chat_type="supergroup", forward_origin=news)
+    session = await harness.manager.get_active_session(group)
+    assert session is not None
+    first, second = session.audio_entries
+    assert first.speaker == Speaker(name="Anna Li", kind=SpeakerKind.USER, user_id=USER)
+    assert (first.forwarded, first.kind, first.original_filename) == (False, "voice", None)
+    assert second.speaker == Speaker(
+        name="Daily News", kind=SpeakerKind.CHANNEL, chat_id=-100900, signature="Eve"
+    )
+    assert second.forwarded is True
+
+
 async def test_duplicate_message_is_stored_once_and_acked_once(harness: Harness) -> None:
     raw = await harness.voice(duration=3)
     await harness.feed(raw)  # the same update again (redelivered)
@@ -246,7 +264,7 @@ async def test_audio_file_keeps_its_extension(harness: Harness) -> None:
     assert session is not None
     [entry] = session.audio_entries
     assert entry.filename == "001_audio.mp3"
-    assert entry.kind == "audio"
+    assert (entry.kind, entry.original_filename) == ("audio", "talk.MP3")
     folder = harness.manager.get_session_path(session.session_id) / "audio"
     assert (folder / "001_audio.mp3").read_bytes() == b"ID3 mp3 bytes"
 
