@@ -114,9 +114,9 @@ def _zone_name(moment: datetime) -> str:
 
 
 def _heading(entry: AudioEntry, created: datetime, zone: tzinfo, speaker: str | None) -> str:
-    """ "Note 3 · 14:05 · 0:42", then what the note was when that matters (an audio file's
-    name, a round video) and its speaker when the session is labelled ("Anna", "forwarded
-    from Ben")."""
+    """The note's number, time and length ("Note 3 · 14:05 · 0:42"), then what it was when
+    that matters (an audio file's name, a round video) and its speaker when the session is
+    labelled ("Anna", "forwarded from Ben")."""
     received = entry.received_at.astimezone(zone)
     when = f"{received:%H:%M}"
     if received.date() != created.date():
