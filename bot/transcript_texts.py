@@ -19,6 +19,7 @@ from datetime import datetime, tzinfo
 from bot.texts import MESSAGE_LIMIT, notes, split_message
 from sessions import AudioEntry, Session, TranscriptionStatus
 from sessions.formatting import format_duration
+from sessions.speakers import note_source, speaker_labels
 
 # A note longer than this (in characters) is shown folded: an expandable blockquote.
 FOLD_AT = 700
@@ -97,11 +98,13 @@ def build_transcript(
     created = session.created_at.astimezone(zone)
     blocks: list[str] = []
     plain = [*head]
+    labels = speaker_labels(session)
     for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
-        heading = _heading(entry, created, zone)
+        heading = _heading(entry, created, zone, labels.get(entry.sequence))
         body, shown = _body(session, entry, texts.get(entry.sequence))
         plain += ["", heading, body]
-        blocks += _note_blocks(heading, body, shown, limit - _HEADING_ROOM)
+        room = limit - max(_HEADING_ROOM, _utf16_length(heading) + _HEADING_ROOM // 2)
+        blocks += _note_blocks(heading, body, shown, room)
     first = f"<b>{html.escape(head[0])}</b>\n{html.escape(head[1])}"
     return Transcript(messages=_pack([first, *blocks], limit), plain="\n".join(plain) + "\n")
 
@@ -110,15 +113,25 @@ def _zone_name(moment: datetime) -> str:
     return str(moment.tzinfo) if moment.tzinfo is not None else "UTC"
 
 
-def _heading(entry: AudioEntry, created: datetime, zone: tzinfo) -> str:
+def _heading(entry: AudioEntry, created: datetime, zone: tzinfo, speaker: str | None) -> str:
+    """The note's number, time and length ("Note 3 · 14:05 · 0:42"), then what it was when
+    that matters (an audio file's name, a round video) and its speaker when the session is
+    labelled ("Anna", "forwarded from Ben")."""
     received = entry.received_at.astimezone(zone)
     when = f"{received:%H:%M}"
     if received.date() != created.date():
         when = f"{received:%d %b} {when}"
     parts = [f"Note {entry.sequence}", when, format_duration(entry.duration_seconds)]
-    if (entry.mime_type or "").startswith("video/"):
-        parts.append("round video")
+    source = note_source(entry)
+    if source is not None:
+        parts.append(source)
+    if speaker is not None:
+        parts.append(speaker)
     return " · ".join(parts)
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _body(session: Session, entry: AudioEntry, text: str | None) -> tuple[str, bool]:

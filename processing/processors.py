@@ -17,6 +17,7 @@ from processing.command import CommandProcessor
 from processing.settings import MARKDOWN, ProcessingSettings
 from sessions import AudioEntry, Session, SessionFolder, Transcript, TranscriptionStatus
 from sessions.formatting import format_duration
+from sessions.speakers import labelled_line, note_source, speaker_labels
 
 __all__ = [
     "CommandProcessor",
@@ -99,17 +100,17 @@ def render_markdown(session: Session, folder: SessionFolder, zone: tzinfo = UTC)
     ]
     if not entries:
         lines += ["", "_No voice notes._"]
+    speakers = speaker_labels(session)
     for n, entry in enumerate(entries, start=1):
         received = entry.received_at.astimezone(zone)
         when = f"{received:%H:%M:%S} {label}"
         if received.date() != created.date():
             when = f"{received:%Y-%m-%d} {when}"
-        lines += [
-            "",
-            f"## Note {n} · {when} · {format_duration(entry.duration_seconds)}",
-            "",
-            _note_body(entry, folder),
-        ]
+        heading = [f"Note {n}", when, format_duration(entry.duration_seconds)]
+        # Names and file names are the senders' own: written as text, never as markup.
+        extra = (note_source(entry), speakers.get(entry.sequence))
+        heading += [_escape_markdown(part) for part in extra if part]
+        lines += ["", "## " + " · ".join(heading), "", _note_body(entry, folder)]
     return "\n".join(lines) + "\n"
 
 
@@ -130,17 +131,32 @@ def _escape_emphasis(text: str) -> str:
     return flat.replace("\\", "\\\\").replace("_", "\\_").replace("*", "\\*")
 
 
+def _escape_markdown(text: str) -> str:
+    """``text`` on one line, every character markdown could read as markup escaped."""
+    flat = " ".join(text.split())
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in flat)
+
+
+# What can start markup in the middle of a heading (emphasis, code, links, HTML, entities).
+_MARKDOWN_SPECIAL = frozenset("\\`*_[]<>#|~&")
+
+
 def render_srt(session: Session, folder: SessionFolder) -> str:
-    """Every note's segments on one timeline, each note starting where the last ended."""
+    """Every note's segments on one timeline, each note starting where the last ended;
+    each cue begun with its speaker ("Anna: ...") when the session is labelled."""
     cues: list[_Cue] = []
     offset = 0.0
+    speakers = speaker_labels(session)
     for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
         detail = _read_detail(entry, folder)
         length = entry.duration_seconds
+        speaker = speakers.get(entry.sequence)
         if detail is not None:
             if detail.duration_seconds > 0:
                 length = detail.duration_seconds
-            for start, end, text in _segments(detail):
+            for start, end, said in _segments(detail):
+                # Each cue is shown alone: each says who speaks, when the session is labelled.
+                text = labelled_line(speaker, said)
                 begin = offset + start
                 if cues:
                     begin = max(begin, cues[-1].start)

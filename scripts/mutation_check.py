@@ -467,6 +467,40 @@ MUTATIONS: tuple[Mutation, ...] = (
         (Edit("bot/app.py", "    dp.callback_query.outer_middleware(access)\n", ""),),
         (LIB + "test_a_strangers_tap_is_refused_and_does_nothing",),
     ),
+    # -- Who said what -----------------------------------------------------------------------
+    Mutation(
+        "speaker-recorded",
+        "each note records its speaker: the group member, or a forward's original sender",
+        (Edit("bot/services/ingest.py", "speaker=audio.origin.speaker,", "speaker=None,"),),
+        (
+            "tests/bot/test_handlers.py::test_group_members_and_forwards_are_recorded_as_speakers",
+            "tests/bot/test_e2e_speakers.py",
+        ),
+    ),
+    Mutation(
+        "speaker-labels-only-when-needed",
+        "one person's own notes read as before: labels only for several speakers or a forward",
+        (Edit("sessions/speakers.py", "return len(speakers) > 1", "return len(speakers) > 0"),),
+        (
+            "tests/processing/test_speaker_labels.py::test_one_persons_notes_read_exactly_as_before",
+            "tests/bot/test_speakers.py::test_one_persons_notes_read_as_before",
+        ),
+    ),
+    Mutation(
+        "speaker-labels-written",
+        "process/input.txt labels each note with its speaker when the session is labelled",
+        (
+            Edit(
+                "transcription/pipeline.py",
+                "paragraphs.append(labelled_line(labels.get(entry.sequence), text))",
+                "paragraphs.append(text)",
+            ),
+        ),
+        (
+            "tests/processing/test_speaker_labels.py::"
+            "test_group_notes_are_labelled_in_every_written_transcript",
+        ),
+    ),
 )
 """Grouped by the README section whose promise they break."""
 

@@ -43,7 +43,15 @@ from sessions.library import LibraryError, SearchHit, SessionLibrary, library_pa
 from sessions.library_query import Fragment
 from sessions.locks import KeyedLocks
 from sessions.manager import FileSessionManager
-from sessions.models import AudioEntry, ErrorEntry, Session, SessionState, TranscriptionStatus
+from sessions.models import (
+    AudioEntry,
+    ErrorEntry,
+    Session,
+    SessionState,
+    Speaker,
+    SpeakerKind,
+    TranscriptionStatus,
+)
 from sessions.retention import RetentionSettings, RetentionSweeper, SweepReport
 from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
 from sessions.transcripts import Transcript, TranscriptSegment
@@ -89,6 +97,8 @@ __all__ = [
     "SessionNotFoundError",
     "SessionState",
     "SessionStorage",
+    "Speaker",
+    "SpeakerKind",
     "StateChanged",
     "SweepReport",
     "Transcript",

@@ -47,8 +47,37 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", validate_assignment=False)
 
 
+class SpeakerKind(StrEnum):
+    """Who a :class:`Speaker` is, as Telegram tells it."""
+
+    USER = "user"  # a Telegram user: the member who sent the note, or a forward's sender
+    HIDDEN_USER = "hidden_user"  # a forward from someone who hides their account: a name only
+    CHAT = "chat"  # a group speaking as itself (an anonymous admin), or a forward from one
+    CHANNEL = "channel"  # a channel: a forward of its post, or a post in its linked group
+
+
+class Speaker(_Model):
+    """Whose voice a note is: its sender, or for a forwarded note the original sender.
+
+    ``name`` is what people read (a user's full name, a chat's or channel's title);
+    ``user_id`` or ``chat_id`` tells two people of the same name apart, and ``signature``
+    is the author signature a channel or an anonymous admin adds to a post.
+    """
+
+    name: str = Field(description="the user's full name, or the chat's or channel's title")
+    kind: SpeakerKind = Field(description="user, hidden_user, chat or channel")
+    user_id: int | None = Field(default=None, description="Telegram user id (kind user)")
+    chat_id: int | None = Field(default=None, description="chat id (kind chat or channel)")
+    signature: str | None = Field(default=None, description="the post's author signature")
+
+
 class AudioEntry(_Model):
-    """One recorded voice note (or audio file, or video note) of a session."""
+    """One recorded voice note (or audio file, or video note) of a session.
+
+    Where the note came from (``kind``, ``original_filename``, ``speaker``, ``forwarded``)
+    is recorded for notes taken from Telegram; an entry written before these fields existed,
+    or by another tool, leaves them unset and reads as an unlabelled note of its chat.
+    """
 
     sequence: int = Field(ge=1, description="1-based position in the session, in arrival order")
     filename: str = Field(min_length=1, description="file name inside the session's audio/")
@@ -62,6 +91,18 @@ class AudioEntry(_Model):
     transcription_status: TranscriptionStatus = TranscriptionStatus.PENDING
     transcript_filename: str | None = None
     error: str | None = None
+    kind: str | None = Field(
+        default=None,
+        description="the Telegram message it came in: voice, audio, video_note or document",
+    )
+    original_filename: str | None = Field(
+        default=None, description="an audio file's own name, as sent (audio or document)"
+    )
+    speaker: Speaker | None = Field(
+        default=None,
+        description="who speaks: the sender, or a forwarded note's original sender",
+    )
+    forwarded: bool = Field(default=False, description="the note was forwarded from elsewhere")
 
 
 class ErrorEntry(_Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,13 +109,15 @@ async def add_note(
     message_id: int | None = None,
     duration: float = 2.0,
     data: bytes = b"OggS-not-really-audio",
+    **fields: Any,
 ) -> Session:
-    """Reserve a sequence, write a file into audio/ and record it, as the bot does."""
+    """Reserve a sequence, write a file into audio/ and record it, as the bot does;
+    ``fields`` are more of the entry's (its speaker, say)."""
     sequence = await manager.reserve_sequence(session.session_id, message_id)
     name = audio_filename(sequence)
     path = manager.get_session_path(session.session_id) / AUDIO_DIR / name
     path.write_bytes(data)
     entry = AudioEntry(
-        sequence=sequence, filename=name, duration_seconds=duration, message_id=message_id
+        sequence=sequence, filename=name, duration_seconds=duration, message_id=message_id, **fields
     )
     return await manager.add_audio(session.session_id, entry)

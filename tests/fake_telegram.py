@@ -164,6 +164,49 @@ _NOT_MODIFIED = (
 )
 
 
+# -- forward origins (Bot API 7.0+ ``MessageOrigin``), for FakeTelegram.voice(forward_origin=)
+
+
+def origin_user(user_id: int, first_name: str, last_name: str | None = None) -> dict[str, Any]:
+    """A note forwarded from a user whose account can be linked (``MessageOriginUser``)."""
+    user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+    if last_name is not None:
+        user["last_name"] = last_name
+    return {"type": "user", "date": int(time.time()) - 60, "sender_user": user}
+
+
+def origin_hidden_user(name: str) -> dict[str, Any]:
+    """A note forwarded from a user who hides their account: a name only."""
+    return {"type": "hidden_user", "date": int(time.time()) - 60, "sender_user_name": name}
+
+
+def origin_chat(chat_id: int, title: str, signature: str | None = None) -> dict[str, Any]:
+    """A note forwarded from a group speaking as itself (an anonymous admin's message)."""
+    origin: dict[str, Any] = {
+        "type": "chat",
+        "date": int(time.time()) - 60,
+        "sender_chat": {"id": chat_id, "type": "supergroup", "title": title},
+    }
+    if signature is not None:
+        origin["author_signature"] = signature
+    return origin
+
+
+def origin_channel(
+    chat_id: int, title: str, message_id: int = 1, signature: str | None = None
+) -> dict[str, Any]:
+    """A note forwarded from a channel's post (``MessageOriginChannel``)."""
+    origin: dict[str, Any] = {
+        "type": "channel",
+        "date": int(time.time()) - 60,
+        "chat": {"id": chat_id, "type": "channel", "title": title},
+        "message_id": message_id,
+    }
+    if signature is not None:
+        origin["author_signature"] = signature
+    return origin
+
+
 @dataclass(frozen=True)
 class SentCall:
     """One successful call by which the bot changed what a chat shows.
@@ -686,11 +729,22 @@ class FakeTelegram:
         mime_type: str = "audio/ogg",
         message_id: int | None = None,
         chat_type: str = "private",
+        first_name: str | None = None,
+        last_name: str | None = None,
+        forward_origin: dict[str, Any] | None = None,
     ) -> int:
-        """Push a voice note; size and unique id come from :meth:`add_file` unless given."""
+        """Push a voice note; size and unique id come from :meth:`add_file` unless given.
+
+        ``first_name``/``last_name`` name the sender (else "User <id>"); ``forward_origin``
+        (see :func:`origin_user` and its siblings) makes it a forwarded note.
+        """
         voice = {**self._file_meta(file_id, file_size), "duration": duration}
         voice["mime_type"] = mime_type
-        return self._push_message(chat_id, user_id, {"voice": voice}, chat_type, message_id)
+        content: dict[str, Any] = {"voice": voice}
+        if forward_origin is not None:
+            content["forward_origin"] = forward_origin
+        sender = {"first_name": first_name, "last_name": last_name}
+        return self._push_message(chat_id, user_id, content, chat_type, message_id, sender)
 
     def audio(
         self,
@@ -1129,15 +1183,17 @@ class FakeTelegram:
         content: dict[str, Any],
         chat_type: str,
         message_id: int | None,
+        sender: dict[str, str | None] | None = None,
     ) -> int:
         if chat_type not in {"private", "group", "supergroup"}:
             raise ValueError(f"unsupported chat_type {chat_type!r}")
-        user = {
+        user: dict[str, Any] = {
             "id": user_id,
             "is_bot": False,
             "first_name": f"User {user_id}",
             "language_code": "en",
         }
+        user.update({k: v for k, v in (sender or {}).items() if v is not None})
         if chat_type == "private":
             chat = {"id": chat_id, "type": "private", "first_name": user["first_name"]}
         else:

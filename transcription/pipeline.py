@@ -28,6 +28,7 @@ from sessions import (
     SessionState,
     TranscriptionStatus,
 )
+from sessions.speakers import labelled_line, speaker_labels
 from transcription.engine import (
     AudioDecodeError,
     TimedTranscriber,
@@ -232,8 +233,11 @@ async def _run_timed(
 
 
 def consolidate(folder: SessionFolder, session: Session) -> str:
-    """The session's transcript: one paragraph per completed entry, in sequence order."""
+    """The session's transcript: one paragraph per completed entry, in sequence order,
+    each begun with its speaker ("Anna: ...") when the session is labelled (see
+    :func:`sessions.speakers.needs_labels`)."""
     paragraphs = []
+    labels = speaker_labels(session)
     for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
         if entry.transcription_status is not TranscriptionStatus.COMPLETED:
             continue
@@ -243,7 +247,7 @@ def consolidate(folder: SessionFolder, session: Session) -> str:
         if text is None:  # COMPLETED without its transcript: the consolidation fails
             raise FileNotFoundError(f"the transcript of note {entry.sequence} is missing")
         if text:
-            paragraphs.append(text)
+            paragraphs.append(labelled_line(labels.get(entry.sequence), text))
     return "\n\n".join(paragraphs) + ("\n" if paragraphs else "")
 
 

@@ -14,7 +14,7 @@ import contextlib
 import errno
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import aiohttp
 import structlog
@@ -30,6 +30,7 @@ from aiogram.types import Message
 
 from bot import texts
 from bot.services.audio_files import file_extension, is_audio_file
+from bot.services.speakers import NoteOrigin, note_origin
 from bot.updates.ordering import Ticket
 from sessions import (
     AudioEntry,
@@ -84,11 +85,17 @@ class IncomingAudio:
     mime_type: str | None
     extension: str
     file_name: str | None = None
+    origin: NoteOrigin = field(default_factory=NoteOrigin)
 
     @classmethod
     def from_message(cls, message: Message) -> IncomingAudio | None:
-        """The audio ``message`` carries, or None when it carries none (a photo, a text,
-        a document that is not audio or video)."""
+        """The audio ``message`` carries and who speaks in it, or None when it carries
+        none (a photo, a text, a document that is not audio or video)."""
+        media = cls._media(message)
+        return None if media is None else replace(media, origin=note_origin(message))
+
+    @classmethod
+    def _media(cls, message: Message) -> IncomingAudio | None:
         if message.voice is not None:
             v = message.voice
             return cls(
@@ -264,6 +271,9 @@ class IngestService:
             mime_type=audio.mime_type,
             file_size=audio.file_size,
             kind=audio.kind,
+            original_filename=audio.file_name,
+            speaker=audio.origin.speaker,
+            forwarded=audio.origin.forwarded,
         )
         try:
             with _disk_errors():

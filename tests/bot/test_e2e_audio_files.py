@@ -53,10 +53,16 @@ async def test_recording_files_transcribed_other_files_and_strangers_answered_on
         return bool(found) and found[0]["state"] == "TRANSCRIBED"
 
     await eventually(transcribed, timeout=120)
+    # Each note's heading names the file it came from (one sender: no speaker labels).
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    assert transcript.text is not None
+    headings = [b.split("\n", 1)[0] for b in transcript.text.split("\n\n")[1:]]
+    assert [h.split(" · ", 3)[3] for h in headings] == ["Recording 1.wav", "memo.m4a"]
     [session] = metadata(tmp_path)
     entries = session["audio_entries"]
     assert [e["filename"] for e in entries] == ["001_audio.wav", "002_audio.m4a"]
     assert [e["kind"] for e in entries] == ["document", "document"]
+    assert [e["original_filename"] for e in entries] == ["Recording 1.wav", "memo.m4a"]
     assert [e["transcription_status"] for e in entries] == ["COMPLETED"] * 2
     # Measured after download (a document declares no length): speech_01 is about 3 s.
     assert all(2 < e["duration_seconds"] < 5 for e in entries)

@@ -20,8 +20,8 @@ from bot.config import BotSettings
 from bot.services.collecting import CollectingStatus
 from bot.services.ingest import IngestService
 from bot.updates.ordering import ChatOrdering
-from sessions import AudioEntry, FileSessionManager, SessionState
-from tests.fake_telegram import FakeTelegram
+from sessions import FileSessionManager, SessionState, Speaker, SpeakerKind
+from tests.fake_telegram import FakeTelegram, origin_channel
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -74,11 +74,6 @@ class Harness:
         if not self.sessions_dir.is_dir():
             return []
         return sorted(p for p in self.sessions_dir.iterdir() if not p.name.startswith("."))
-
-
-def extra(entry: AudioEntry, key: str) -> Any:
-    """A field the bot adds beside the session schema's own (kept as an extra)."""
-    return (entry.model_extra or {}).get(key)
 
 
 @pytest.fixture
@@ -228,13 +223,31 @@ async def test_voice_without_session_opens_one(harness: Harness) -> None:
     assert session is not None
     [entry] = session.audio_entries
     assert entry.filename == "001_audio.ogg"
-    assert extra(entry, "kind") == "voice"
+    assert entry.kind == "voice"
     folder = harness.manager.get_session_path(session.session_id)
     assert (folder / "audio" / "001_audio.ogg").read_bytes() == b"OggS first note"
     assert [p.name for p in (folder / "audio").iterdir()] == ["001_audio.ogg"]  # no .part
 
     await harness.voice(duration=62)
     assert harness.replies()[-1] == texts.collecting(2, 65)
+
+
+async def test_group_members_and_forwards_are_recorded_as_speakers(harness: Harness) -> None:
+    """Each entry records whose voice it is: the member who sent it, or a forward's
+    original sender (by id and name), and whether it was forwarded."""
+    group = -100300
+    await harness.voice(chat=group, chat_type="supergroup", first_name="Anna", last_name="Li")
+    news = origin_channel(-100900, "Daily News", 17, signature="Eve")
+    await harness.voice(chat=group, chat_type="supergroup", forward_origin=news)
+    session = await harness.manager.get_active_session(group)
+    assert session is not None
+    first, second = session.audio_entries
+    assert first.speaker == Speaker(name="Anna Li", kind=SpeakerKind.USER, user_id=USER)
+    assert (first.forwarded, first.kind, first.original_filename) == (False, "voice", None)
+    assert second.speaker == Speaker(
+        name="Daily News", kind=SpeakerKind.CHANNEL, chat_id=-100900, signature="Eve"
+    )
+    assert second.forwarded is True
 
 
 async def test_duplicate_message_is_stored_once_and_acked_once(harness: Harness) -> None:
@@ -259,7 +272,7 @@ async def test_audio_file_keeps_its_extension(harness: Harness) -> None:
     assert session is not None
     [entry] = session.audio_entries
     assert entry.filename == "001_audio.mp3"
-    assert extra(entry, "kind") == "audio"
+    assert (entry.kind, entry.original_filename) == ("audio", "talk.MP3")
     folder = harness.manager.get_session_path(session.session_id) / "audio"
     assert (folder / "001_audio.mp3").read_bytes() == b"ID3 mp3 bytes"
 
@@ -270,7 +283,7 @@ async def test_video_note_is_taken(harness: Harness) -> None:
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
     [entry] = session.audio_entries
-    assert (entry.filename, extra(entry, "kind")) == ("001_audio.mp4", "video_note")
+    assert (entry.filename, entry.kind) == ("001_audio.mp4", "video_note")
 
 
 async def test_too_long_is_refused_without_download(harness: Harness) -> None:
@@ -320,7 +333,7 @@ async def test_recording_sent_as_a_file_is_taken_like_an_audio_message(harness: 
     assert harness.replies() == [texts.collecting(1, 0), texts.collecting(2, 0)]
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
-    assert [(e.filename, extra(e, "kind")) for e in session.audio_entries] == [
+    assert [(e.filename, e.kind) for e in session.audio_entries] == [
         ("001_audio.wav", "document"),
         ("002_audio.m4a", "document"),
     ]

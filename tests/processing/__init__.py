@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sessions import FileSessionManager, Session, SessionState
 from tests.conftest import add_note
@@ -23,16 +25,20 @@ async def transcribed_session(
     *notes: tuple[str, float],
     chat_id: int = 1,
     due: bool = True,
+    fields: Sequence[Mapping[str, Any]] = (),
 ) -> Session:
     """A session whose notes (script, duration) went through the real transcription code.
 
     Scripts are those of :class:`ScriptedTranscriber`: ``text:<words>``, ``corrupt``...
     With ``due`` it is marked ``processing_due`` when finalized, as a running processing
-    stage marks it.
+    stage marks it. ``fields`` are more fields of each note's entry, in order (a speaker).
     """
     session = await manager.create_session(chat_id=chat_id)
     for n, (script, duration) in enumerate(notes):
-        await add_note(manager, session, message_id=n + 1, duration=duration, data=script.encode())
+        more = fields[n] if n < len(fields) else {}
+        await add_note(
+            manager, session, message_id=n + 1, duration=duration, data=script.encode(), **more
+        )
     await manager.finalize_session(session.session_id)
     if due:
         await manager.mark_processing_due(session.session_id)
