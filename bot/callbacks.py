@@ -83,3 +83,39 @@ def history_keyboard(
     if paging:
         rows.append(paging)
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+class LanguageButton(CallbackData, prefix="lang"):
+    """A choice under /lang: a language code, ``auto`` or ``default``."""
+
+    code: str
+
+
+class ForgetAllButton(CallbackData, prefix="forgetall"):
+    """The answer to "Forget everything of this chat?"."""
+
+    confirm: bool
+
+
+def language_keyboard(choices: list[tuple[str, str]], *, per_row: int = 3) -> InlineKeyboardMarkup:
+    """A button per (label, code) under /lang, ``per_row`` to a row."""
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=LanguageButton(code=code).pack())
+        for label, code in choices
+    ]
+    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def forget_all_keyboard() -> InlineKeyboardMarkup:
+    """Yes / No under the question whether to forget everything of a chat."""
+    yes = ForgetAllButton(confirm=True).pack()
+    no = ForgetAllButton(confirm=False).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="Yes, delete everything", callback_data=yes),
+                InlineKeyboardButton(text="No, keep it", callback_data=no),
+            ]
+        ]
+    )
