@@ -203,9 +203,9 @@ async def _remove_words(manager: SessionManager, chat_id: int, words: list[str])
         missing[:] = not_there
         return changed
 
+    before = await manager.get_chat_settings(chat_id)
     after = await manager.update_chat_settings(chat_id, remove)
-    gone = {m.casefold() for m in missing}
-    removed = [w for w in words if w.casefold() not in gone]
+    removed = [w for w in before.vocabulary if w not in after.vocabulary]
     _log.info("chat_vocabulary_removed", chat_id=chat_id, removed=len(removed))
     return ct.vocab_removed(removed, missing, after)
 

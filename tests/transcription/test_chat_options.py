@@ -1,6 +1,7 @@
 """A chat's language and vocabulary reach the model for each of its notes: through the
 pipeline, the engine's options, the task queue (a real redis-server), and the real models
-(tiny.en on a name it gets wrong untold; a multilingual model on German speech)."""
+(tiny.en on a name it gets wrong untold). A multilingual model on German speech:
+``tests/bot/test_e2e_chat_settings.py``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from structlog.testing import capture_logs
 
 from sessions import ChatSettings, FileSessionManager, LibraryError, Session, SessionState
 from tests.conftest import FIXTURES, add_note
-from tests.multilingual_model import ENGLISH_WORDS, GERMAN_FIXTURE, GERMAN_WORDS
 from tests.redis_server import RedisServer
 from tests.transcription.fakes import (
     FakeWhisperModel,
@@ -168,22 +168,3 @@ async def test_the_vocabulary_makes_tiny_en_write_a_name_it_gets_wrong_untold(
     assert "kubernetes" not in untold.text.lower()  # "Cuba meets"
     assert "kubernetes" in told.text.lower()
     assert "cluster" in told.text.lower()  # the rest of the note is still there
-
-
-@pytest.mark.slow
-async def test_a_multilingual_model_transcribes_in_the_chats_language(
-    multilingual_model: Path,
-) -> None:
-    settings = TranscriptionSettings(whisper_model=str(multilingual_model), whisper_cpu_threads=2)
-    whisper = WhisperTranscriber(settings)
-    try:
-        await whisper.start()
-        assert whisper.is_multilingual is True
-        german = await whisper.transcribe(GERMAN_FIXTURE, DecodeOptions(language="de"))
-        english = await whisper.transcribe(GERMAN_FIXTURE, DecodeOptions(language="en"))
-    finally:
-        await whisper.aclose()
-    assert GERMAN_WORDS in german.text.lower()
-    assert german.language == "de"
-    assert ENGLISH_WORDS in english.text.lower()
-    assert english.language == "en"
