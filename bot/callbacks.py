@@ -92,9 +92,11 @@ class LanguageButton(CallbackData, prefix="lang"):
 
 
 class ForgetAllButton(CallbackData, prefix="forgetall"):
-    """The answer to "Forget everything of this chat?"."""
+    """The answer to "Forget everything of this chat?", asked at ``asked`` (Unix time): a
+    Yes tapped long after must not delete what the chat recorded since."""
 
     confirm: bool
+    asked: int
 
 
 def language_keyboard(choices: list[tuple[str, str]], *, per_row: int = 3) -> InlineKeyboardMarkup:
@@ -107,10 +109,10 @@ def language_keyboard(choices: list[tuple[str, str]], *, per_row: int = 3) -> In
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def forget_all_keyboard() -> InlineKeyboardMarkup:
+def forget_all_keyboard(asked: int) -> InlineKeyboardMarkup:
     """Yes / No under the question whether to forget everything of a chat."""
-    yes = ForgetAllButton(confirm=True).pack()
-    no = ForgetAllButton(confirm=False).pack()
+    yes = ForgetAllButton(confirm=True, asked=asked).pack()
+    no = ForgetAllButton(confirm=False, asked=asked).pack()
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [

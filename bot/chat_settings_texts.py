@@ -175,3 +175,7 @@ def forgot_all(deleted: int, busy: int, settings_removed: bool) -> str:
 
 
 KEPT_ALL = "Nothing was deleted."
+FORGET_ALL_EXPIRED = (
+    "Nothing was deleted: that question is more than 10 minutes old. Send /forget all again "
+    "if you still want it."
+)

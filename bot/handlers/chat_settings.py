@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from dataclasses import dataclass
 
 import structlog
@@ -38,6 +39,8 @@ COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", 
 _SEPARATORS = re.compile(r"[,;\n]+")
 _BUSY = (SessionState.TRANSCRIBING, SessionState.PROCESSING)
 EVERY_SESSION = 1_000_000
+FORGET_ALL_VALID_SECONDS = 600
+"""A /forget all question answered later than this is asked again."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,7 @@ async def ask_forget_all(message: Message, manager: SessionManager) -> None:
     if not sessions and settings.is_default:
         await message.answer(text)
         return
-    await message.answer(text, reply_markup=forget_all_keyboard())
+    await message.answer(text, reply_markup=forget_all_keyboard(int(time.time())))
 
 
 async def forget_all_answered(
@@ -240,6 +243,8 @@ async def forget_all_answered(
     chat_id = query.message.chat.id
     if not callback_data.confirm:
         reply = ct.KEPT_ALL
+    elif not 0 <= time.time() - callback_data.asked <= FORGET_ALL_VALID_SECONDS:
+        reply = ct.FORGET_ALL_EXPIRED
     else:
         deleted = busy = 0
         for session in await manager.list_sessions(EVERY_SESSION, chat_id=chat_id):

@@ -11,7 +11,13 @@ import pytest
 from aiogram import Bot
 
 from bot import chat_settings_texts as ct
-from bot.handlers.chat_settings import LanguageSupport, parse_language, parse_words
+from bot.callbacks import ForgetAllButton
+from bot.handlers.chat_settings import (
+    FORGET_ALL_VALID_SECONDS,
+    LanguageSupport,
+    parse_language,
+    parse_words,
+)
 from sessions import ChatSettings, FileSessionManager, SessionState
 from sessions.library import SessionLibrary, library_path
 from tests.bot.test_handlers import CHAT, USER, Harness
@@ -210,3 +216,19 @@ async def test_forget_all_deletes_the_chats_sessions_and_settings_only(
     assert await manager.get_session(others) is not None
     assert (await manager.get_chat_settings(OTHER)).vocabulary == ("Grafana",)
     assert await library.search(CHAT, "walrus") == []
+
+
+async def test_an_old_forget_all_question_deletes_nothing(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    sid = await transcribed_session(manager, "the walrus")
+    await manager.update_chat_settings(CHAT, lambda s: s.with_words(["Kubernetes"]))
+    await harness.text("/forget all")
+    question = last_sent(harness.fake, CHAT)
+    [(_, yes), _] = question.buttons()
+    stale = ForgetAllButton.unpack(yes)
+    stale = stale.model_copy(update={"asked": stale.asked - FORGET_ALL_VALID_SECONDS - 5})
+    await tap(harness, CHAT, USER, question, stale.pack())
+    assert harness.replies()[-1] == ct.FORGET_ALL_EXPIRED
+    assert await manager.get_session(sid) is not None
+    assert (await manager.get_chat_settings(CHAT)).vocabulary == ("Kubernetes",)
