@@ -21,10 +21,14 @@ from tests.transcription.fakes import (
     ScriptedTranscriber,
 )
 from tests.transcription.test_engine import with_fake_model
+from tests.transcription.test_queue import WorkerProcess, start_worker
+from tests.transcription.test_queue import settings_for as queue_settings_for
+from tests.transcription.test_queue import workers as workers  # the fixture, reused
 from tests.transcription.test_queue_faults import bot_side, settings_for, worker
 from transcription import TranscriptionSettings, WhisperTranscriber, transcribe_session
 from transcription.languages import WHISPER_LANGUAGES, english_only_model
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
+from transcription.queue import QueueTranscriber
 
 KUBERNETES = FIXTURES / "vocabulary_01.ogg"
 FAST = TranscriptionSettings(transcription_retries=0, transcription_retry_backoff_seconds=0.01)
@@ -146,6 +150,35 @@ async def test_a_jobs_chat_settings_reach_the_worker_over_redis(
             done = await transcribe_session(manager, queue, session.session_id, settings)
             assert done.state is SessionState.TRANSCRIBED
     assert fake.options == [CHAT_OPTIONS, DEFAULT_OPTIONS]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(360)
+async def test_a_worker_process_writes_the_name_only_for_the_chat_that_taught_it(
+    manager: FileSessionManager, redis: RedisServer, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    """The real ``python -m transcription.worker`` with tiny.en: the vocabulary travels in
+    the job and the worker's model is told it (one model for every chat's vocabulary)."""
+    worker_process = await start_worker(redis, tmp_path, workers)
+    await manager.update_chat_settings(1, lambda s: s.with_words(["Kubernetes"]))
+    taught = await finished_session(manager, 1, KUBERNETES.read_bytes())
+    untaught = await finished_session(manager, 2, KUBERNETES.read_bytes())
+    queue = QueueTranscriber(queue_settings_for(redis, concurrency=1))
+    await queue.start()
+    try:
+        for session in (taught, untaught):
+            await transcribe_session(manager, queue, session.session_id, queue.settings)
+    finally:
+        await queue.aclose()
+    texts = [
+        (manager.get_session_path(s.session_id) / "process/input.txt").read_text()
+        for s in (taught, untaught)
+    ]
+    assert "Kubernetes" in texts[0]
+    assert "kubernetes" not in texts[1].lower()
+    started = [e for e in worker_process.events() if e.get("event") == "job_started"]
+    assert [e["hotwords"] for e in started] == [len("Kubernetes"), 0]
+    assert worker_process.count("model_evicted") == 0
 
 
 # -- the real models ---------------------------------------------------------------------------
