@@ -160,7 +160,7 @@ def run_baseline(model: WhisperModel, settings: TranscriptionSettings, notes: li
 class InstantTranscriber:
     """A :class:`Transcriber` that answers at once: what is left is the pipeline's own cost."""
 
-    async def transcribe(self, path: Path) -> TranscriptResult:
+    async def transcribe(self, path: Path, options: object = None) -> TranscriptResult:
         return TranscriptResult(text=f"text of {path.name}", language="en", duration_seconds=30.0)
 
     async def aclose(self) -> None:

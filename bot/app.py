@@ -21,6 +21,7 @@ from aiogram.types import BotCommand, User
 from bot import texts
 from bot.config import BotSettings
 from bot.handlers import build_router
+from bot.handlers.chat_settings import LanguageSupport
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
@@ -52,7 +53,9 @@ from transcription import (
     TranscriptionSettings,
     WhisperTranscriber,
 )
+from transcription.engine import ModelLoadError, bundled_model_path
 from transcription.jobs import redact_url
+from transcription.languages import english_only_model
 from transcription.queue import QueueTranscriber
 
 _log = structlog.get_logger("bot.app")
@@ -109,6 +112,21 @@ async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
     whisper = WhisperTranscriber(settings)
     await whisper.start()  # fail fast: a model that cannot load stops us here
     return whisper
+
+
+def language_support(settings: TranscriptionSettings, transcriber: Transcriber) -> LanguageSupport:
+    """What /lang may offer: a model loaded here says whether it knows other languages;
+    the workers' model is judged by its name or folder (see ``english_only_model``)."""
+    multilingual = (
+        transcriber.is_multilingual if isinstance(transcriber, WhisperTranscriber) else None
+    )
+    if multilingual is None:
+        try:
+            bundled = bundled_model_path() if settings.whisper_model is None else None
+        except ModelLoadError:
+            bundled = None
+        multilingual = not english_only_model(settings.whisper_model, bundled)
+    return LanguageSupport(multilingual=multilingual, default_language=settings.whisper_language)
 
 
 @dataclass
@@ -314,6 +332,8 @@ async def run_bot(
         library.attach()
         parts.callback(library.detach)
         dp["library"] = library
+        manager.use_chat_settings(library)  # chats' settings live in the library's database
+        dp["language_support"] = language_support(transcription, transcriber)
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
         await journal.load(me.id)
         runner = UpdateRunner(bot, dp, ordering, journal)

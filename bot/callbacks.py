@@ -83,3 +83,41 @@ def history_keyboard(
     if paging:
         rows.append(paging)
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+class LanguageButton(CallbackData, prefix="lang"):
+    """A choice under /lang: a language code, ``auto`` or ``default``."""
+
+    code: str
+
+
+class ForgetAllButton(CallbackData, prefix="forgetall"):
+    """The answer to "Forget everything of this chat?", asked at ``asked`` (Unix time): a
+    Yes tapped long after must not delete what the chat recorded since."""
+
+    confirm: bool
+    asked: int
+
+
+def language_keyboard(choices: list[tuple[str, str]], *, per_row: int = 3) -> InlineKeyboardMarkup:
+    """A button per (label, code) under /lang, ``per_row`` to a row."""
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=LanguageButton(code=code).pack())
+        for label, code in choices
+    ]
+    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def forget_all_keyboard(asked: int) -> InlineKeyboardMarkup:
+    """Yes / No under the question whether to forget everything of a chat."""
+    yes = ForgetAllButton(confirm=True, asked=asked).pack()
+    no = ForgetAllButton(confirm=False, asked=asked).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="Yes, delete everything", callback_data=yes),
+                InlineKeyboardButton(text="No, keep it", callback_data=no),
+            ]
+        ]
+    )

@@ -28,7 +28,10 @@ HELP = (
     "/history - your sessions, newest first, to get one again\n"
     "/get <session> - send a session's transcript again\n"
     "/find <words> - search your transcripts\n"
-    "/forget <session> - delete a session for good\n"
+    "/forget <session> - delete a session for good (/forget all: every session and "
+    "this chat's settings)\n"
+    "/lang - the language of this chat's notes\n"
+    "/vocab - names and words I should write right, e.g. /vocab add Kubernetes, Zoë Ortega\n"
     "/status - the current session and the last ones\n"
     "/help - this message\n\n"
     "A session is named by its id (as in /history) or any part of it only one session "
@@ -62,6 +65,8 @@ COMMANDS = [
     ("get", "Send a session's transcript again"),
     ("find", "Search your transcripts"),
     ("forget", "Delete a session for good"),
+    ("lang", "Language of this chat's notes"),
+    ("vocab", "Names and words to get right"),
     ("status", "Current session and recent ones"),
     ("help", "How to use this bot"),
 ]

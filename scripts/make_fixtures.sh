@@ -14,6 +14,9 @@
 #                                   sent as a document, as recorder apps and desktops do.
 #   speech_02.mp4                   speech_02 as a round video note: 240x240 H.264 (a black
 #                                   picture, 10 fps) with AAC audio, like Telegram's video notes.
+#   vocabulary_01.ogg               "We deployed the new cluster on Kubernetes yesterday." (en-us):
+#                                   tiny.en writes "Kubernetes" right only when told the word.
+#   german_01.ogg                   a German sentence (voice de), for a multilingual model.
 #   silence.ogg                     3 s of digital silence, same encoding
 #                                   (VAD must yield no invented text).
 #   corrupt.ogg                     bytes that are not decodable audio
@@ -90,6 +93,15 @@ ffmpeg -nostdin -hide_banner -loglevel error -y \
     -flags:v +bitexact -flags:a +bitexact \
     -c:v libx264 -preset veryslow -crf 40 -pix_fmt yuv420p \
     -c:a aac -b:a 32k -ac 1 -ar 48000 -movflags +faststart "$out_dir/speech_02.mp4"
+
+# For the chat settings (/vocab, /lang), not in references.json (their words are not
+# everyday ones): a name tiny.en gets wrong unless it is told it, and German speech.
+espeak-ng -v en-us -s 150 -w "$tmp_dir/vocabulary.wav" \
+    "We deployed the new cluster on Kubernetes yesterday."
+encode_opus "$out_dir/vocabulary_01.ogg" -i "$tmp_dir/vocabulary.wav"
+espeak-ng -v de -s 150 -w "$tmp_dir/german.wav" \
+    "Guten Morgen. Das Wetter ist heute sehr kalt, deshalb trage ich meinen warmen Mantel."
+encode_opus "$out_dir/german_01.ogg" -i "$tmp_dir/german.wav"
 
 # Reference transcripts as JSON (texts contain no quotes or backslashes).
 {

@@ -54,6 +54,7 @@ FAULTS = "tests/bot/test_update_faults.py::"
 LIVE = "tests/transcription/test_live.py::"
 SCHED = "tests/transcription/test_scheduler.py::"
 LIB = "tests/bot/test_library_handlers.py::"
+OPTS = "tests/transcription/test_chat_options.py::"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # -- Nothing lost, nothing doubled -------------------------------------------------------
@@ -499,6 +500,59 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             "tests/processing/test_speaker_labels.py::"
             "test_group_notes_are_labelled_in_every_written_transcript",
+        ),
+    ),
+    # -- A chat's own settings ---------------------------------------------------------------
+    Mutation(
+        "settings-reach-the-model",
+        "each note is transcribed with its own chat's language and vocabulary",
+        (
+            Edit(
+                "transcription/pipeline.py",
+                "    options = await chat_options(manager, session.chat_id)",
+                "    options = DEFAULT_OPTIONS",
+            ),
+        ),
+        (OPTS + "test_each_note_is_transcribed_with_its_own_chats_settings",),
+    ),
+    Mutation(
+        "settings-over-the-queue",
+        "a job carries its chat's settings to the worker",
+        (
+            Edit(
+                "transcription/queue.py",
+                "            job = make_job(audio, path.name, self.settings, options)",
+                "            job = make_job(audio, path.name, self.settings)",
+            ),
+        ),
+        (OPTS + "test_a_jobs_chat_settings_reach_the_worker_over_redis",),
+    ),
+    Mutation(
+        "settings-survive-a-rebuild",
+        "a rebuild of the search index keeps every chat's settings",
+        (
+            Edit(
+                "sessions/library_db.py",
+                '            db.executemany("INSERT INTO chat_settings VALUES (?, ?, ?)", kept)\n',
+                "",
+            ),
+        ),
+        (
+            "tests/sessions/test_chat_settings.py::test_a_rebuild_of_the_index_keeps_every_chats_settings",
+        ),
+    ),
+    Mutation(
+        "forget-all-settings",
+        "/forget all removes the chat's settings with its sessions",
+        (
+            Edit(
+                "bot/handlers/chat_settings.py",
+                "        settings_removed = await manager.delete_chat_settings(chat_id)",
+                "        settings_removed = True",
+            ),
+        ),
+        (
+            "tests/bot/test_chat_settings_handlers.py::test_forget_all_deletes_the_chats_sessions_and_settings_only",
         ),
     ),
 )

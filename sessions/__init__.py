@@ -5,6 +5,7 @@ depend on the abstract :class:`SessionManager` and reach a session's files only 
 :class:`SessionFolder` (``manager.folder(session_id)``): only this package knows the layout.
 """
 
+from sessions.chat_settings import ChatSettings, VocabularyLimitError
 from sessions.config import SessionConfig
 from sessions.contract import SessionManager
 from sessions.errors import (
@@ -63,6 +64,7 @@ __all__ = [
     "AudioRemoved",
     "AudioUpload",
     "AudioWriter",
+    "ChatSettings",
     "CorruptSessionError",
     "Delivered",
     "EntryNotFoundError",
@@ -105,6 +107,7 @@ __all__ = [
     "TranscriptSegment",
     "TranscriptionStatus",
     "UnreadableOutputError",
+    "VocabularyLimitError",
     "library_path",
     "make_dir",
     "write_atomic",

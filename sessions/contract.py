@@ -9,8 +9,10 @@ composition root builds the implementation, :class:`~sessions.manager.FileSessio
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
+from sessions.chat_settings import ChatSettings
 from sessions.config import SessionConfig
 from sessions.events import EventBus
 from sessions.folder import SessionFolder
@@ -161,6 +163,27 @@ class SessionManager(ABC):
         and record when (``audio_removed_at``). InvalidStateError in any other state.
         Event: AudioRemoved.
         """
+
+    # -- a chat's own settings (the project's addition) --------------------------------------
+
+    @abstractmethod
+    async def get_chat_settings(self, chat_id: int) -> ChatSettings:
+        """The chat's settings (default settings when it has none stored).
+
+        LibraryError (a SessionError) when the store cannot be read right now.
+        """
+
+    @abstractmethod
+    async def update_chat_settings(
+        self, chat_id: int, change: Callable[[ChatSettings], ChatSettings]
+    ) -> ChatSettings:
+        """Apply ``change`` to the chat's settings and store the result, one change at a
+        time; returns what was stored. An exception from ``change`` (e.g.
+        VocabularyLimitError) propagates and nothing is stored."""
+
+    @abstractmethod
+    async def delete_chat_settings(self, chat_id: int) -> bool:
+        """Remove the chat's settings for good; whether it had any."""
 
 
 __all__ = ["SessionManager"]

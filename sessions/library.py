@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel
 
+from sessions.chat_settings import ChatSettings
 from sessions.contract import SessionManager
 from sessions.events import SessionDeleted, StateChanged
 from sessions.library_db import LibraryDatabase, LibraryError, Note, stamp
@@ -112,11 +114,13 @@ class SessionLibrary:
         async with self._writing:
             sessions = await self._searchable_sessions()
             notes = await self._call(self._db.rebuild, sessions, self._read_notes)
+            chats = await self._call(self._db.chat_settings_count)
         _log.info(
             "library_rebuilt",
             reason=reason,
             sessions=len(sessions),
             notes=notes,
+            chat_settings_kept=chats,
             seconds=round(time.perf_counter() - started, 3),
         )
         return notes
@@ -204,6 +208,33 @@ class SessionLibrary:
             SearchHit(session_id=sid, sequence=seq, score=-rank, fragments=fragments(snippet))
             for sid, seq, rank, snippet in rows
         ]
+
+    # -- chats' settings (the manager's ChatSettingsStore) ----------------------------------
+
+    async def load_chat_settings(self, chat_id: int) -> ChatSettings | None:
+        """The chat's stored settings; None when it has none, or when what is stored is
+        not valid settings (logged; the chat is then served with the defaults)."""
+        stored = await self._call(self._db.chat_settings, chat_id)
+        if stored is None:
+            return None
+        try:
+            return ChatSettings.model_validate_json(stored)
+        except ValueError as exc:
+            _log.warning("chat_settings_unreadable", chat_id=chat_id, error=str(exc)[:200])
+            return None
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        """Store the chat's settings; default settings remove its row."""
+        text = None if settings.is_default else settings.model_dump_json()
+        when = datetime.now(UTC).isoformat()
+        async with self._writing:
+            await self._call(self._db.save_chat_settings, chat_id, text, when)
+
+    async def delete_chat_settings(self, chat_id: int) -> bool:
+        """Remove the chat's settings for good (no copy stays in the files)."""
+        when = datetime.now(UTC).isoformat()
+        async with self._writing:
+            return await self._call(self._db.save_chat_settings, chat_id, None, when)
 
     # -- on the event loop -----------------------------------------------------------------
 

@@ -19,8 +19,9 @@ from sessions.library_query import MARK_END, MARK_START
 from sessions.models import Session
 from sessions.storage import make_dir
 
-SCHEMA_VERSION = 1
-"""Raise it with any change to the tables: an index of another version is rebuilt."""
+SCHEMA_VERSION = 2
+"""Raise it with any change to the tables: an index of another version is rebuilt (except
+the steps in ``_MIGRATIONS``, done in place). 2: chats' settings."""
 SNIPPET_TOKENS = 12
 """Words around the matches in a hit's snippet."""
 RANKED_WINDOW = 2000
@@ -29,6 +30,15 @@ them: bm25 costs about 5 µs a note, and a word found in nearly every note ("the
 otherwise cost half a second over 100,000 notes. Rows are numbered in the order notes were
 indexed, which is the order sessions were transcribed."""
 
+# Not an index: chats' settings (sessions.chat_settings) are kept nowhere else, so a rebuild
+# carries them over into the new file. ``settings``: the ChatSettings model as JSON.
+_CHAT_SETTINGS = (
+    "CREATE TABLE chat_settings (chat_id INTEGER PRIMARY KEY, settings TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL)"
+)
+# Schema steps done in place on an older file (from version -> its statements), so an
+# existing index is not rebuilt for a table it does not need to change.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {1: (_CHAT_SETTINGS,)}
 _SCHEMA = (
     # transcribed_at tells a session from a later one that took the id of a deleted one.
     "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, chat_id INTEGER NOT NULL,"
@@ -39,6 +49,7 @@ _SCHEMA = (
     # would count a chat term's documents at every query (40 ms at 100,000 notes).
     "CREATE VIRTUAL TABLE notes_text USING fts5(text,"
     " tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')",
+    _CHAT_SETTINGS,
 )
 # The rowid of the chat's RANKED_WINDOW-th newest match (no ranking: cheap), if it has that many.
 _WINDOW = """
@@ -82,6 +93,9 @@ class LibraryDatabase:
         try:
             db = self._connect()
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version in _MIGRATIONS:
+                _migrate(db, version)
+                version = SCHEMA_VERSION
             if version != SCHEMA_VERSION:
                 db.close()
                 return f"schema version {version}, expected {SCHEMA_VERSION}"
@@ -119,7 +133,9 @@ class LibraryDatabase:
         self, sessions: Iterable[Session], read_notes: Callable[[Session], list[Note]]
     ) -> int:
         """Replace the file by a fresh index of ``sessions``, filled in one transaction
-        that also sets the schema version; returns the notes indexed."""
+        that also sets the schema version; returns the notes indexed. Chats' settings are
+        carried over from the old file as far as it can still be read."""
+        kept = self._settings_to_keep()
         self.close()
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
@@ -134,6 +150,7 @@ class LibraryDatabase:
                 notes = read_notes(session)
                 _insert(db, session, notes)
                 count += len(notes)
+            db.executemany("INSERT INTO chat_settings VALUES (?, ?, ?)", kept)
             db.execute("INSERT INTO notes_text (notes_text) VALUES ('optimize')")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return count
@@ -171,6 +188,54 @@ class LibraryDatabase:
         snippet = (MARK_START, MARK_END, SNIPPET_TOKENS)
         rows = db.execute(_SEARCH, (*snippet, expression, lowest_rowid, chat_id, limit, offset))
         return [(str(r[0]), int(r[1]), float(r[2]), str(r[3])) for r in rows]
+
+    def _settings_to_keep(self) -> list[tuple[int, str, str]]:
+        """The chat_settings rows of the current file, if it has that table and it can be
+        read (a damaged file may lose them: they are logged by the caller's count)."""
+        db = self._db
+        opened_here = False
+        try:
+            if db is None:
+                if not self.path.exists():
+                    return []
+                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+                opened_here = True
+            rows = db.execute("SELECT chat_id, settings, updated_at FROM chat_settings")
+            return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+        except sqlite3.DatabaseError:
+            return []
+        finally:
+            if opened_here and db is not None:
+                db.close()
+
+    # -- chats' settings: the JSON text of each chat's ChatSettings ----------------------
+
+    def chat_settings(self, chat_id: int) -> str | None:
+        row = self._require_db().execute(
+            "SELECT settings FROM chat_settings WHERE chat_id = ?", (chat_id,)
+        )
+        found = row.fetchone()
+        return None if found is None else str(found[0])
+
+    def save_chat_settings(self, chat_id: int, settings: str | None, when: str) -> bool:
+        """Store the chat's settings (None: remove them); whether a row was removed."""
+        db = self._require_db()
+        if settings is not None:
+            db.execute(
+                "INSERT INTO chat_settings (chat_id, settings, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (chat_id) DO UPDATE SET settings = excluded.settings,"
+                " updated_at = excluded.updated_at",
+                (chat_id, settings, when),
+            )
+            return False
+        removed = db.execute("DELETE FROM chat_settings WHERE chat_id = ?", (chat_id,)).rowcount
+        if removed:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy left in the WAL
+        return bool(removed)
+
+    def chat_settings_count(self) -> int:
+        query = "SELECT count(*) FROM chat_settings"
+        return int(self._require_db().execute(query).fetchone()[0])
 
     def indexed(self) -> dict[str, str]:
         """Each indexed session's id, with when it reached TRANSCRIBED."""
@@ -211,6 +276,14 @@ def _insert(db: sqlite3.Connection, session: Session, notes: Iterable[Note]) -> 
             "INSERT INTO notes_text (rowid, text) VALUES (?, ?)",
             (row.lastrowid, note.text),
         )
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    with _transaction(db):
+        for step in range(version, SCHEMA_VERSION):
+            for statement in _MIGRATIONS[step]:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 @contextlib.contextmanager

@@ -121,3 +121,11 @@ async def add_note(
         sequence=sequence, filename=name, duration_seconds=duration, message_id=message_id, **fields
     )
     return await manager.add_audio(session.session_id, entry)
+
+
+@pytest.fixture(scope="session")
+def multilingual_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of a multilingual Whisper model (base), put together once per run."""
+    from tests.multilingual_model import assemble
+
+    return assemble(tmp_path_factory.mktemp("whisper-base"))

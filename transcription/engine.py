@@ -16,6 +16,7 @@ import structlog
 
 from sessions import Transcript
 from sessions import TranscriptSegment as TranscriptSegment
+from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.engine")
@@ -44,8 +45,11 @@ class InferenceStopped(Exception):
 class Transcriber(Protocol):
     """Turns an audio file into text. Implementations never block the event loop."""
 
-    async def transcribe(self, path: Path) -> TranscriptResult:
-        """Transcribe ``path``. AudioDecodeError if it is not decodable audio."""
+    async def transcribe(
+        self, path: Path, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
+        """Transcribe ``path`` with the chat's ``options``. AudioDecodeError if it is not
+        decodable audio."""
         ...
 
     async def aclose(self) -> None:
@@ -57,7 +61,9 @@ class Transcriber(Protocol):
 class TimedTranscriber(Transcriber, Protocol):
     """A transcriber that times the run itself, not the wait for a free worker or thread."""
 
-    async def transcribe_timed(self, path: Path, run_timeout: float | None) -> TranscriptResult:
+    async def transcribe_timed(
+        self, path: Path, run_timeout: float | None, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
         """Like ``transcribe``; TimeoutError once the run itself (from the moment a worker or
         thread takes it) lasts longer than ``run_timeout`` seconds. Waiting is not limited."""
         ...
@@ -207,18 +213,33 @@ class WhisperTranscriber:
         """Load the model off the event loop."""
         await asyncio.get_running_loop().run_in_executor(self._executor, self.load)
 
-    async def transcribe(self, path: Path) -> TranscriptResult:
-        return await self._run(path, path.name, None)
+    async def transcribe(
+        self, path: Path, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
+        return await self._run(path, path.name, None, options)
 
-    async def transcribe_timed(self, path: Path, run_timeout: float | None) -> TranscriptResult:
-        return await self._run(path, path.name, run_timeout)
+    async def transcribe_timed(
+        self, path: Path, run_timeout: float | None, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
+        return await self._run(path, path.name, run_timeout, options)
 
-    async def transcribe_audio(self, audio: Path | BinaryIO, name: str) -> TranscriptResult:
+    async def transcribe_audio(
+        self, audio: Path | BinaryIO, name: str, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
         """Transcribe a file or an in-memory stream (``name`` is for messages)."""
-        return await self._run(audio, name, None)
+        return await self._run(audio, name, None, options)
+
+    @property
+    def is_multilingual(self) -> bool | None:
+        """Whether the loaded model knows other languages than English (None: not loaded)."""
+        return None if self._model is None else bool(self._model.model.is_multilingual)
 
     async def _run(
-        self, audio: Path | BinaryIO, name: str, run_timeout: float | None
+        self,
+        audio: Path | BinaryIO,
+        name: str,
+        run_timeout: float | None,
+        options: DecodeOptions,
     ) -> TranscriptResult:
         if self._model is None:
             await self.start()
@@ -229,7 +250,7 @@ class WhisperTranscriber:
         def work() -> TranscriptResult:
             with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
                 loop.call_soon_threadsafe(_resolve, taken)
-            return self.transcribe_sync(audio, name, stop=stop)
+            return self.transcribe_sync(audio, name, stop=stop, options=options)
 
         future = loop.run_in_executor(self._executor, work)
         future.add_done_callback(_retrieve)
@@ -258,30 +279,41 @@ class WhisperTranscriber:
             taken.cancel()
 
     def transcribe_sync(
-        self, audio: Path | BinaryIO, name: str = "", *, stop: threading.Event | None = None
+        self,
+        audio: Path | BinaryIO,
+        name: str = "",
+        *,
+        stop: threading.Event | None = None,
+        options: DecodeOptions = DEFAULT_OPTIONS,
     ) -> TranscriptResult:
-        """Blocking transcription of one file or stream, generator consumed here.
+        """Blocking transcription of one file or stream, generator consumed here, in the
+        chat's language (``options``, else ``WHISPER_LANGUAGE``) and with its vocabulary as
+        hotwords.
 
         InferenceStopped once ``stop`` is set (checked after each segment the model yields).
         """
         if self._model is None:
             self.load()
         settings = self.settings
-        options: dict[str, Any] = {
-            "language": settings.whisper_language,
+        decoding: dict[str, Any] = {
+            "language": options.language_for(settings.whisper_language),
             "beam_size": settings.whisper_beam_size,
             "vad_filter": settings.whisper_vad_filter,
         }
+        if options.hotwords:
+            # faster-whisper >= 1.0 (the pinned >= 1.1) puts them in the prompt of every
+            # 30-second window; it cuts them at half the model's context (223 tokens).
+            decoding["hotwords"] = options.hotwords
         source: str | BinaryIO = str(audio) if isinstance(audio, Path) else audio
         name = name or (audio.name if isinstance(audio, Path) else "audio")
         started = time.perf_counter()
         try:
             if self._pipeline is not None:
                 segments, info = self._pipeline.transcribe(
-                    source, batch_size=settings.whisper_batch_size, **options
+                    source, batch_size=settings.whisper_batch_size, **decoding
                 )
             else:
-                segments, info = self._model.transcribe(source, **options)
+                segments, info = self._model.transcribe(source, **decoding)
             parts: list[TranscriptSegment] = []
             for segment in segments:
                 if stop is not None and stop.is_set():

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from transcription.engine import TranscriptResult
+from transcription.options import DecodeOptions
 
 QUEUE_NAME = "voice-notes:transcribe"
 TASK_NAME = "voice_notes.transcribe"
@@ -44,13 +45,17 @@ JOB_SETTINGS: tuple[str, ...] = tuple(JobSettings.model_fields)
 
 
 class Job(BaseModel):
-    """One audio file to transcribe: its bytes (base64) and the settings that shape the text."""
+    """One audio file to transcribe: its bytes (base64), the deployment's decoding settings
+    and its chat's own (``options``: language, vocabulary). The chat's options are kept
+    apart from ``settings`` because a worker keys its loaded models on ``settings``: a
+    chat's vocabulary must not load a model of its own."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(max_length=255)
     audio_b64: str
     settings: JobSettings
+    options: DecodeOptions = DecodeOptions()
 
 
 class JobOutcome(BaseModel):

@@ -22,6 +22,7 @@ from sessions import (
     ErrorEntry,
     InvalidStateError,
     Session,
+    SessionError,
     SessionFolder,
     SessionManager,
     SessionNotFoundError,
@@ -35,6 +36,7 @@ from transcription.engine import (
     Transcriber,
     TranscriptResult,
 )
+from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.pipeline")
@@ -117,6 +119,7 @@ async def transcribe_entry(
         raise EntryGone(f"session {session_id} is {session.state}")
     log = _log.bind(session_id=session_id, sequence=sequence)
     await manager.update_transcription_status(session_id, sequence, TranscriptionStatus.IN_PROGRESS)
+    options = await chat_options(manager, session.chat_id)
     attempt_entry = _Attempt(manager, session_id, entry)
 
     audio_path = folder.audio_path(entry.filename)
@@ -137,7 +140,7 @@ async def transcribe_entry(
                     "the audio file is missing",
                     name_the_note=True,
                 )
-            result = await _run_timed(transcriber, audio_path, timeout)
+            result = await _run_timed(transcriber, audio_path, timeout, options)
         except AudioDecodeError as exc:
             await attempt_entry.ensure_ours(audio_needed=True)
             log.warning("entry_undecodable", error=str(exc))
@@ -222,14 +225,25 @@ def _same_note(a: AudioEntry, b: AudioEntry) -> bool:
     return (a.filename, a.message_id, a.received_at) == (b.filename, b.message_id, b.received_at)
 
 
+async def chat_options(manager: SessionManager, chat_id: int) -> DecodeOptions:
+    """The chat's language and vocabulary for its next note. When its settings cannot be
+    read (the library's database failed), the note is transcribed with the deployment's
+    settings rather than not at all (logged)."""
+    try:
+        return DecodeOptions.from_chat(await manager.get_chat_settings(chat_id))
+    except SessionError as exc:
+        _log.warning("chat_settings_unavailable", chat_id=chat_id, error=str(exc))
+        return DEFAULT_OPTIONS
+
+
 async def _run_timed(
-    transcriber: Transcriber, audio_path: Path, run_timeout: float
+    transcriber: Transcriber, audio_path: Path, run_timeout: float, options: DecodeOptions
 ) -> TranscriptResult:
     # A transcriber that knows when the run starts (a worker took the job, a thread became
     # free) times only the run; for any other, the whole call is timed.
     if isinstance(transcriber, TimedTranscriber):
-        return await transcriber.transcribe_timed(audio_path, run_timeout)
-    return await asyncio.wait_for(transcriber.transcribe(audio_path), run_timeout)
+        return await transcriber.transcribe_timed(audio_path, run_timeout, options)
+    return await asyncio.wait_for(transcriber.transcribe(audio_path, options), run_timeout)
 
 
 def consolidate(folder: SessionFolder, session: Session) -> str:

@@ -56,6 +56,7 @@ from transcription.jobs import (
     JobSettings,
     redact_url,
 )
+from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.queue")
@@ -191,12 +192,19 @@ def build_broker(settings: TranscriptionSettings) -> ReliableStreamBroker:
     return broker.with_result_backend(backend).with_serializer(JSONSerializer())
 
 
-def make_job(audio: bytes, name: str, settings: TranscriptionSettings) -> dict[str, Any]:
-    """The job for one audio file: its bytes and the settings that shape the transcript."""
+def make_job(
+    audio: bytes,
+    name: str,
+    settings: TranscriptionSettings,
+    options: DecodeOptions = DEFAULT_OPTIONS,
+) -> dict[str, Any]:
+    """The job for one audio file: its bytes and the settings that shape the transcript
+    (the deployment's, and its chat's ``options``)."""
     job = Job(
         name=name,
         audio_b64=base64.b64encode(audio).decode(),
         settings=JobSettings.model_validate(settings.model_dump(include=set(JOB_SETTINGS))),
+        options=options,
     )
     return job.model_dump(mode="json")
 
@@ -240,10 +248,14 @@ class QueueTranscriber:
         if self._redis is not None:
             await self._redis.aclose()
 
-    async def transcribe(self, path: Path) -> TranscriptResult:
-        return await self.transcribe_timed(path, None)
+    async def transcribe(
+        self, path: Path, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
+        return await self.transcribe_timed(path, None, options)
 
-    async def transcribe_timed(self, path: Path, run_timeout: float | None) -> TranscriptResult:
+    async def transcribe_timed(
+        self, path: Path, run_timeout: float | None, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
         """Transcribe ``path`` on a worker; TimeoutError once the run (not the queue waiting
         before it) takes longer than ``run_timeout`` seconds."""
         if self._marks is None:
@@ -257,7 +269,7 @@ class QueueTranscriber:
         queued = time.monotonic()
         finished = False
         try:
-            job = make_job(audio, path.name, self.settings)
+            job = make_job(audio, path.name, self.settings, options)
             task = await kicker.with_task_id(task_id).kiq(job)
             await self._wait_started(task, self._marks)
             started = time.monotonic()
@@ -328,7 +340,9 @@ class QueueTranscriber:
 class AudioTranscriber(Protocol):
     """What a worker runs a job with (a WhisperTranscriber, or a fake in tests)."""
 
-    async def transcribe_audio(self, audio: BinaryIO, name: str) -> TranscriptResult: ...
+    async def transcribe_audio(
+        self, audio: BinaryIO, name: str, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult: ...
 
 
 TranscriberFor = Callable[[TranscriptionSettings], Awaitable[AudioTranscriber]]
@@ -369,12 +383,13 @@ def register_transcription_task(
             name=parsed.name,
             audio_bytes=len(audio.getbuffer()),
             beam_size=settings.whisper_beam_size,
-            language=settings.whisper_language,
+            language=parsed.options.language_for(settings.whisper_language),
+            hotwords=len(parsed.options.hotwords or ""),  # how much, never the words
         )
         log.info("job_started")
         started = time.perf_counter()
         try:
-            result = await whisper.transcribe_audio(audio, parsed.name)
+            result = await whisper.transcribe_audio(audio, parsed.name, parsed.options)
         except AudioDecodeError as exc:
             log.info("job_undecodable", error=str(exc))
             return JobOutcome(decode_error=str(exc)).model_dump(mode="json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import audio, commands, fallback, library
+from bot.handlers import audio, chat_settings, commands, fallback, library
 
 
 def build_router() -> Router:
@@ -13,6 +13,7 @@ def build_router() -> Router:
     root.include_routers(
         commands.create_router(),
         library.create_router(),
+        chat_settings.create_router(),
         audio.create_router(),
         fallback.create_router(),
     )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import structlog
 from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot import chat_settings_texts as ct
 from bot import library_texts as lt
 from bot import texts
 from bot.callbacks import DoneButton
-from sessions import InvalidStateError, SessionManager
+from bot.handlers.chat_settings import ENGLISH_ONLY, LanguageSupport
+from sessions import InvalidStateError, SessionError, SessionManager
 from sessions.retention import RetentionSettings
 
 _log = structlog.get_logger("bot.handlers.commands")
@@ -92,6 +96,7 @@ async def status(
     manager: SessionManager,
     processor_label: str | None = None,
     retention: RetentionSettings | None = None,
+    language_support: LanguageSupport = ENGLISH_ONLY,
 ) -> None:
     active = await manager.get_active_session(message.chat.id)
     recent = await manager.list_sessions(limit=RECENT_SESSIONS + 1, chat_id=message.chat.id)
@@ -100,6 +105,12 @@ async def status(
     if retention is not None:
         kept = lt.retention(retention.audio_retention_days, retention.session_retention_days)
         text = texts.fit(f"{text}\n{kept}")
+    with contextlib.suppress(SessionError):  # the rest of /status is worth sending anyway
+        settings = await manager.get_chat_settings(message.chat.id)
+        mine = ct.status_lines(
+            settings, language_support.default_language, language_support.multilingual
+        )
+        text = texts.fit(f"{text}\n\n{mine}")
     await message.answer(text)
 
 

@@ -28,6 +28,7 @@ from bot.callbacks import (
     get_buttons,
     history_keyboard,
 )
+from bot.handlers.chat_settings import ask_forget_all
 from bot.services.delivery import Courier
 from bot.services.parts import resend_parts, was_cancelled
 from sessions import (
@@ -244,6 +245,9 @@ async def find(
 async def forget(
     message: Message, command: CommandObject, manager: SessionManager, zone: tzinfo = UTC
 ) -> None:
+    if (command.args or "").strip().lower() == "all":  # every session and the settings
+        await ask_forget_all(message, manager)
+        return
     found = await _named_session(message, command, manager, usage=lt.FORGET_USAGE)
     if found is not None:
         keyboard = forget_keyboard(found.session_id)

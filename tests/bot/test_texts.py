@@ -213,6 +213,8 @@ def test_every_fixed_text_fits_a_message() -> None:
         "get",
         "find",
         "forget",
+        "lang",
+        "vocab",
         "status",
         "help",
     ]

@@ -10,7 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from bot import library_texts, texts
+from bot import chat_settings_texts, library_texts, texts
+from sessions import ChatSettings
 
 SETTING_NAME = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
 # The one text that may name a setting: the owner, refused, needs to know where their id goes.
@@ -32,7 +33,9 @@ def _string_literals(node: ast.AST) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("module", [texts, library_texts], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [texts, library_texts, chat_settings_texts], ids=lambda m: m.__name__
+)
 def test_no_setting_name_in_any_text_of_the_source(module: ModuleType) -> None:
     """Every string in the module's source, constants and the pieces of each function's
     f-strings alike: a new text naming a setting fails here."""
@@ -62,6 +65,8 @@ def test_rendered_refusals_and_status_name_no_setting() -> None:
         texts.SHORT_DESCRIPTION,
         library_texts.retention(None, None),
         library_texts.retention(30, 90),
+        chat_settings_texts.lang_english_only(ChatSettings(language="de")),
+        chat_settings_texts.status_lines(ChatSettings(), None, multilingual=False),
     ]
     for text in rendered:
         assert SETTING_NAME.search(text) is None, text

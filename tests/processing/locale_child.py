@@ -24,7 +24,7 @@ TEXT = "Zoë, naïve, 東京"
 class Utf8Transcriber:
     """The "audio" holds its transcript as UTF-8 bytes."""
 
-    async def transcribe(self, path: Path) -> TranscriptResult:
+    async def transcribe(self, path: Path, options: object = None) -> TranscriptResult:
         words = path.read_bytes().decode("utf-8")
         segment = TranscriptSegment(start=0.0, end=2.0, text=words)
         return TranscriptResult(text=words, language="en", duration_seconds=2.0, segments=[segment])

@@ -384,15 +384,16 @@ async def test_an_index_of_another_schema_version_is_rebuilt(
     session = await transcribed(manager, 1, ["schema change"])
     await library.wait_idle()
     await library.close()
-    monkeypatch.setattr(library_db, "SCHEMA_VERSION", library_db.SCHEMA_VERSION + 1)
+    old = library_db.SCHEMA_VERSION
+    monkeypatch.setattr(library_db, "SCHEMA_VERSION", old + 1)
 
     fresh, logs = await reopen(manager, library.path)
     try:
         assert [e["event"] for e in logs] == ["library_rebuilt"]
-        assert logs[0]["reason"] == "schema version 1, expected 2"
+        assert logs[0]["reason"] == f"schema version {old}, expected {old + 1}"
         assert where(await fresh.search(1, "schema")) == [(session.session_id, 1)]
         with sqlite3.connect(library.path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert db.execute("PRAGMA user_version").fetchone()[0] == old + 1
     finally:
         await fresh.close()
 
@@ -415,7 +416,7 @@ async def test_a_rebuild_cut_off_part_of_the_way_is_redone(
 
     fresh, logs = await reopen(manager, path)
     try:
-        assert logs[0]["reason"] == "schema version 0, expected 1"
+        assert logs[0]["reason"] == f"schema version 0, expected {library_db.SCHEMA_VERSION}"
         assert where(await fresh.search(1, "crash")) == [(session.session_id, 1)]
     finally:
         await fresh.close()

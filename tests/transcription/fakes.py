@@ -17,19 +17,24 @@ from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 from transcription import AudioDecodeError, TranscriptResult, TranscriptSegment
+from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 
 
 class ScriptedTranscriber:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.attempts: Counter[str] = Counter()
+        self.options: list[DecodeOptions] = []  # each call's chat options, in call order
         self.closed = False
 
     async def aclose(self) -> None:
         self.closed = True
 
-    async def transcribe(self, path: Path) -> TranscriptResult:
+    async def transcribe(
+        self, path: Path, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
         self.calls.append(path.name)
+        self.options.append(options)
         self.attempts[path.name] += 1
         script = path.read_text(encoding="utf-8")
         await asyncio.sleep(0)
@@ -94,14 +99,18 @@ class ScriptedAudioTranscriber:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.attempts: Counter[str] = Counter()
+        self.options: list[DecodeOptions] = []
         self.gate = asyncio.Event()
         self.running = 0
         self.peak = 0
         self.changed = asyncio.Condition()
 
-    async def transcribe_audio(self, audio: BinaryIO, name: str) -> TranscriptResult:
+    async def transcribe_audio(
+        self, audio: BinaryIO, name: str, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
         script = audio.read().decode()
         self.calls.append(name)
+        self.options.append(options)
         self.attempts[script] += 1
         async with self.changed:
             self.running += 1

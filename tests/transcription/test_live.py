@@ -23,6 +23,7 @@ from sessions.layout import AUDIO_DIR, audio_filename
 from tests.conftest import TIMEOUT_SCALE, add_note
 from tests.transcription.fakes import ScriptedTranscriber
 from transcription import TranscriptionService, TranscriptionSettings, TranscriptResult
+from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 
 WAIT = 10 * TIMEOUT_SCALE
 LIVE = TranscriptionSettings(
@@ -46,13 +47,15 @@ class GatedTranscriber(ScriptedTranscriber):
     def release(self, tag: str) -> None:
         self.gates.setdefault(tag, asyncio.Event()).set()
 
-    async def transcribe(self, path: Path) -> TranscriptResult:
+    async def transcribe(
+        self, path: Path, options: DecodeOptions = DEFAULT_OPTIONS
+    ) -> TranscriptResult:
         script = path.read_text(encoding="utf-8")
         self.started.append(script.rsplit(":", 1)[-1])
         async with self.changed:
             self.changed.notify_all()
         if not script.startswith("wait:"):
-            return await super().transcribe(path)
+            return await super().transcribe(path, options)
         self.calls.append(path.name)
         _, tag, words = script.split(":", 2)
         await self.gates.setdefault(tag, asyncio.Event()).wait()

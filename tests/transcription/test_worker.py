@@ -19,6 +19,7 @@ from transcription import (
     transcribe_entry,
     transcribe_session,
 )
+from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 
 FAST = TranscriptionSettings(
     transcription_retries=2,
@@ -252,12 +253,14 @@ async def test_entries_of_a_session_run_up_to_concurrency(
             self.running = 0
             self.peak = 0
 
-        async def transcribe(self, path: Path) -> TranscriptResult:
+        async def transcribe(
+            self, path: Path, options: DecodeOptions = DEFAULT_OPTIONS
+        ) -> TranscriptResult:
             self.running += 1
             self.peak = max(self.peak, self.running)
             await asyncio.sleep(0.05)
             try:
-                return await super().transcribe(path)
+                return await super().transcribe(path, options)
             finally:
                 self.running -= 1
 

@@ -1,0 +1,181 @@
+"""A chat's own settings: the language its notes are transcribed in and its vocabulary.
+
+Kept per chat beside the session library (in its SQLite database, see
+:mod:`sessions.library`), read by the transcription for every note and removed with the
+chat's sessions by ``/forget all``. Nothing here knows Whisper: a language is a code the
+consumer checks against its model; the limits keep a vocabulary well inside a Whisper prompt.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+AUTO_LANGUAGE = "auto"
+"""Detect each note's language (a multilingual model only)."""
+
+MAX_VOCABULARY_WORDS = 50
+MAX_VOCABULARY_CHARS = 300
+"""Characters of the whole vocabulary, written as it is sent (``"a, b, c"``). Whisper's
+prompt holds at most 223 tokens and faster-whisper cuts the rest off: 300 characters of
+names are about 80-120 tokens, which leaves room for the note's own previous text."""
+MAX_WORD_CHARS = 60
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+_SPACES = re.compile(r"\s+")
+
+
+class VocabularyLimitError(ValueError):
+    """A vocabulary change would break a limit; the message says which, for people."""
+
+
+def clean_word(word: str) -> str:
+    """A vocabulary entry as stored: NFC, single spaces, no control characters, trimmed."""
+    text = unicodedata.normalize("NFC", word)
+    text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _key(word: str) -> str:
+    return clean_word(word).casefold()
+
+
+class ChatSettings(BaseModel):
+    """One chat's settings. ``language``: None (the deployment's default), ``"auto"`` or
+    a language code (``"de"``); ``vocabulary``: words and names, in the order added.
+
+    The limits are checked when the vocabulary is changed (:meth:`with_words`), not when
+    stored settings are read: settings kept under other limits stay readable."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")  # a newer version's fields
+
+    language: str | None = None
+    vocabulary: tuple[str, ...] = ()
+
+    @field_validator("language")
+    @classmethod
+    def _known_form(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if value != AUTO_LANGUAGE and not _LANGUAGE.match(value):
+            raise ValueError(f"not a language code: {value!r}")
+        return value
+
+    @field_validator("vocabulary")
+    @classmethod
+    def _clean(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(w for w in (clean_word(w) for w in value) if w)
+
+    @property
+    def is_default(self) -> bool:
+        """Whether nothing is set: the chat is served with the deployment's settings."""
+        return self.language is None and not self.vocabulary
+
+    def with_language(self, language: str | None) -> ChatSettings:
+        return ChatSettings(language=language, vocabulary=self.vocabulary)
+
+    def with_words(self, words: Iterable[str]) -> ChatSettings:
+        """The vocabulary with ``words`` appended (those already there, in any case, are
+        skipped). VocabularyLimitError when the result breaks a limit."""
+        vocabulary = list(self.vocabulary)
+        known = {_key(w) for w in vocabulary}
+        for word in words:
+            cleaned = clean_word(word)
+            if cleaned and _key(cleaned) not in known:
+                known.add(_key(cleaned))
+                vocabulary.append(cleaned)
+        check_vocabulary(vocabulary)
+        return ChatSettings(language=self.language, vocabulary=tuple(vocabulary))
+
+    def without_words(self, words: Iterable[str]) -> tuple[ChatSettings, list[str]]:
+        """The vocabulary without ``words`` (compared ignoring case), and those of
+        ``words`` that were not in it."""
+        wanted = {_key(w): clean_word(w) for w in words if clean_word(w)}
+        kept = tuple(w for w in self.vocabulary if _key(w) not in wanted)
+        present = {_key(w) for w in self.vocabulary}
+        missing = [w for k, w in wanted.items() if k not in present]
+        return ChatSettings(language=self.language, vocabulary=kept), missing
+
+    def hotwords(self) -> str | None:
+        """The vocabulary as one prompt text (``"Kubernetes, Zoë Ortega"``), or None."""
+        return vocabulary_text(self.vocabulary) or None
+
+
+def vocabulary_text(words: Iterable[str]) -> str:
+    return ", ".join(words)
+
+
+def check_vocabulary(words: list[str] | tuple[str, ...]) -> None:
+    """VocabularyLimitError (saying which limit, for people) unless ``words`` fit."""
+    for word in words:
+        if len(word) > MAX_WORD_CHARS:
+            raise VocabularyLimitError(
+                f'"{word[:MAX_WORD_CHARS]}..." is too long: at most {MAX_WORD_CHARS} '
+                "characters a word or name."
+            )
+    if len(words) > MAX_VOCABULARY_WORDS:
+        raise VocabularyLimitError(
+            f"That would make {len(words)} words; the vocabulary holds at most "
+            f"{MAX_VOCABULARY_WORDS}."
+        )
+    total = len(vocabulary_text(words))
+    if total > MAX_VOCABULARY_CHARS:
+        raise VocabularyLimitError(
+            f"That would make {total} characters; the vocabulary holds at most "
+            f"{MAX_VOCABULARY_CHARS} (the speech model reads only so much)."
+        )
+
+
+class ChatSettingsStore(Protocol):
+    """Where chats' settings are kept (the session library's database)."""
+
+    async def load_chat_settings(self, chat_id: int) -> ChatSettings | None:
+        """The chat's stored settings, or None when it has none."""
+        ...
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        """Store the chat's settings (default settings remove the chat's row)."""
+        ...
+
+    async def delete_chat_settings(self, chat_id: int) -> bool:
+        """Remove the chat's settings for good; whether it had any."""
+        ...
+
+
+class MemoryChatSettings:
+    """A :class:`ChatSettingsStore` in memory: for a manager used without the library
+    (tests, tools); the bot always keeps settings in the library's database."""
+
+    def __init__(self) -> None:
+        self._settings: dict[int, ChatSettings] = {}
+
+    async def load_chat_settings(self, chat_id: int) -> ChatSettings | None:
+        return self._settings.get(chat_id)
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        if settings.is_default:
+            self._settings.pop(chat_id, None)
+        else:
+            self._settings[chat_id] = settings
+
+    async def delete_chat_settings(self, chat_id: int) -> bool:
+        return self._settings.pop(chat_id, None) is not None
+
+
+__all__ = [
+    "AUTO_LANGUAGE",
+    "MAX_VOCABULARY_CHARS",
+    "MAX_VOCABULARY_WORDS",
+    "MAX_WORD_CHARS",
+    "ChatSettings",
+    "ChatSettingsStore",
+    "MemoryChatSettings",
+    "VocabularyLimitError",
+    "check_vocabulary",
+    "clean_word",
+]

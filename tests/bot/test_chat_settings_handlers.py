@@ -1,0 +1,234 @@
+"""/lang, /vocab, their /status lines and /forget all, fed in-process through the real
+dispatcher, with the real session manager, the real SQLite library and the fake Bot API
+(no model): what is stored, what is refused and said, each chat kept to its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+
+from bot import chat_settings_texts as ct
+from bot.callbacks import ForgetAllButton
+from bot.handlers.chat_settings import (
+    FORGET_ALL_VALID_SECONDS,
+    LanguageSupport,
+    parse_language,
+    parse_words,
+)
+from sessions import ChatSettings, FileSessionManager, SessionState
+from sessions.library import SessionLibrary, library_path
+from tests.bot.test_handlers import CHAT, USER, Harness
+from tests.bot.test_handlers import harness as harness  # the fixture, reused
+from tests.bot.test_library_handlers import OTHER, last_sent, tap, transcribed_session
+
+pytestmark = pytest.mark.timeout(60)
+
+MULTILINGUAL = LanguageSupport(multilingual=True, default_language=None)
+
+
+@pytest.fixture
+async def library(
+    harness: Harness, manager: FileSessionManager, sessions_dir: Path, bot: Bot
+) -> AsyncIterator[SessionLibrary]:
+    library = SessionLibrary(library_path(sessions_dir), manager)
+    await library.open()
+    manager.use_chat_settings(library)
+    harness.dp["library"] = library
+    yield library
+    await library.close()
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "setting"),
+    [
+        ("de", "de"),
+        (" DE ", "de"),
+        ("German", "de"),
+        ("yue", "yue"),
+        ("auto", "auto"),
+        ("detect", "auto"),
+        ("default", None),
+        ("reset", None),
+    ],
+)
+def test_languages_are_read_as_codes_names_or_words(typed: str, setting: str | None) -> None:
+    assert parse_language(typed) == setting
+
+
+@pytest.mark.parametrize("typed", ["xx", "de-DE", "klingon", "", "english please"])
+def test_what_names_no_language_is_refused(typed: str) -> None:
+    assert isinstance(parse_language(typed), ValueError)
+
+
+def test_words_are_split_at_commas_semicolons_and_lines() -> None:
+    assert parse_words("Kubernetes, Zoë  Ortega;Grafana\n, ,PostgreSQL ") == [
+        "Kubernetes",
+        "Zoë Ortega",
+        "Grafana",
+        "PostgreSQL",
+    ]
+    assert parse_words(" , ;") == []
+
+
+# -- /lang -------------------------------------------------------------------------------------
+
+
+async def test_lang_with_a_multilingual_model(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    harness.dp["language_support"] = MULTILINGUAL
+    await harness.text("/lang")
+    menu = last_sent(harness.fake, CHAT)
+    assert menu.text == ct.lang_status(ChatSettings(), None)
+    labels = dict(menu.buttons())
+    assert labels["German"] == "lang:de"
+
+    await harness.text("/lang french")
+    assert harness.replies()[-1] == ct.lang_set("fr", None)
+    assert (await manager.get_chat_settings(CHAT)).language == "fr"
+    await harness.text("/lang xx")
+    assert harness.replies()[-1] == ct.lang_unknown("xx")
+    assert (await manager.get_chat_settings(CHAT)).language == "fr"  # unchanged
+
+    answer = await tap(harness, CHAT, USER, menu, labels["Recognise each note"])
+    assert answer["show_alert"] is False
+    assert (await manager.get_chat_settings(CHAT)).language == "auto"
+    assert (await manager.get_chat_settings(OTHER)).language is None
+    await harness.text("/lang list")
+    assert "de German" in harness.replies()[-1]
+
+
+async def test_lang_with_an_english_only_model_says_so_and_stores_nothing(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    for typed in ("/lang", "/lang de", "/lang auto"):
+        await harness.text(typed)
+        assert harness.replies()[-1] == ct.ENGLISH_ONLY
+        assert last_sent(harness.fake, CHAT).buttons() == []
+    assert await manager.get_chat_settings(CHAT) == ChatSettings()
+    # A choice left from a multilingual model is named, and can be forgotten.
+    await manager.update_chat_settings(CHAT, lambda s: s.with_language("de"))
+    await harness.text("/lang")
+    assert "German (de), is kept" in harness.replies()[-1]
+    await harness.text("/lang default")
+    assert (await manager.get_chat_settings(CHAT)).language is None
+
+
+async def test_an_old_language_button_on_an_english_only_model_does_nothing(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    harness.dp["language_support"] = MULTILINGUAL
+    await harness.text("/lang")
+    menu = last_sent(harness.fake, CHAT)
+    harness.dp["language_support"] = LanguageSupport(multilingual=False)  # the owner changed it
+    answer = await tap(harness, CHAT, USER, menu, dict(menu.buttons())["German"])
+    assert answer["text"] is not None
+    assert (await manager.get_chat_settings(CHAT)).language is None
+
+
+# -- /vocab ------------------------------------------------------------------------------------
+
+
+async def test_vocab_add_remove_clear(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    await harness.text("/vocab")
+    assert harness.replies()[-1] == ct.VOCAB_EMPTY
+    await harness.text("/vocab add Kubernetes, Zoë Ortega")
+    assert harness.replies()[-1].startswith("Added: Kubernetes, Zoë Ortega.")
+    await harness.text("/vocab add kubernetes, Grafana")
+    assert "Added: Grafana." in harness.replies()[-1]
+    assert "Already in the vocabulary: kubernetes." in harness.replies()[-1]
+    settings = await manager.get_chat_settings(CHAT)
+    assert settings.vocabulary == ("Kubernetes", "Zoë Ortega", "Grafana")
+    await harness.text("/vocab")
+    assert harness.replies()[-1] == ct.vocabulary(settings)
+
+    await harness.text("/vocab remove grafana, Tchaikovsky")
+    assert harness.replies()[-1].startswith(
+        "Removed: Grafana.\nNot in the vocabulary: Tchaikovsky."
+    )
+    await harness.text("/vocab clear")
+    assert harness.replies()[-1] == ct.vocab_cleared(("Kubernetes", "Zoë Ortega"))
+    assert await manager.get_chat_settings(CHAT) == ChatSettings()
+
+
+async def test_vocab_over_its_limits_or_without_words_is_refused_and_loses_nothing(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    await harness.text("/vocab add Kubernetes")
+    many = ", ".join(f"word{n}" for n in range(60))
+    await harness.text(f"/vocab add {many}")
+    assert "at most 50" in harness.replies()[-1]
+    assert "Nothing was added" in harness.replies()[-1]
+    await harness.text("/vocab add")
+    assert harness.replies()[-1] == ct.VOCAB_NOTHING_GIVEN
+    await harness.text("/vocab frobnicate Kubernetes")
+    assert harness.replies()[-1] == ct.VOCAB_USAGE
+    assert (await manager.get_chat_settings(CHAT)).vocabulary == ("Kubernetes",)
+
+
+async def test_status_shows_the_chats_settings(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    harness.dp["language_support"] = LanguageSupport(multilingual=True, default_language="fr")
+    await harness.text("/status")
+    assert harness.replies()[-1].endswith(
+        "Language: the bot's default (French (fr)).\n"
+        "Vocabulary: none (/vocab add teaches me names and words)."
+    )
+    await manager.update_chat_settings(CHAT, lambda s: s.with_language("de").with_words(["Zoë"]))
+    await harness.text("/status")
+    assert harness.replies()[-1].endswith("Language: German (de).\nVocabulary: Zoë.")
+
+
+# -- /forget all -------------------------------------------------------------------------------
+
+
+async def test_forget_all_deletes_the_chats_sessions_and_settings_only(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    kept_busy = await transcribed_session(manager, "", state=SessionState.TRANSCRIBING)
+    gone = await transcribed_session(manager, "the walrus")
+    others = await transcribed_session(manager, "another chat", chat=OTHER)
+    await manager.update_chat_settings(CHAT, lambda s: s.with_words(["Kubernetes"]))
+    await manager.update_chat_settings(OTHER, lambda s: s.with_words(["Grafana"]))
+
+    await harness.text("/forget all")
+    question = last_sent(harness.fake, CHAT)
+    assert question.text == ct.forget_all_question(2, await manager.get_chat_settings(CHAT))
+    [(_, yes), (_, no)] = question.buttons()
+    await tap(harness, CHAT, USER, question, no)
+    assert harness.replies()[-1] == ct.KEPT_ALL
+    assert await manager.get_session(gone) is not None
+
+    await tap(harness, CHAT, USER, question, yes)
+    assert harness.replies()[-1] == ct.forgot_all(1, 1, settings_removed=True)
+    assert await manager.get_session(gone) is None
+    assert await manager.get_session(kept_busy) is not None  # still transcribing: kept
+    assert await manager.get_chat_settings(CHAT) == ChatSettings()
+    assert await manager.get_session(others) is not None
+    assert (await manager.get_chat_settings(OTHER)).vocabulary == ("Grafana",)
+    assert await library.search(CHAT, "walrus") == []
+
+
+async def test_an_old_forget_all_question_deletes_nothing(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    sid = await transcribed_session(manager, "the walrus")
+    await manager.update_chat_settings(CHAT, lambda s: s.with_words(["Kubernetes"]))
+    await harness.text("/forget all")
+    question = last_sent(harness.fake, CHAT)
+    [(_, yes), _] = question.buttons()
+    stale = ForgetAllButton.unpack(yes)
+    stale = stale.model_copy(update={"asked": stale.asked - FORGET_ALL_VALID_SECONDS - 5})
+    await tap(harness, CHAT, USER, question, stale.pack())
+    assert harness.replies()[-1] == ct.FORGET_ALL_EXPIRED
+    assert await manager.get_session(sid) is not None
+    assert (await manager.get_chat_settings(CHAT)).vocabulary == ("Kubernetes",)

@@ -1,0 +1,205 @@
+"""A chat's settings: the model's rules, and their storage in the library's real SQLite file
+(kept across restarts, rebuilds and an upgrade of an older index, gone for good when deleted)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from sessions import ChatSettings, FileSessionManager, SessionLibrary, library_db, library_path
+from sessions.chat_settings import (
+    MAX_VOCABULARY_CHARS,
+    MAX_VOCABULARY_WORDS,
+    MAX_WORD_CHARS,
+    VocabularyLimitError,
+)
+from tests.sessions.helpers import transcribed
+
+# -- the model ---------------------------------------------------------------------------------
+
+
+def test_words_are_cleaned_appended_in_order_and_not_doubled() -> None:
+    settings = ChatSettings().with_words(["  Kubernetes ", "Zoe\u0308  Ortega", "kubernetes", ""])
+    assert settings.vocabulary == ("Kubernetes", "Zoë Ortega")  # NFC, one space, no repeat
+    settings = settings.with_words(["ZOË ORTEGA", "Grafana"])
+    assert settings.vocabulary == ("Kubernetes", "Zoë Ortega", "Grafana")
+    assert settings.hotwords() == "Kubernetes, Zoë Ortega, Grafana"
+
+
+def test_words_are_removed_ignoring_case_and_the_missing_ones_named() -> None:
+    settings = ChatSettings(vocabulary=("Kubernetes", "Zoë Ortega"))
+    changed, missing = settings.without_words(["zoë ortega", "Grafana"])
+    assert changed.vocabulary == ("Kubernetes",)
+    assert missing == ["Grafana"]
+    assert ChatSettings().hotwords() is None
+
+
+@pytest.mark.parametrize(
+    ("words", "says"),
+    [
+        (["x" * (MAX_WORD_CHARS + 1)], "too long"),
+        ([f"w{n}" for n in range(MAX_VOCABULARY_WORDS + 1)], f"at most {MAX_VOCABULARY_WORDS}"),
+        ([f"{n:02d}" + "y" * 40 for n in range(8)], f"at most {MAX_VOCABULARY_CHARS}"),
+    ],
+)
+def test_a_vocabulary_over_a_limit_is_refused_saying_which(words: list[str], says: str) -> None:
+    with pytest.raises(VocabularyLimitError, match=says):
+        ChatSettings().with_words(words)
+
+
+def test_a_vocabulary_up_to_the_limits_is_taken() -> None:
+    words = [f"w{n:02d}" for n in range(MAX_VOCABULARY_WORDS)]  # 50 x 3 + 49 x 2 = 248
+    assert len(ChatSettings().with_words(words).vocabulary) == MAX_VOCABULARY_WORDS
+
+
+@pytest.mark.parametrize("language", ["de", "DE ", "auto", "haw", None])
+def test_languages_of_the_known_forms_are_taken(language: str | None) -> None:
+    expected = None if language is None else language.strip().lower()
+    assert ChatSettings(language=language).language == expected
+
+
+@pytest.mark.parametrize("language", ["german", "d", "de-DE", "1"])
+def test_other_language_forms_are_refused(language: str) -> None:
+    with pytest.raises(ValueError, match="language"):
+        ChatSettings(language=language)
+
+
+# -- stored in the library's database ------------------------------------------------------------
+
+
+@pytest.fixture
+async def library(manager: FileSessionManager, sessions_dir: Path) -> AsyncIterator[SessionLibrary]:
+    opened = SessionLibrary(library_path(sessions_dir), manager)
+    await opened.open()
+    manager.use_chat_settings(opened)
+    yield opened
+    await opened.close()
+
+
+def stored(path: Path) -> dict[int, str]:
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("SELECT chat_id, settings FROM chat_settings").fetchall())
+
+
+async def test_settings_are_kept_per_chat_in_the_sqlite_file_across_a_restart(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    await manager.update_chat_settings(1, lambda s: s.with_language("de").with_words(["Zoë"]))
+    await manager.update_chat_settings(2, lambda s: s.with_words(["Grafana"]))
+    assert set(stored(library.path)) == {1, 2}
+    await library.close()
+
+    fresh = SessionLibrary(library.path, manager)
+    await fresh.open()
+    manager.use_chat_settings(fresh)
+    try:
+        assert await manager.get_chat_settings(1) == ChatSettings(
+            language="de", vocabulary=("Zoë",)
+        )
+        assert await manager.get_chat_settings(2) == ChatSettings(vocabulary=("Grafana",))
+        assert await manager.get_chat_settings(3) == ChatSettings()
+    finally:
+        await fresh.close()
+
+
+async def test_a_change_that_fails_stores_nothing(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    await manager.update_chat_settings(1, lambda s: s.with_words(["Kubernetes"]))
+    too_many = [f"w{n}" for n in range(MAX_VOCABULARY_WORDS)]
+    with pytest.raises(VocabularyLimitError):
+        await manager.update_chat_settings(1, lambda s: s.with_words(too_many))
+    assert (await manager.get_chat_settings(1)).vocabulary == ("Kubernetes",)
+
+
+async def test_settings_back_to_the_defaults_leave_no_row(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    await manager.update_chat_settings(1, lambda s: s.with_language("fr"))
+    await manager.update_chat_settings(1, lambda s: s.with_language(None))
+    assert stored(library.path) == {}
+
+
+async def test_deleted_settings_leave_no_trace_in_the_files(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    await manager.update_chat_settings(7, lambda s: s.with_words(["Xylophonist Quennell"]))
+    await manager.update_chat_settings(8, lambda s: s.with_words(["Grafana"]))
+    assert await manager.delete_chat_settings(7) is True
+    assert await manager.delete_chat_settings(7) is False
+    assert await manager.get_chat_settings(7) == ChatSettings()
+    assert (await manager.get_chat_settings(8)).vocabulary == ("Grafana",)
+    folder = library.path.parent
+    for file in folder.iterdir():
+        assert b"Quennell" not in file.read_bytes(), file.name
+
+
+async def test_a_rebuild_of_the_index_keeps_every_chats_settings(
+    manager: FileSessionManager, library: SessionLibrary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await transcribed(manager, 1, ["kept words"])
+    await library.index_session(session.session_id)
+    await manager.update_chat_settings(1, lambda s: s.with_words(["Kubernetes"]))
+    await manager.update_chat_settings(2, lambda s: s.with_language("auto"))
+
+    with capture_logs() as logs:
+        await library.rebuild("asked for")
+    assert (await manager.get_chat_settings(1)).vocabulary == ("Kubernetes",)
+    assert (await manager.get_chat_settings(2)).language == "auto"
+    assert [e.get("chat_settings_kept") for e in logs if e["event"] == "library_rebuilt"] == [2]
+
+    # A rebuild at start, for a newer schema, reads them from the old file.
+    await library.close()
+    monkeypatch.setattr(library_db, "SCHEMA_VERSION", library_db.SCHEMA_VERSION + 1)
+    fresh = SessionLibrary(library.path, manager)
+    with capture_logs() as logs:
+        await fresh.open()
+    manager.use_chat_settings(fresh)
+    try:
+        assert [e["event"] for e in logs if e["event"] == "library_rebuilt"] == ["library_rebuilt"]
+        assert (await manager.get_chat_settings(1)).vocabulary == ("Kubernetes",)
+        assert len(await fresh.search(1, "kept")) == 1
+    finally:
+        await fresh.close()
+
+
+async def test_an_index_of_the_version_before_settings_is_upgraded_in_place(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    session = await transcribed(manager, 1, ["older index"])
+    await library.index_session(session.session_id)
+    await library.close()
+    with sqlite3.connect(library.path) as db:  # as the version before chats' settings left it
+        db.execute("DROP TABLE chat_settings")
+        db.execute("PRAGMA user_version = 1")
+        notes_before = db.execute("SELECT id, session_id FROM notes").fetchall()
+
+    fresh = SessionLibrary(library.path, manager)
+    with capture_logs() as logs:
+        await fresh.open()
+        await fresh.wait_idle()
+    manager.use_chat_settings(fresh)
+    try:
+        assert "library_rebuilt" not in [e["event"] for e in logs]  # upgraded, not rebuilt
+        await manager.update_chat_settings(1, lambda s: s.with_words(["Grafana"]))
+        assert (await manager.get_chat_settings(1)).vocabulary == ("Grafana",)
+        with sqlite3.connect(library.path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == library_db.SCHEMA_VERSION
+            assert db.execute("SELECT id, session_id FROM notes").fetchall() == notes_before
+        assert len(await fresh.search(1, "older")) == 1
+    finally:
+        await fresh.close()
+
+
+async def test_unreadable_stored_settings_serve_the_chat_with_the_defaults(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    with sqlite3.connect(library.path) as db:  # e.g. written by hand
+        db.execute("INSERT INTO chat_settings VALUES (5, '{\"language\": \"??\"}', 'now')")
+    with capture_logs() as logs:
+        assert await manager.get_chat_settings(5) == ChatSettings()
+    assert [e["event"] for e in logs] == ["chat_settings_unreadable"]

@@ -1,0 +1,37 @@
+"""A chat's settings as they shape the decoding of one note: its language and vocabulary.
+
+They come from the session manager's chat settings for every note, and travel with the job
+on the task queue, so the in-process model and the workers decode a note alike.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sessions.chat_settings import AUTO_LANGUAGE, ChatSettings
+
+
+class DecodeOptions(BaseModel):
+    """Per-note decoding options. ``language``: None (the deployment's ``WHISPER_LANGUAGE``),
+    ``"auto"`` (detect it) or a code; ``hotwords``: the chat's vocabulary as one text,
+    which faster-whisper puts in the model's prompt (it cuts it at 223 tokens)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    language: str | None = Field(default=None, pattern=r"^(auto|[a-z]{2,3})$")
+    hotwords: str | None = Field(default=None, min_length=1, max_length=4000)
+
+    @classmethod
+    def from_chat(cls, settings: ChatSettings) -> DecodeOptions:
+        return cls(language=settings.language, hotwords=settings.hotwords())
+
+    def language_for(self, deployment_language: str | None) -> str | None:
+        """The language to hand faster-whisper (None: detect it)."""
+        if self.language is None:
+            return deployment_language
+        return None if self.language == AUTO_LANGUAGE else self.language
+
+
+DEFAULT_OPTIONS = DecodeOptions()
+
+__all__ = ["DEFAULT_OPTIONS", "DecodeOptions"]
