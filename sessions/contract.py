@@ -55,8 +55,13 @@ class SessionManager(ABC):
         transcript_filename: str | None = None,
         *,
         error: str | None = None,
+        note: AudioEntry | None = None,
     ) -> Session:
-        """Set one entry's transcription status (and transcript file name, or error)."""
+        """Set one entry's transcription status (and transcript file name, or error).
+
+        ``note`` (an addition to the contract): only if the entry with this number is still
+        that note (same file, message and arrival), EntryNotFoundError otherwise; for a run
+        that must not record its outcome on another note given the number after an undo."""
 
     @abstractmethod
     async def transition_state(self, session_id: str, new_state: SessionState) -> Session:

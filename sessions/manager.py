@@ -317,11 +317,14 @@ class FileSessionManager(SessionManager):
         transcript_filename: str | None = None,
         *,
         error: str | None = None,
+        note: AudioEntry | None = None,
     ) -> Session:
         """Set one entry's status while the session is COLLECTING (a note transcribed
         live) or TRANSCRIBING; InvalidStateError in any other state.
 
         COMPLETED needs a transcript file name; FAILED records ``error`` on the entry.
+        With ``note``: EntryNotFoundError unless the entry is still that note, checked in
+        the same write (so no undo and new note can come between the check and the change).
         """
 
         def change(session: Session) -> _Events | None:
@@ -333,6 +336,8 @@ class FileSessionManager(SessionManager):
             entry = session.entry(sequence)
             if entry is None:
                 raise EntryNotFoundError(f"session {session_id} has no entry {sequence}")
+            if note is not None and not entry.same_note(note):
+                raise EntryNotFoundError(f"note {sequence} of {session_id} is another note now")
             filename = transcript_filename or entry.transcript_filename
             if status is TranscriptionStatus.COMPLETED and not filename:
                 raise ValueError("a COMPLETED entry needs its transcript_filename")

@@ -104,6 +104,15 @@ class AudioEntry(_Model):
     )
     forwarded: bool = Field(default=False, description="the note was forwarded from elsewhere")
 
+    def same_note(self, other: AudioEntry) -> bool:
+        """Whether ``other`` is this very note, not another given its number after an undo
+        (the same file, Telegram message and arrival time)."""
+        return (self.filename, self.message_id, self.received_at) == (
+            other.filename,
+            other.message_id,
+            other.received_at,
+        )
+
 
 class ErrorEntry(_Model):
     """Something that went wrong in a session, kept in its metadata for the user to see."""

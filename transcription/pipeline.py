@@ -75,10 +75,11 @@ async def _fail_entry(
     code: str,
     message: str,
     *,
+    note: AudioEntry,
     name_the_note: bool = False,
 ) -> TranscriptionStatus:
     await manager.update_transcription_status(
-        session_id, sequence, TranscriptionStatus.FAILED, error=message
+        session_id, sequence, TranscriptionStatus.FAILED, error=message, note=note
     )
     recorded = f"note {sequence}: {message}" if name_the_note else message
     await manager.add_error(session_id, ErrorEntry(message=recorded, code=code, sequence=sequence))
@@ -138,13 +139,16 @@ async def transcribe_entry(
                     sequence,
                     "audio_missing",
                     "the audio file is missing",
+                    note=entry,
                     name_the_note=True,
                 )
             result = await _run_timed(transcriber, audio_path, timeout, options)
         except AudioDecodeError as exc:
             await attempt_entry.ensure_ours(audio_needed=True)
             log.warning("entry_undecodable", error=str(exc))
-            return await _fail_entry(manager, session_id, sequence, "decode_failed", str(exc))
+            return await _fail_entry(
+                manager, session_id, sequence, "decode_failed", str(exc), note=entry
+            )
         except TimeoutError:
             log.warning("entry_timeout", timeout_seconds=timeout, attempt=attempt)
             if attempt >= attempts:
@@ -153,7 +157,9 @@ async def transcribe_entry(
                     f"transcription took longer than {timeout:.0f} s and was stopped "
                     f"({attempts} attempts)"
                 )
-                return await _fail_entry(manager, session_id, sequence, "timeout", message)
+                return await _fail_entry(
+                    manager, session_id, sequence, "timeout", message, note=entry
+                )
             delay = settings.transcription_retry_backoff_seconds * 2 ** (attempt - 1)
             await sleep(delay)
             continue
@@ -163,7 +169,7 @@ async def transcribe_entry(
                 message = f"transcription failed after {attempts} attempts: {exc}"
                 log.exception("entry_failed", attempts=attempts)
                 return await _fail_entry(
-                    manager, session_id, sequence, "transcription_failed", message
+                    manager, session_id, sequence, "transcription_failed", message, note=entry
                 )
             delay = settings.transcription_retry_backoff_seconds * 2 ** (attempt - 1)
             log.warning("entry_retry", attempt=attempt, delay_seconds=delay, error=repr(exc))
@@ -173,7 +179,7 @@ async def transcribe_entry(
         name = await asyncio.to_thread(folder.write_transcript, sequence, result)
         try:
             await manager.update_transcription_status(
-                session_id, sequence, TranscriptionStatus.COMPLETED, name
+                session_id, sequence, TranscriptionStatus.COMPLETED, name, note=entry
             )
         except (EntryNotFoundError, InvalidStateError, SessionNotFoundError):
             # Removed (or ended) between the check and now: its transcript must not stay.
@@ -208,7 +214,7 @@ class _Attempt:
         if session.state not in _OPEN:
             raise EntryGone(f"session {self.session_id} is {session.state}")
         current = session.entry(self.entry.sequence)
-        if current is None or not _same_note(current, self.entry):
+        if current is None or not current.same_note(self.entry):
             raise EntryGone(f"note {self.entry.sequence} was removed")
         if not audio_needed or session.state is not SessionState.COLLECTING:
             return
@@ -219,10 +225,6 @@ class _Attempt:
             self.session_id, current.sequence, TranscriptionStatus.PENDING
         )
         raise EntryGone(f"the audio of note {current.sequence} is gone")
-
-
-def _same_note(a: AudioEntry, b: AudioEntry) -> bool:
-    return (a.filename, a.message_id, a.received_at) == (b.filename, b.message_id, b.received_at)
 
 
 async def chat_options(manager: SessionManager, chat_id: int) -> DecodeOptions:

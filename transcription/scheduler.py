@@ -127,6 +127,11 @@ class EntryScheduler(Generic[R]):
         waiting = [job for job in self._jobs.values() if not job.running]
         return [job.key for job in sorted(waiting, key=lambda j: j.priority)]
 
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is queued or running now."""
+        return self._idle.is_set()
+
     async def wait_idle(self) -> None:
         """Until nothing is queued or running."""
         await self._idle.wait()

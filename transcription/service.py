@@ -148,13 +148,27 @@ class TranscriptionService:
     def queue_live(self, session_id: str, sequence: int) -> None:
         """Queue one note of a collecting session, after everything queued before it."""
         key = EntryKey(session_id, sequence)
-        self._scheduler.submit(key, live_priority(next(self._arrivals)))
+        run = self._scheduler.submit(key, live_priority(next(self._arrivals)))
+        if key in self._scheduler.running():
+            # A run of this number is under way: a note taken back with /undo whose number
+            # this one was given. That run will drop the old note; then this one is asked
+            # for again (a note already done by then is left alone, at no cost).
+            run.add_done_callback(lambda ended: self._queue_again(key, ended))
+
+    def _queue_again(self, key: EntryKey, ended: asyncio.Future[RunOutcome]) -> None:
+        if ended.cancelled() or not self._unsubscribe:  # the service is stopping
+            return
+        self.queue_live(key.session_id, key.sequence)
 
     async def wait_idle(self) -> None:
         """Wait until every queued session has been finished and every queued note run."""
-        while self._finishers:
-            await asyncio.gather(*list(self._finishers.values()), return_exceptions=True)
-        await self._scheduler.wait_idle()
+        while True:
+            while self._finishers:
+                await asyncio.gather(*list(self._finishers.values()), return_exceptions=True)
+            await self._scheduler.wait_idle()
+            await asyncio.sleep(0)  # a run's callbacks first: they may queue a note again
+            if not self._finishers and self._scheduler.idle:
+                return
 
     async def _on_finalized(self, event: SessionFinalized) -> None:
         self.enqueue(event.session_id)

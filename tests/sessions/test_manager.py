@@ -210,6 +210,29 @@ async def test_update_transcription_status(
     assert data["audio_entries"][0]["transcript_filename"] == "001_audio.txt"
 
 
+async def test_a_status_for_a_note_is_not_recorded_on_another_given_its_number(
+    manager: FileSessionManager,
+) -> None:
+    """An undo gives a number back: a run of the removed note that names its note is refused
+    on the new one, in the same write, and changes nothing."""
+    session = await add_note(manager, await manager.create_session(chat_id=3), message_id=1)
+    old = session.audio_entries[0]
+    session = await manager.remove_entry(session.session_id, 1)
+    session = await add_note(manager, session, message_id=2)
+    new = session.audio_entries[0]
+    assert (new.sequence, new.message_id) == (1, 2)
+    with pytest.raises(EntryNotFoundError, match="another note"):
+        await manager.update_transcription_status(
+            session.session_id, 1, TranscriptionStatus.COMPLETED, "001_audio.txt", note=old
+        )
+    stored = await manager.require_session(session.session_id)
+    assert stored.audio_entries[0].transcription_status is TranscriptionStatus.PENDING
+    done = await manager.update_transcription_status(
+        session.session_id, 1, TranscriptionStatus.COMPLETED, "001_audio.txt", note=new
+    )
+    assert done.audio_entries[0].transcription_status is TranscriptionStatus.COMPLETED
+
+
 async def test_update_transcription_status_refused_once_the_session_ended(
     manager: FileSessionManager,
 ) -> None:

@@ -319,6 +319,25 @@ async def test_a_new_note_given_the_removed_ones_number_gets_its_own_text(
     assert (folder_of(manager, session) / "process" / "input.txt").read_text() == "new words\n"
 
 
+async def test_a_new_note_given_a_number_still_being_run_is_transcribed_live_after_it(
+    manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
+) -> None:
+    session = await collecting(manager, "wait:old:old words")
+    await fake.wait_started("old words")
+    remove_entry(manager, session, 1)  # /undo while note 1 is transcribed
+    stored = await manager.require_session(session.session_id)
+    await add_note(manager, stored, message_id=9, data=b"text:new words")  # number 1 again
+    fake.release("old")
+    await asyncio.wait_for(service.wait_idle(), WAIT)
+    # Still collecting, and the new note was transcribed as itself all the same.
+    done = await manager.require_session(session.session_id)
+    assert done.state is SessionState.COLLECTING
+    [entry] = done.audio_entries
+    assert (entry.message_id, entry.transcription_status) == (9, TranscriptionStatus.COMPLETED)
+    text = manager.folder(session.session_id).read_transcript_text(1, entry.transcript_filename)
+    assert text == "new words"
+
+
 async def test_a_session_cancelled_while_transcribed_is_left_alone(
     manager: FileSessionManager, fake: GatedTranscriber, service: TranscriptionService
 ) -> None:
