@@ -119,7 +119,9 @@ async def transcribe_entry(
     if session.state not in _OPEN:
         raise EntryGone(f"session {session_id} is {session.state}")
     log = _log.bind(session_id=session_id, sequence=sequence)
-    await manager.update_transcription_status(session_id, sequence, TranscriptionStatus.IN_PROGRESS)
+    await manager.update_transcription_status(
+        session_id, sequence, TranscriptionStatus.IN_PROGRESS, note=entry
+    )
     options = await chat_options(manager, session.chat_id)
     attempt_entry = _Attempt(manager, session_id, entry)
 
@@ -222,7 +224,7 @@ class _Attempt:
         if await asyncio.to_thread(folder.has_audio, current.filename):
             return
         await self.manager.update_transcription_status(
-            self.session_id, current.sequence, TranscriptionStatus.PENDING
+            self.session_id, current.sequence, TranscriptionStatus.PENDING, note=current
         )
         raise EntryGone(f"the audio of note {current.sequence} is gone")
 

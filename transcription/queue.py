@@ -371,7 +371,8 @@ def register_transcription_task(
             parsed = Job.model_validate(job)
             audio = io.BytesIO(base64.b64decode(parsed.audio_b64, validate=True))
         except (ValidationError, binascii.Error) as exc:
-            log.warning("job_malformed", error=str(exc)[:200])
+            # What is wrong and where, never the values: a job carries a chat's vocabulary.
+            log.warning("job_malformed", error=_problems(exc))
             return JobOutcome(error="malformed job").model_dump(mode="json")
         try:
             await marks.mark_started(task_id, worker)
@@ -398,3 +399,12 @@ def register_transcription_task(
         return JobOutcome(result=result, run_seconds=run_seconds).model_dump(mode="json")
 
     broker.register_task(transcribe_job, task_name=TASK_NAME)
+
+
+def _problems(exc: ValidationError | binascii.Error) -> str:
+    """A refused job's faults without the values that were refused (they are user data)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'job'}: {e['type']}" for e in exc.errors()
+        )[:300]
+    return "audio is not valid base64"

@@ -108,16 +108,20 @@ class CollectingStatus:
         the session's collecting message (its first note) or have it edited (later ones).
         Returns once the reaction and a new message are sent; edits follow in the
         background."""
+        # Known before anything awaits, so that an event meanwhile (the note transcribed
+        # live already) finds the message and brings it up to date once it is sent.
+        state = self._open.get(session.session_id)
+        if state is None:
+            state = _Open(LiveMessage(self._bot, chat_id, self._edit_interval))
+            self._open[session.session_id] = state
         await self._react(chat_id, message_id)
-        state = self._open.setdefault(
-            session.session_id, _Open(LiveMessage(self._bot, chat_id, self._edit_interval))
-        )
         view = await self._view(session)
         try:
             sent = await state.message.send(view.text, view.markup, quiet=True)
         except TelegramAPIError as exc:
             _log.warning("collecting_message_failed", chat_id=chat_id, error=exc.message)
-            self._open.pop(session.session_id, None)  # the next note tries again
+            if self._open.get(session.session_id) is state and state.message.message_id is None:
+                self._open.pop(session.session_id)  # the next note tries again
             return
         if not sent:
             self._refresh_soon(session.session_id)

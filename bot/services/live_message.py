@@ -58,18 +58,23 @@ class LiveMessage:
     async def update(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         """Show ``text`` (and ``markup``) once the interval since the last edit has passed.
 
-        Returns at once when an edit is already scheduled: that edit shows the newest text.
+        Returns at once when an edit is already scheduled or under way: that one shows the
+        newest text (it edits again, after the interval, if a newer one came meanwhile).
         """
         self.text, self.markup = text, markup
         if self._pending is not None and not self._pending.done():
             return
-        wait = self.last_edit + self.interval - time.monotonic()
-        if wait > 0:
-            self._pending = asyncio.current_task()
-            await asyncio.sleep(wait)
-            # From here a newer text schedules its own edit: this one may be under way.
-            self._pending = None
-        await self._apply()
+        self._pending = asyncio.current_task()
+        try:
+            while True:
+                await self.due()
+                shown = (self.text, self.markup)
+                await self._apply()
+                if (self.text, self.markup) == shown:
+                    return
+        finally:
+            if self._pending is asyncio.current_task():
+                self._pending = None
 
     async def due(self) -> None:
         """Wait until an edit would be made at once (the interval since the last one has

@@ -6,6 +6,7 @@ over real HTTP to the fake Bot API, and the sessions are real folders.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 
@@ -154,3 +155,26 @@ async def test_deleted_and_cancelled_sessions_say_so(
     await collecting.stop()
     shown = [m["text"] for m in fake.messages(CHAT) if m.get("from", {}).get("is_bot")]
     assert shown == [texts.COLLECTING_CANCELLED, texts.COLLECTING_DELETED]
+
+
+async def test_a_note_transcribed_while_it_is_acknowledged_shows_up(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    """Live transcription may finish a short note before its reaction is even sent: the
+    message then shows its words all the same."""
+    collecting = CollectingStatus(bot, manager, edit_interval=0)
+    collecting.attach()
+    session = await add_note(manager, await manager.create_session(CHAT), message_id=1)
+    fake.hang("setMessageReaction", count=1)
+    acknowledged = asyncio.create_task(collecting.note_stored(CHAT, 1, session))
+    await fake.wait_called("setMessageReaction", timeout=10)
+    name = manager.folder(session.session_id).write_transcript(1, Transcript(text="quick one"))
+    await manager.update_transcription_status(
+        session.session_id, 1, TranscriptionStatus.COMPLETED, name
+    )
+    fake.release()
+    await acknowledged
+    await collecting.wait_idle()
+    await collecting.stop()
+    [shown] = [m["text"] for m in fake.messages(CHAT) if m.get("from", {}).get("is_bot")]
+    assert shown == texts.collecting(1, 2, (1, "quick one"))

@@ -9,14 +9,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from taskiq.kicker import AsyncKicker
 
 from tests.redis_server import RedisServer
 from tests.transcription.fakes import ScriptedAudioTranscriber
 from tests.transcription.test_queue_faults import bot_side, settings_for, worker
-from transcription.jobs import RESULT_PREFIX, TASK_NAME
-from transcription.queue import build_broker, make_job
+from transcription.jobs import RESULT_PREFIX, TASK_NAME, Job
+from transcription.queue import _problems, build_broker, make_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -73,3 +74,24 @@ async def test_a_result_nobody_reads_expires_after_the_configured_ttl(
     await client.aclose()
     await broker.shutdown()
     assert 540 <= ttl <= 600
+
+
+def test_a_refused_job_is_logged_without_its_values() -> None:
+    """A job a worker cannot take is logged by what is wrong and where, never by the values
+    it holds: a chat's vocabulary is user data."""
+    job = {
+        "name": "001_audio.ogg",
+        "audio_b64": "T2dnUw==",
+        "settings": {"whisper_beam_size": 5},
+        "options": {"hotwords": "Zoë Ortega, " * 400, "language": "not a language"},
+        "from_a_newer_bot": True,
+    }
+    with pytest.raises(ValidationError) as refused:
+        Job.model_validate(job)
+    said = _problems(refused.value)
+    assert "options.language: string_pattern_mismatch" in said
+    assert "options.hotwords: string_too_long" in said
+    assert "from_a_newer_bot: extra_forbidden" in said
+    assert "Zoë" not in said
+    assert "not a language" not in said
+    assert "Zoë" in str(refused.value)  # what pydantic's own message would have logged
