@@ -45,10 +45,15 @@ def forget_keyboard(session_id: str) -> InlineKeyboardMarkup:
     """Yes / No under the question whether to forget a session."""
     yes = ForgetButton(session=session_id, confirm=True).pack()
     no = ForgetButton(session=session_id, confirm=False).pack()
+    return _yes_or_no("Yes, delete it", yes, no)
+
+
+def _yes_or_no(yes_text: str, yes: str, no: str) -> InlineKeyboardMarkup:
+    """A destructive Yes beside a No that keeps everything, on one row."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text="Yes, delete it", callback_data=yes),
+                InlineKeyboardButton(text=yes_text, callback_data=yes),
                 InlineKeyboardButton(text="No, keep it", callback_data=no),
             ]
         ]
@@ -113,11 +118,4 @@ def forget_all_keyboard(asked: int) -> InlineKeyboardMarkup:
     """Yes / No under the question whether to forget everything of a chat."""
     yes = ForgetAllButton(confirm=True, asked=asked).pack()
     no = ForgetAllButton(confirm=False, asked=asked).pack()
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text="Yes, delete everything", callback_data=yes),
-                InlineKeyboardButton(text="No, keep it", callback_data=no),
-            ]
-        ]
-    )
+    return _yes_or_no("Yes, delete everything", yes, no)
