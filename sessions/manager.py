@@ -17,7 +17,8 @@ import structlog
 
 from sessions import events as ev
 from sessions import removal
-from sessions.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings
+from sessions.chat_settings import ChatSettingsStore
+from sessions.chat_settings_manager import ChatSettingsKeeper
 from sessions.config import SessionConfig
 from sessions.contract import SessionManager
 from sessions.errors import (
@@ -52,7 +53,7 @@ _log = structlog.get_logger("sessions.manager")
 _FINISHED = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
 
 
-class FileSessionManager(SessionManager):
+class FileSessionManager(ChatSettingsKeeper, SessionManager):
     """:class:`SessionManager` over a :class:`SessionStorage`, safe across tasks and processes."""
 
     def __init__(
@@ -67,8 +68,7 @@ class FileSessionManager(SessionManager):
         self.config = config or SessionConfig()
         self.events = events or EventBus()
         # In memory until the bot hands over the library's database (use_chat_settings).
-        self._chat_settings: ChatSettingsStore = chat_settings or MemoryChatSettings()
-        self._settings_changes = asyncio.Lock()
+        self._keep_chat_settings(chat_settings)
         self._locks = KeyedLocks()
         self._writes = WriteQueue(storage, self._locks)
         self._reader = SessionReader(storage)
@@ -426,30 +426,6 @@ class FileSessionManager(SessionManager):
             session = self._reader.load_required(session_id)
             self.storage.delete(session_id)
         return session
-
-    # -- a chat's own settings ----------------------------------------------------------------
-
-    def use_chat_settings(self, store: ChatSettingsStore) -> None:
-        """Keep chats' settings in ``store`` from now on (the session library's database,
-        which is opened after the manager exists)."""
-        self._chat_settings = store
-
-    async def get_chat_settings(self, chat_id: int) -> ChatSettings:
-        return await self._chat_settings.load_chat_settings(chat_id) or ChatSettings()
-
-    async def update_chat_settings(
-        self, chat_id: int, change: Callable[[ChatSettings], ChatSettings]
-    ) -> ChatSettings:
-        async with self._settings_changes:  # two taps at once must not lose one change
-            current = await self.get_chat_settings(chat_id)
-            changed = change(current)
-            if changed != current:
-                await self._chat_settings.save_chat_settings(chat_id, changed)
-        return changed
-
-    async def delete_chat_settings(self, chat_id: int) -> bool:
-        async with self._settings_changes:
-            return await self._chat_settings.delete_chat_settings(chat_id)
 
     # -- internals ---------------------------------------------------------------------------
 

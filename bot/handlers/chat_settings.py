@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from dataclasses import dataclass
 
 import structlog
 from aiogram import Bot, Router
@@ -26,7 +25,9 @@ from bot.callbacks import (
     forget_all_keyboard,
     language_keyboard,
 )
-from sessions import SessionError, SessionManager, SessionNotFoundError, SessionState
+from bot.services.forgetting import BUSY, EVERY_SESSION
+from bot.services.language import ENGLISH_ONLY, LanguageSupport
+from sessions import SessionError, SessionManager, SessionNotFoundError
 from sessions.chat_settings import AUTO_LANGUAGE, ChatSettings, VocabularyLimitError, clean_word
 from sessions.library import SessionLibrary
 from transcription.languages import WHISPER_LANGUAGES
@@ -37,22 +38,8 @@ DEFAULT_CHOICE = "default"
 # The buttons under /lang: the languages most asked for, then "detect" and "default".
 COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ja")
 _SEPARATORS = re.compile(r"[,;\n]+")
-_BUSY = (SessionState.TRANSCRIBING, SessionState.PROCESSING)
-EVERY_SESSION = 1_000_000
 FORGET_ALL_VALID_SECONDS = 600
 """A /forget all question answered later than this is asked again."""
-
-
-@dataclass(frozen=True)
-class LanguageSupport:
-    """What the speech model can do with a chat's language: the deployment's default
-    (``WHISPER_LANGUAGE``; None: recognised) and whether it knows more than English."""
-
-    multilingual: bool
-    default_language: str | None = None
-
-
-ENGLISH_ONLY = LanguageSupport(multilingual=False)
 
 
 def parse_language(typed: str) -> str | ValueError | None:
@@ -248,7 +235,7 @@ async def forget_all_answered(
     else:
         deleted = busy = 0
         for session in await manager.list_sessions(EVERY_SESSION, chat_id=chat_id):
-            if session.state in _BUSY:
+            if session.state in BUSY:
                 busy += 1
                 continue
             with contextlib.suppress(SessionNotFoundError):  # gone meanwhile (retention)

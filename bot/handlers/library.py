@@ -30,6 +30,7 @@ from bot.callbacks import (
 )
 from bot.handlers.chat_settings import ask_forget_all
 from bot.services.delivery import Courier
+from bot.services.forgetting import BUSY, EVERY_SESSION
 from bot.services.parts import resend_parts, was_cancelled
 from sessions import (
     CorruptSessionError,
@@ -45,9 +46,7 @@ _log = structlog.get_logger("bot.library")
 
 HISTORY_PAGE = 5
 FIND_LIMIT = 8
-EVERY_SESSION = 1_000_000  # list_sessions' limit when a typed short form is looked up
 _SHORT_FORM = str.maketrans({" ": "_", ":": "-"})
-_BUSY = (SessionState.TRANSCRIBING, SessionState.PROCESSING)
 
 
 # -- finding the chat's sessions -------------------------------------------------------------
@@ -271,7 +270,7 @@ async def forget_answered(
         return
     if not callback_data.confirm:
         reply = lt.kept(session_id)
-    elif session.state in _BUSY:
+    elif session.state in BUSY:
         reply = lt.forget_busy(session)
     else:
         # Gone meanwhile (retention): what was asked for holds.

@@ -12,12 +12,8 @@ from aiogram import Bot
 
 from bot import chat_settings_texts as ct
 from bot.callbacks import ForgetAllButton
-from bot.handlers.chat_settings import (
-    FORGET_ALL_VALID_SECONDS,
-    LanguageSupport,
-    parse_language,
-    parse_words,
-)
+from bot.handlers.chat_settings import FORGET_ALL_VALID_SECONDS, parse_language, parse_words
+from bot.services.language import LanguageSupport
 from sessions import ChatSettings, FileSessionManager, SessionState
 from sessions.library import SessionLibrary, library_path
 from tests.bot.test_handlers import CHAT, USER, Harness
