@@ -184,11 +184,18 @@ class SessionManager(ABC):
     ) -> ChatSettings:
         """Apply ``change`` to the chat's settings and store the result, one change at a
         time; returns what was stored. An exception from ``change`` (e.g.
-        VocabularyLimitError) propagates and nothing is stored."""
+        VocabularyLimitError) propagates and nothing is stored.
+
+        LibraryError (a SessionError) when the store cannot be read or written right now;
+        nothing is stored then either.
+        """
 
     @abstractmethod
     async def delete_chat_settings(self, chat_id: int) -> bool:
-        """Remove the chat's settings for good; whether it had any."""
+        """Remove the chat's settings for good; whether it had any.
+
+        LibraryError (a SessionError) when the store cannot be written right now.
+        """
 
 
 __all__ = ["SessionManager"]
