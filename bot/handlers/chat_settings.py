@@ -108,13 +108,21 @@ async def lang(
     if isinstance(choice, ValueError):
         await message.answer(ct.lang_unknown(typed))
         return
-    await _set_language(manager, message.chat.id, choice)
-    await message.answer(ct.lang_set(choice, language_support.default_language))
+    if await _set_language(manager, message.chat.id, choice):
+        await message.answer(ct.lang_set(choice, language_support.default_language))
+    else:
+        await message.answer(ct.SETTINGS_UNAVAILABLE)
 
 
-async def _set_language(manager: SessionManager, chat_id: int, language: str | None) -> None:
-    await manager.update_chat_settings(chat_id, lambda s: s.with_language(language))
+async def _set_language(manager: SessionManager, chat_id: int, language: str | None) -> bool:
+    """Store the chat's language; False when the settings cannot be written (logged)."""
+    try:
+        await manager.update_chat_settings(chat_id, lambda s: s.with_language(language))
+    except SessionError:  # LibraryError: the library's database failed
+        _log.exception("chat_settings_unwritable", chat_id=chat_id)
+        return False
     _log.info("chat_language_set", chat_id=chat_id, language=language or DEFAULT_CHOICE)
+    return True
 
 
 async def lang_chosen(
@@ -133,7 +141,10 @@ async def lang_chosen(
     if isinstance(choice, ValueError) or not language_support.multilingual:
         callback_answer.text = lt.BUTTON_EXPIRED  # an old button, or the model changed
         return
-    await _set_language(manager, chat_id, choice)
+    if not await _set_language(manager, chat_id, choice):
+        callback_answer.text = ct.SETTINGS_UNAVAILABLE  # the menu stays: a later tap may work
+        callback_answer.show_alert = True
+        return
     text = ct.lang_set(choice, language_support.default_language)
     await bot.edit_message_text(text, chat_id=chat_id, message_id=query.message.message_id)
 

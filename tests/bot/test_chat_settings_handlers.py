@@ -15,7 +15,7 @@ from bot.callbacks import ForgetAllButton
 from bot.handlers.chat_settings import FORGET_ALL_VALID_SECONDS, parse_language, parse_words
 from bot.services.language import LanguageSupport
 from sessions import ChatSettings, FileSessionManager, SessionState
-from sessions.library import SessionLibrary, library_path
+from sessions.library import LibraryError, SessionLibrary, library_path
 from tests.bot.test_handlers import CHAT, USER, Harness
 from tests.bot.test_handlers import harness as harness  # the fixture, reused
 from tests.bot.test_library_handlers import OTHER, last_sent, tap, transcribed_session
@@ -126,6 +126,34 @@ async def test_an_old_language_button_on_an_english_only_model_does_nothing(
     answer = await tap(harness, CHAT, USER, menu, dict(menu.buttons())["German"])
     assert answer["text"] is not None
     assert (await manager.get_chat_settings(CHAT)).language is None
+
+
+class WritesFail:
+    """A chat-settings store whose reads work and whose writes fail, as the library's
+    database does when its disk fails under it."""
+
+    async def load_chat_settings(self, chat_id: int) -> ChatSettings | None:
+        return None
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        raise LibraryError("the search index failed: disk I/O error")
+
+    async def delete_chat_settings(self, chat_id: int) -> bool:
+        raise LibraryError("the search index failed: disk I/O error")
+
+
+async def test_a_language_that_cannot_be_stored_is_answered(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    harness.dp["language_support"] = MULTILINGUAL
+    await harness.text("/lang")
+    menu = last_sent(harness.fake, CHAT)
+    manager.use_chat_settings(WritesFail())
+    await harness.text("/lang de")
+    assert harness.replies()[-1] == ct.SETTINGS_UNAVAILABLE
+    answer = await tap(harness, CHAT, USER, menu, dict(menu.buttons())["German"])
+    assert answer == {"text": ct.SETTINGS_UNAVAILABLE, "show_alert": True}
+    assert last_sent(harness.fake, CHAT).text == ct.SETTINGS_UNAVAILABLE  # the menu unedited
 
 
 # -- /vocab ------------------------------------------------------------------------------------
