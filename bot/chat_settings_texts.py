@@ -161,19 +161,44 @@ def forget_all_question(sessions: int, settings: ChatSettings) -> str:
     )
 
 
-def forgot_all(deleted: int, busy: int, settings_removed: bool) -> str:
-    parts = [f"Forgotten: {deleted} session{'s' if deleted != 1 else ''}"]
+def forgot_all(
+    deleted: int, busy: int, settings_removed: bool, *, newer: int = 0, failed: int = 0
+) -> str:
+    """The answer to Yes: what was forgotten, and each reason some sessions were kept."""
+    parts = [f"Forgotten: {_sessions(deleted)}"]
     if settings_removed:
         parts.append("this chat's language and vocabulary")
     text = " and ".join(parts) + ". Nothing of them is kept."
     if busy:
         text += (
-            f" {busy} session{'s are' if busy != 1 else ' is'} still being transcribed or "
-            "processed and was kept: send /forget all again once it is done."
+            f" {_sessions(busy)} {_were(busy)} kept because still being transcribed or "
+            "processed: send /forget all again once that is done."
+        )
+    if newer:
+        text += (
+            f" {_sessions(newer)} begun after the question {_were(newer)} kept: send "
+            f"/forget all again to forget {'it' if newer == 1 else 'them'} too."
+        )
+    if failed:
+        text += (
+            f" {_sessions(failed)} could not be deleted right now (the bot's storage failed) "
+            f"and {_were(failed)} kept whole: please try again in a minute."
         )
     return text
 
 
+def _sessions(count: int) -> str:
+    return "1 session" if count == 1 else f"{count} sessions"
+
+
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
+FORGET_ALL_UNAVAILABLE = (
+    "Nothing was deleted: I cannot reach this chat's settings right now (the bot's database "
+    "failed). Please try again in a minute."
+)
 KEPT_ALL = "Nothing was deleted."
 FORGET_ALL_EXPIRED = (
     "Nothing was deleted: that question is more than 10 minutes old. Send /forget all again "

@@ -9,7 +9,7 @@ composition root builds the implementation, :class:`~sessions.manager.FileSessio
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from sessions.chat_settings import ChatSettings
@@ -155,8 +155,12 @@ class SessionManager(ABC):
         """
 
     @abstractmethod
-    async def delete_session(self, session_id: str) -> None:
-        """Delete the session and everything on disk, whatever its state.
+    async def delete_session(
+        self, session_id: str, *, unless_in: Collection[SessionState] = ()
+    ) -> None:
+        """Delete the session and everything on disk, whatever its state; with
+        ``unless_in``, InvalidStateError (nothing deleted) when it is in one of those states,
+        checked in the same step as the deletion (so it cannot change in between).
 
         SessionNotFoundError if unknown. Crash-safe: the whole session or nothing is left.
         Event: SessionDeleted.

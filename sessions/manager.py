@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import partial
 from pathlib import Path
 
@@ -407,8 +407,12 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         :class:`~sessions.events.AudioRemoved` (not again when there was nothing left)."""
         return await self._mutate(session_id, removal.audio_removal(self.folder(session_id)))
 
-    async def delete_session(self, session_id: str) -> None:
-        """Delete the session's folder and everything in it, whatever its state.
+    async def delete_session(
+        self, session_id: str, *, unless_in: Collection[SessionState] = ()
+    ) -> None:
+        """Delete the session's folder and everything in it, whatever its state; with
+        ``unless_in``, InvalidStateError (nothing deleted) when it is in one of those
+        states, checked in the same locked step as the deletion.
 
         SessionNotFoundError if there is no such session; CorruptSessionError if its
         metadata cannot be read (its chat is unknown). The folder is first renamed out of
@@ -418,12 +422,14 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         """
         self.storage.session_path(session_id)  # malformed id -> SessionNotFoundError
         async with self._writes.exclusive(session_id):  # no write of it is under way
-            session = await asyncio.to_thread(self._delete_sync, session_id)
+            session = await asyncio.to_thread(self._delete_sync, session_id, unless_in)
         await self._publish(session, [partial(ev.SessionDeleted, state=session.state)])
 
-    def _delete_sync(self, session_id: str) -> Session:
+    def _delete_sync(self, session_id: str, unless_in: Collection[SessionState]) -> Session:
         with self.storage.lock(session_id):
             session = self._reader.load_required(session_id)
+            if session.state in unless_in:
+                raise InvalidStateError(f"session {session_id} is {session.state}; kept")
             self.storage.delete(session_id)
         return session
 

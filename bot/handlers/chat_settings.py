@@ -7,9 +7,9 @@ transcribed yet.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
+from collections import Counter
 
 import structlog
 from aiogram import Bot, Router
@@ -25,9 +25,9 @@ from bot.callbacks import (
     forget_all_keyboard,
     language_keyboard,
 )
-from bot.services.forgetting import BUSY, EVERY_SESSION
+from bot.services.forgetting import EVERY_SESSION, Outcome, forget_session
 from bot.services.language import ENGLISH_ONLY, LanguageSupport
-from sessions import SessionError, SessionManager, SessionNotFoundError
+from sessions import SessionError, SessionManager
 from sessions.chat_settings import AUTO_LANGUAGE, ChatSettings, VocabularyLimitError, clean_word
 from sessions.library import SessionLibrary
 from transcription.languages import WHISPER_LANGUAGES
@@ -224,7 +224,7 @@ async def ask_forget_all(message: Message, manager: SessionManager) -> None:
     if not sessions and settings.is_default:
         await message.answer(text)
         return
-    await message.answer(text, reply_markup=forget_all_keyboard(int(time.time())))
+    await message.answer(text, reply_markup=forget_all_keyboard(time.time()))
 
 
 async def forget_all_answered(
@@ -244,19 +244,38 @@ async def forget_all_answered(
     elif not 0 <= time.time() - callback_data.asked <= FORGET_ALL_VALID_SECONDS:
         reply = ct.FORGET_ALL_EXPIRED
     else:
-        deleted = busy = 0
-        for session in await manager.list_sessions(EVERY_SESSION, chat_id=chat_id):
-            if session.state in BUSY:
-                busy += 1
-                continue
-            with contextlib.suppress(SessionNotFoundError):  # gone meanwhile (retention)
-                await manager.delete_session(session.session_id)
-            await library.remove_session(session.session_id)
-            deleted += 1
-        settings_removed = await manager.delete_chat_settings(chat_id)
-        _log.info("chat_forgotten", chat_id=chat_id, sessions=deleted, kept_busy=busy)
-        reply = ct.forgot_all(deleted, busy, settings_removed)
+        reply = await _forget_all(manager, library, chat_id, callback_data.asked)
     await bot.edit_message_text(reply, chat_id=chat_id, message_id=query.message.message_id)
+
+
+async def _forget_all(
+    manager: SessionManager, library: SessionLibrary, chat_id: int, asked: float
+) -> str:
+    """Forget the chat's settings, then each of its sessions begun before ``asked`` (when
+    the question was asked) that is not being worked on; the reply says what was kept and
+    why. Settings that cannot be removed leave everything as it was."""
+    try:
+        settings_removed = await manager.delete_chat_settings(chat_id)
+    except SessionError:  # LibraryError: the library's database failed
+        _log.exception("chat_settings_unwritable", chat_id=chat_id)
+        return ct.FORGET_ALL_UNAVAILABLE
+    outcomes: Counter[Outcome] = Counter()
+    newer = 0
+    for session in await manager.list_sessions(EVERY_SESSION, chat_id=chat_id):
+        if session.created_at.timestamp() > asked:  # recorded since: not what was asked
+            newer += 1
+            continue
+        outcomes[await forget_session(manager, library, session.session_id)] += 1
+    deleted, busy, failed = (outcomes[o] for o in (Outcome.DELETED, Outcome.BUSY, Outcome.FAILED))
+    _log.info(
+        "chat_forgotten",
+        chat_id=chat_id,
+        sessions=deleted,
+        kept_busy=busy,
+        kept_newer=newer,
+        kept_failed=failed,
+    )
+    return ct.forgot_all(deleted, busy, settings_removed, newer=newer, failed=failed)
 
 
 def create_router() -> Router:
