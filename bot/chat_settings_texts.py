@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from bot.texts import fit
 from sessions.chat_settings import (
     AUTO_LANGUAGE,
     MAX_VOCABULARY_CHARS,
     MAX_VOCABULARY_WORDS,
+    MAX_WORD_CHARS,
     ChatSettings,
 )
 from transcription.languages import WHISPER_LANGUAGES, language_name
@@ -91,7 +95,7 @@ def vocabulary(settings: ChatSettings) -> str:
     if not settings.vocabulary:
         return VOCAB_EMPTY
     words = settings.vocabulary
-    return (
+    return fit(
         f"This chat's vocabulary ({len(words)} of {MAX_VOCABULARY_WORDS} words and names, "
         f"{len(', '.join(words))} of {MAX_VOCABULARY_CHARS} characters):\n"
         f"{', '.join(words)}\n\n"
@@ -99,34 +103,50 @@ def vocabulary(settings: ChatSettings) -> str:
     )
 
 
+SHOWN_WORDS = 10
+"""Words an answer to /vocab add or remove repeats of the ones typed (the rest counted)."""
+
+
+def _listed(words: Sequence[str], shown: int = SHOWN_WORDS) -> str:
+    """The first ``shown`` of ``words`` (each cut to a vocabulary word's length), then how
+    many more: what a chat typed is repeated, but never past Telegram's limit."""
+    listed = ", ".join(_cut(w) for w in words[:shown])
+    more = len(words) - shown
+    return f"{listed} and {more} more" if more > 0 else listed
+
+
+def _cut(word: str) -> str:
+    return word if len(word) <= MAX_WORD_CHARS else word[: MAX_WORD_CHARS - 1] + "…"
+
+
 def vocab_added(added: list[str], already: list[str], settings: ChatSettings) -> str:
     lines = []
     if added:
-        lines.append(f"Added: {', '.join(added)}. {APPLIES_TO_NEXT}")
+        lines.append(f"Added: {_listed(added)}. {APPLIES_TO_NEXT}")
     if already:
-        lines.append(f"Already in the vocabulary: {', '.join(already)}.")
+        lines.append(f"Already in the vocabulary: {_listed(already)}.")
     lines.append(f"The vocabulary now has {_words(len(settings.vocabulary))}.")
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 def vocab_refused(reason: str) -> str:
-    return f"{reason} Nothing was added; /vocab remove makes room."
+    return fit(f"{reason} Nothing was added; /vocab remove makes room.")
 
 
 def vocab_removed(removed: list[str], missing: list[str], settings: ChatSettings) -> str:
     lines = []
     if removed:
-        lines.append(f"Removed: {', '.join(removed)}.")
+        lines.append(f"Removed: {_listed(removed)}.")
     if missing:
-        lines.append(f"Not in the vocabulary: {', '.join(missing)}.")
+        lines.append(f"Not in the vocabulary: {_listed(missing)}.")
     lines.append(f"The vocabulary now has {_words(len(settings.vocabulary))}.")
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 def vocab_cleared(removed: tuple[str, ...]) -> str:
     if not removed:
         return "The vocabulary was empty already."
-    return f"Vocabulary cleared. It held: {', '.join(removed)}."
+    return fit(f"Vocabulary cleared. It held: {', '.join(removed)}.")
 
 
 def _words(count: int) -> str:

@@ -15,6 +15,7 @@ from bot import chat_settings_texts as ct
 from bot.callbacks import ForgetAllButton
 from bot.handlers.chat_settings import FORGET_ALL_VALID_SECONDS, parse_language, parse_words
 from bot.services.language import LanguageSupport
+from bot.texts import MESSAGE_LIMIT
 from sessions import ChatSettings, FileSessionManager, Session, SessionState
 from sessions.chat_settings import MemoryChatSettings
 from sessions.library import LibraryError, SessionLibrary, library_path
@@ -198,6 +199,24 @@ async def test_vocab_over_its_limits_or_without_words_is_refused_and_loses_nothi
     await harness.text("/vocab frobnicate Kubernetes")
     assert harness.replies()[-1] == ct.VOCAB_USAGE
     assert (await manager.get_chat_settings(CHAT)).vocabulary == ("Kubernetes",)
+
+
+async def test_a_long_list_of_words_is_answered_within_telegrams_limit(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    absent = [f"Absent{n:04d}" for n in range(338)]  # the longest message a chat can send
+    command = "/vocab remove " + ", ".join(absent)
+    assert len(command) <= MESSAGE_LIMIT
+    await harness.text(command)
+    reply = harness.replies()[-1]
+    assert reply == ct.vocab_removed([], absent, ChatSettings())
+    assert reply.startswith(f"Not in the vocabulary: {', '.join(absent[:10])} and 328 more.")
+    await harness.text("/vocab add Kubernetes")
+    await harness.text("/vocab add " + ", ".join(["kubernetes"] * 300))
+    assert harness.replies()[-1].startswith("Already in the vocabulary: kubernetes, ")
+    assert "and 290 more." in harness.replies()[-1]
+    await harness.text("/vocab remove " + "x" * 4000)  # one long word
+    assert harness.replies()[-1].startswith(f"Not in the vocabulary: {'x' * 59}….\n")
 
 
 async def test_status_shows_the_chats_settings(
