@@ -22,10 +22,8 @@ from sessions.chat_settings_manager import ChatSettingsKeeper
 from sessions.config import SessionConfig
 from sessions.contract import SessionManager
 from sessions.errors import (
-    AudioRejectedError,
     EntryNotFoundError,
     InvalidStateError,
-    SessionImmutableError,
     SessionNotFoundError,
 )
 from sessions.events import EventBus
@@ -42,6 +40,7 @@ from sessions.models import (
     utc_now,
 )
 from sessions.reading import SessionReader
+from sessions.recording import audio_addition, ensure_collecting
 from sessions.storage import SessionStorage
 from sessions.transitions import apply_transition, transition_events
 from sessions.write_queue import Change as _Change
@@ -221,7 +220,7 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         taken: list[int] = []
 
         def change(session: Session) -> _Events | None:
-            _ensure_collecting(session)
+            ensure_collecting(session)
             if message_id is not None:
                 existing = session.entry_for_message(message_id)
                 if existing is not None:
@@ -274,40 +273,7 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         entry = AudioEntry.model_validate(audio_entry.model_dump())
         max_duration = self.config.max_audio_duration_seconds
 
-        def change(session: Session) -> _Events | None:
-            _ensure_collecting(session)
-            if entry.message_id is not None and session.entry_for_message(entry.message_id):
-                return None
-            if entry.duration_seconds > max_duration:
-                raise AudioRejectedError(
-                    f"audio is {entry.duration_seconds:.0f} s long; the limit is {max_duration} s"
-                )
-            if session.entry(entry.sequence) is not None:
-                raise AudioRejectedError(f"sequence {entry.sequence} is already taken")
-            reserved = session.reserved_sequences.get(entry.message_id or -1)
-            if entry.message_id is not None and reserved not in (None, entry.sequence):
-                raise AudioRejectedError(
-                    f"message {entry.message_id} holds sequence {reserved}, not {entry.sequence}"
-                )
-            if not is_plain_filename(entry.filename):
-                raise AudioRejectedError(f"not a plain file name: {entry.filename!r}")
-            entry.transcription_status = TranscriptionStatus.PENDING
-            session.audio_entries.append(entry)
-            session.audio_entries.sort(key=lambda e: e.sequence)
-            session.next_sequence = max(session.next_sequence, entry.sequence + 1)
-            if entry.message_id is not None:
-                session.reserved_sequences.pop(entry.message_id, None)
-            added = partial(
-                ev.AudioAdded,
-                sequence=entry.sequence,
-                filename=entry.filename,
-                duration_seconds=entry.duration_seconds,
-                entry_count=len(session.audio_entries),
-                total_duration_seconds=session.total_duration_seconds,
-            )
-            return [added]
-
-        return await self._mutate(session_id, change)
+        return await self._mutate(session_id, audio_addition(entry, max_duration))
 
     async def update_transcription_status(
         self,
@@ -499,14 +465,6 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
     async def _publish(self, session: Session, changes: _Events) -> None:
         for make in changes:
             await self.events.publish(make(session_id=session.session_id, chat_id=session.chat_id))
-
-
-def _ensure_collecting(session: Session) -> None:
-    if session.state is not SessionState.COLLECTING:
-        raise SessionImmutableError(
-            f"session {session.session_id} is {session.state}; audio can only be added "
-            "while it is COLLECTING"
-        )
 
 
 def _id_or_none(session: Session | None) -> str | None:
