@@ -21,7 +21,6 @@ from aiogram.types import BotCommand, User
 from bot import texts
 from bot.config import BotSettings
 from bot.handlers import build_router
-from bot.handlers.chat_settings import LanguageSupport
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
@@ -29,6 +28,7 @@ from bot.middlewares.retry import RetryMiddleware
 from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier
 from bot.services.ingest import IngestService
+from bot.services.language import LanguageSupport
 from bot.services.notifier import Notifier
 from bot.updates.connect import until_answered
 from bot.updates.journal import UpdateJournal

@@ -97,11 +97,12 @@ class LanguageButton(CallbackData, prefix="lang"):
 
 
 class ForgetAllButton(CallbackData, prefix="forgetall"):
-    """The answer to "Forget everything of this chat?", asked at ``asked`` (Unix time): a
-    Yes tapped long after must not delete what the chat recorded since."""
+    """The answer to "Forget everything of this chat?", asked at ``asked`` (Unix time, to
+    the microsecond): a Yes tapped long after deletes nothing, and a Yes never deletes what
+    the chat recorded since."""
 
     confirm: bool
-    asked: int
+    asked: float
 
 
 def language_keyboard(choices: list[tuple[str, str]], *, per_row: int = 3) -> InlineKeyboardMarkup:
@@ -114,7 +115,7 @@ def language_keyboard(choices: list[tuple[str, str]], *, per_row: int = 3) -> In
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def forget_all_keyboard(asked: int) -> InlineKeyboardMarkup:
+def forget_all_keyboard(asked: float) -> InlineKeyboardMarkup:
     """Yes / No under the question whether to forget everything of a chat."""
     yes = ForgetAllButton(confirm=True, asked=asked).pack()
     no = ForgetAllButton(confirm=False, asked=asked).pack()

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from bot.texts import fit
 from sessions.chat_settings import (
     AUTO_LANGUAGE,
     MAX_VOCABULARY_CHARS,
     MAX_VOCABULARY_WORDS,
+    MAX_WORD_CHARS,
     ChatSettings,
 )
 from transcription.languages import WHISPER_LANGUAGES, language_name
@@ -91,7 +95,7 @@ def vocabulary(settings: ChatSettings) -> str:
     if not settings.vocabulary:
         return VOCAB_EMPTY
     words = settings.vocabulary
-    return (
+    return fit(
         f"This chat's vocabulary ({len(words)} of {MAX_VOCABULARY_WORDS} words and names, "
         f"{len(', '.join(words))} of {MAX_VOCABULARY_CHARS} characters):\n"
         f"{', '.join(words)}\n\n"
@@ -99,34 +103,50 @@ def vocabulary(settings: ChatSettings) -> str:
     )
 
 
+SHOWN_WORDS = 10
+"""Words an answer to /vocab add or remove repeats of the ones typed (the rest counted)."""
+
+
+def _listed(words: Sequence[str], shown: int = SHOWN_WORDS) -> str:
+    """The first ``shown`` of ``words`` (each cut to a vocabulary word's length), then how
+    many more: what a chat typed is repeated, but never past Telegram's limit."""
+    listed = ", ".join(_cut(w) for w in words[:shown])
+    more = len(words) - shown
+    return f"{listed} and {more} more" if more > 0 else listed
+
+
+def _cut(word: str) -> str:
+    return word if len(word) <= MAX_WORD_CHARS else word[: MAX_WORD_CHARS - 1] + "…"
+
+
 def vocab_added(added: list[str], already: list[str], settings: ChatSettings) -> str:
     lines = []
     if added:
-        lines.append(f"Added: {', '.join(added)}. {APPLIES_TO_NEXT}")
+        lines.append(f"Added: {_listed(added)}. {APPLIES_TO_NEXT}")
     if already:
-        lines.append(f"Already in the vocabulary: {', '.join(already)}.")
+        lines.append(f"Already in the vocabulary: {_listed(already)}.")
     lines.append(f"The vocabulary now has {_words(len(settings.vocabulary))}.")
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 def vocab_refused(reason: str) -> str:
-    return f"{reason} Nothing was added; /vocab remove makes room."
+    return fit(f"{reason} Nothing was added; /vocab remove makes room.")
 
 
 def vocab_removed(removed: list[str], missing: list[str], settings: ChatSettings) -> str:
     lines = []
     if removed:
-        lines.append(f"Removed: {', '.join(removed)}.")
+        lines.append(f"Removed: {_listed(removed)}.")
     if missing:
-        lines.append(f"Not in the vocabulary: {', '.join(missing)}.")
+        lines.append(f"Not in the vocabulary: {_listed(missing)}.")
     lines.append(f"The vocabulary now has {_words(len(settings.vocabulary))}.")
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 def vocab_cleared(removed: tuple[str, ...]) -> str:
     if not removed:
         return "The vocabulary was empty already."
-    return f"Vocabulary cleared. It held: {', '.join(removed)}."
+    return fit(f"Vocabulary cleared. It held: {', '.join(removed)}.")
 
 
 def _words(count: int) -> str:
@@ -161,19 +181,44 @@ def forget_all_question(sessions: int, settings: ChatSettings) -> str:
     )
 
 
-def forgot_all(deleted: int, busy: int, settings_removed: bool) -> str:
-    parts = [f"Forgotten: {deleted} session{'s' if deleted != 1 else ''}"]
+def forgot_all(
+    deleted: int, busy: int, settings_removed: bool, *, newer: int = 0, failed: int = 0
+) -> str:
+    """The answer to Yes: what was forgotten, and each reason some sessions were kept."""
+    parts = [f"Forgotten: {_sessions(deleted)}"]
     if settings_removed:
         parts.append("this chat's language and vocabulary")
     text = " and ".join(parts) + ". Nothing of them is kept."
     if busy:
         text += (
-            f" {busy} session{'s are' if busy != 1 else ' is'} still being transcribed or "
-            "processed and was kept: send /forget all again once it is done."
+            f" {_sessions(busy)} {_were(busy)} kept because still being transcribed or "
+            "processed: send /forget all again once that is done."
+        )
+    if newer:
+        text += (
+            f" {_sessions(newer)} begun after the question {_were(newer)} kept: send "
+            f"/forget all again to forget {'it' if newer == 1 else 'them'} too."
+        )
+    if failed:
+        text += (
+            f" {_sessions(failed)} could not be deleted right now (the bot's storage failed) "
+            f"and {_were(failed)} kept whole: please try again in a minute."
         )
     return text
 
 
+def _sessions(count: int) -> str:
+    return "1 session" if count == 1 else f"{count} sessions"
+
+
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
+FORGET_ALL_UNAVAILABLE = (
+    "Nothing was deleted: I cannot reach this chat's settings right now (the bot's database "
+    "failed). Please try again in a minute."
+)
 KEPT_ALL = "Nothing was deleted."
 FORGET_ALL_EXPIRED = (
     "Nothing was deleted: that question is more than 10 minutes old. Send /forget all again "

@@ -193,6 +193,13 @@ def forget_busy(session: Session) -> str:
     )
 
 
+def forget_failed(session_id: str) -> str:
+    return (
+        f"Session {session_id} could not be forgotten right now (the bot's storage failed) "
+        "and is kept whole. Please try again in a minute."
+    )
+
+
 def forgotten(session_id: str) -> str:
     return f"Session {session_id} is forgotten: nothing of it is kept."
 

@@ -9,7 +9,7 @@ composition root builds the implementation, :class:`~sessions.manager.FileSessio
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from sessions.chat_settings import ChatSettings
@@ -155,8 +155,12 @@ class SessionManager(ABC):
         """
 
     @abstractmethod
-    async def delete_session(self, session_id: str) -> None:
-        """Delete the session and everything on disk, whatever its state.
+    async def delete_session(
+        self, session_id: str, *, unless_in: Collection[SessionState] = ()
+    ) -> None:
+        """Delete the session and everything on disk, whatever its state; with
+        ``unless_in``, InvalidStateError (nothing deleted) when it is in one of those states,
+        checked in the same step as the deletion (so it cannot change in between).
 
         SessionNotFoundError if unknown. Crash-safe: the whole session or nothing is left.
         Event: SessionDeleted.
@@ -184,11 +188,18 @@ class SessionManager(ABC):
     ) -> ChatSettings:
         """Apply ``change`` to the chat's settings and store the result, one change at a
         time; returns what was stored. An exception from ``change`` (e.g.
-        VocabularyLimitError) propagates and nothing is stored."""
+        VocabularyLimitError) propagates and nothing is stored.
+
+        LibraryError (a SessionError) when the store cannot be read or written right now;
+        nothing is stored then either.
+        """
 
     @abstractmethod
     async def delete_chat_settings(self, chat_id: int) -> bool:
-        """Remove the chat's settings for good; whether it had any."""
+        """Remove the chat's settings for good; whether it had any.
+
+        LibraryError (a SessionError) when the store cannot be written right now.
+        """
 
 
 __all__ = ["SessionManager"]

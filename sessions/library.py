@@ -33,6 +33,7 @@ from sessions.events import SessionDeleted, StateChanged
 from sessions.library_db import LibraryDatabase, LibraryError, Note, stamp
 from sessions.library_query import Fragment, clean_text, fragments, match_expression
 from sessions.models import Session, SessionState, TranscriptionStatus
+from sessions.redaction import error_kinds
 from sessions.storage import LIBRARY_DIR
 
 LIBRARY_FILE = "library.sqlite3"
@@ -220,7 +221,8 @@ class SessionLibrary:
         try:
             return ChatSettings.model_validate_json(stored)
         except ValueError as exc:
-            _log.warning("chat_settings_unreadable", chat_id=chat_id, error=str(exc)[:200])
+            # Not the message: it quotes the row, vocabulary and all.
+            _log.warning("chat_settings_unreadable", chat_id=chat_id, error=error_kinds(exc))
             return None
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import partial
 from pathlib import Path
 
@@ -17,14 +17,13 @@ import structlog
 
 from sessions import events as ev
 from sessions import removal
-from sessions.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings
+from sessions.chat_settings import ChatSettingsStore
+from sessions.chat_settings_manager import ChatSettingsKeeper
 from sessions.config import SessionConfig
 from sessions.contract import SessionManager
 from sessions.errors import (
-    AudioRejectedError,
     EntryNotFoundError,
     InvalidStateError,
-    SessionImmutableError,
     SessionNotFoundError,
 )
 from sessions.events import EventBus
@@ -41,6 +40,7 @@ from sessions.models import (
     utc_now,
 )
 from sessions.reading import SessionReader
+from sessions.recording import audio_addition, ensure_collecting
 from sessions.storage import SessionStorage
 from sessions.transitions import apply_transition, transition_events
 from sessions.write_queue import Change as _Change
@@ -52,7 +52,7 @@ _log = structlog.get_logger("sessions.manager")
 _FINISHED = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
 
 
-class FileSessionManager(SessionManager):
+class FileSessionManager(ChatSettingsKeeper, SessionManager):
     """:class:`SessionManager` over a :class:`SessionStorage`, safe across tasks and processes."""
 
     def __init__(
@@ -67,8 +67,7 @@ class FileSessionManager(SessionManager):
         self.config = config or SessionConfig()
         self.events = events or EventBus()
         # In memory until the bot hands over the library's database (use_chat_settings).
-        self._chat_settings: ChatSettingsStore = chat_settings or MemoryChatSettings()
-        self._settings_changes = asyncio.Lock()
+        self._keep_chat_settings(chat_settings)
         self._locks = KeyedLocks()
         self._writes = WriteQueue(storage, self._locks)
         self._reader = SessionReader(storage)
@@ -221,7 +220,7 @@ class FileSessionManager(SessionManager):
         taken: list[int] = []
 
         def change(session: Session) -> _Events | None:
-            _ensure_collecting(session)
+            ensure_collecting(session)
             if message_id is not None:
                 existing = session.entry_for_message(message_id)
                 if existing is not None:
@@ -274,40 +273,7 @@ class FileSessionManager(SessionManager):
         entry = AudioEntry.model_validate(audio_entry.model_dump())
         max_duration = self.config.max_audio_duration_seconds
 
-        def change(session: Session) -> _Events | None:
-            _ensure_collecting(session)
-            if entry.message_id is not None and session.entry_for_message(entry.message_id):
-                return None
-            if entry.duration_seconds > max_duration:
-                raise AudioRejectedError(
-                    f"audio is {entry.duration_seconds:.0f} s long; the limit is {max_duration} s"
-                )
-            if session.entry(entry.sequence) is not None:
-                raise AudioRejectedError(f"sequence {entry.sequence} is already taken")
-            reserved = session.reserved_sequences.get(entry.message_id or -1)
-            if entry.message_id is not None and reserved not in (None, entry.sequence):
-                raise AudioRejectedError(
-                    f"message {entry.message_id} holds sequence {reserved}, not {entry.sequence}"
-                )
-            if not is_plain_filename(entry.filename):
-                raise AudioRejectedError(f"not a plain file name: {entry.filename!r}")
-            entry.transcription_status = TranscriptionStatus.PENDING
-            session.audio_entries.append(entry)
-            session.audio_entries.sort(key=lambda e: e.sequence)
-            session.next_sequence = max(session.next_sequence, entry.sequence + 1)
-            if entry.message_id is not None:
-                session.reserved_sequences.pop(entry.message_id, None)
-            added = partial(
-                ev.AudioAdded,
-                sequence=entry.sequence,
-                filename=entry.filename,
-                duration_seconds=entry.duration_seconds,
-                entry_count=len(session.audio_entries),
-                total_duration_seconds=session.total_duration_seconds,
-            )
-            return [added]
-
-        return await self._mutate(session_id, change)
+        return await self._mutate(session_id, audio_addition(entry, max_duration))
 
     async def update_transcription_status(
         self,
@@ -407,8 +373,12 @@ class FileSessionManager(SessionManager):
         :class:`~sessions.events.AudioRemoved` (not again when there was nothing left)."""
         return await self._mutate(session_id, removal.audio_removal(self.folder(session_id)))
 
-    async def delete_session(self, session_id: str) -> None:
-        """Delete the session's folder and everything in it, whatever its state.
+    async def delete_session(
+        self, session_id: str, *, unless_in: Collection[SessionState] = ()
+    ) -> None:
+        """Delete the session's folder and everything in it, whatever its state; with
+        ``unless_in``, InvalidStateError (nothing deleted) when it is in one of those
+        states, checked in the same locked step as the deletion.
 
         SessionNotFoundError if there is no such session; CorruptSessionError if its
         metadata cannot be read (its chat is unknown). The folder is first renamed out of
@@ -418,38 +388,16 @@ class FileSessionManager(SessionManager):
         """
         self.storage.session_path(session_id)  # malformed id -> SessionNotFoundError
         async with self._writes.exclusive(session_id):  # no write of it is under way
-            session = await asyncio.to_thread(self._delete_sync, session_id)
+            session = await asyncio.to_thread(self._delete_sync, session_id, unless_in)
         await self._publish(session, [partial(ev.SessionDeleted, state=session.state)])
 
-    def _delete_sync(self, session_id: str) -> Session:
+    def _delete_sync(self, session_id: str, unless_in: Collection[SessionState]) -> Session:
         with self.storage.lock(session_id):
             session = self._reader.load_required(session_id)
+            if session.state in unless_in:
+                raise InvalidStateError(f"session {session_id} is {session.state}; kept")
             self.storage.delete(session_id)
         return session
-
-    # -- a chat's own settings ----------------------------------------------------------------
-
-    def use_chat_settings(self, store: ChatSettingsStore) -> None:
-        """Keep chats' settings in ``store`` from now on (the session library's database,
-        which is opened after the manager exists)."""
-        self._chat_settings = store
-
-    async def get_chat_settings(self, chat_id: int) -> ChatSettings:
-        return await self._chat_settings.load_chat_settings(chat_id) or ChatSettings()
-
-    async def update_chat_settings(
-        self, chat_id: int, change: Callable[[ChatSettings], ChatSettings]
-    ) -> ChatSettings:
-        async with self._settings_changes:  # two taps at once must not lose one change
-            current = await self.get_chat_settings(chat_id)
-            changed = change(current)
-            if changed != current:
-                await self._chat_settings.save_chat_settings(chat_id, changed)
-        return changed
-
-    async def delete_chat_settings(self, chat_id: int) -> bool:
-        async with self._settings_changes:
-            return await self._chat_settings.delete_chat_settings(chat_id)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -517,14 +465,6 @@ class FileSessionManager(SessionManager):
     async def _publish(self, session: Session, changes: _Events) -> None:
         for make in changes:
             await self.events.publish(make(session_id=session.session_id, chat_id=session.chat_id))
-
-
-def _ensure_collecting(session: Session) -> None:
-    if session.state is not SessionState.COLLECTING:
-        raise SessionImmutableError(
-            f"session {session.session_id} is {session.state}; audio can only be added "
-            "while it is COLLECTING"
-        )
 
 
 def _id_or_none(session: Session | None) -> str | None:

@@ -1,9 +1,12 @@
-"""Takes secrets out of text: what a processor printed, and every log line."""
+"""Takes secrets out of text: what a processor printed, and every log line; and the data
+an error was about out of what is logged of it."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+from pydantic import ValidationError
 
 REDACTED = "***"
 # A Telegram bot token (digits:secret), and the password in a URL (redis://user:pw@host).
@@ -31,3 +34,13 @@ class Redactor:
             text = text.replace(secret, REDACTED)
         text = _BOT_TOKEN.sub(REDACTED, text)
         return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+
+
+def error_kinds(exc: BaseException) -> str:
+    """What went wrong, without the data it went wrong with, for a log line: a pydantic
+    ValidationError as its errors' types and where (its message quotes the input, e.g. a
+    chat's vocabulary), anything else as its class name."""
+    if isinstance(exc, ValidationError):
+        found = [f"{e['type']} at {'.'.join(map(str, e['loc'])) or 'top'}" for e in exc.errors()]
+        return "; ".join(found[:5])
+    return type(exc).__name__

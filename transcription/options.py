@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sessions.chat_settings import AUTO_LANGUAGE, ChatSettings
 
+MAX_HOTWORDS_CHARS = 4000
+_SEPARATOR = ", "  # between the words, as ChatSettings.hotwords writes them
+
 
 class DecodeOptions(BaseModel):
     """Per-note decoding options. ``language``: None (the deployment's ``WHISPER_LANGUAGE``),
@@ -19,11 +22,14 @@ class DecodeOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     language: str | None = Field(default=None, pattern=r"^(auto|[a-z]{2,3})$")
-    hotwords: str | None = Field(default=None, min_length=1, max_length=4000)
+    hotwords: str | None = Field(default=None, min_length=1, max_length=MAX_HOTWORDS_CHARS)
 
     @classmethod
     def from_chat(cls, settings: ChatSettings) -> DecodeOptions:
-        return cls(language=settings.language, hotwords=settings.hotwords())
+        """The chat's options. A vocabulary longer than ``hotwords`` may be (stored under
+        other limits: they are not checked again when read) is cut after its last whole
+        word that fits; the model reads only its first 223 tokens anyway."""
+        return cls(language=settings.language, hotwords=_cut(settings.hotwords()))
 
     def language_for(self, deployment_language: str | None) -> str | None:
         """The language to hand faster-whisper (None: detect it)."""
@@ -32,6 +38,14 @@ class DecodeOptions(BaseModel):
         return None if self.language == AUTO_LANGUAGE else self.language
 
 
+def _cut(hotwords: str | None) -> str | None:
+    if hotwords is None or len(hotwords) <= MAX_HOTWORDS_CHARS:
+        return hotwords
+    head = hotwords[: MAX_HOTWORDS_CHARS + len(_SEPARATOR)]
+    last = head.rfind(_SEPARATOR)
+    return head[:last] if last > 0 else hotwords[:MAX_HOTWORDS_CHARS]
+
+
 DEFAULT_OPTIONS = DecodeOptions()
 
-__all__ = ["DEFAULT_OPTIONS", "DecodeOptions"]
+__all__ = ["DEFAULT_OPTIONS", "MAX_HOTWORDS_CHARS", "DecodeOptions"]

@@ -231,12 +231,15 @@ class _Attempt:
 
 async def chat_options(manager: SessionManager, chat_id: int) -> DecodeOptions:
     """The chat's language and vocabulary for its next note. When its settings cannot be
-    read (the library's database failed), the note is transcribed with the deployment's
-    settings rather than not at all (logged)."""
+    read (the library's database failed) or make no valid options, the note is transcribed
+    with the deployment's settings rather than not at all (logged)."""
     try:
         return DecodeOptions.from_chat(await manager.get_chat_settings(chat_id))
     except SessionError as exc:
         _log.warning("chat_settings_unavailable", chat_id=chat_id, error=str(exc))
+        return DEFAULT_OPTIONS
+    except ValueError as exc:  # settings the options refuse; its message would quote them
+        _log.warning("chat_settings_unavailable", chat_id=chat_id, error=type(exc).__name__)
         return DEFAULT_OPTIONS
 
 

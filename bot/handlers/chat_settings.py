@@ -7,10 +7,9 @@ transcribed yet.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
-from dataclasses import dataclass
+from collections import Counter
 
 import structlog
 from aiogram import Bot, Router
@@ -26,7 +25,9 @@ from bot.callbacks import (
     forget_all_keyboard,
     language_keyboard,
 )
-from sessions import SessionError, SessionManager, SessionNotFoundError, SessionState
+from bot.services.forgetting import EVERY_SESSION, Outcome, forget_session
+from bot.services.language import ENGLISH_ONLY, LanguageSupport
+from sessions import SessionError, SessionManager
 from sessions.chat_settings import AUTO_LANGUAGE, ChatSettings, VocabularyLimitError, clean_word
 from sessions.library import SessionLibrary
 from transcription.languages import WHISPER_LANGUAGES
@@ -37,22 +38,8 @@ DEFAULT_CHOICE = "default"
 # The buttons under /lang: the languages most asked for, then "detect" and "default".
 COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ja")
 _SEPARATORS = re.compile(r"[,;\n]+")
-_BUSY = (SessionState.TRANSCRIBING, SessionState.PROCESSING)
-EVERY_SESSION = 1_000_000
 FORGET_ALL_VALID_SECONDS = 600
 """A /forget all question answered later than this is asked again."""
-
-
-@dataclass(frozen=True)
-class LanguageSupport:
-    """What the speech model can do with a chat's language: the deployment's default
-    (``WHISPER_LANGUAGE``; None: recognised) and whether it knows more than English."""
-
-    multilingual: bool
-    default_language: str | None = None
-
-
-ENGLISH_ONLY = LanguageSupport(multilingual=False)
 
 
 def parse_language(typed: str) -> str | ValueError | None:
@@ -121,13 +108,21 @@ async def lang(
     if isinstance(choice, ValueError):
         await message.answer(ct.lang_unknown(typed))
         return
-    await _set_language(manager, message.chat.id, choice)
-    await message.answer(ct.lang_set(choice, language_support.default_language))
+    if await _set_language(manager, message.chat.id, choice):
+        await message.answer(ct.lang_set(choice, language_support.default_language))
+    else:
+        await message.answer(ct.SETTINGS_UNAVAILABLE)
 
 
-async def _set_language(manager: SessionManager, chat_id: int, language: str | None) -> None:
-    await manager.update_chat_settings(chat_id, lambda s: s.with_language(language))
+async def _set_language(manager: SessionManager, chat_id: int, language: str | None) -> bool:
+    """Store the chat's language; False when the settings cannot be written (logged)."""
+    try:
+        await manager.update_chat_settings(chat_id, lambda s: s.with_language(language))
+    except SessionError:  # LibraryError: the library's database failed
+        _log.exception("chat_settings_unwritable", chat_id=chat_id)
+        return False
     _log.info("chat_language_set", chat_id=chat_id, language=language or DEFAULT_CHOICE)
+    return True
 
 
 async def lang_chosen(
@@ -146,7 +141,10 @@ async def lang_chosen(
     if isinstance(choice, ValueError) or not language_support.multilingual:
         callback_answer.text = lt.BUTTON_EXPIRED  # an old button, or the model changed
         return
-    await _set_language(manager, chat_id, choice)
+    if not await _set_language(manager, chat_id, choice):
+        callback_answer.text = ct.SETTINGS_UNAVAILABLE  # the menu stays: a later tap may work
+        callback_answer.show_alert = True
+        return
     text = ct.lang_set(choice, language_support.default_language)
     await bot.edit_message_text(text, chat_id=chat_id, message_id=query.message.message_id)
 
@@ -226,7 +224,7 @@ async def ask_forget_all(message: Message, manager: SessionManager) -> None:
     if not sessions and settings.is_default:
         await message.answer(text)
         return
-    await message.answer(text, reply_markup=forget_all_keyboard(int(time.time())))
+    await message.answer(text, reply_markup=forget_all_keyboard(time.time()))
 
 
 async def forget_all_answered(
@@ -246,19 +244,38 @@ async def forget_all_answered(
     elif not 0 <= time.time() - callback_data.asked <= FORGET_ALL_VALID_SECONDS:
         reply = ct.FORGET_ALL_EXPIRED
     else:
-        deleted = busy = 0
-        for session in await manager.list_sessions(EVERY_SESSION, chat_id=chat_id):
-            if session.state in _BUSY:
-                busy += 1
-                continue
-            with contextlib.suppress(SessionNotFoundError):  # gone meanwhile (retention)
-                await manager.delete_session(session.session_id)
-            await library.remove_session(session.session_id)
-            deleted += 1
-        settings_removed = await manager.delete_chat_settings(chat_id)
-        _log.info("chat_forgotten", chat_id=chat_id, sessions=deleted, kept_busy=busy)
-        reply = ct.forgot_all(deleted, busy, settings_removed)
+        reply = await _forget_all(manager, library, chat_id, callback_data.asked)
     await bot.edit_message_text(reply, chat_id=chat_id, message_id=query.message.message_id)
+
+
+async def _forget_all(
+    manager: SessionManager, library: SessionLibrary, chat_id: int, asked: float
+) -> str:
+    """Forget the chat's settings, then each of its sessions begun before ``asked`` (when
+    the question was asked) that is not being worked on; the reply says what was kept and
+    why. Settings that cannot be removed leave everything as it was."""
+    try:
+        settings_removed = await manager.delete_chat_settings(chat_id)
+    except SessionError:  # LibraryError: the library's database failed
+        _log.exception("chat_settings_unwritable", chat_id=chat_id)
+        return ct.FORGET_ALL_UNAVAILABLE
+    outcomes: Counter[Outcome] = Counter()
+    newer = 0
+    for session in await manager.list_sessions(EVERY_SESSION, chat_id=chat_id):
+        if session.created_at.timestamp() > asked:  # recorded since: not what was asked
+            newer += 1
+            continue
+        outcomes[await forget_session(manager, library, session.session_id)] += 1
+    deleted, busy, failed = (outcomes[o] for o in (Outcome.DELETED, Outcome.BUSY, Outcome.FAILED))
+    _log.info(
+        "chat_forgotten",
+        chat_id=chat_id,
+        sessions=deleted,
+        kept_busy=busy,
+        kept_newer=newer,
+        kept_failed=failed,
+    )
+    return ct.forgot_all(deleted, busy, settings_removed, newer=newer, failed=failed)
 
 
 def create_router() -> Router:

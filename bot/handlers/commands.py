@@ -14,7 +14,7 @@ from bot import chat_settings_texts as ct
 from bot import library_texts as lt
 from bot import texts
 from bot.callbacks import DoneButton
-from bot.handlers.chat_settings import ENGLISH_ONLY, LanguageSupport
+from bot.services.language import ENGLISH_ONLY, LanguageSupport
 from sessions import InvalidStateError, SessionError, SessionManager
 from sessions.retention import RetentionSettings
 

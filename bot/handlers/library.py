@@ -9,7 +9,6 @@ the chat's sessions has (``/get 19-47``; spaces and colons count as ``_`` and ``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, tzinfo
 
 import structlog
@@ -30,12 +29,12 @@ from bot.callbacks import (
 )
 from bot.handlers.chat_settings import ask_forget_all
 from bot.services.delivery import Courier
+from bot.services.forgetting import EVERY_SESSION, Outcome, forget_session
 from bot.services.parts import resend_parts, was_cancelled
 from sessions import (
     CorruptSessionError,
     Session,
     SessionManager,
-    SessionNotFoundError,
     SessionState,
 )
 from sessions.ids import is_valid_session_id
@@ -45,9 +44,7 @@ _log = structlog.get_logger("bot.library")
 
 HISTORY_PAGE = 5
 FIND_LIMIT = 8
-EVERY_SESSION = 1_000_000  # list_sessions' limit when a typed short form is looked up
 _SHORT_FORM = str.maketrans({" ": "_", ":": "-"})
-_BUSY = (SessionState.TRANSCRIBING, SessionState.PROCESSING)
 
 
 # -- finding the chat's sessions -------------------------------------------------------------
@@ -271,17 +268,15 @@ async def forget_answered(
         return
     if not callback_data.confirm:
         reply = lt.kept(session_id)
-    elif session.state in _BUSY:
-        reply = lt.forget_busy(session)
     else:
-        # Gone meanwhile (retention): what was asked for holds.
-        with contextlib.suppress(SessionNotFoundError):
-            await manager.delete_session(session_id)
-        # The index drops it on the deletion's event too; done here as well, so that once
-        # the chat reads "forgotten", /find cannot find it.
-        await library.remove_session(session_id)
-        _log.info("session_forgotten", session_id=session_id, chat_id=chat_id)
-        reply = lt.forgotten(session_id)
+        outcome = await forget_session(manager, library, session_id)
+        if outcome is Outcome.BUSY:  # as it is now (it may have become busy since the tap)
+            reply = lt.forget_busy(await chat_session(manager, chat_id, session_id) or session)
+        elif outcome is Outcome.FAILED:
+            reply = lt.forget_failed(session_id)
+        else:
+            _log.info("session_forgotten", session_id=session_id, chat_id=chat_id)
+            reply = lt.forgotten(session_id)
     await bot.edit_message_text(reply, chat_id=chat_id, message_id=query.message.message_id)
 
 

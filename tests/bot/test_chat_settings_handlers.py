@@ -4,22 +4,21 @@ dispatcher, with the real session manager, the real SQLite library and the fake 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram import Bot
 
 from bot import chat_settings_texts as ct
 from bot.callbacks import ForgetAllButton
-from bot.handlers.chat_settings import (
-    FORGET_ALL_VALID_SECONDS,
-    LanguageSupport,
-    parse_language,
-    parse_words,
-)
-from sessions import ChatSettings, FileSessionManager, SessionState
-from sessions.library import SessionLibrary, library_path
+from bot.handlers.chat_settings import FORGET_ALL_VALID_SECONDS, parse_language, parse_words
+from bot.services.language import LanguageSupport
+from bot.texts import MESSAGE_LIMIT
+from sessions import ChatSettings, FileSessionManager, Session, SessionState
+from sessions.chat_settings import MemoryChatSettings
+from sessions.library import LibraryError, SessionLibrary, library_path
 from tests.bot.test_handlers import CHAT, USER, Harness
 from tests.bot.test_handlers import harness as harness  # the fixture, reused
 from tests.bot.test_library_handlers import OTHER, last_sent, tap, transcribed_session
@@ -132,6 +131,34 @@ async def test_an_old_language_button_on_an_english_only_model_does_nothing(
     assert (await manager.get_chat_settings(CHAT)).language is None
 
 
+class WritesFail:
+    """A chat-settings store whose reads work and whose writes fail, as the library's
+    database does when its disk fails under it."""
+
+    async def load_chat_settings(self, chat_id: int) -> ChatSettings | None:
+        return None
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        raise LibraryError("the search index failed: disk I/O error")
+
+    async def delete_chat_settings(self, chat_id: int) -> bool:
+        raise LibraryError("the search index failed: disk I/O error")
+
+
+async def test_a_language_that_cannot_be_stored_is_answered(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    harness.dp["language_support"] = MULTILINGUAL
+    await harness.text("/lang")
+    menu = last_sent(harness.fake, CHAT)
+    manager.use_chat_settings(WritesFail())
+    await harness.text("/lang de")
+    assert harness.replies()[-1] == ct.SETTINGS_UNAVAILABLE
+    answer = await tap(harness, CHAT, USER, menu, dict(menu.buttons())["German"])
+    assert answer == {"text": ct.SETTINGS_UNAVAILABLE, "show_alert": True}
+    assert last_sent(harness.fake, CHAT).text == ct.SETTINGS_UNAVAILABLE  # the menu unedited
+
+
 # -- /vocab ------------------------------------------------------------------------------------
 
 
@@ -172,6 +199,24 @@ async def test_vocab_over_its_limits_or_without_words_is_refused_and_loses_nothi
     await harness.text("/vocab frobnicate Kubernetes")
     assert harness.replies()[-1] == ct.VOCAB_USAGE
     assert (await manager.get_chat_settings(CHAT)).vocabulary == ("Kubernetes",)
+
+
+async def test_a_long_list_of_words_is_answered_within_telegrams_limit(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    absent = [f"Absent{n:04d}" for n in range(338)]  # the longest message a chat can send
+    command = "/vocab remove " + ", ".join(absent)
+    assert len(command) <= MESSAGE_LIMIT
+    await harness.text(command)
+    reply = harness.replies()[-1]
+    assert reply == ct.vocab_removed([], absent, ChatSettings())
+    assert reply.startswith(f"Not in the vocabulary: {', '.join(absent[:10])} and 328 more.")
+    await harness.text("/vocab add Kubernetes")
+    await harness.text("/vocab add " + ", ".join(["kubernetes"] * 300))
+    assert harness.replies()[-1].startswith("Already in the vocabulary: kubernetes, ")
+    assert "and 290 more." in harness.replies()[-1]
+    await harness.text("/vocab remove " + "x" * 4000)  # one long word
+    assert harness.replies()[-1].startswith(f"Not in the vocabulary: {'x' * 59}….\n")
 
 
 async def test_status_shows_the_chats_settings(
@@ -232,3 +277,98 @@ async def test_an_old_forget_all_question_deletes_nothing(
     assert harness.replies()[-1] == ct.FORGET_ALL_EXPIRED
     assert await manager.get_session(sid) is not None
     assert (await manager.get_chat_settings(CHAT)).vocabulary == ("Kubernetes",)
+
+
+async def _answer_yes(harness: Harness) -> None:
+    await harness.text("/forget all")
+    question = last_sent(harness.fake, CHAT)
+    [(_, yes), _] = question.buttons()
+    await tap(harness, CHAT, USER, question, yes)
+
+
+def _listed_then(
+    monkeypatch: pytest.MonkeyPatch,
+    manager: FileSessionManager,
+    meanwhile: Callable[[], Awaitable[None]],
+) -> None:
+    """From the next /forget all's Yes on, ``meanwhile`` happens right after the chat's
+    sessions are listed (as a worker or a damaged disk would, between the listing and the
+    deletions)."""
+    listing = manager.list_sessions
+
+    async def listed(*args: Any, **kwargs: Any) -> list[Session]:
+        found = await listing(*args, **kwargs)
+        await meanwhile()
+        return found
+
+    monkeypatch.setattr(manager, "list_sessions", listed)
+
+
+async def test_forget_all_keeps_what_became_busy_or_unreadable_since_the_listing(
+    harness: Harness,
+    library: SessionLibrary,
+    manager: FileSessionManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gone = await transcribed_session(manager, "the walrus")
+    taken = await transcribed_session(manager, "taken by the processing stage")
+    damaged = await transcribed_session(manager, "its metadata breaks")
+    await manager.update_chat_settings(CHAT, lambda s: s.with_words(["Kubernetes"]))
+    await harness.text("/forget all")
+    question = last_sent(harness.fake, CHAT)
+    [(_, yes), _] = question.buttons()
+
+    async def meanwhile() -> None:
+        await manager.transition_state(taken, SessionState.PROCESSING)
+        (manager.get_session_path(damaged) / "metadata.json").write_text("{", encoding="utf-8")
+
+    _listed_then(monkeypatch, manager, meanwhile)
+    await tap(harness, CHAT, USER, question, yes)
+    assert harness.replies()[-1] == ct.forgot_all(1, 1, settings_removed=True, failed=1)
+    assert await manager.get_session(gone) is None
+    assert (await manager.require_session(taken)).state is SessionState.PROCESSING
+    assert manager.get_session_path(damaged).is_dir()
+    assert await manager.get_chat_settings(CHAT) == ChatSettings()
+
+
+async def test_forget_all_with_a_failing_search_index_keeps_the_sessions_and_answers(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    kept = [await transcribed_session(manager, "the walrus") for _ in range(2)]
+    manager.use_chat_settings(MemoryChatSettings())  # the settings elsewhere: they go
+    await manager.update_chat_settings(CHAT, lambda s: s.with_words(["Kubernetes"]))
+    await library.close()  # as if the index's database failed while the bot runs
+    await _answer_yes(harness)
+    assert harness.replies()[-1] == ct.forgot_all(0, 0, settings_removed=True, failed=2)
+    for sid in kept:
+        assert await manager.get_session(sid) is not None
+    assert await manager.get_chat_settings(CHAT) == ChatSettings()
+
+
+async def test_forget_all_whose_settings_cannot_be_removed_deletes_nothing_and_says_so(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    sid = await transcribed_session(manager, "the walrus")
+    await library.index_session(sid)
+    manager.use_chat_settings(WritesFail())
+    await _answer_yes(harness)
+    assert harness.replies()[-1] == ct.FORGET_ALL_UNAVAILABLE
+    assert await manager.get_session(sid) is not None
+    assert await library.search(CHAT, "walrus") != []
+
+
+async def test_forget_all_keeps_the_sessions_begun_after_the_question(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    asked_about = await transcribed_session(manager, "the walrus")
+    await harness.text("/forget all")
+    question = last_sent(harness.fake, CHAT)
+    assert question.text == ct.forget_all_question(1, ChatSettings())
+    [(_, yes), _] = question.buttons()
+    await harness.voice()  # a new session, open when Yes is tapped
+    since = await manager.get_active_session(CHAT)
+    assert since is not None
+    await tap(harness, CHAT, USER, question, yes)
+    assert harness.replies()[-1] == ct.forgot_all(1, 0, settings_removed=False, newer=1)
+    assert await manager.get_session(asked_about) is None
+    assert await manager.get_session(since.session_id) is not None

@@ -206,3 +206,42 @@ async def test_a_search_index_that_fails_gets_a_plain_reply(
     await library.close()  # as if the database failed while the bot runs
     await harness.text("/find walrus")
     assert harness.replies()[-1] == lt.SEARCH_UNAVAILABLE
+
+
+async def test_forget_with_a_failing_search_index_keeps_the_session_and_answers(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    sid = await transcribed_session(manager, "the walrus")
+    await harness.text(f"/forget {sid}")
+    question = last_sent(harness.fake, CHAT)
+    [(_, yes), _] = question.buttons()
+    await library.close()  # as if the index's database failed while the bot runs
+    await tap(harness, CHAT, USER, question, yes)
+    assert harness.replies()[-1] == lt.forget_failed(sid)
+    assert await manager.get_session(sid) is not None
+
+
+async def test_forget_keeps_a_session_work_began_on_as_it_was_deleted(
+    harness: Harness,
+    library: SessionLibrary,
+    manager: FileSessionManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sid = await transcribed_session(manager, "the walrus")
+    await library.wait_idle()
+    await harness.text(f"/forget {sid}")
+    question = last_sent(harness.fake, CHAT)
+    [(_, yes), _] = question.buttons()
+    removing = library.remove_session
+
+    async def then_taken(session_id: str) -> None:
+        await removing(session_id)
+        # The processing stage takes it between its state's check and its deletion.
+        await manager.transition_state(session_id, SessionState.PROCESSING)
+
+    monkeypatch.setattr(library, "remove_session", then_taken)
+    await tap(harness, CHAT, USER, question, yes)
+    session = await manager.require_session(sid)
+    assert session.state is SessionState.PROCESSING
+    assert harness.replies()[-1] == lt.forget_busy(session)
+    assert [hit.session_id for hit in await library.search(CHAT, "walrus")] == [sid]

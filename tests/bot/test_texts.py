@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import chat_settings_texts as ct
 from bot import texts
 from bot.texts import MESSAGE_LIMIT, split_message
 from sessions.formatting import format_duration
@@ -220,3 +221,14 @@ def test_every_fixed_text_fits_a_message() -> None:
     ]
     for command in commands:  # /help explains every command the menu offers
         assert f"/{command}" in texts.HELP
+
+
+def test_forget_all_says_why_each_kept_session_was_kept() -> None:
+    assert ct.forgot_all(3, 0, True) == (
+        "Forgotten: 3 sessions and this chat's language and vocabulary. Nothing of them is kept."
+    )
+    text = ct.forgot_all(1, 2, False, newer=1, failed=3)
+    assert text.startswith("Forgotten: 1 session. Nothing of them is kept. ")
+    assert "2 sessions were kept because still being transcribed or processed" in text
+    assert "1 session begun after the question was kept: send /forget all again" in text
+    assert "3 sessions could not be deleted right now (the bot's storage failed)" in text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bot import chat_settings_texts as ct
 from bot import texts
+from sessions import ChatSettings
 
 
 def test_fit_cuts_to_the_limit_and_says_so() -> None:
@@ -35,3 +37,16 @@ def test_processing_failure_names_the_session_and_is_short() -> None:
     assert text.startswith("Processing the transcript failed (session 2026-01-01_00-00-00): boom")
     assert "/srv" not in text
     assert len(text) < 400
+
+
+def test_vocabulary_answers_repeat_a_few_of_the_words_typed() -> None:
+    typed = [f"word{n}" for n in range(2000)]
+    settings = ChatSettings(vocabulary=("Kubernetes",))
+    removed = ct.vocab_removed(typed, typed, settings)
+    assert removed.startswith("Removed: word0, word1, word2, word3, word4, word5, word6,")
+    assert "word9 and 1990 more." in removed
+    added = ct.vocab_added(typed, ["y" * 5000], settings)
+    tail = f"Already in the vocabulary: {'y' * 59}….\nThe vocabulary now has 1 word."
+    assert added.endswith(tail)
+    assert len(ct.vocab_cleared(tuple(typed))) == texts.MESSAGE_LIMIT
+    assert len(ct.vocabulary(ChatSettings(vocabulary=tuple(typed)))) == texts.MESSAGE_LIMIT

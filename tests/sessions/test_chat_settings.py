@@ -203,3 +203,23 @@ async def test_unreadable_stored_settings_serve_the_chat_with_the_defaults(
     with capture_logs() as logs:
         assert await manager.get_chat_settings(5) == ChatSettings()
     assert [e["event"] for e in logs] == ["chat_settings_unreadable"]
+
+
+@pytest.mark.parametrize(
+    ("damaged", "logged"),
+    [
+        ('{"vocabulary": ["Zoë Ortega", "Kubernetes"', "json_invalid at top"),  # cut short
+        ('{"vocabulary": "Zoë Ortega, Kubernetes"}', "tuple_type at vocabulary"),
+    ],
+)
+async def test_unreadable_stored_settings_are_logged_without_their_words(
+    manager: FileSessionManager, library: SessionLibrary, damaged: str, logged: str
+) -> None:
+    with sqlite3.connect(library.path) as db:
+        db.execute("INSERT INTO chat_settings VALUES (6, ?, 'now')", (damaged,))
+    with capture_logs() as logs:
+        assert await manager.get_chat_settings(6) == ChatSettings()
+    [entry] = logs
+    assert entry["error"] == logged
+    assert "Zoë" not in repr(entry)
+    assert "Kubernetes" not in repr(entry)

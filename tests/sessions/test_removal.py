@@ -222,6 +222,21 @@ async def test_delete_session_leaves_nothing(
     assert not manager.get_session_path(sid).exists()  # a late write recreates nothing
 
 
+async def test_delete_unless_in_a_state_keeps_a_session_in_it(
+    manager: FileSessionManager,
+) -> None:
+    busy = (SessionState.TRANSCRIBING, SessionState.PROCESSING)
+    session = await transcribed(manager)
+    sid = session.session_id
+    await manager.transition_state(sid, SessionState.PROCESSING)
+    with pytest.raises(InvalidStateError):
+        await manager.delete_session(sid, unless_in=busy)
+    assert (await manager.require_session(sid)).state is SessionState.PROCESSING
+    await manager.transition_state(sid, SessionState.PROCESSED)
+    await manager.delete_session(sid, unless_in=busy)
+    assert await manager.get_session(sid) is None
+
+
 @pytest.mark.parametrize("bad", ["2020-01-01_00-00-00", "../x", ".trash", ""])
 async def test_delete_unknown_session(manager: FileSessionManager, bad: str) -> None:
     await manager.create_session(chat_id=1)

@@ -27,7 +27,7 @@ from tests.transcription.test_queue import workers as workers  # the fixture, re
 from tests.transcription.test_queue_faults import bot_side, settings_for, worker
 from transcription import TranscriptionSettings, WhisperTranscriber, transcribe_session
 from transcription.languages import WHISPER_LANGUAGES, english_only_model
-from transcription.options import DEFAULT_OPTIONS, DecodeOptions
+from transcription.options import DEFAULT_OPTIONS, MAX_HOTWORDS_CHARS, DecodeOptions
 from transcription.queue import QueueTranscriber
 
 KUBERNETES = FIXTURES / "vocabulary_01.ogg"
@@ -90,6 +90,39 @@ async def test_settings_that_cannot_be_read_leave_the_note_to_the_defaults(
     assert done.state is SessionState.TRANSCRIBED
     assert fake.options == [DEFAULT_OPTIONS]
     assert "chat_settings_unavailable" in [e["event"] for e in logs]
+
+
+async def test_a_vocabulary_longer_than_the_options_allow_is_cut_at_a_word(
+    manager: FileSessionManager,
+) -> None:
+    # Stored under other limits (they are checked on change, not on read).
+    words = tuple(f"Longname{n:04d}" for n in range(400))  # 14 characters each, with ", "
+    await manager.update_chat_settings(1, lambda _: ChatSettings(language="de", vocabulary=words))
+    fake = ScriptedTranscriber()
+    session = await finished_session(manager, 1, b"text:still transcribed")
+    done = await transcribe_session(manager, fake, session.session_id, FAST)
+    assert done.state is SessionState.TRANSCRIBED
+    [options] = fake.options
+    assert options.language == "de"
+    assert options.hotwords is not None
+    assert options.hotwords == ", ".join(words[: len(options.hotwords.split(", "))])
+    assert MAX_HOTWORDS_CHARS - 14 < len(options.hotwords) <= MAX_HOTWORDS_CHARS
+
+
+async def test_settings_the_options_refuse_leave_the_note_to_the_defaults_unlogged(
+    manager: FileSessionManager,
+) -> None:
+    unchecked = ChatSettings.model_construct(language="Zoë Ortega", vocabulary=())
+    await manager.update_chat_settings(1, lambda _: unchecked)
+    fake = ScriptedTranscriber()
+    session = await finished_session(manager, 1, b"text:still transcribed")
+    with capture_logs() as logs:
+        done = await transcribe_session(manager, fake, session.session_id, FAST)
+    assert done.state is SessionState.TRANSCRIBED
+    assert fake.options == [DEFAULT_OPTIONS]
+    [warning] = [e for e in logs if e["event"] == "chat_settings_unavailable"]
+    assert warning["error"] == "ValidationError"
+    assert "Zoë" not in repr(logs)
 
 
 # -- the engine turns them into faster-whisper's options -----------------------------------------
