@@ -144,21 +144,7 @@ class SessionFolder:
         Files still being written (hidden ``.part`` names) are left to their upload, which
         removes them itself.
         """
-        folder = self.path / AUDIO_DIR
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            return 0
-        removed = 0
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-                removed += 1
-        if removed:
-            fsync_dir(folder)
-        return removed
+        return _remove_files_in(self.path / AUDIO_DIR)
 
     # -- transcripts ---------------------------------------------------------------------
 
@@ -175,6 +161,15 @@ class SessionFolder:
         name = transcript_filename(sequence)
         write_atomic(folder / name, text)
         return name
+
+    def remove_all_transcripts(self) -> int:
+        """Delete every transcript of the session (texts and timed segments), durably;
+        returns how many files there were.
+
+        A transcript being written meanwhile (a hidden temporary name) is left to its
+        writer, which deletes it again when it finds the note gone.
+        """
+        return _remove_files_in(self.path / TRANSCRIPTS_DIR)
 
     def remove_transcript(self, sequence: int) -> None:
         """Delete note ``sequence``'s transcript (text and detail), whatever is there."""
@@ -366,6 +361,24 @@ def _commit(temporary: Path, destination: Path) -> None:
         os.fsync(handle.fileno())
     os.replace(temporary, destination)
     fsync_dir(destination.parent)
+
+
+def _remove_files_in(folder: Path) -> int:
+    """Delete the plain files of ``folder`` that are not hidden, durably; how many there were."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed += 1
+    if removed:
+        fsync_dir(folder)
+    return removed
 
 
 def _remove(path: Path) -> None:
