@@ -104,6 +104,11 @@ class SessionManager(ABC):
     async def remove_leftovers(self) -> list[Path]:
         """At start: delete what writes cut off by a crash left behind; returns it."""
 
+    async def empty_trash(self) -> list[Path]:
+        """Delete what deletions could not remove at the time; returns it. Safe at any
+        time; never raises for the disk. (Nothing to do for a manager without a trash.)"""
+        return []
+
     @abstractmethod
     async def ensure_active_session(self, chat_id: int) -> Session:
         """The chat's active session, creating one if there is none (never finalizes)."""
