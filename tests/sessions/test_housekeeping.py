@@ -212,7 +212,7 @@ async def test_a_session_folder_that_cannot_be_moved_is_kept_whole(
     sid = session.session_id
     with undeletable(sessions_dir) as locks:
         locks.lock(manager.get_session_path(sid))
-        with pytest.raises(OSError):
+        with pytest.raises(PermissionError):
             await manager.delete_session(sid)
     assert await manager.require_session(sid) == session
     assert "deleted" not in recorder.types(sid)
