@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import structlog
+
 from sessions.layout import (
     AUDIO_DIR,
     DIR_MODE,
@@ -29,6 +31,7 @@ from sessions.layout import (
     PROCESS_OUTPUT_DIR,
     TRANSCRIPTS_DIR,
     audio_filename,
+    is_plain_filename,
     transcript_filename,
 )
 from sessions.storage import dump_json_atomic, fsync_dir, make_dir, partial_name, write_atomic
@@ -39,6 +42,8 @@ PROCESSOR_LOG = "processor.log"
 # In process/, not process/output/ (which is emptied before each run and sent to the chat).
 _PROCESSING_LOCK = ".processing.lock"
 _OUTPUT_PARTS = (PROCESS_DIR, Path(PROCESS_OUTPUT_DIR).name)
+
+_log = structlog.get_logger("sessions.folder")
 
 
 class UnreadableOutputError(Exception):
@@ -100,11 +105,19 @@ class SessionFolder:
         return audio_filename(sequence, extension)
 
     def audio_path(self, filename: str) -> Path:
-        """Where a note's audio file is (for a transcriber to read)."""
-        return self.path / AUDIO_DIR / filename
+        """Where a note's audio file is (for a transcriber to read); ValueError for a name
+        that is not a plain one (see :meth:`has_audio`)."""
+        path = self._inside(AUDIO_DIR, filename)
+        if path is None:
+            raise ValueError(f"not a plain file name: {filename!r}")
+        return path
 
     def has_audio(self, filename: str) -> bool:
-        return self.audio_path(filename).is_file()
+        """Whether the note's audio is there. A name that is not plain (absolute, with a
+        separator or ``..``: metadata.json written by another tool) names no audio: the
+        note fails alone, as one whose file is missing."""
+        path = self._inside(AUDIO_DIR, filename)
+        return path is not None and path.is_file()
 
     @contextlib.asynccontextmanager
     async def audio_upload(self, filename: str) -> AsyncIterator[AudioUpload]:
@@ -120,20 +133,20 @@ class SessionFolder:
 
     def remove_audio(self, filename: str) -> None:
         """Delete a note's audio file (a note that was not recorded after all)."""
-        _remove(self.audio_path(filename))
+        _remove(self._inside(AUDIO_DIR, filename))
 
     def remove_entry_files(self, sequence: int, audio: str, transcript: str | None) -> None:
         """Delete note ``sequence``'s audio file ``audio`` and its transcript files (text,
         timed detail, and ``transcript`` if it has another name), durably; missing files
-        are no error."""
+        are no error. A name that is not plain deletes nothing (never a file elsewhere)."""
         transcripts = self.path / TRANSCRIPTS_DIR
         names = {transcript_filename(sequence), transcript_filename(sequence, ".json")}
         if transcript is not None:
             names.add(transcript)
         # The text file first: its presence is what marks a note as transcribed.
         for name in sorted(names, key=lambda n: not n.endswith(".txt")):
-            _remove(transcripts / name)
-        _remove(self.audio_path(audio))
+            _remove(self._inside(TRANSCRIPTS_DIR, name))
+        _remove(self._inside(AUDIO_DIR, audio))
         for folder in (transcripts, self.path / AUDIO_DIR):
             with contextlib.suppress(FileNotFoundError):
                 fsync_dir(folder)
@@ -177,13 +190,19 @@ class SessionFolder:
             _remove(self.path / TRANSCRIPTS_DIR / transcript_filename(sequence, extension))
 
     def has_transcript_text(self, filename: str | None) -> bool:
-        return filename is not None and (self.path / TRANSCRIPTS_DIR / filename).is_file()
+        """Whether the note's transcript text is there (never under a name that is not
+        plain: such a note is transcribed again, under its own name)."""
+        path = None if filename is None else self._inside(TRANSCRIPTS_DIR, filename)
+        return path is not None and path.is_file()
 
     def read_transcript_text(self, sequence: int, filename: str | None = None) -> str | None:
-        """Note ``sequence``'s transcript text, stripped; None when there is none."""
-        name = filename or transcript_filename(sequence)
+        """Note ``sequence``'s transcript text, stripped; None when there is none (or its
+        name is not a plain one: no file outside the session is ever read)."""
+        path = self._inside(TRANSCRIPTS_DIR, filename or transcript_filename(sequence))
+        if path is None:
+            return None
         try:
-            return (self.path / TRANSCRIPTS_DIR / name).read_text(encoding="utf-8").strip()
+            return path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
 
@@ -326,6 +345,16 @@ class SessionFolder:
             raise UnreadableOutputError(problem)
         return fd
 
+    def _inside(self, sub: str, name: str) -> Path | None:
+        """``sub/name`` in this session's folder, or None (logged) when ``name`` is not a
+        plain file name. metadata.json is read as data that other tools may write: an
+        absolute name or one with ``..`` must never reach a file outside the session (and
+        /undo delete it)."""
+        if is_plain_filename(name):
+            return self.path / sub / name
+        _log.warning("unsafe_file_name", session_id=self.path.name, name=repr(name)[:100])
+        return None
+
     def _make_output_dir(self) -> None:
         """Create ``process/output`` if needed, but never the session folder itself: a
         session deleted while its processor ran must not come back as an empty folder."""
@@ -381,6 +410,8 @@ def _remove_files_in(folder: Path) -> int:
     return removed
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path | None) -> None:
+    if path is None:  # a name that is not plain: nothing of ours to delete
+        return
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
