@@ -153,10 +153,11 @@ class SessionManager(ABC):
 
     @abstractmethod
     async def cancel_session(self, session_id: str) -> Session:
-        """Discard a COLLECTING session: audio deleted, a ``cancelled`` error entry, ERROR.
+        """Discard a COLLECTING session: audio and transcripts deleted, a ``cancelled``
+        error entry, ERROR.
 
         InvalidStateError from any other state. Events: AudioRemoved, ErrorAdded,
-        StateChanged.
+        StateChanged, SessionCancelled.
         """
 
     @abstractmethod

@@ -376,9 +376,10 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         )
 
     async def cancel_session(self, session_id: str) -> Session:
-        """Discard a COLLECTING session: its audio files are deleted, an error entry with
-        code ``cancelled`` is added and it moves to ERROR (InvalidStateError from any other
-        state). Publishes AudioRemoved, ErrorAdded and StateChanged."""
+        """Discard a COLLECTING session: its audio files and transcripts (texts and timed
+        segments of notes transcribed live) are deleted, an error entry with code
+        ``cancelled`` is added and it moves to ERROR (InvalidStateError from any other
+        state). Publishes AudioRemoved, ErrorAdded, StateChanged and SessionCancelled."""
         return await self._mutate(session_id, removal.cancellation(self.folder(session_id)))
 
     async def remove_audio(self, session_id: str) -> Session:
