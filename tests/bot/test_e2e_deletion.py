@@ -80,10 +80,18 @@ async def test_forget_and_cancel_of_the_open_session(
     second = opened["session_id"]
     assert not [t for t in fake.texts(CHAT) if "went wrong" in t]
 
-    # Transcribed live, then /cancel: nothing of the note's words is left anywhere.
-    await eventually(lambda: statuses(tmp_path) == ("COLLECTING", ["COMPLETED"]), 60)
+    # Transcribed live; /undo takes the last note's words with it.
+    send_voice(fake, "speech_01.ogg")
+    await fake.wait_reactions(CHAT, 3, timeout=20)
+    await eventually(lambda: statuses(tmp_path) == ("COLLECTING", ["COMPLETED"] * 2), 60)
     folder = session_dir(tmp_path, second)
-    assert {"transcripts/001_audio.txt", "transcripts/001_audio.json"} <= set(files_in(folder))
+    words = [f"transcripts/00{n}_audio.{kind}" for n in (1, 2) for kind in ("txt", "json")]
+    assert set(words) <= set(files_in(folder))
+    fake.text(CHAT, USER, "/undo")
+    await fake.wait_for(is_text(CHAT, "Removed note 2."))
+    assert [f for f in files_in(folder) if "002_audio" in f] == []
+
+    # Then /cancel: nothing of the notes' words is left anywhere.
     said = (folder / "transcripts" / "001_audio.txt").read_text()
     word = max(re.findall(r"[a-z]+", said.lower()), key=len)
     fake.text(CHAT, USER, "/cancel")
@@ -95,7 +103,7 @@ async def test_forget_and_cancel_of_the_open_session(
 
     # /forget all while a session is open: the next note opens a new one, and is transcribed.
     send_voice(fake, "speech_03.ogg")
-    await fake.wait_reactions(CHAT, 3, timeout=20)
+    await fake.wait_reactions(CHAT, 4, timeout=20)
     third = open_session_id(tmp_path)
     since = len(fake.sent)
     fake.text(CHAT, USER, "/forget all")
@@ -106,7 +114,7 @@ async def test_forget_and_cancel_of_the_open_session(
     assert not session_dir(tmp_path, third).exists()
     assert metadata(tmp_path) == []
     send_voice(fake, "speech_04.ogg")
-    await fake.wait_reactions(CHAT, 4, timeout=20)
+    await fake.wait_reactions(CHAT, 5, timeout=20)
     [opened] = metadata(tmp_path)
     assert (opened["state"], len(opened["audio_entries"])) == ("COLLECTING", 1)
     fourth = opened["session_id"]
