@@ -104,6 +104,11 @@ class SessionManager(ABC):
     async def remove_leftovers(self) -> list[Path]:
         """At start: delete what writes cut off by a crash left behind; returns it."""
 
+    async def empty_trash(self) -> list[Path]:
+        """Delete what deletions could not remove at the time; returns it. Safe at any
+        time; never raises for the disk. (Nothing to do for a manager without a trash.)"""
+        return []
+
     @abstractmethod
     async def ensure_active_session(self, chat_id: int) -> Session:
         """The chat's active session, creating one if there is none (never finalizes)."""
@@ -148,10 +153,11 @@ class SessionManager(ABC):
 
     @abstractmethod
     async def cancel_session(self, session_id: str) -> Session:
-        """Discard a COLLECTING session: audio deleted, a ``cancelled`` error entry, ERROR.
+        """Discard a COLLECTING session: audio and transcripts deleted, a ``cancelled``
+        error entry, ERROR.
 
         InvalidStateError from any other state. Events: AudioRemoved, ErrorAdded,
-        StateChanged.
+        StateChanged, SessionCancelled.
         """
 
     @abstractmethod

@@ -146,6 +146,17 @@ class AudioRemoved(Event):
     files_removed: int
 
 
+class SessionCancelled(Event):
+    """The session was discarded with /cancel (after its AudioRemoved, ErrorAdded and
+    StateChanged): every file of its notes' content is deleted (audio, transcripts, timed
+    segments). Whatever else holds any of it (a search index, a job result kept elsewhere)
+    drops it on this event. ``sequences``: the notes it had."""
+
+    event_type: ClassVar[str] = "cancelled"
+    sequences: list[int]
+    files_removed: int
+
+
 class SessionDeleted(Event):
     """The session's folder was deleted, everything in it; ``state``: the state it was in."""
 

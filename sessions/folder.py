@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import structlog
+
 from sessions.layout import (
     AUDIO_DIR,
     DIR_MODE,
@@ -29,6 +31,7 @@ from sessions.layout import (
     PROCESS_OUTPUT_DIR,
     TRANSCRIPTS_DIR,
     audio_filename,
+    is_plain_filename,
     transcript_filename,
 )
 from sessions.storage import dump_json_atomic, fsync_dir, make_dir, partial_name, write_atomic
@@ -39,6 +42,8 @@ PROCESSOR_LOG = "processor.log"
 # In process/, not process/output/ (which is emptied before each run and sent to the chat).
 _PROCESSING_LOCK = ".processing.lock"
 _OUTPUT_PARTS = (PROCESS_DIR, Path(PROCESS_OUTPUT_DIR).name)
+
+_log = structlog.get_logger("sessions.folder")
 
 
 class UnreadableOutputError(Exception):
@@ -100,11 +105,19 @@ class SessionFolder:
         return audio_filename(sequence, extension)
 
     def audio_path(self, filename: str) -> Path:
-        """Where a note's audio file is (for a transcriber to read)."""
-        return self.path / AUDIO_DIR / filename
+        """Where a note's audio file is (for a transcriber to read); ValueError for a name
+        that is not a plain one (see :meth:`has_audio`)."""
+        path = self._inside(AUDIO_DIR, filename)
+        if path is None:
+            raise ValueError(f"not a plain file name: {filename!r}")
+        return path
 
     def has_audio(self, filename: str) -> bool:
-        return self.audio_path(filename).is_file()
+        """Whether the note's audio is there. A name that is not plain (absolute, with a
+        separator or ``..``: metadata.json written by another tool) names no audio: the
+        note fails alone, as one whose file is missing."""
+        path = self._inside(AUDIO_DIR, filename)
+        return path is not None and path.is_file()
 
     @contextlib.asynccontextmanager
     async def audio_upload(self, filename: str) -> AsyncIterator[AudioUpload]:
@@ -120,20 +133,20 @@ class SessionFolder:
 
     def remove_audio(self, filename: str) -> None:
         """Delete a note's audio file (a note that was not recorded after all)."""
-        _remove(self.audio_path(filename))
+        _remove(self._inside(AUDIO_DIR, filename))
 
     def remove_entry_files(self, sequence: int, audio: str, transcript: str | None) -> None:
         """Delete note ``sequence``'s audio file ``audio`` and its transcript files (text,
         timed detail, and ``transcript`` if it has another name), durably; missing files
-        are no error."""
+        are no error. A name that is not plain deletes nothing (never a file elsewhere)."""
         transcripts = self.path / TRANSCRIPTS_DIR
         names = {transcript_filename(sequence), transcript_filename(sequence, ".json")}
         if transcript is not None:
             names.add(transcript)
         # The text file first: its presence is what marks a note as transcribed.
         for name in sorted(names, key=lambda n: not n.endswith(".txt")):
-            _remove(transcripts / name)
-        _remove(self.audio_path(audio))
+            _remove(self._inside(TRANSCRIPTS_DIR, name))
+        _remove(self._inside(AUDIO_DIR, audio))
         for folder in (transcripts, self.path / AUDIO_DIR):
             with contextlib.suppress(FileNotFoundError):
                 fsync_dir(folder)
@@ -144,21 +157,7 @@ class SessionFolder:
         Files still being written (hidden ``.part`` names) are left to their upload, which
         removes them itself.
         """
-        folder = self.path / AUDIO_DIR
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            return 0
-        removed = 0
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-                removed += 1
-        if removed:
-            fsync_dir(folder)
-        return removed
+        return _remove_files_in(self.path / AUDIO_DIR)
 
     # -- transcripts ---------------------------------------------------------------------
 
@@ -176,19 +175,34 @@ class SessionFolder:
         write_atomic(folder / name, text)
         return name
 
+    def remove_all_transcripts(self) -> int:
+        """Delete every transcript of the session (texts and timed segments), durably;
+        returns how many files there were.
+
+        A transcript being written meanwhile (a hidden temporary name) is left to its
+        writer, which deletes it again when it finds the note gone.
+        """
+        return _remove_files_in(self.path / TRANSCRIPTS_DIR)
+
     def remove_transcript(self, sequence: int) -> None:
         """Delete note ``sequence``'s transcript (text and detail), whatever is there."""
         for extension in (".txt", ".json"):
             _remove(self.path / TRANSCRIPTS_DIR / transcript_filename(sequence, extension))
 
     def has_transcript_text(self, filename: str | None) -> bool:
-        return filename is not None and (self.path / TRANSCRIPTS_DIR / filename).is_file()
+        """Whether the note's transcript text is there (never under a name that is not
+        plain: such a note is transcribed again, under its own name)."""
+        path = None if filename is None else self._inside(TRANSCRIPTS_DIR, filename)
+        return path is not None and path.is_file()
 
     def read_transcript_text(self, sequence: int, filename: str | None = None) -> str | None:
-        """Note ``sequence``'s transcript text, stripped; None when there is none."""
-        name = filename or transcript_filename(sequence)
+        """Note ``sequence``'s transcript text, stripped; None when there is none (or its
+        name is not a plain one: no file outside the session is ever read)."""
+        path = self._inside(TRANSCRIPTS_DIR, filename or transcript_filename(sequence))
+        if path is None:
+            return None
         try:
-            return (self.path / TRANSCRIPTS_DIR / name).read_text(encoding="utf-8").strip()
+            return path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
 
@@ -331,6 +345,16 @@ class SessionFolder:
             raise UnreadableOutputError(problem)
         return fd
 
+    def _inside(self, sub: str, name: str) -> Path | None:
+        """``sub/name`` in this session's folder, or None (logged) when ``name`` is not a
+        plain file name. metadata.json is read as data that other tools may write: an
+        absolute name or one with ``..`` must never reach a file outside the session (and
+        /undo delete it)."""
+        if is_plain_filename(name):
+            return self.path / sub / name
+        _log.warning("unsafe_file_name", session_id=self.path.name, name=repr(name)[:100])
+        return None
+
     def _make_output_dir(self) -> None:
         """Create ``process/output`` if needed, but never the session folder itself: a
         session deleted while its processor ran must not come back as an empty folder."""
@@ -368,6 +392,26 @@ def _commit(temporary: Path, destination: Path) -> None:
     fsync_dir(destination.parent)
 
 
-def _remove(path: Path) -> None:
+def _remove_files_in(folder: Path) -> int:
+    """Delete the plain files of ``folder`` that are not hidden, durably; how many there were."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed += 1
+    if removed:
+        fsync_dir(folder)
+    return removed
+
+
+def _remove(path: Path | None) -> None:
+    if path is None:  # a name that is not plain: nothing of ours to delete
+        return
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

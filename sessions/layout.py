@@ -31,5 +31,13 @@ def transcript_filename(sequence: int, extension: str = ".txt") -> str:
 
 
 def is_plain_filename(name: str) -> bool:
-    """A name that stays inside its folder: no separators, not hidden, not ``..``."""
-    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
+    """A name that stays inside its folder: not empty, no separator, not absolute, not
+    hidden, not ``.`` or ``..``, no NUL. metadata.json may be written by other tools: only
+    such names are ever joined to a session's folder (see :mod:`sessions.folder`)."""
+    return (
+        bool(name)
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+        and not name.startswith(".")
+    )

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from sessions.chat_settings import ChatSettings
 from sessions.contract import SessionManager
-from sessions.events import SessionDeleted, StateChanged
+from sessions.events import SessionCancelled, SessionDeleted, StateChanged
 from sessions.library_db import LibraryDatabase, LibraryError, Note, stamp
 from sessions.library_query import Fragment, clean_text, fragments, match_expression
 from sessions.models import Session, SessionState, TranscriptionStatus
@@ -142,13 +142,15 @@ class SessionLibrary:
 
     def attach(self) -> None:
         """Follow the manager's events: a session that reaches TRANSCRIBED is indexed, a
-        deleted one leaves the index. The work runs in tasks of its own (see wait_idle)."""
+        deleted or cancelled one leaves the index. The work runs in tasks of its own (see
+        wait_idle)."""
         if self._unsubscribe:
             return
         bus = self._manager.events
         self._unsubscribe = [
             bus.subscribe(self._on_state_changed, StateChanged),
             bus.subscribe(self._on_deleted, SessionDeleted),
+            bus.subscribe(self._on_deleted, SessionCancelled),
         ]
 
     def detach(self) -> None:
@@ -244,7 +246,7 @@ class SessionLibrary:
         if event.to_state is SessionState.TRANSCRIBED:
             self._spawn(self.index_session(event.session_id), session_id=event.session_id)
 
-    async def _on_deleted(self, event: SessionDeleted) -> None:
+    async def _on_deleted(self, event: SessionDeleted | SessionCancelled) -> None:
         self._spawn(self.remove_session(event.session_id), session_id=event.session_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None], **context: str) -> None:

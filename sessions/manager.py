@@ -111,8 +111,23 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
 
     async def remove_leftovers(self) -> list[Path]:
         """At start, before anything writes: delete partial downloads and temporary files
-        that writes cut off by a crash left in the session folders; returns them (logged)."""
-        removed = await asyncio.to_thread(self.storage.remove_leftovers)
+        that writes cut off by a crash left in the session folders, and what deletions left
+        in the trash; returns them (logged). What cannot be removed is logged and tried
+        again next time: the bot starts anyway."""
+        return await self._clean(self.storage.remove_leftovers)
+
+    async def empty_trash(self) -> list[Path]:
+        """Try again to delete what deletions could not remove at the time (a read-only
+        folder in a session); returns what went. Safe at any time; never raises for the
+        disk: what still cannot be removed is logged and waits for the next try."""
+        return await self._clean(self.storage.empty_trash)
+
+    async def _clean(self, remove: Callable[[], list[Path]]) -> list[Path]:
+        try:
+            removed = await asyncio.to_thread(remove)
+        except OSError as exc:  # the sessions folder itself unreadable: next time, then
+            _log.warning("leftovers_not_removed", error=str(exc))
+            return []
         for path in removed:
             _log.info("leftover_removed", path=str(path))
         return removed
@@ -361,9 +376,10 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         )
 
     async def cancel_session(self, session_id: str) -> Session:
-        """Discard a COLLECTING session: its audio files are deleted, an error entry with
-        code ``cancelled`` is added and it moves to ERROR (InvalidStateError from any other
-        state). Publishes AudioRemoved, ErrorAdded and StateChanged."""
+        """Discard a COLLECTING session: its audio files and transcripts (texts and timed
+        segments of notes transcribed live) are deleted, an error entry with code
+        ``cancelled`` is added and it moves to ERROR (InvalidStateError from any other
+        state). Publishes AudioRemoved, ErrorAdded, StateChanged and SessionCancelled."""
         return await self._mutate(session_id, removal.cancellation(self.folder(session_id)))
 
     async def remove_audio(self, session_id: str) -> Session:

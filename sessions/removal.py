@@ -55,8 +55,9 @@ def entry_removal(folder: SessionFolder, sequence: int) -> Change:
 
 
 def cancellation(folder: SessionFolder) -> Change:
-    """Discard a COLLECTING session: its audio is deleted, a ``cancelled`` error entry is
-    added and it moves to ERROR."""
+    """Discard a COLLECTING session: its audio and its transcripts (notes transcribed live:
+    texts and timed segments) are deleted, a ``cancelled`` error entry is added and it moves
+    to ERROR. Nothing of what was said is left in its folder."""
 
     def change(session: Session) -> Events:
         if session.state is not SessionState.COLLECTING:
@@ -64,15 +65,25 @@ def cancellation(folder: SessionFolder) -> Change:
                 f"session {session.session_id} is {session.state}; only a COLLECTING "
                 "session can be cancelled"
             )
-        removed = folder.remove_all_audio()
+        # The words first: cut off in between (before the metadata is saved), the session
+        # is still COLLECTING with its audio, never left with words and no note; the
+        # /cancel, not confirmed to Telegram, comes again.
+        transcripts = folder.remove_all_transcripts()
+        audio = folder.remove_all_audio()
         session.audio_removed_at = utc_now()
         error = ErrorEntry(code=CANCELLED, message="the session was cancelled")
         session.errors.append(error)
         events: Events = [
-            partial(ev.AudioRemoved, files_removed=removed),
+            partial(ev.AudioRemoved, files_removed=audio),
             partial(ev.ErrorAdded, code=error.code, message=error.message),
+            *apply_transition(session, SessionState.ERROR),
+            partial(
+                ev.SessionCancelled,
+                sequences=[e.sequence for e in session.audio_entries],
+                files_removed=audio + transcripts,
+            ),
         ]
-        return events + apply_transition(session, SessionState.ERROR)
+        return events
 
     return change
 

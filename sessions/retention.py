@@ -97,6 +97,7 @@ class RetentionSweeper:
         if not self._settings.enabled:
             return report
         started = time.perf_counter()
+        await self._manager.empty_trash()  # what earlier deletions could not remove (logged)
         now = self._now()
         for session in await self._manager.sessions_in_states(*SETTLED_STATES):
             await self._apply(session, now, report)

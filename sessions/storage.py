@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
+import structlog
 from pydantic import ValidationError
 
 from sessions.errors import CorruptSessionError, SessionNotFoundError
@@ -40,6 +41,8 @@ _ACTIVE_DIR = ".active"
 TRASH_DIR = ".trash"
 # The search index (sessions.library): SQLite's own files, left alone by the housekeeping.
 LIBRARY_DIR = ".library"
+
+_log = structlog.get_logger("sessions.storage")
 
 
 class SessionStorage(ABC):
@@ -100,6 +103,12 @@ class SessionStorage(ABC):
         Only safe at start, before anything writes. Storages with nothing to clean keep
         this default.
         """
+        return []
+
+    def empty_trash(self) -> list[Path]:
+        """Delete what deletions could not remove at the time (logged then); returns what
+        went now. Safe at any time; what still cannot be removed is logged and stays for
+        the next try. Storages with no trash keep this default."""
         return []
 
 
@@ -212,7 +221,13 @@ class FileSessionStorage(SessionStorage):
         return markers
 
     def delete(self, session_id: str) -> None:
-        """Rename the folder into the trash (one atomic step, made durable), then empty it."""
+        """Rename the folder into the trash (one atomic step, made durable), then empty it.
+
+        Once renamed, the session is gone: a file in it that cannot be removed (a read-only
+        folder a processor left) is logged and left in the trash for :meth:`empty_trash`,
+        and the deletion still succeeds. A folder that cannot be renamed raises OSError and
+        stays whole.
+        """
         folder = self.session_path(session_id)
         trash = self.base_dir / TRASH_DIR
         make_dir(trash)
@@ -222,24 +237,29 @@ class FileSessionStorage(SessionStorage):
         except FileNotFoundError:
             raise SessionNotFoundError(f"unknown session: {session_id}") from None
         fsync_dir(self.base_dir)
-        shutil.rmtree(target)
+        _remove_from_trash(target)
+
+    def empty_trash(self) -> list[Path]:
+        removed: list[Path] = []
+        try:
+            entries = list(os.scandir(self.base_dir / TRASH_DIR))
+        except FileNotFoundError:
+            return removed
+        for entry in entries:
+            if _remove_from_trash(Path(entry.path)):
+                removed.append(Path(entry.path))
+        return removed
 
     def remove_leftovers(self) -> list[Path]:
         """Delete partial downloads (``.<name>.part``) and the temporary files of
         :func:`write_atomic` (``.<name>.<random>.tmp``) in every session folder and its
         subfolders, and in the book-keeping dot-folders beside them (not the search
-        index's); and what a deletion cut off by a crash left in the trash. Nothing else is
-        touched: not lock files, not other names.
+        index's); and what a deletion cut off by a crash, or one that failed, left in the
+        trash. Nothing else is touched: not lock files, not other names. What cannot be
+        removed is logged and left for the next start: it never stops the bot.
         """
-        removed: list[Path] = []
+        removed = self.empty_trash()
         folders: list[Path] = []
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.scandir(self.base_dir / TRASH_DIR):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.unlink(entry.path)
-                removed.append(Path(entry.path))
         with contextlib.suppress(FileNotFoundError):
             folders += [
                 Path(e.path)
@@ -258,15 +278,48 @@ class FileSessionStorage(SessionStorage):
                 continue
             for entry in entries:
                 if _is_leftover(entry.name) and entry.is_file(follow_symlinks=False):
-                    with contextlib.suppress(FileNotFoundError):
+                    try:
                         os.unlink(entry.path)
-                        removed.append(Path(entry.path))
+                    except FileNotFoundError:
+                        continue
+                    except OSError as exc:
+                        _log.warning("leftover_not_removed", path=entry.path, error=str(exc))
+                        continue
+                    removed.append(Path(entry.path))
         return removed
 
     def _active_dir(self) -> Path:
         path = self.base_dir / _ACTIVE_DIR
         make_dir(path)
         return path
+
+
+def _remove_from_trash(path: Path) -> bool:
+    """Delete ``path`` (a folder or a file in the trash); whether it is gone now. A failure
+    is logged (``trash_not_emptied``) and what could not be removed stays, for the next
+    try. Two of these may race on the same folder: what the other removed first is no error.
+    """
+    failures: list[str] = []
+
+    def failed(
+        function: object, name: str, info: tuple[type[BaseException], BaseException, object]
+    ) -> None:
+        if not isinstance(info[1], FileNotFoundError):
+            failures.append(f"{name}: {info[1]}")
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, onerror=failed)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failures.append(f"{path}: {exc}")
+    if failures:
+        _log.warning("trash_not_emptied", path=str(path), failures=len(failures), first=failures[0])
+        return False
+    return True
 
 
 def partial_name(filename: str) -> str:

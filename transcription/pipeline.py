@@ -125,7 +125,6 @@ async def transcribe_entry(
     options = await chat_options(manager, session.chat_id)
     attempt_entry = _Attempt(manager, session_id, entry)
 
-    audio_path = folder.audio_path(entry.filename)
     timeout = settings.timeout_for(entry.duration_seconds)
     attempts = settings.transcription_retries + 1
     started = time.perf_counter()
@@ -144,6 +143,8 @@ async def transcribe_entry(
                     note=entry,
                     name_the_note=True,
                 )
+            # Only now: a name that is not plain has no audio (has_audio), and fails above.
+            audio_path = folder.audio_path(entry.filename)
             result = await _run_timed(transcriber, audio_path, timeout, options)
         except AudioDecodeError as exc:
             await attempt_entry.ensure_ours(audio_needed=True)

@@ -45,15 +45,23 @@ async def forget_session(
         try:
             await manager.delete_session(session_id, unless_in=BUSY)
         except InvalidStateError:  # work began on it just now: searchable again
-            with contextlib.suppress(SessionError):
-                await library.index_session(session_id)
+            await _index_again(library, session_id)
             return Outcome.BUSY
+        except OSError as exc:  # its folder cannot be moved away: kept whole, searchable
+            _log.warning("session_not_forgotten", session_id=session_id, error=str(exc))
+            await _index_again(library, session_id)
+            return Outcome.FAILED
     except SessionNotFoundError:
         return Outcome.DELETED
     except SessionError as exc:  # LibraryError, CorruptSessionError: their texts hold no notes
         _log.warning("session_not_forgotten", session_id=session_id, error=str(exc))
         return Outcome.FAILED
     return Outcome.DELETED
+
+
+async def _index_again(library: SessionLibrary, session_id: str) -> None:
+    with contextlib.suppress(SessionError):
+        await library.index_session(session_id)
 
 
 __all__ = ["BUSY", "EVERY_SESSION", "Outcome", "forget_session"]

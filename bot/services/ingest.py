@@ -35,10 +35,15 @@ from bot.updates.ordering import Ticket
 from sessions import (
     AudioEntry,
     AudioUpload,
+    CorruptSessionError,
+    Event,
+    InvalidStateError,
     Session,
-    SessionFinalized,
-    SessionImmutableError,
+    SessionCreated,
+    SessionDeleted,
     SessionManager,
+    SessionNotFoundError,
+    StateChanged,
 )
 from transcription.probe import measure_duration
 
@@ -50,6 +55,10 @@ DOWNLOAD_BASE_TIMEOUT_SECONDS = 30
 SLOWEST_LINK_BYTES_PER_SECOND = 100 * 1024
 CHUNK_BYTES = 64 * 1024
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+# What reserving a number in a chat's cached session raises once that session can take no
+# more notes (finished, cancelled, deleted, unreadable): the chat's open session is looked
+# up again, and a new one opened if it has none.
+_NOT_COLLECTING = (InvalidStateError, SessionNotFoundError, CorruptSessionError)
 _TRANSIENT = (
     aiohttp.ClientError,
     TimeoutError,
@@ -170,16 +179,25 @@ class IngestService:
         self._attempts = download_attempts
         self._retry_delay = retry_delay
         # chat id -> its COLLECTING session, so a burst of notes does not look it up 50 times.
-        # Dropped when the session is finalized (see attach); a stale entry is caught anyway.
+        # Dropped when the session stops collecting, is deleted or another one opens (see
+        # attach); a stale entry left by anything else (another process) is caught anyway.
         self._active: dict[int, str] = {}
 
     def attach(self) -> None:
-        """Forget a chat's cached session as soon as it is finalized."""
-        self._manager.events.subscribe(self._forget, SessionFinalized)
+        """Forget a chat's cached session as soon as it can take no more notes (finalized,
+        cancelled, failed, deleted) or another session opens for the chat (/start)."""
+        bus = self._manager.events
+        for kind in (StateChanged, SessionDeleted):
+            bus.subscribe(self._forget, kind)
+        bus.subscribe(self._opened, SessionCreated)
 
-    async def _forget(self, event: SessionFinalized) -> None:
+    async def _forget(self, event: Event) -> None:
         if self._active.get(event.chat_id) == event.session_id:
             del self._active[event.chat_id]
+
+    async def _opened(self, event: SessionCreated) -> None:
+        if self._active.get(event.chat_id) != event.session_id:
+            self._active.pop(event.chat_id, None)
 
     def refusal(self, audio: IncomingAudio) -> str | None:
         """Why this audio cannot be taken (declared duration or size), or None.
@@ -235,8 +253,10 @@ class IngestService:
                 ticket.admit()
         try:
             return await reservation
-        except SessionImmutableError:
-            # The cached session was finished elsewhere (not through this bot's events).
+        except _NOT_COLLECTING as exc:
+            # The cached session was finished, cancelled or deleted where no event of it
+            # reached us: the note goes into the chat's open session, a new one if none.
+            _log.info("cached_session_gone", session_id=session_id, reason=type(exc).__name__)
             self._active.pop(chat_id, None)
             session = await self._manager.ensure_active_session(chat_id)
             self._active[chat_id] = session.session_id

@@ -1,4 +1,5 @@
-"""Housekeeping of the session core: leftovers of a crash, given-back numbers, empty sessions."""
+"""Housekeeping of the session core: leftovers of a crash, deletions that fail, given-back
+numbers, empty sessions."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import os
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
-from sessions import FileSessionManager, FileSessionStorage, SessionState
+from sessions import (
+    FileSessionManager,
+    FileSessionStorage,
+    RetentionSettings,
+    RetentionSweeper,
+    SessionState,
+)
 from sessions.storage import partial_name, write_atomic
 from tests.conftest import EventRecorder, add_note
+from tests.sessions.helpers import transcribed
+from tests.undeletable import undeletable
 
 # -- leftovers at start -----------------------------------------------------------------------
 
@@ -144,3 +154,80 @@ async def test_start_session_finalizes_one_with_notes(
     old = await manager.require_session(first.session_id)
     assert old.state is SessionState.TRANSCRIBING
     assert "finalized" in recorder.types(first.session_id)
+
+
+# -- deletions that fail ------------------------------------------------------------------------
+
+
+async def test_a_session_whose_files_cannot_all_be_removed_is_still_deleted(
+    manager: FileSessionManager, sessions_dir: Path, recorder: EventRecorder
+) -> None:
+    """A read-only folder a processor left: the session goes (moved out in one step), what
+    cannot be removed waits in the trash, logged, and goes at the next try."""
+    session = await transcribed(manager)
+    sid = session.session_id
+    output = manager.get_session_path(sid) / "process" / "output"
+    (output / "summary.md").write_text("made by a command: processor")
+    with undeletable(sessions_dir) as locks:
+        locks.lock(output)
+        with capture_logs() as logs:
+            await manager.delete_session(sid)
+            assert await manager.empty_trash() == []  # still locked: logged, not raised
+            assert await manager.remove_leftovers() == []  # at start: the same
+        assert await manager.get_session(sid) is None
+        assert recorder.types(sid)[-1] == "deleted"
+        [left] = os.listdir(sessions_dir / ".trash")
+        warned = [e for e in logs if e["event"] == "trash_not_emptied"]
+        assert len(warned) == 3
+        assert all(e["log_level"] == "warning" for e in warned)
+    assert await manager.empty_trash() == [sessions_dir / ".trash" / left]
+    assert os.listdir(sessions_dir / ".trash") == []
+
+
+async def test_leftovers_that_cannot_be_removed_never_stop_a_start(
+    manager: FileSessionManager, sessions_dir: Path
+) -> None:
+    trash = sessions_dir / ".trash"
+    stuck, gone = trash / "2026-01-01_00-00-00.0123abcd", trash / "2026-01-02_00-00-00.4567cdef"
+    for folder in (stuck, gone):
+        (folder / "output").mkdir(parents=True)
+        (folder / "output" / "summary.md").write_text("read-only")
+    session = await manager.create_session(chat_id=1)
+    partial = manager.get_session_path(session.session_id) / "audio" / partial_name("1.ogg")
+    partial.write_bytes(b"half a note")
+    with undeletable(sessions_dir) as locks:
+        locks.lock(stuck / "output")
+        locks.lock(partial.parent)
+        removed = await manager.remove_leftovers()
+        assert removed == [gone]
+        assert stuck.exists()
+        assert partial.exists()
+    assert sorted(await manager.remove_leftovers()) == sorted([stuck, partial])
+
+
+async def test_a_session_folder_that_cannot_be_moved_is_kept_whole(
+    manager: FileSessionManager, sessions_dir: Path, recorder: EventRecorder
+) -> None:
+    session = await transcribed(manager)
+    sid = session.session_id
+    with undeletable(sessions_dir) as locks:
+        locks.lock(manager.get_session_path(sid))
+        with pytest.raises(PermissionError):
+            await manager.delete_session(sid)
+    assert await manager.require_session(sid) == session
+    assert "deleted" not in recorder.types(sid)
+
+
+async def test_every_retention_sweep_tries_the_trash_again(
+    manager: FileSessionManager, sessions_dir: Path
+) -> None:
+    left = sessions_dir / ".trash" / "2026-01-01_00-00-00.0123abcd"
+    left.mkdir(parents=True)
+    (left / "summary.md").write_text("read-only")
+    sweeper = RetentionSweeper(manager, RetentionSettings(session_retention_days=30))
+    with undeletable(sessions_dir) as locks:
+        locks.lock(left)
+        await sweeper.sweep()
+        assert left.exists()
+    await sweeper.sweep()
+    assert not left.exists()

@@ -106,11 +106,36 @@ async def test_cancel_deletes_the_audio_and_ends_in_error(
     assert files(manager.get_session_path(sid), "audio") == []
     assert await manager.require_session(sid) == cancelled
     assert await manager.get_active_session(5) is None
-    assert recorder.types(sid)[-3:] == ["audio_removed", "error", "state_changed"]
-    assert recorder.events[-1].details["to_state"] == "ERROR"
-    assert recorder.events[-3].details["files_removed"] == 2
+    assert recorder.types(sid)[-4:] == ["audio_removed", "error", "state_changed", "cancelled"]
+    assert recorder.events[-2].details["to_state"] == "ERROR"
+    assert recorder.events[-4].details["files_removed"] == 2
+    assert recorder.events[-1].details == {"chat_id": 5, "sequences": [1, 2], "files_removed": 2}
     with pytest.raises(InvalidStateError):
         await manager.cancel_session(sid)
+
+
+async def test_cancel_deletes_the_words_of_notes_transcribed_live(
+    manager: FileSessionManager, recorder: EventRecorder
+) -> None:
+    session = await manager.create_session(chat_id=5)
+    for _ in range(3):
+        session = await add_note(manager, session)
+    sid = session.session_id
+    folder = manager.folder(sid)
+    for sequence in (1, 2):  # transcribed live; note 3 not yet
+        name = folder.write_transcript(sequence, Transcript(text=f"secret words {sequence}"))
+        await manager.update_transcription_status(
+            sid, sequence, TranscriptionStatus.COMPLETED, name
+        )
+    assert len(files(folder.path, "transcripts")) == 4  # texts and timed segments
+
+    await manager.cancel_session(sid)
+
+    assert files(folder.path, "audio") == []
+    assert files(folder.path, "transcripts") == []
+    assert "secret" not in (folder.path / "metadata.json").read_text()
+    assert recorder.events[-1].event_type == "cancelled"
+    assert recorder.events[-1].details["files_removed"] == 7
 
 
 async def test_cancel_is_refused_once_finalized(manager: FileSessionManager) -> None:
@@ -267,11 +292,14 @@ async def test_a_delete_cut_off_after_the_rename_leaves_no_session(
     session = await transcribed(manager)
     sid = session.session_id
 
-    def crash(path: object) -> None:
-        raise OSError("power cut")
+    class PowerCut(BaseException):
+        """The process stops right there (not an error anything handles)."""
+
+    def crash(path: object, **options: object) -> None:
+        raise PowerCut
 
     monkeypatch.setattr("sessions.storage.shutil.rmtree", crash)
-    with pytest.raises(OSError, match="power cut"):
+    with pytest.raises(PowerCut):
         await manager.delete_session(sid)
     monkeypatch.undo()
 
