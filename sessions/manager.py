@@ -28,7 +28,7 @@ from sessions.errors import (
 )
 from sessions.events import EventBus
 from sessions.folder import SessionFolder
-from sessions.ids import candidate_ids
+from sessions.ids import base_id, candidate_ids
 from sessions.layout import is_plain_filename
 from sessions.locks import KeyedLocks
 from sessions.models import (
@@ -71,6 +71,9 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         self._locks = KeyedLocks()
         self._writes = WriteQueue(storage, self._locks)
         self._reader = SessionReader(storage)
+        # Ids deleted in their own second: an id names its second, so a session opened in
+        # that second would get it again and old buttons and jobs would reach the new one.
+        self._retired_ids: set[str] = set()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -413,6 +416,7 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
             if session.state in unless_in:
                 raise InvalidStateError(f"session {session_id} is {session.state}; kept")
             self.storage.delete(session_id)
+            self._retired_ids.add(session_id)
         return session
 
     # -- internals ---------------------------------------------------------------------------
@@ -464,7 +468,11 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
 
     def _create_sync(self, chat_id: int) -> Session:
         now = utc_now()
+        current = base_id(now)
+        self._retired_ids = {i for i in self._retired_ids if i >= current}  # only this second's
         for session_id in candidate_ids(now):
+            if session_id in self._retired_ids:
+                continue
             try:
                 folder = self.storage.create_folder_structure(session_id)
             except FileExistsError:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import multiprocessing
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -421,3 +422,21 @@ async def test_cancelled_batch_writer_still_settles_the_others(
     await asyncio.sleep(0)  # everyone queued; the first holds the lock and writes
     first.cancel()
     assert sorted(await asyncio.wait_for(asyncio.gather(*others), 5)) == [2, 3, 4, 5]
+
+
+async def test_a_deleted_sessions_id_is_not_given_again_in_its_second(
+    manager: FileSessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An id names its second: without care, a session opened in the second of one just
+    # deleted takes its id, and old buttons or queued jobs for the deleted one reach it.
+    moment = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
+    monkeypatch.setattr("sessions.manager.utc_now", lambda: moment)
+    first = await manager.create_session(chat_id=1)
+    await manager.delete_session(first.session_id)
+    second = await manager.create_session(chat_id=1)
+    assert first.session_id == "2026-12-02_10-00-00"
+    assert second.session_id == "2026-12-02_10-00-00_2"
+    # A later second starts afresh: the memory of deleted ids does not grow.
+    monkeypatch.setattr("sessions.manager.utc_now", lambda: moment + timedelta(seconds=1))
+    third = await manager.create_session(chat_id=1)
+    assert third.session_id == "2026-12-02_10-00-01"
