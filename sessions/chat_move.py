@@ -1,8 +1,9 @@
 """A chat that became another chat: a Telegram group upgraded to a supergroup gets a new id.
 
 Everything of the old id moves to the new one: each session's ``chat_id`` in its
-``metadata.json``, the chat's open session (it goes on collecting in the new chat), and the
-chat's settings. Session folders are named by their creation time, never by their chat,
+``metadata.json`` and the chat's settings; the chat's open session is finalized, so its
+transcript reaches the new chat (why not continued there: see
+:meth:`ChatMoves._finalize_open_session`). Session folders are named by their creation time, never by their chat,
 so no folder moves on disk.
 
 A move is crash-safe and idempotent. Its record (``.chat-moves/<old id>.json``) is written
@@ -97,9 +98,8 @@ class ChatMoves:
     # -- the move ----------------------------------------------------------------------------
 
     def move(self, old_chat_id: int, new_chat_id: int) -> tuple[ChatMove, Session | None]:
-        """Move every session of ``old_chat_id`` to ``new_chat_id``, and its open session
-        with them; returns the record and, when the new chat already had an open session of
-        its own, the old chat's open session, finalized to make room (to publish).
+        """Move every session of ``old_chat_id`` to ``new_chat_id`` and finalize its open
+        session; returns the record and the session finalized, if one was (to publish).
 
         ValueError when the old chat is recorded as moved to another id, or both ids are one.
         """
@@ -126,7 +126,7 @@ class ChatMoves:
                 self._write(record)  # durable before the first session changes
             for session_id in found:
                 self._move_session(session_id, old_chat_id, new_chat_id)
-            finalized = self._move_open_session(old_chat_id, new_chat_id)
+            finalized = self._finalize_open_session(old_chat_id, new_chat_id)
         return record, finalized
 
     def _move_session(self, session_id: str, old_chat_id: int, new_chat_id: int) -> None:
@@ -137,33 +137,28 @@ class ChatMoves:
                 session.updated_at = utc_now()
                 self.storage.save(session)
 
-    def _move_open_session(self, old_chat_id: int, new_chat_id: int) -> Session | None:
-        """The old chat's open session becomes the new chat's, so its notes and the ones
-        sent in the new chat end up in one transcript. If the new chat opened a session of
-        its own first, that one stays open and the old one is finalized (as /done would)."""
+    def _finalize_open_session(self, old_chat_id: int, new_chat_id: int) -> Session | None:
+        """The old chat's open session is finalized (as /done would), so its notes are
+        transcribed and delivered to the new chat, which opens a session of its own for its
+        next note. Not continued there: Telegram numbers messages per chat, a session
+        recognises a note sent again by its message id, and the new chat's ids start over,
+        so one of its notes could be taken for one of the group's and dropped. Returns the
+        session finalized (to publish), if one was."""
         session_id = self.storage.read_active_marker(old_chat_id)
         if session_id is None:
             return None
-        with self.storage.chat_lock(new_chat_id):
+        with contextlib.suppress(SessionNotFoundError), self.storage.lock(session_id):
             session = self._reader.load_or_none(session_id)
             if session is None or session.state is not SessionState.COLLECTING:
                 return None
-            if session.chat_id != new_chat_id:
+            if session.chat_id not in (old_chat_id, new_chat_id):
                 return None  # not one of this chat's sessions
-            current = self._reader.active(new_chat_id)
-            if current is None:
-                self.storage.write_active_marker(new_chat_id, session_id)
-                return None
-            if current.session_id == session_id:
-                return None
-            with self.storage.lock(session_id):
-                session = self._reader.load_required(session_id)
-                if session.state is not SessionState.COLLECTING:
-                    return None
-                apply_transition(session, SessionState.TRANSCRIBING)
-                session.updated_at = utc_now()
-                self.storage.save(session)
+            apply_transition(session, SessionState.TRANSCRIBING)
+            session.chat_id = new_chat_id  # if a crash left it behind
+            session.updated_at = utc_now()
+            self.storage.save(session)
             return session
+        return None
 
     def _write(self, record: ChatMove) -> None:
         path = self.storage.book_dir(MOVES_DIR) / f"{record.old_chat_id}.json"

@@ -179,17 +179,16 @@ class SessionManager(ABC):
     @abstractmethod
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> ChatMove:
         """Give everything of chat ``old_chat_id`` to ``new_chat_id`` (a group upgraded to
-        a supergroup): each session's ``chat_id``, the open session (it goes on collecting
-        in the new chat; if the new chat opened one of its own first, the old one is
-        finalized), and the chat's settings (unless the new chat has its own). A session
-        opened for the old id afterwards opens under the new id.
+        a supergroup): each session's ``chat_id`` and the chat's settings (unless the new
+        chat has its own); the open session is finalized, so its transcript reaches the new
+        chat. A session opened for the old id afterwards opens under the new id.
 
         Idempotent and crash-safe: the move is recorded before anything changes, and a
         move cut off part of the way is finished by calling this again; nothing is doubled.
         Returns the record, which lists every session moved; it stays unfinished until
         :meth:`finish_chat_move` (the caller re-indexes the sessions first).
         ValueError when the old chat already moved to another id. Events: those of the
-        finalized session, if one was.
+        finalized session (SessionFinalized, StateChanged), if one was.
         """
 
     @abstractmethod

@@ -449,8 +449,7 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
     ) -> tuple[Session, Session | None, bool]:
         with self.storage.chat_lock(chat_id):
             # Read under the lock a move takes too: no session opens under an id that moved.
-            moved_to = self._moves.destination(chat_id)
-            if moved_to is not None:
+            if (moved_to := self._moves.destination(chat_id)) is not None:
                 return self._open_sync(moved_to, replace_active, keep_empty)
             active = self._reader.active(chat_id)
             if active is not None and (
