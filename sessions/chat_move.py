@@ -2,9 +2,9 @@
 
 Everything of the old id moves to the new one: each session's ``chat_id`` in its
 ``metadata.json`` and the chat's settings; the chat's open session is finalized, so its
-transcript reaches the new chat (why not continued there: see
-:meth:`ChatMoves._finalize_open_session`). Session folders are named by their creation time, never by their chat,
-so no folder moves on disk.
+transcript reaches the new chat (why it is not continued there: see
+:meth:`ChatMoves._finalize_open_session`). Session folders are named by their creation
+time, never by their chat, so no folder moves on disk.
 
 A move is crash-safe and idempotent. Its record (``.chat-moves/<old id>.json``) is written
 first, before any session changes, and lists the sessions it moves; each session is then

@@ -1025,7 +1025,7 @@ class FakeTelegram:
         old_chat = {"id": old_chat_id, "type": "group", "title": title}
         new_chat = {"id": new_chat_id, "type": "supergroup", "title": title}
         pushed = []
-        for chat, field, value in (
+        for chat, key, value in (
             (old_chat, "migrate_to_chat_id", new_chat_id),
             (new_chat, "migrate_from_chat_id", old_chat_id),
         ):
@@ -1034,7 +1034,7 @@ class FakeTelegram:
                 "from": user,
                 "chat": chat,
                 "date": int(time.time()),
-                field: value,
+                key: value,
             }
             pushed.append(self.push_update({"message": message}))
         return pushed

@@ -1,8 +1,8 @@
 """End to end: a group upgraded to a supergroup (a new chat id), against the real
 ``python -m bot`` and the fake Bot API. Whichever sign comes first (Telegram's service
 messages, or a 400 with ``migrate_to_chat_id`` to a send), the transcript reaches the new
-chat (the open session is finished and delivered there), and /history, /forget and /lang in the new chat see
-what the group had."""
+chat (the open session is finished and delivered there), and /history, /forget and /lang
+in the new chat see what the group had."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_sessions_and_settings(
     # /lang, /history and /forget in the supergroup see what the group had.
     await say(fake, SUPERGROUP, "/lang", "Language of this chat's notes: German (de)")
     history = await say(fake, SUPERGROUP, "/history", "Your sessions")
-    assert open_id in (history.text or "") and new_id in (history.text or "")
+    assert open_id in (history.text or "")
+    assert new_id in (history.text or "")
     question = await say(fake, SUPERGROUP, f"/forget {open_id}", f"Forget session {open_id}")
     [(_, yes), _] = question.buttons()
     since = len(fake.sent)

@@ -193,7 +193,8 @@ async def test_a_session_the_new_chat_opened_first_stays_open(
     await manager.move_chat(OLD, NEW)
 
     active = await manager.get_active_session(NEW)
-    assert active is not None and active.session_id == new_open.session_id
+    assert active is not None
+    assert active.session_id == new_open.session_id
     moved = await manager.require_session(old_open.session_id)
     assert (moved.chat_id, moved.state) == (NEW, SessionState.TRANSCRIBING)
 
