@@ -47,8 +47,9 @@ class ChatMigrations:
     async def follow(self, old_chat_id: int, new_chat_id: int) -> None:
         """Move chat ``old_chat_id`` to ``new_chat_id`` unless that is done already.
 
-        Failures are logged, not raised: the signs of the migration (and a send to the old
-        id) still go to the new id, and the move is tried again at the next sign or start.
+        Failures are logged, not raised: the send that showed the migration still goes to
+        the new id, and the move is tried again at the next sign (a later send to the old
+        id is refused again) or start.
         """
         if old_chat_id == new_chat_id:
             return
@@ -66,6 +67,7 @@ class ChatMigrations:
                 await self._manager.finish_chat_move(old_chat_id)
             except Exception:
                 _log.exception("chat_migration_failed", old=old_chat_id, new=new_chat_id)
+                self._moved.pop(old_chat_id, None)  # so the next refused send tries again
                 return
             self._finished.add(old_chat_id)
         _log.info("chat_migrated", old=old_chat_id, new=new_chat_id, sessions=len(record.sessions))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -104,8 +105,7 @@ async def test_edits_are_not_redirected_to_another_chats_message(
 async def test_a_reply_to_a_message_of_the_old_group_is_sent_without_the_reply(
     fake: FakeTelegram, following: Bot, migrations: ChatMigrations
 ) -> None:
-    note = fake.text(GROUP, 5, "hello", chat_type="group")  # the fake knows the message
-    del note
+    fake.text(GROUP, 5, "hello", chat_type="group")  # the fake knows message 1
     fake.migrate_chat(GROUP, SUPERGROUP)
     await following.send_message(GROUP, "an answer", reply_to_message_id=1)
     [answer] = fake.messages(SUPERGROUP)
@@ -139,3 +139,31 @@ async def test_a_refusal_of_another_kind_is_not_taken_for_a_migration(
     with pytest.raises(TelegramBadRequest):
         await following.send_message(GROUP, "lost")
     assert await manager.chat_moves() == []
+
+
+async def test_a_move_that_fails_is_tried_again_at_the_next_refused_send(
+    fake: FakeTelegram,
+    following: Bot,
+    manager: FileSessionManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = await transcribed(manager, GROUP)
+    real_move = manager.move_chat
+    calls: list[int] = []
+
+    async def failing_once(old_chat_id: int, new_chat_id: int) -> Any:
+        calls.append(old_chat_id)
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return await real_move(old_chat_id, new_chat_id)
+
+    monkeypatch.setattr(manager, "move_chat", failing_once)
+    fake.migrate_chat(GROUP, SUPERGROUP)
+
+    await following.send_message(GROUP, "first")  # delivered all the same
+    assert (await manager.require_session(session.session_id)).chat_id == GROUP
+    await following.send_message(GROUP, "second")
+
+    assert fake.texts(SUPERGROUP) == ["first", "second"]
+    assert (await manager.require_session(session.session_id)).chat_id == SUPERGROUP
+    assert calls == [GROUP, GROUP]
