@@ -111,7 +111,7 @@ class CollectingStatus:
         # Known before anything awaits, so that an event meanwhile (the note transcribed
         # live already) finds the message and brings it up to date once it is sent.
         state = self._open.get(session.session_id)
-        if state is None or state.message.chat_id != chat_id:  # new, or its chat moved
+        if state is None:
             state = _Open(LiveMessage(self._bot, chat_id, self._edit_interval))
             self._open[session.session_id] = state
         await self._react(chat_id, message_id)
