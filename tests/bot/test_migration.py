@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramMigrateToChat
+from aiogram.types import Update
 
 from bot.middlewares.migration import FollowMigrations
 from bot.middlewares.retry import RetryMiddleware
 from bot.services.delivery import Courier, Part
 from bot.services.migration import ChatMigrations
+from bot.updates.ordering import ChatOrdering
+from bot.updates.runner import ticket_for
 from sessions import FileSessionManager, SessionLibrary, library_path
 from tests.bot.conftest import close_bot, make_bot
 from tests.fake_telegram import FakeTelegram
@@ -167,3 +170,19 @@ async def test_a_move_that_fails_is_tried_again_at_the_next_refused_send(
     assert fake.texts(SUPERGROUP) == ["first", "second"]
     assert (await manager.require_session(session.session_id)).chat_id == SUPERGROUP
     assert calls == [GROUP, GROUP]
+
+
+def test_the_migration_waits_for_the_notes_before_it_like_done() -> None:
+    # It finalizes the group's open session: a note still downloading must be stored first.
+    update = Update.model_validate(
+        {
+            "update_id": 7,
+            "message": {
+                "message_id": 3,
+                "date": 0,
+                "chat": {"id": GROUP, "type": "group", "title": "Team"},
+                "migrate_to_chat_id": SUPERGROUP,
+            },
+        }
+    )
+    assert ticket_for(ChatOrdering(), update).exclusive
