@@ -24,11 +24,13 @@ from bot.handlers import build_router
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
+from bot.middlewares.migration import FollowMigrations
 from bot.middlewares.retry import RetryMiddleware
 from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier
 from bot.services.ingest import IngestService
 from bot.services.language import LanguageSupport
+from bot.services.migration import ChatMigrations
 from bot.services.notifier import Notifier
 from bot.updates.connect import until_answered
 from bot.updates.journal import UpdateJournal
@@ -333,6 +335,11 @@ async def run_bot(
         parts.callback(library.detach)
         dp["library"] = library
         manager.use_chat_settings(library)  # chats' settings live in the library's database
+        # A group that became a supergroup: sends follow it, and a move cut off is finished.
+        migrations = ChatMigrations(manager, library)
+        bot.session.middleware(FollowMigrations(migrations))
+        dp["migrations"] = migrations
+        await migrations.start()
         dp["language_support"] = language_support(transcription, transcriber)
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
         await journal.load(me.id)

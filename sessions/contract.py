@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from sessions.chat_move import ChatMove
 from sessions.chat_settings import ChatSettings
 from sessions.config import SessionConfig
 from sessions.events import EventBus
@@ -178,6 +179,31 @@ class SessionManager(ABC):
         and record when (``audio_removed_at``). InvalidStateError in any other state.
         Event: AudioRemoved.
         """
+
+    # -- a chat that got a new id (the project's addition) ------------------------------------
+
+    @abstractmethod
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> ChatMove:
+        """Give everything of chat ``old_chat_id`` to ``new_chat_id`` (a group upgraded to
+        a supergroup): each session's ``chat_id`` and the chat's settings (unless the new
+        chat has its own); the open session is finalized, so its transcript reaches the new
+        chat. A session opened for the old id afterwards opens under the new id.
+
+        Idempotent and crash-safe: the move is recorded before anything changes, and a
+        move cut off part of the way is finished by calling this again; nothing is doubled.
+        Returns the record, which lists every session moved; it stays unfinished until
+        :meth:`finish_chat_move` (the caller re-indexes the sessions first).
+        ValueError when the old chat already moved to another id. Events: those of the
+        finalized session (SessionFinalized, StateChanged), if one was.
+        """
+
+    @abstractmethod
+    async def chat_moves(self) -> list[ChatMove]:
+        """Every recorded move of a chat to a new id, finished or not (to finish at start)."""
+
+    @abstractmethod
+    async def finish_chat_move(self, old_chat_id: int) -> None:
+        """Record that the move of ``old_chat_id`` is complete (idempotent)."""
 
     # -- a chat's own settings (the project's addition) --------------------------------------
 

@@ -17,6 +17,7 @@ import structlog
 
 from sessions import events as ev
 from sessions import removal
+from sessions.chat_move import ChatMove, ChatMoves, move_chat_settings
 from sessions.chat_settings import ChatSettingsStore
 from sessions.chat_settings_manager import ChatSettingsKeeper
 from sessions.config import SessionConfig
@@ -71,6 +72,7 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         self._locks = KeyedLocks()
         self._writes = WriteQueue(storage, self._locks)
         self._reader = SessionReader(storage)
+        self._moves = ChatMoves(storage, self._reader)
         # Ids deleted in their own second: an id names its second, so a session opened in
         # that second would get it again and old buttons and jobs would reach the new one.
         self._retired_ids: set[str] = set()
@@ -419,6 +421,24 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
             self._retired_ids.add(session_id)
         return session
 
+    # -- a chat that got a new id ------------------------------------------------------------
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> ChatMove:
+        """Sessions, open session and settings of ``old_chat_id`` go to ``new_chat_id``
+        (see :mod:`sessions.chat_move`)."""
+        async with self._locks.hold(f"chat:{old_chat_id}"):
+            record, finalized = await asyncio.to_thread(self._moves.move, old_chat_id, new_chat_id)
+        if finalized is not None:
+            await self._publish(finalized, transition_events(SessionState.COLLECTING, finalized))
+        await move_chat_settings(self, old_chat_id, new_chat_id)
+        return record
+
+    async def chat_moves(self) -> list[ChatMove]:
+        return await asyncio.to_thread(self._moves.all)
+
+    async def finish_chat_move(self, old_chat_id: int) -> None:
+        await asyncio.to_thread(self._moves.finish, old_chat_id)
+
     # -- internals ---------------------------------------------------------------------------
 
     async def _mutate(self, session_id: str, change: _Change) -> Session:
@@ -448,6 +468,9 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
         self, chat_id: int, replace_active: bool, keep_empty: bool
     ) -> tuple[Session, Session | None, bool]:
         with self.storage.chat_lock(chat_id):
+            # Read under the lock a move takes too: no session opens under an id that moved.
+            if (moved_to := self._moves.destination(chat_id)) is not None:
+                return self._open_sync(moved_to, replace_active, keep_empty)
             active = self._reader.active(chat_id)
             if active is not None and (
                 not replace_active or (keep_empty and not active.audio_entries)

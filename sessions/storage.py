@@ -97,6 +97,11 @@ class SessionStorage(ABC):
         session's lock.
         """
 
+    @abstractmethod
+    def book_dir(self, name: str) -> Path:
+        """A folder for book-keeping beside the sessions (``.<name>``, never a session id),
+        created if missing."""
+
     def remove_leftovers(self) -> list[Path]:
         """Delete what writes cut off by a crash left behind; returns what was removed.
 
@@ -287,6 +292,11 @@ class FileSessionStorage(SessionStorage):
                         continue
                     removed.append(Path(entry.path))
         return removed
+
+    def book_dir(self, name: str) -> Path:
+        path = self.base_dir / f".{name}"
+        make_dir(path)
+        return path
 
     def _active_dir(self) -> Path:
         path = self.base_dir / _ACTIVE_DIR

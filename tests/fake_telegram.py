@@ -479,6 +479,8 @@ class FakeTelegram:
     * Message ids grow per chat, shared by user and bot messages, as in private chats.
     * Messages are validated like Telegram does for the common failures: empty or too long
       text, malformed HTML/MarkdownV2, editing to identical content, unknown message ids.
+    * A group upgraded with :meth:`migrate_chat` refuses every later call naming its old id
+      with 400 and ``parameters.migrate_to_chat_id``, as Telegram does.
     """
 
     def __init__(
@@ -539,6 +541,7 @@ class FakeTelegram:
         self._callback_count = 0
         self._omit_file_sizes = False
         self._hangs: dict[str, int | None] = {}  # method -> calls left to hang (None: all)
+        self._migrated: dict[int, int] = {}  # group id -> the supergroup it became
         self._released = asyncio.Event()
         self._ignore_offsets_above: int | None = None
         self._changed = asyncio.Event()
@@ -1005,7 +1008,49 @@ class FakeTelegram:
         may; a file over :attr:`max_download_size` still gets "file is too big"."""
         self._omit_file_sizes = omit
 
+    def migrate_chat(
+        self, old_chat_id: int, new_chat_id: int, *, user_id: int | None = None
+    ) -> list[int]:
+        """Upgrade group ``old_chat_id`` to supergroup ``new_chat_id``, as Telegram does:
+        every later call naming the old id (sending, editing, reacting) is answered 400
+        ``Bad Request: group chat was upgraded to a supergroup chat`` with
+        ``parameters.migrate_to_chat_id``. With ``user_id`` (who upgraded it) the two service
+        messages are pushed as well, ``migrate_to_chat_id`` in the old group, then
+        ``migrate_from_chat_id`` in the new supergroup; returns their update ids."""
+        self._migrated[old_chat_id] = new_chat_id
+        if user_id is None:
+            return []
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        title = f"Test group {old_chat_id}"
+        old_chat = {"id": old_chat_id, "type": "group", "title": title}
+        new_chat = {"id": new_chat_id, "type": "supergroup", "title": title}
+        pushed = []
+        for chat, key, value in (
+            (old_chat, "migrate_to_chat_id", new_chat_id),
+            (new_chat, "migrate_from_chat_id", old_chat_id),
+        ):
+            message = {
+                "message_id": self._next_message_id(chat["id"]),
+                "from": user,
+                "chat": chat,
+                "date": int(time.time()),
+                key: value,
+            }
+            pushed.append(self.push_update({"message": message}))
+        return pushed
+
     # ------------------------------------------------------------------ HTTP plumbing
+
+    def _refuse_migrated(self, params: _Params) -> None:
+        chat_id = None
+        with contextlib.suppress(_ApiError):  # a malformed id is the method's to refuse
+            chat_id = _int_param(params, "chat_id")
+        if chat_id is not None and chat_id in self._migrated:
+            raise _ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self._migrated[chat_id]},
+            )
 
     async def _handle_method(self, request: web.Request) -> web.StreamResponse:
         """Answer ``/bot{token}/{method}``: auth, routing, faults, then the handler."""
@@ -1021,6 +1066,7 @@ class FakeTelegram:
             await self._maybe_hang(name)
             self._raise_fault(name)
             params, uploads = await self._read_request(request)
+            self._refuse_migrated(params)
             result = await handler(params, uploads)
         except (_ApiError, _HtmlAnswer) as error:
             return error.response()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import audio, chat_settings, commands, fallback, library
+from bot.handlers import audio, chat_settings, commands, fallback, library, migration
 
 
 def build_router() -> Router:
     """The bot's routers; the fallback comes last so it only sees what nobody else took."""
     root = Router(name="root")
     root.include_routers(
+        migration.create_router(),
         commands.create_router(),
         library.create_router(),
         chat_settings.create_router(),

@@ -48,6 +48,8 @@ class AccessMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, CallbackQuery):
             return await self._callback(handler, event, data)
+        if isinstance(event, Message) and _is_chat_migration(event):
+            return await handler(event, data)  # Telegram's own news of the chat: followed
         if not isinstance(event, Message) or event.from_user is None:
             return None  # channel posts: not for this bot
         user_id = event.from_user.id
@@ -87,3 +89,9 @@ class AccessMiddleware(BaseMiddleware):
             }
         self._refused_at[(chat_id, user_id)] = now
         return True
+
+
+def _is_chat_migration(message: Message) -> bool:
+    """A group upgraded to a supergroup, whoever did it: it carries nobody's content, and
+    the chat's sessions must follow it to its new id."""
+    return message.migrate_to_chat_id is not None or message.migrate_from_chat_id is not None

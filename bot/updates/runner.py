@@ -36,7 +36,10 @@ def ticket_for(ordering: ChatOrdering, update: Update) -> Ticket:
     message = update.message
     chat_id = message.chat.id if message is not None else None
     command = bool(message and message.text and message.text.startswith("/"))
-    return ordering.issue(chat_id, update.update_id, exclusive=command)
+    # A group upgraded to a supergroup finalizes the open session, like /done: after the
+    # notes before it are stored.
+    moved = bool(message and (message.migrate_to_chat_id or message.migrate_from_chat_id))
+    return ordering.issue(chat_id, update.update_id, exclusive=command or moved)
 
 
 class UpdateRunner:

@@ -96,3 +96,14 @@ async def test_service_accounts_get_no_answer(fake: FakeTelegram, bot: Bot) -> N
         await access(calls, message(fake, bot, update_id), {})
     assert fake.texts(GROUP) == []
     assert calls.handled == []
+
+
+async def test_a_group_upgraded_by_a_stranger_is_followed_and_nobody_is_told(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    access = AccessMiddleware(AccessPolicy.parse(str(ALLOWED)))
+    calls = Calls()
+    upgraded = group_message(fake, STRANGER, migrate_from_chat_id=-4242)
+    await access(calls, message(fake, bot, upgraded), {})
+    assert len(calls.handled) == 1  # on to the migration handler
+    assert fake.texts(GROUP) == []
