@@ -87,9 +87,10 @@ class UpdateJournal:
         self.handled[update_id] = self._clock()
         self.highest = max(self.highest, update_id)
 
-    def forget_confirmed(self, offset: int) -> None:
-        """Telegram confirmed every id below ``offset``: it will not send them again."""
-        self.handled = {i: t for i, t in self.handled.items() if i >= offset}
+    def forget_confirmed(self, offset: int, keep: Callable[[int], bool] = lambda _: False) -> None:
+        """Telegram confirmed every id below ``offset``: it will not send them again. Ids
+        for which ``keep`` is true (still in the inbox) are remembered all the same."""
+        self.handled = {i: t for i, t in self.handled.items() if i >= offset or keep(i)}
 
     async def record(self, update_id: int) -> None:
         """Durably note ``update_id`` as handled."""
