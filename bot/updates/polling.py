@@ -95,21 +95,16 @@ class ReliablePoller:
     async def _poll(self, allowed: list[str]) -> None:
         while not self._stopping.is_set():
             room = min(self._inbox.room, MAX_BATCH)
-            if room == 0:
-                # Full: fetch (and confirm) nothing more until some are done; Telegram
-                # keeps the rest.
-                await self._wait_progress()
-                continue
+            # Full: a short poll only confirms what is stored (and feeds the health check);
+            # what it returns stays with Telegram (it keeps updates a day) until there is room.
+            timeout = self._poll_timeout if room else 0
             offset = self.offset
             request = RawGetUpdates(
-                offset=offset or None,
-                timeout=self._poll_timeout,
-                limit=room,
-                allowed_updates=allowed,
+                offset=offset or None, timeout=timeout, limit=room or 1, allowed_updates=allowed
             )
             try:
                 batch = await unless_stopped(
-                    self._bot(request, request_timeout=self._poll_timeout + 10), self._stopping
+                    self._bot(request, request_timeout=timeout + 10), self._stopping
                 )
             except TelegramUnauthorizedError:
                 raise
@@ -131,7 +126,10 @@ class ReliablePoller:
                 self._runner.journal.forget_confirmed(offset, keep=self._inbox.holds)
             if self._on_poll is not None:
                 self._on_poll()
-            await self._take(cast(list[Any], batch), offset)
+            if room:
+                await self._take(cast(list[Any], batch), offset)
+            else:
+                await self._wait_progress()
 
     async def _take(self, batch: list[Any], offset: int) -> None:
         """Store the new updates of a batch durably, then hand them to the runner."""
