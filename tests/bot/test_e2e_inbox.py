@@ -3,8 +3,6 @@ and a crash then loses nothing and doubles nothing (the inbox)."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,15 +15,6 @@ from tests.fake_telegram import FakeTelegram
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 OTHER_CHATS = range(5000, 5120)  # more than one getUpdates batch (100)
-
-
-def held(tmp_path: Path) -> list[int]:
-    """The update ids the bot's inbox holds on disk."""
-    path = tmp_path / "sessions" / ".telegram" / "inbox.sqlite3"
-    if not path.exists():
-        return []
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        return [row[0] for row in db.execute("SELECT update_id FROM held ORDER BY seq")]
 
 
 async def test_a_slow_download_holds_back_no_other_chat_and_a_crash_loses_and_doubles_nothing(
@@ -45,7 +34,7 @@ async def test_a_slow_download_holds_back_no_other_chat_and_a_crash_loses_and_do
     assert fake.texts(CHAT) == []  # the note is still downloading: no answer yet
     assert fake.reactions(CHAT) == {}
     await fake.wait_confirmed(note)  # Telegram will not send it again: the inbox has it
-    await eventually(lambda: held(tmp_path) == [note], timeout=30)
+    await eventually(lambda: proc.held_updates() == [note], timeout=30)
 
     await proc.kill()  # mid-download
     fake.release()
@@ -55,7 +44,7 @@ async def test_a_slow_download_holds_back_no_other_chat_and_a_crash_loses_and_do
     [entry] = session["audio_entries"]
     stored = tmp_path / "sessions" / session["session_id"] / "audio" / entry["filename"]
     assert stored.read_bytes() == (FIXTURES / "speech_02.ogg").read_bytes()
-    await eventually(lambda: held(tmp_path) == [], timeout=30)
+    await eventually(lambda: restarted.held_updates() == [], timeout=30)
 
     late = fake.text(OTHER_CHATS[0], OTHER_CHATS[0], "/help")
     await fake.wait_confirmed(late, timeout=30)
