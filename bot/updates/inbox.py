@@ -29,7 +29,6 @@ from typing import Any
 import structlog
 
 from sessions import make_dir
-from sessions.layout import FILE_MODE
 
 _log = structlog.get_logger("bot.updates.inbox")
 
@@ -37,6 +36,7 @@ _log = structlog.get_logger("bot.updates.inbox")
 # more than the chats of one self-hosted bot send while a single note downloads.
 MAX_HELD = 1000
 INBOX_NAME = "inbox.sqlite3"
+FILE_MODE = 0o600  # owner-only, like every file under SESSIONS_DIR
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS held (
