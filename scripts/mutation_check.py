@@ -78,7 +78,13 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "inbox-resume",
         "updates held in the inbox at a crash are handled at the next start, once",
-        (Edit("bot/updates/polling.py", "self._hand_over(held)", "self._hand_over([])"),),
+        (
+            Edit(
+                "bot/updates/polling.py",
+                "self._runner.take_over(held)",
+                "self._runner.take_over([])",
+            ),
+        ),
         (
             "tests/bot/test_inbox.py::"
             "test_a_crash_between_storing_and_handling_runs_the_update_once_at_the_next_start",

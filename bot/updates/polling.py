@@ -83,10 +83,9 @@ class ReliablePoller:
 
     async def run(self) -> None:
         """Poll until :meth:`stop`; raises on a refused token, rides out everything else."""
-        bot_id = self._runner.journal.bot_id
-        held = await self._inbox.open(bot_id if bot_id is not None else self._bot.id)
+        held = await self._inbox.open(self._runner.bot_id)
         try:
-            self._hand_over(held)  # before polling: in the order they first came
+            self._runner.take_over(held)  # before polling: in the order they first came
             await self._poll(self._runner.dispatcher.resolve_used_update_types())
         finally:  # a refused token too: what is in flight gets its grace
             await self._drain()
@@ -146,17 +145,11 @@ class ReliablePoller:
         fresh = [raw for raw in batch if _update_id(raw) is None or self._is_new(raw)]
         # On disk before the next poll confirms them to Telegram.
         await self._inbox.store(raw for raw in fresh if _update_id(raw) is not None)
-        self._hand_over(fresh)
+        self._runner.take_over(fresh)
 
     def _is_new(self, raw: Any) -> bool:
         update_id = _update_id(raw)
         return update_id is not None and self._runner.is_new(update_id)
-
-    def _hand_over(self, batch: list[Any]) -> None:
-        for raw in batch:
-            update = self._runner.parse(raw)
-            if update is not None:
-                self._runner.accept(update)
 
     async def _wait_progress(self) -> None:
         # Until an update in flight is done, or a poll timeout has passed (a poll then tells
@@ -173,10 +166,10 @@ class ReliablePoller:
             _log.warning("inbox_full", held=self._inbox.limit, action="fetching nothing new")
 
     async def _drain(self) -> None:
-        """Give handlers in flight a moment; whatever is cut off is redelivered later."""
+        """Give handlers in flight a moment; whatever is cut off stays in the inbox."""
         started = time.monotonic()
         await self._runner.drain(self._grace_seconds)
-        # Confirm what finished, so a clean restart does not see it again; the server may
+        # Confirm what is stored, so a clean restart does not get it again; the server may
         # not answer at all, so this gets a short deadline.
         offset = self.offset
         if offset:

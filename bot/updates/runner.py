@@ -81,6 +81,18 @@ class UpdateRunner:
                 self._track(update_id, self._settle(update_id))
             return None
 
+    @property
+    def bot_id(self) -> int:
+        """The bot's id: the journal's, else the one in the token."""
+        return self.journal.bot_id if self.journal.bot_id is not None else self.bot.id
+
+    def take_over(self, raws: list[Any]) -> None:
+        """Start handling raw updates (from the inbox, or just stored in it), in order."""
+        for raw in raws:
+            update = self.parse(raw)
+            if update is not None:
+                self.accept(update)
+
     def is_new(self, update_id: int) -> bool:
         """Neither in flight nor handled before: to be stored and handled."""
         running = self.in_flight.get(update_id)

@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from bot.updates.connect import SHUTDOWN_CALL_SECONDS, until_answered
+from bot.updates.inbox import UpdateInbox
 from bot.updates.runner import UpdateRunner
 
 _log = structlog.get_logger("bot.updates.webhook")
@@ -80,6 +81,8 @@ async def run_webhook(
 ) -> None:
     """Serve until ``stopping`` is set, with Telegram told where to send updates."""
     runner = server.runner
+    inbox = UpdateInbox.beside(runner.journal.path)
+    runner.inbox = inbox
     # Stopping drains the runner first: by then no handler is left for aiohttp to wait on.
     site_runner = web.AppRunner(
         server.application(), handle_signals=False, shutdown_timeout=SHUTDOWN_CALL_SECONDS
@@ -89,6 +92,8 @@ async def run_webhook(
     await site.start()
     allowed = runner.dispatcher.resolve_used_update_types()
     try:
+        # Updates a crash left in the inbox in polling mode are handled first, here too.
+        runner.take_over(await inbox.open(runner.bot_id))
         told = await until_answered(
             lambda: runner.bot.set_webhook(
                 url, secret_token=secret, max_connections=max_connections, allowed_updates=allowed
@@ -108,3 +113,4 @@ async def run_webhook(
         await site.stop()
         await runner.drain(grace_seconds)
         await site_runner.cleanup()
+        await inbox.close()

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiogram import Bot
 
+from bot.updates.inbox import UpdateInbox
 from bot.updates.journal import UpdateJournal
 from bot.updates.ordering import ChatOrdering
 from bot.updates.runner import UpdateRunner
@@ -36,10 +37,23 @@ class Served:
 
 
 @pytest.fixture
-async def served(fake: FakeTelegram, bot: Bot, tmp_path: Path) -> AsyncIterator[Served]:
+def left_in_inbox() -> list[dict[str, object]]:
+    """Updates a crash left in the inbox before the webhook starts (none unless a test says)."""
+    return []
+
+
+@pytest.fixture
+async def served(
+    fake: FakeTelegram, bot: Bot, tmp_path: Path, left_in_inbox: list[dict[str, object]]
+) -> AsyncIterator[Served]:
     handler = Handler()
     journal = UpdateJournal(tmp_path / "updates.json")
     await journal.load(BOT_ID)
+    if left_in_inbox:
+        inbox = UpdateInbox.beside(journal.path)
+        await inbox.open(BOT_ID)
+        await inbox.store(left_in_inbox)
+        await inbox.close()
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
     server = WebhookServer(
@@ -112,3 +126,11 @@ async def test_an_update_cut_off_at_the_end_of_the_grace_period_is_answered_503(
         await asyncio.wait_for(served.task, GRACE + 2)
     assert time.monotonic() - stopped_at < GRACE + 2
     assert not served.journal.is_handled(1)
+
+
+@pytest.mark.parametrize("left_in_inbox", [[text_update(9, 1, "left by a crash")]])
+async def test_updates_a_crash_left_in_the_inbox_are_handled_in_webhook_mode_too(
+    served: Served,
+) -> None:
+    await eventually(lambda: served.handler.finished == ["left by a crash"])
+    await eventually(lambda: served.journal.is_handled(9))
