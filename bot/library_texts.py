@@ -160,6 +160,14 @@ def cancelled_session(session: Session) -> str:
     return f"Session {session.session_id} was cancelled; it has no transcript."
 
 
+def resend_failed(session: Session) -> str:
+    """/get gave up: Telegram did not take the transcript after a few tries."""
+    return (
+        f"Session {session.session_id} could not be sent just now. "
+        f"Please try /get {session.session_id} again in a few minutes."
+    )
+
+
 def undone(sequence: int, session: Session) -> str:
     """After /undo: which note went, and what the session holds now."""
     left = len(session.audio_entries)

@@ -60,20 +60,59 @@ MUTATIONS: tuple[Mutation, ...] = (
     # -- Nothing lost, nothing doubled -------------------------------------------------------
     Mutation(
         "confirm-in-flight",
-        "an update is confirmed only once it has been handled",
+        "an update is confirmed to Telegram only once it is on disk in the inbox",
         (
             Edit(
                 "bot/updates/polling.py",
-                "return lowest if lowest is not None else self._next_offset",
-                "return self._next_offset",
+                "        await self._inbox.store(raw for raw in fresh if _update_id(raw) is not None)",
+                "        asyncio.ensure_future(\n"
+                "            self._inbox.store(raw for raw in fresh if _update_id(raw) is not None)\n"
+                "        )",
             ),
         ),
-        ("tests/bot/test_polling.py::test_update_confirmed_only_after_its_handler_finishes",),
+        (
+            "tests/bot/test_polling.py::"
+            "test_an_update_is_confirmed_only_once_it_is_on_disk_in_the_inbox",
+        ),
+    ),
+    Mutation(
+        "inbox-resume",
+        "updates held in the inbox at a crash are handled at the next start, once",
+        (
+            Edit(
+                "bot/updates/polling.py",
+                "self._runner.take_over(held)",
+                "self._runner.take_over([])",
+            ),
+        ),
+        (
+            "tests/bot/test_inbox.py::"
+            "test_a_crash_between_storing_and_handling_runs_the_update_once_at_the_next_start",
+            "tests/bot/test_e2e_inbox.py",
+        ),
+    ),
+    Mutation(
+        "inbox-bounded",
+        "the inbox holds at most its limit; when full, nothing more is fetched",
+        (
+            Edit(
+                "bot/updates/polling.py",
+                "room = min(self._inbox.room, MAX_BATCH)",
+                "room = MAX_BATCH",
+            ),
+        ),
+        ("tests/bot/test_inbox.py::test_a_full_inbox_fetches_nothing_more_until_room_is_made",),
     ),
     Mutation(
         "journal-skip",
         "an update handled before a crash is not handled again when it comes back",
-        (Edit("bot/updates/runner.py", "if self.journal.is_handled(uid):", "if False:"),),
+        (
+            Edit(
+                "bot/updates/runner.py",
+                "return not self.journal.is_handled(update_id)",
+                "return True",
+            ),
+        ),
         ("tests/bot/test_polling.py::test_handled_update_redelivered_after_a_crash_is_skipped",),
     ),
     Mutation(
@@ -123,16 +162,37 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "journal-before-confirm",
-        "an update is confirmed only once its journal entry is on disk",
+        "an update leaves the inbox only once its journal entry is on disk",
         (
             Edit(
                 "bot/updates/runner.py",
-                "        try:\n            await self.journal.record(uid)\n        finally:",
-                "        self.in_flight.pop(uid, None)\n        try:\n            await self.journal.record(uid)\n        finally:",
+                "        await self.journal.record(update_id)\n"
+                "        if self.inbox is not None:\n"
+                "            await self.inbox.remove(update_id)\n",
+                "        if self.inbox is not None:\n"
+                "            await self.inbox.remove(update_id)\n"
+                "        await self.journal.record(update_id)\n",
             ),
         ),
         (
-            "tests/bot/test_polling.py::test_an_update_is_not_confirmed_before_its_journal_write_is_durable",
+            "tests/bot/test_polling.py::"
+            "test_an_update_leaves_the_inbox_only_once_its_journal_write_is_durable",
+        ),
+    ),
+    Mutation(
+        "turn-after-journal",
+        "a chat's next command waits until the update before it is in the journal on disk",
+        (
+            Edit(
+                "bot/updates/runner.py",
+                "            self.journal.mark(uid)  # a poll answered meanwhile must skip it\n",
+                "            self.journal.mark(uid)  # a poll answered meanwhile must skip it\n"
+                "            self.ordering.finish(ticket)\n",
+            ),
+        ),
+        (
+            "tests/bot/test_runner_turns.py::"
+            "test_done_waits_until_the_note_before_it_is_in_the_journal",
         ),
     ),
     Mutation(
@@ -184,6 +244,21 @@ MUTATIONS: tuple[Mutation, ...] = (
             ),
         ),
         ("tests/bot/test_delivery.py::test_restart_after_part_one_of_three_sends_only_the_rest",),
+    ),
+    Mutation(
+        "get-bounded",
+        "/get gives up after a few tries and says so, instead of retrying without end",
+        (
+            Edit(
+                "bot/services/delivery.py",
+                "if attempts is not None and attempt >= attempts:",
+                "if False:",
+            ),
+        ),
+        (
+            "tests/bot/test_get_retries.py::"
+            "test_get_gives_up_after_a_few_tries_and_says_to_ask_again",
+        ),
     ),
     Mutation(
         "retry-429",
@@ -300,6 +375,21 @@ MUTATIONS: tuple[Mutation, ...] = (
             ),
         ),
         ("tests/bot/test_webhook.py",),
+    ),
+    Mutation(
+        "webhook-stops-first",
+        "at a stop the webhook takes no new update before it drains the ones in flight",
+        (
+            Edit(
+                "bot/updates/webhook.py",
+                "        server.closing = True\n        await site.stop()\n",
+                "",
+            ),
+        ),
+        (
+            "tests/bot/test_webhook_shutdown.py::"
+            "test_a_stop_takes_no_new_update_and_ends_once_the_one_in_flight_is_handled",
+        ),
     ),
     Mutation(
         "webhook-answers-when-stored",

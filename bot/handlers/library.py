@@ -151,7 +151,8 @@ async def send_again(
         return
     parts = await resend_parts(manager, session, zone)
     _log.info("session_resent", session_id=session.session_id, chat_id=chat_id, parts=len(parts))
-    await courier.resend(session, parts)
+    if not await courier.resend(session, parts):
+        await bot.send_message(chat_id, lt.resend_failed(session))
 
 
 async def _named_session(

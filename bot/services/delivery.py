@@ -41,6 +41,10 @@ from sessions import OutputListing, Session, SessionManager, UnreadableOutputErr
 _log = structlog.get_logger("bot.delivery")
 
 UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # sendDocument on Telegram's cloud Bot API
+# /get tries each part this often (each try retried by the Bot API session's middleware too),
+# then tells the chat to ask again: it holds the chat's turn, unlike a delivery in the
+# background, which tries until the part arrives.
+RESEND_ATTEMPTS = 3
 # Refused for good: retrying the same request cannot change Telegram's answer.
 _PERMANENT = (
     TelegramBadRequest,
@@ -104,15 +108,23 @@ class Courier:
             if not session.delivery.done(part.key):
                 await self.send(session, part)
 
-    async def resend(self, session: Session, parts: list[Part]) -> None:
+    async def resend(
+        self, session: Session, parts: list[Part], *, attempts: int = RESEND_ATTEMPTS
+    ) -> bool:
         """Send ``parts`` again (``/get``), in order, whatever ``session.delivery`` says, and
-        record nothing: the first delivery's record stays as it was."""
+        record nothing: the first delivery's record stays as it was. False when a part
+        could not be sent in ``attempts`` tries (the rest are not tried)."""
         for part in parts:
-            await self.send(session, part, record=False)
+            if not await self.send(session, part, record=False, attempts=attempts):
+                return False
+        return True
 
-    async def send(self, session: Session, part: Part, *, record: bool = True) -> None:
+    async def send(
+        self, session: Session, part: Part, *, record: bool = True, attempts: int | None = None
+    ) -> bool:
         """Send one part until it arrives or is refused for good; record which (unless
-        ``record`` is false)."""
+        ``record`` is false). With ``attempts``, give up after that many tries that failed
+        for a reason retrying could fix, and return False."""
         log = _log.bind(session_id=session.session_id, part=part.key)
         attempt = 0
         while True:
@@ -126,7 +138,7 @@ class Courier:
                     await self._manager.record_delivery(
                         session.session_id, part.key, refused=reason
                     )
-                return
+                return True
             except TelegramRetryAfter as exc:
                 delay = float(exc.retry_after)  # Telegram says how long: wait exactly that
                 error = "429"
@@ -136,7 +148,10 @@ class Courier:
             else:
                 if record:
                     await self._manager.record_delivery(session.session_id, part.key)
-                return
+                return True
+            if attempts is not None and attempt >= attempts:
+                log.warning("delivery_gave_up", attempt=attempt, error=error)
+                return False
             log.warning("delivery_retry", attempt=attempt, delay_seconds=delay, error=error)
             await self._sleep(delay)
 

@@ -1,16 +1,18 @@
 """A durable record of which Telegram updates have been fully handled.
 
-Telegram forgets an update once a later ``getUpdates`` call confirms it. Between finishing
-an update and that call, a crash makes Telegram deliver it again; this journal lets the
-bot skip updates it has already handled (a redelivered ``/start`` would otherwise open a
-second session, a redelivered voice note could land in the next session).
+An update can come twice: from Telegram again (a crash before a poll confirmed it, or before
+the webhook answered) or from the inbox again (a crash after it was handled, before it left
+the inbox). This journal lets the bot skip updates it has already handled (a second
+``/start`` would otherwise open a second session, a voice note could land in the next
+session).
 
 Only the ids themselves decide: Telegram starts numbering afresh (lower) after a week
 without updates, and another bot starts elsewhere, so "everything below the highest id seen
 is handled" would drop every later message. The journal belongs to one bot id; a journal
-of another bot is set aside. Ids are forgotten once Telegram can no longer redeliver them
-(confirmed by a poll, or older than :data:`MAX_AGE_SECONDS`), and never more than
-:data:`MAX_REMEMBERED` are kept, so the file stays small in webhook mode too.
+of another bot is set aside. Ids are forgotten once neither Telegram nor the inbox can bring
+them again (confirmed by a poll and out of the inbox, or older than :data:`MAX_AGE_SECONDS`),
+and never more than :data:`MAX_REMEMBERED` are kept, so the file stays small in webhook mode
+too.
 """
 
 from __future__ import annotations
@@ -87,9 +89,10 @@ class UpdateJournal:
         self.handled[update_id] = self._clock()
         self.highest = max(self.highest, update_id)
 
-    def forget_confirmed(self, offset: int) -> None:
-        """Telegram confirmed every id below ``offset``: it will not send them again."""
-        self.handled = {i: t for i, t in self.handled.items() if i >= offset}
+    def forget_confirmed(self, offset: int, keep: Callable[[int], bool] = lambda _: False) -> None:
+        """Telegram confirmed every id below ``offset``: it will not send them again. Ids
+        for which ``keep`` is true (still in the inbox) are remembered all the same."""
+        self.handled = {i: t for i, t in self.handled.items() if i >= offset or keep(i)}
 
     async def record(self, update_id: int) -> None:
         """Durably note ``update_id`` as handled."""

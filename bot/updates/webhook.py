@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
-from bot.updates.connect import until_answered
+from bot.updates.connect import SHUTDOWN_CALL_SECONDS, until_answered
+from bot.updates.inbox import UpdateInbox
 from bot.updates.runner import UpdateRunner
 
 _log = structlog.get_logger("bot.updates.webhook")
@@ -31,6 +32,7 @@ class WebhookServer:
         self.runner = runner
         self._secret = secret.encode()
         self.path = urlsplit(url).path or "/"
+        self.closing = False  # stopping: take no new update (Telegram sends it again)
 
     def application(self) -> web.Application:
         app = web.Application()
@@ -42,6 +44,9 @@ class WebhookServer:
         if not hmac.compare_digest(given, self._secret):
             _log.warning("webhook_bad_secret", remote=request.remote)
             return web.Response(status=401)
+        if self.closing:
+            # Telegram retries any answer but 200: the next start gets it.
+            return web.Response(status=503, headers={"Retry-After": "1"})
         try:
             raw = json.loads(await request.read())
         except ValueError:
@@ -52,7 +57,13 @@ class WebhookServer:
         if update is not None:
             task = self.runner.accept(update)  # None: handled before
             if task is not None:
-                await asyncio.shield(task)  # a dropped connection must not cancel the handling
+                try:
+                    await asyncio.shield(task)  # a dropped connection must not cancel the handling
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if not task.cancelled() or (current is not None and current.cancelling()):
+                        raise
+                    return web.Response(status=503)  # cut off at shutdown: it comes again
         return web.json_response({})
 
 
@@ -70,12 +81,19 @@ async def run_webhook(
 ) -> None:
     """Serve until ``stopping`` is set, with Telegram told where to send updates."""
     runner = server.runner
-    site_runner = web.AppRunner(server.application(), handle_signals=False)
+    inbox = UpdateInbox.beside(runner.journal.path)
+    runner.inbox = inbox
+    # Stopping drains the runner first: by then no handler is left for aiohttp to wait on.
+    site_runner = web.AppRunner(
+        server.application(), handle_signals=False, shutdown_timeout=SHUTDOWN_CALL_SECONDS
+    )
     await site_runner.setup()
     site = web.TCPSite(site_runner, host, port)
     await site.start()
     allowed = runner.dispatcher.resolve_used_update_types()
     try:
+        # Updates a crash left in the inbox in polling mode are handled first, here too.
+        runner.take_over(await inbox.open(runner.bot_id))
         told = await until_answered(
             lambda: runner.bot.set_webhook(
                 url, secret_token=secret, max_connections=max_connections, allowed_updates=allowed
@@ -88,5 +106,11 @@ async def run_webhook(
             _log.info("webhook_listening", host=host, port=port, path=server.path)
         await stopping.wait()
     finally:
+        # Stop taking updates first (new connections, and new requests on open ones), then
+        # drain: a snapshot of what is in flight taken while updates still came in would
+        # miss the later ones, and aiohttp would wait on them for a minute.
+        server.closing = True
+        await site.stop()
         await runner.drain(grace_seconds)
         await site_runner.cleanup()
+        await inbox.close()

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,15 @@ class BotProcess:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def held_updates(self) -> list[int]:
+        """The update ids the bot's inbox holds on disk (confirmed to Telegram, not yet
+        handled): what its next start handles first."""
+        path = self.data_dir / "sessions" / ".telegram" / "inbox.sqlite3"
+        if not path.exists():
+            return []
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return [row[0] for row in db.execute("SELECT update_id FROM held ORDER BY seq")]
 
     def events(self) -> list[dict[str, Any]]:
         found = []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +16,7 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Message
 
+from bot.updates.inbox import INBOX_NAME, UpdateInbox
 from bot.updates.journal import UpdateJournal
 from bot.updates.ordering import ChatOrdering
 from bot.updates.polling import ReliablePoller
@@ -23,12 +26,6 @@ from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(autouse=True)
-def quick_busy_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Poll every 50 ms (not 300) while updates are in flight: same logic, faster tests."""
-    monkeypatch.setattr("bot.updates.polling.BUSY_POLL_INTERVAL", 0.05)
 
 
 class Handler:
@@ -79,6 +76,15 @@ def make_poller(
 
 def handled_on_disk(path: Path) -> set[int]:
     return {int(i) for i, _ in on_disk(path).get("handled", [])}
+
+
+def held_on_disk(journal_path: Path) -> list[int]:
+    """The update ids the inbox beside ``journal_path`` holds, read as a restart would."""
+    path = journal_path.with_name(INBOX_NAME)
+    if not path.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return [row[0] for row in db.execute("SELECT update_id FROM held ORDER BY seq")]
 
 
 class Running:
@@ -141,7 +147,7 @@ def text_update(update_id: int, chat: int, text: str, message_id: int = 1) -> di
     }
 
 
-async def test_update_confirmed_only_after_its_handler_finishes(
+async def test_a_slow_update_is_confirmed_once_stored_and_holds_back_no_other_chat(
     fake: FakeTelegram,
     bot: Bot,
     handler: Handler,
@@ -152,35 +158,57 @@ async def test_update_confirmed_only_after_its_handler_finishes(
     slow = fake.text(1, 1, "slow")
     running.start(bot, handler, journal)
     await eventually(lambda: "slow" in handler.started)
-
-    polls = get_updates_calls(fake)
-    await eventually(lambda: get_updates_calls(fake) >= polls + 2)  # it keeps polling...
-    assert fake.confirmed_offset <= slow  # ...without confirming the update in flight
+    # Confirmed to Telegram while it is still being handled: it is in the inbox, on disk.
+    await fake.wait_confirmed(slow)
+    assert held_on_disk(journal.path) == [slow]
     assert not journal.is_handled(slow)
 
-    fast = fake.text(2, 2, "fast")  # another chat, while "slow" is still running
-    await eventually(lambda: "fast" in handler.finished)
-    assert handler.finished == ["fast"]  # handled concurrently, not after "slow"
-    await eventually(lambda: journal.is_handled(fast))
-    polls = get_updates_calls(fake)
-    await eventually(lambda: get_updates_calls(fake) >= polls + 2)  # a busy poll or two
-    assert fake.confirmed_offset <= slow  # the lowest unfinished update holds the offset
-    assert [u["update_id"] for u in fake.pending_updates()] == [slow, fast]
+    # More than one getUpdates batch from other chats, while "slow" is still running.
+    others = [fake.text(100 + n, 100 + n, f"other {n}") for n in range(150)]
+    await eventually(lambda: len(handler.finished) == 150)
+    await fake.wait_confirmed(others[-1])
+    await eventually(lambda: held_on_disk(journal.path) == [slow])
+    assert "slow" not in handler.finished
 
     slow_gate.set()
-    # Confirmed at once, not after the next long poll (20 s) comes back.
-    await fake.wait_confirmed(fast, timeout=3)
-    assert handler.finished == ["fast", "slow"]
-    assert handler.started.count("slow") == 1  # not handled twice although redelivered
-    assert journal.is_handled(slow)
-
+    await eventually(lambda: "slow" in handler.finished)
+    await eventually(lambda: held_on_disk(journal.path) == [])
+    assert handler.started.count("slow") == 1
     # ... and durably: a restarted bot reads the same from the file.
-    await eventually(lambda: {slow, fast} <= handled_on_disk(journal.path))
+    await eventually(lambda: {slow, others[-1]} <= handled_on_disk(journal.path))
     stored = UpdateJournal(journal.path)
     await stored.load(BOT_ID)
     assert stored.is_handled(slow)
-    assert stored.is_handled(fast)
-    assert not stored.is_handled(fast + 1)
+    assert not stored.is_handled(others[-1] + 1)
+
+
+class BlockedInbox(UpdateInbox):
+    """Durable inserts wait until the test lets them through, as on a stalled disk."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.release = threading.Event()
+        self.waiting = threading.Event()
+
+    def _insert(self, rows: list[tuple[int, str]]) -> None:
+        self.waiting.set()
+        self.release.wait(30)
+        super()._insert(rows)
+
+
+async def test_an_update_is_confirmed_only_once_it_is_on_disk_in_the_inbox(
+    fake: FakeTelegram, bot: Bot, handler: Handler, journal: UpdateJournal, running: Running
+) -> None:
+    inbox = BlockedInbox(journal.path.with_name(INBOX_NAME))
+    update_id = fake.text(1, 1, "one")
+    running.start(bot, handler, journal, inbox=inbox)
+    await eventually(inbox.waiting.is_set)
+    await asyncio.sleep(0.3)  # time enough for another poll, were one made
+    assert fake.confirmed_offset <= update_id  # a crash now: Telegram still has it
+    assert handler.started == []  # handled only from the inbox
+    inbox.release.set()
+    await eventually(lambda: "one" in handler.finished)
+    await fake.wait_confirmed(update_id)
 
 
 async def test_handled_update_redelivered_after_a_crash_is_skipped(
@@ -253,35 +281,6 @@ async def test_failing_handler_counts_as_handled(
     assert handler.started == ["boom", "after"]  # not retried in a loop
 
 
-class SlowJournal(UpdateJournal):
-    """Each durable write takes a while, as on a slow disk."""
-
-    def _write(self, payload: bytes) -> None:
-        time.sleep(0.3)
-        super()._write(payload)
-
-
-async def test_finished_update_is_not_run_again_while_its_journal_write_waits(
-    fake: FakeTelegram, bot: Bot, handler: Handler, tmp_path: Path, running: Running
-) -> None:
-    # "first" finishes and holds the journal for 0.3 s; "third" finishes meanwhile and waits
-    # for the journal; "second" keeps the offset at its id, so every busy poll (50 ms)
-    # returns "third" again. It must count as handled from the moment it finished.
-    journal = SlowJournal(tmp_path / "journal.json")
-    gate = handler.gate("second")
-    fake.text(1, 1, "first")
-    fake.text(2, 2, "second")
-    third = fake.text(3, 3, "third")
-    running.start(bot, handler, journal)
-    await eventually(lambda: "third" in handler.finished)
-    polls = get_updates_calls(fake)
-    await eventually(lambda: get_updates_calls(fake) >= polls + 3)
-    await eventually(lambda: journal.is_handled(third))
-    gate.set()
-    await fake.wait_confirmed(third)
-    assert sorted(handler.started) == ["first", "second", "third"]
-
-
 async def test_journal_counts_an_update_as_handled_as_soon_as_it_is_recorded(
     tmp_path: Path,
 ) -> None:
@@ -315,26 +314,36 @@ async def test_stop_returns_promptly_during_a_long_poll(
     assert time.monotonic() - started < 2
 
 
-async def test_stop_cuts_off_a_stuck_handler_and_leaves_it_unconfirmed(
+async def test_stop_cuts_off_a_stuck_handler_and_the_next_start_runs_it_from_the_inbox(
     fake: FakeTelegram,
     bot: Bot,
     handler: Handler,
     journal: UpdateJournal,
+    running: Running,
 ) -> None:
-    handler.gate("stuck")  # never released
+    gate = handler.gate("stuck")  # not released before the stop
     stuck = fake.text(1, 1, "stuck")
     poller = make_poller(bot, handler, journal, poll_timeout=30, grace_seconds=0.2)
     task = asyncio.create_task(poller.run())
     await eventually(lambda: "stuck" in handler.started)
+    await fake.wait_confirmed(stuck)  # Telegram will not send it again: the inbox has it
     started = time.monotonic()
     poller.stop()
     await asyncio.wait_for(task, 2)
     assert time.monotonic() - started < 2
-    # Cut off means not handled: Telegram must deliver it again after the restart.
-    assert fake.confirmed_offset <= stuck
-    assert [u["update_id"] for u in fake.pending_updates()] == [stuck]
+    # Cut off means not handled: it stays in the inbox for the next start.
+    assert held_on_disk(journal.path) == [stuck]
     assert not journal.is_handled(stuck)
     assert "stuck" not in handler.finished
+
+    gate.set()
+    restarted = UpdateJournal(journal.path)
+    await restarted.load(BOT_ID)
+    running.start(bot, handler, restarted)
+    await eventually(lambda: "stuck" in handler.finished)
+    await eventually(lambda: held_on_disk(journal.path) == [])
+    assert handler.started == ["stuck", "stuck"]  # cut off once, then run to its end once
+    assert handler.finished == ["stuck"]
 
 
 async def test_finished_handler_is_confirmed_on_stop(
@@ -369,7 +378,7 @@ class BlockedJournal(UpdateJournal):
         super()._write(payload)
 
 
-async def test_an_update_is_not_confirmed_before_its_journal_write_is_durable(
+async def test_an_update_leaves_the_inbox_only_once_its_journal_write_is_durable(
     fake: FakeTelegram, bot: Bot, handler: Handler, tmp_path: Path, running: Running
 ) -> None:
     journal = BlockedJournal(tmp_path / "journal.json")
@@ -377,9 +386,9 @@ async def test_an_update_is_not_confirmed_before_its_journal_write_is_durable(
     update_id = fake.text(1, 1, "one")
     running.start(bot, handler, journal)
     await eventually(lambda: "one" in handler.finished)
-    polls = get_updates_calls(fake)
-    await eventually(lambda: get_updates_calls(fake) >= polls + 2)  # polls went on meanwhile
-    assert fake.confirmed_offset <= update_id  # a crash now would lose nothing
+    await asyncio.sleep(0.3)  # time enough to remove it, were that allowed
+    # A crash now re-runs it from the inbox: the journal does not say it was handled.
+    assert held_on_disk(journal.path) == [update_id]
     journal.release.set()
-    await fake.wait_confirmed(update_id)
+    await eventually(lambda: held_on_disk(journal.path) == [])
     assert update_id in handled_on_disk(journal.path)

@@ -29,11 +29,6 @@ from tests.redis_server import free_port
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture(autouse=True)
-def quick_busy_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.updates.polling.BUSY_POLL_INTERVAL", 0.05)
-
-
 @pytest.fixture
 def handler() -> Handler:
     return Handler()
