@@ -2,8 +2,9 @@
 
 The index is never the source of truth: it is built from the session folders, updated as
 sessions are transcribed or deleted (through the manager's events), checked against the
-folders at every start, and rebuilt from them when its file is missing, unreadable or of
-an older schema (``PRAGMA user_version``).
+folders at every start, and rebuilt from them (in the background, beside the live file)
+when its file is missing, corrupt or of an older schema (``PRAGMA user_version``). The
+chats' settings, which nothing can rebuild, are kept apart (:mod:`sessions.chat_settings_db`).
 
 Every SQLite call runs on one worker thread that owns the one connection. A single
 long-lived connection keeps searches fast (no reopening, a warm page cache), serialises the
@@ -16,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,16 +29,25 @@ import structlog
 from pydantic import BaseModel
 
 from sessions.chat_settings import ChatSettings
+from sessions.chat_settings_db import SqliteChatSettings, chat_settings_path
 from sessions.contract import SessionManager
 from sessions.events import SessionDeleted, StateChanged
-from sessions.library_db import LibraryDatabase, LibraryError, Note, stamp
+from sessions.library_db import LibraryDatabase, Note, RebuildCancelledError, stamp
+from sessions.library_files import LibraryError, LibraryRebuildingError, is_corruption
 from sessions.library_query import Fragment, clean_text, fragments, match_expression
 from sessions.models import Session, SessionState, TranscriptionStatus
-from sessions.redaction import error_kinds
 from sessions.storage import LIBRARY_DIR
 
 LIBRARY_FILE = "library.sqlite3"
 MAX_HITS = 50
+SCRUB_QUIET_SECONDS = 2.0
+"""Removals scrub the files once none came for this long (see SessionLibrary._scrub_soon)."""
+SCRUB_MAX_SECONDS = 30.0
+"""... or this long after the first of them, at the latest (a sweep that goes on and on)."""
+RETRY_FIRST_SECONDS = 5.0
+RETRY_MAX_SECONDS = 300.0
+"""An index that cannot be opened or rebuilt (locked, I/O, a full disk) is tried again
+after these delays, doubling."""
 
 _T = TypeVar("_T")
 _log = structlog.get_logger("sessions.library")
@@ -66,35 +76,88 @@ def library_path(sessions_dir: Path) -> Path:
 
 
 class SessionLibrary:
-    """The search index of the sessions of one :class:`SessionManager`."""
+    """The search index of the sessions of one :class:`SessionManager`, and (in a file of
+    their own beside it, :attr:`chat_settings`) the chats' settings."""
 
-    def __init__(self, path: Path, manager: SessionManager) -> None:
+    def __init__(
+        self,
+        path: Path,
+        manager: SessionManager,
+        *,
+        scrub_delay: float = SCRUB_QUIET_SECONDS,
+        retry_seconds: float = RETRY_FIRST_SECONDS,
+    ) -> None:
         self.path = path
         self._manager = manager
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="session-library")
         self._db = LibraryDatabase(path)  # used on the executor's thread only
+        self.chat_settings = SqliteChatSettings(chat_settings_path(path.parent), path)
         self._writing = asyncio.Lock()  # index updates in the order they were asked for
+        self._rebuilding = asyncio.Lock()  # one rebuild at a time
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
+        self._rebuild_reason: str | None = None  # set while the index is being rebuilt
+        self._scrub_delay = scrub_delay
+        self._scrub_waiting = False
+        self._removed_at = 0.0
+        self._retry_seconds = retry_seconds
+        self._closing = asyncio.Event()
+        self._cancel = threading.Event()  # stops a rebuild under way (on closing)
         self._closed = False
+
+    @property
+    def rebuilding(self) -> bool:
+        """Whether the index is being rebuilt (searches raise LibraryRebuildingError)."""
+        return self._rebuild_reason is not None
 
     # -- life cycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the index. When its file is missing, unreadable or of another schema
-        version, it is rebuilt from the session folders before this returns (about a
-        minute for 10,000 sessions on a slow disk). Otherwise it is usable at once, and a
-        task of its own brings it in line with the folders (sessions transcribed or deleted
-        while nothing was listening; :meth:`wait_idle` waits for it). Both are logged, with
-        the time they took."""
+        """Open the chats' settings and the index, without waiting for any repair: it
+        returns at once, and the bot answers meanwhile. An index file that is missing,
+        corrupt or of another schema version is rebuilt beside the live one by a task of
+        its own (about a minute at 10,000 sessions; searches meanwhile raise
+        LibraryRebuildingError); an intact one is usable at once and brought in line with
+        the folders by a task of its own. A file that cannot be opened for another reason
+        (locked, I/O, a full disk) is never rebuilt: logged, and tried again with a
+        doubling delay. :meth:`wait_idle` waits for all of it; each step is logged."""
         started = time.perf_counter()
-        problem = await self._call(self._db.open)
-        if problem is not None:
-            await self.rebuild(problem)
-        else:
+        try:
+            problem = await self._open_files()
+        except LibraryError as exc:
+            _log.error("library_unavailable", error=str(exc), retry_in=self._retry_seconds)
+            self._spawn(self._open_later(started), during="open")
+            return
+        self._go_on(problem, started)
+
+    async def _open_files(self) -> str | None:
+        # The settings first: their file takes an older index's settings before the
+        # index's upgrade drops that table.
+        await self.chat_settings.open()
+        return await self._call(self._db.open)
+
+    def _go_on(self, problem: str | None, started: float) -> None:
+        if problem is None:
             self._spawn(self._catch_up(started), during="open")
+        else:
+            self._rebuild_reason = problem  # from now on searches say so
+            self._spawn(self._rebuild_until_done(problem), during="rebuild")
+
+    async def _open_later(self, started: float) -> None:
+        delay = self._retry_seconds
+        while await self._pause(delay):
+            try:
+                problem = await self._open_files()
+            except LibraryError as exc:
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                _log.error("library_unavailable", error=str(exc), retry_in=delay)
+                continue
+            self._go_on(problem, started)
+            return
 
     async def _catch_up(self, started: float) -> None:
+        if await self._call(self._db.scrub_owed):
+            self._scrub_soon()  # removals a crash kept from being scrubbed
         added, removed = await self.sync()
         notes = await self._call(self._db.count)
         _log.info(
@@ -105,22 +168,55 @@ class SessionLibrary:
             seconds=round(time.perf_counter() - started, 3),
         )
 
+    async def _rebuild_until_done(self, reason: str) -> None:
+        delay = self._retry_seconds
+        while True:
+            try:
+                await self.rebuild(reason)
+                return
+            except LibraryError as exc:
+                if self._closing.is_set():
+                    return
+                _log.error("library_rebuild_failed", reason=reason, error=str(exc), retry_in=delay)
+            self._rebuild_reason = reason  # still: searches keep saying so
+            if not await self._pause(delay):
+                return
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
     async def rebuild(self, reason: str = "asked for") -> int:
         """Recreate the index from the session folders; returns the notes indexed.
 
-        The file is replaced by a fresh one filled in one transaction that also sets the
-        schema version, so a crash part of the way leaves a file the next start rebuilds.
+        The new index is made beside the live file and renamed into its place when complete:
+        a crash or an error part of the way leaves the live file as it was (and the chats'
+        settings are in a file of their own). A session that cannot be indexed is left out
+        and logged. Index updates asked for meanwhile are caught up with right after.
         """
         started = time.perf_counter()
-        async with self._writing:
-            sessions = await self._searchable_sessions()
-            notes = await self._call(self._db.rebuild, sessions, self._read_notes)
-            chats = await self._call(self._db.chat_settings_count)
+        async with self._rebuilding:
+            self._rebuild_reason = reason
+            try:
+                sessions = await self._searchable_sessions()
+                notes, skipped = await self._call(
+                    self._db.rebuild, sessions, self._read_notes, self._cancel
+                )
+            except RebuildCancelledError as exc:
+                _log.warning("library_rebuild_stopped", reason=reason)
+                raise LibraryError("the rebuild was stopped: the library is closing") from exc
+            finally:
+                self._rebuild_reason = None
+        for session_id, error in skipped:
+            _log.warning("library_session_skipped", session_id=session_id, error=error)
+        added, removed = await self.sync()  # what changed while it was being made
+        chats = None
+        with contextlib.suppress(LibraryError):
+            chats = await self.chat_settings.count()
         _log.info(
             "library_rebuilt",
             reason=reason,
-            sessions=len(sessions),
+            sessions=len(sessions) - len(skipped),
+            sessions_skipped=len(skipped),
             notes=notes,
+            caught_up=added + removed,
             chat_settings_kept=chats,
             seconds=round(time.perf_counter() - started, 3),
         )
@@ -128,16 +224,27 @@ class SessionLibrary:
 
     async def sync(self) -> tuple[int, int]:
         """Index the searchable sessions the index lacks (or holds in an older form) and
-        drop those it has but the folders no longer do; returns how many of each."""
+        drop those it has but the folders no longer do; returns how many of each. A
+        session that cannot be indexed is skipped and logged."""
+        removed_any = False
         async with self._writing:
             sessions = await self._searchable_sessions()
             indexed = await self._call(self._db.indexed)
             missing = [s for s in sessions if indexed.get(s.session_id) != stamp(s)]
             gone = indexed.keys() - {s.session_id for s in sessions}
             for session in missing:
-                await self._index_unlocked(session)
+                try:
+                    await self._index_unlocked(session)
+                except LibraryError as exc:
+                    if not isinstance(exc.__cause__, sqlite3.IntegrityError):
+                        raise
+                    _log.warning(
+                        "library_session_skipped", session_id=session.session_id, error=str(exc)
+                    )
             for session_id in gone:
-                await self._call(self._db.replace, session_id, None)
+                removed_any |= await self._call(self._db.replace, session_id, None)
+        if removed_any:
+            self._scrub_soon()
         return len(missing), len(gone)
 
     def attach(self) -> None:
@@ -158,38 +265,53 @@ class SessionLibrary:
         self._unsubscribe = []
 
     async def wait_idle(self) -> None:
-        """Wait until the index updates started so far (by events, by opening) are done."""
+        """Wait until the work started so far (index updates, opening, a rebuild, the
+        scrub after removals) is done."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
-        """Detach, finish the updates under way and close the database (once: the library
-        cannot be opened again)."""
-        if self._closed:
+        """Detach, stop a rebuild under way (the live file stays as it was), finish the
+        updates and the scrub owed, and close the files (once: it cannot be opened again)."""
+        if self._closing.is_set():
             return
-        self._closed = True
+        self._closing.set()
+        self._cancel.set()
         self.detach()
         await self.wait_idle()
+        self._closed = True
         with contextlib.suppress(LibraryError):
             await self._call(self._db.close)
+        await self.chat_settings.close()
         self._executor.shutdown(wait=False)
 
     # -- updates ---------------------------------------------------------------------------
 
     async def index_session(self, session_id: str) -> None:
         """(Re)index one session's notes if it reached TRANSCRIBED; a session that no
-        longer exists leaves the index."""
+        longer exists leaves the index. During a rebuild, nothing: the rebuild catches up."""
         async with self._writing:
+            if self.rebuilding:
+                return
             session = await self._manager.get_session(session_id)
             if session is None:
-                await self._call(self._db.replace, session_id, None)
+                removed = await self._call(self._db.replace, session_id, None)
+                if removed:
+                    self._scrub_soon()
             elif session.transcribed_at is not None:
                 await self._index_unlocked(session)
 
     async def remove_session(self, session_id: str) -> None:
-        """Remove a session's notes from the index (nothing if it had none)."""
+        """Remove a session's notes from the index (nothing if it had none). Its words
+        leave the files with the next scrub, a moment later (one for many removals): a
+        removal's own cost does not grow with the index. During a rebuild, nothing: the
+        new file is caught up with the folders before it is used."""
         async with self._writing:
-            await self._call(self._db.replace, session_id, None)
+            if self.rebuilding:
+                return
+            removed = await self._call(self._db.replace, session_id, None)
+        if removed:
+            self._scrub_soon()
 
     # -- search ----------------------------------------------------------------------------
 
@@ -198,7 +320,10 @@ class SessionLibrary:
     ) -> list[SearchHit]:
         """The notes of chat ``chat_id`` that contain every word of ``query`` (the last one
         also as the start of a word), best matches first. Whatever ``query`` holds, it is
-        read as words only: it never raises for its syntax; without words, no hits."""
+        read as words only: it never raises for its syntax; without words, no hits.
+        LibraryRebuildingError while the index is rebuilt, LibraryError when it failed."""
+        if self.rebuilding:
+            raise LibraryRebuildingError("the search index is being rebuilt")
         expression = match_expression(query)
         if expression is None or limit <= 0:
             return []
@@ -210,33 +335,16 @@ class SessionLibrary:
             for sid, seq, rank, snippet in rows
         ]
 
-    # -- chats' settings (the manager's ChatSettingsStore) ----------------------------------
+    # -- chats' settings: the manager's ChatSettingsStore, kept apart from the index -------
 
     async def load_chat_settings(self, chat_id: int) -> ChatSettings | None:
-        """The chat's stored settings; None when it has none, or when what is stored is
-        not valid settings (logged; the chat is then served with the defaults)."""
-        stored = await self._call(self._db.chat_settings, chat_id)
-        if stored is None:
-            return None
-        try:
-            return ChatSettings.model_validate_json(stored)
-        except ValueError as exc:
-            # Not the message: it quotes the row, vocabulary and all.
-            _log.warning("chat_settings_unreadable", chat_id=chat_id, error=error_kinds(exc))
-            return None
+        return await self.chat_settings.load_chat_settings(chat_id)
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
-        """Store the chat's settings; default settings remove its row."""
-        text = None if settings.is_default else settings.model_dump_json()
-        when = datetime.now(UTC).isoformat()
-        async with self._writing:
-            await self._call(self._db.save_chat_settings, chat_id, text, when)
+        await self.chat_settings.save_chat_settings(chat_id, settings)
 
     async def delete_chat_settings(self, chat_id: int) -> bool:
-        """Remove the chat's settings for good (no copy stays in the files)."""
-        when = datetime.now(UTC).isoformat()
-        async with self._writing:
-            return await self._call(self._db.save_chat_settings, chat_id, None, when)
+        return await self.chat_settings.delete_chat_settings(chat_id)
 
     # -- on the event loop -----------------------------------------------------------------
 
@@ -246,6 +354,35 @@ class SessionLibrary:
 
     async def _on_deleted(self, event: SessionDeleted) -> None:
         self._spawn(self.remove_session(event.session_id), session_id=event.session_id)
+
+    def _scrub_soon(self) -> None:
+        """Scrub once removals pause for ``scrub_delay`` seconds, or SCRUB_MAX_SECONDS after
+        the first of them at the latest: a sweep over thousands of sessions costs a scrub or
+        a few, not one each."""
+        self._removed_at = time.monotonic()
+        if not self._scrub_waiting:
+            self._scrub_waiting = True
+            self._spawn(self._scrub_later(self._removed_at), during="scrub")
+
+    async def _scrub_later(self, first: float) -> None:
+        while not self._closing.is_set():
+            due = min(self._removed_at + self._scrub_delay, first + SCRUB_MAX_SECONDS)
+            if due <= time.monotonic():
+                break
+            await self._pause(due - time.monotonic())
+        self._scrub_waiting = False
+        started = time.perf_counter()
+        async with self._writing:
+            if self.rebuilding:
+                return  # the new file replaces the old one whole
+            await self._call(self._db.scrub)
+        _log.debug("search_index_scrubbed", seconds=round(time.perf_counter() - started, 3))
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if the library closes; whether it is still open."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), max(seconds, 0))
+        return not self._closing.is_set()
 
     def _spawn(self, work: Coroutine[Any, Any, None], **context: str) -> None:
         task = asyncio.create_task(self._logged(work, context))
@@ -273,7 +410,11 @@ class SessionLibrary:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, partial(function, *args))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
+            if is_corruption(exc) and not self.rebuilding and not self._closing.is_set():
+                # Damaged while in use: only this (never "locked", I/O, a full disk) rebuilds.
+                self._rebuild_reason = f"corrupt: {exc}"
+                self._spawn(self._rebuild_until_done(self._rebuild_reason), during="rebuild")
             raise LibraryError(f"the search index failed: {exc}") from exc
 
     # -- blocking: files -------------------------------------------------------------------
@@ -300,4 +441,11 @@ class SessionLibrary:
         return notes
 
 
-__all__ = ["Fragment", "LibraryError", "SearchHit", "SessionLibrary", "library_path"]
+__all__ = [
+    "Fragment",
+    "LibraryError",
+    "LibraryRebuildingError",
+    "SearchHit",
+    "SessionLibrary",
+    "library_path",
+]
