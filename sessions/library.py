@@ -19,7 +19,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -206,7 +206,8 @@ class SessionLibrary:
                 self._rebuild_reason = None
         for session_id, error in skipped:
             _log.warning("library_session_skipped", session_id=session_id, error=error)
-        added, removed = await self.sync()  # what changed while it was being made
+        # What changed while it was being made (not the sessions it just skipped).
+        added, removed = await self.sync(skip={session_id for session_id, _ in skipped})
         chats = None
         with contextlib.suppress(LibraryError):
             chats = await self.chat_settings.count()
@@ -222,15 +223,19 @@ class SessionLibrary:
         )
         return notes
 
-    async def sync(self) -> tuple[int, int]:
+    async def sync(self, skip: Collection[str] = ()) -> tuple[int, int]:
         """Index the searchable sessions the index lacks (or holds in an older form) and
         drop those it has but the folders no longer do; returns how many of each. A
-        session that cannot be indexed is skipped and logged."""
+        session that cannot be indexed is skipped and logged, as are those in ``skip``."""
         removed_any = False
         async with self._writing:
             sessions = await self._searchable_sessions()
             indexed = await self._call(self._db.indexed)
-            missing = [s for s in sessions if indexed.get(s.session_id) != stamp(s)]
+            missing = [
+                s
+                for s in sessions
+                if indexed.get(s.session_id) != stamp(s) and s.session_id not in skip
+            ]
             gone = indexed.keys() - {s.session_id for s in sessions}
             for session in missing:
                 try:
