@@ -176,9 +176,7 @@ def make_version_2_index(path: Path, settings: dict[int, str]) -> None:
             "CREATE TABLE chat_settings (chat_id INTEGER PRIMARY KEY, settings TEXT NOT NULL,"
             " updated_at TEXT NOT NULL)"
         )
-        db.executemany(
-            "INSERT INTO chat_settings VALUES (?, ?, 'then')", list(settings.items())
-        )
+        db.executemany("INSERT INTO chat_settings VALUES (?, ?, 'then')", list(settings.items()))
         db.execute("PRAGMA user_version = 2")
 
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
+import sqlite3
 import sys
 import threading
 import time
@@ -24,6 +24,7 @@ from sessions import (
     ChatSettings,
     FileSessionManager,
     LibraryError,
+    SearchHit,
     Session,
     SessionLibrary,
     library_path,
@@ -48,8 +49,8 @@ def corrupt(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def where(hits: list[object]) -> list[tuple[str, int]]:
-    return [(h.session_id, h.sequence) for h in hits]  # type: ignore[attr-defined]
+def where(hits: list[SearchHit]) -> list[tuple[str, int]]:
+    return [(h.session_id, h.sequence) for h in hits]
 
 
 @pytest.fixture
@@ -187,8 +188,7 @@ async def test_a_locked_index_is_not_rebuilt_and_is_opened_once_free(
     await library.close()
     before = path.read_bytes()
 
-    import sqlite3  # another process's (or a backup tool's) exclusive lock on the file
-
+    # Another process's (or a backup tool's) exclusive lock on the file.
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
@@ -256,20 +256,17 @@ async def test_a_rebuild_killed_part_of_the_way_leaves_the_live_file_and_setting
     settings_before = settings_file.read_bytes()
 
     # A real process, SIGKILLed (as by the OOM killer) while it writes the new index.
-    child = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_REBUILD, str(sessions_dir)],
-        cwd=REPO,
-        env={**os.environ, "LOG_LEVEL": "ERROR"},
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _KILLED_REBUILD, str(sessions_dir), cwd=REPO
     )
+    spare = Path(f"{path}.rebuild")
     try:
-        spare = Path(f"{path}.rebuild")
         await until(lambda: spare.exists() and spare.stat().st_size > 0)
         await asyncio.sleep(0.3)
-        assert child.poll() is None, "the rebuild ended before it could be killed"
-        child.send_signal(signal.SIGKILL)
+        assert child.returncode is None, "the rebuild ended before it could be killed"
     finally:
-        child.kill()
-        child.wait()
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
 
     assert path.read_bytes() == damaged  # the live file as it was
     assert settings_file.read_bytes() == settings_before
@@ -279,9 +276,8 @@ async def test_a_rebuild_killed_part_of_the_way_leaves_the_live_file_and_setting
         with capture_logs() as logs:
             await fresh.open()
             await fresh.wait_idle()
-        assert [e["reason"] for e in logs if e["event"] == "library_rebuilt"][0].startswith(
-            "corrupt"
-        )
+        [rebuilt] = [e for e in logs if e["event"] == "library_rebuilt"]
+        assert rebuilt["reason"].startswith("corrupt")
         assert len(await fresh.search(1, "orchard", limit=50)) == 40
         assert await fresh.load_chat_settings(5) == ChatSettings(vocabulary=("Quennell",))
         assert not spare.exists()
