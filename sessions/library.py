@@ -318,6 +318,12 @@ class SessionLibrary:
         if removed:
             self._scrub_soon()
 
+    async def scrub(self) -> None:
+        """Leave no word of removed notes in the files now (what removals do by themselves a
+        moment after the last of them); it rewrites the index without FTS5's secure-delete."""
+        async with self._writing:
+            await self._call(self._db.scrub)
+
     # -- search ----------------------------------------------------------------------------
 
     async def search(
@@ -377,10 +383,9 @@ class SessionLibrary:
             await self._pause(due - time.monotonic())
         self._scrub_waiting = False
         started = time.perf_counter()
-        async with self._writing:
-            if self.rebuilding:
-                return  # the new file replaces the old one whole
-            await self._call(self._db.scrub)
+        if self.rebuilding:
+            return  # the new file replaces the old one whole
+        await self.scrub()
         _log.debug("search_index_scrubbed", seconds=round(time.perf_counter() - started, 3))
 
     async def _pause(self, seconds: float) -> bool:
