@@ -88,6 +88,7 @@ class SessionLibrary(IndexUpkeep):
         self._rebuilding = asyncio.Lock()  # one rebuild at a time
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
+        self._removals: list[tuple[str, asyncio.Future[None]]] = []  # removed together
         self._rebuild_reason: str | None = None  # set while the index is being rebuilt
         self._scrub_delay = scrub_delay
         self._scrub_waiting = False
@@ -183,14 +184,34 @@ class SessionLibrary(IndexUpkeep):
                 await self._index_unlocked(session)
 
     async def remove_session(self, session_id: str) -> None:
-        """Remove a session's notes from the index (nothing if it had none). Its words
-        leave the files with the next scrub, a moment later (one for many removals): a
-        removal's own cost does not grow with the index. During a rebuild, nothing: the
-        new file is caught up with the folders before it is used."""
+        """Remove a session's notes from the index (nothing if it had none). Removals that
+        queue up meanwhile are done together, in one transaction. Their words leave the
+        files with the next scrub, a moment later (one for many removals): a removal's own
+        cost does not grow with the index. During a rebuild, nothing: the new file is
+        caught up with the folders before it is used."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._removals.append((session_id, done))
         async with self._writing:
-            if self.rebuilding:
-                return
-            removed = await self._call(self._db.replace, session_id, None)
+            batch, self._removals = self._removals, []
+            if batch:
+                await self._remove_batch(batch)
+        await done
+
+    async def _remove_batch(self, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
+        removed = False
+        failure: LibraryError | None = None
+        if not self.rebuilding:
+            try:
+                removed = await self._call(self._db.remove, [sid for sid, _ in batch])
+            except LibraryError as exc:
+                failure = exc
+        for _, done in batch:
+            if done.done():
+                continue
+            if failure is None:
+                done.set_result(None)
+            else:
+                done.set_exception(failure)
         if removed:
             self._scrub_soon()
 

@@ -171,15 +171,30 @@ class LibraryDatabase:
         stay in the index's older segments and the WAL until the next :meth:`scrub`."""
         db = self._require_db()
         with transaction(db):
-            ids = db.execute("SELECT id FROM notes WHERE session_id = ?", (session_id,))
-            removed = ids.fetchall()
-            if removed and not self._owed.exists():
-                self._owed.touch(mode=FILE_MODE)
-            db.executemany("DELETE FROM notes_text WHERE rowid = ?", removed)
-            db.execute("DELETE FROM notes WHERE session_id = ?", (session_id,))
-            db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+            removed = self._delete(db, session_id)
             if session is not None:
                 _insert(db, session, notes)
+        return removed
+
+    def remove(self, session_ids: Iterable[str]) -> bool:
+        """Remove the notes of every session of ``session_ids`` in one transaction (one
+        sync for many: a retention sweep's removals come in bursts); whether any had notes.
+        Their words leave the files with the next :meth:`scrub`."""
+        db = self._require_db()
+        removed = False
+        with transaction(db):
+            for session_id in session_ids:  # every one, not only up to the first with notes
+                removed = self._delete(db, session_id) or removed
+        return removed
+
+    def _delete(self, db: sqlite3.Connection, session_id: str) -> bool:
+        ids = db.execute("SELECT id FROM notes WHERE session_id = ?", (session_id,))
+        removed = ids.fetchall()
+        if removed and not self._owed.exists():
+            self._owed.touch(mode=FILE_MODE)
+        db.executemany("DELETE FROM notes_text WHERE rowid = ?", removed)
+        db.execute("DELETE FROM notes WHERE session_id = ?", (session_id,))
+        db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
         return bool(removed)
 
     def scrub(self) -> None:
