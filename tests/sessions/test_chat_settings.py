@@ -288,3 +288,29 @@ async def test_unreadable_stored_settings_are_logged_without_their_words(
     assert entry["error"] == logged
     assert "Zoë" not in repr(entry)
     assert "Kubernetes" not in repr(entry)
+
+
+async def test_a_settings_file_sqlite_cannot_read_is_kept_aside_and_the_bot_goes_on(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    await manager.update_chat_settings(1, lambda s: s.with_words(["Grafana"]))
+    await library.close()
+    path = library.chat_settings.path
+    path.write_bytes(b"not a database at all, " * 1000)
+
+    fresh = SessionLibrary(library.path, manager)
+    with capture_logs() as logs:
+        await fresh.open()
+        await fresh.wait_idle()
+    manager.use_chat_settings(fresh)
+    try:
+        assert [e["event"] for e in logs if e["event"] == "chat_settings_file_corrupt"] == [
+            "chat_settings_file_corrupt"
+        ]
+        assert "library_rebuilt" not in [e["event"] for e in logs]  # the index is fine
+        assert Path(f"{path}.corrupt").read_bytes().startswith(b"not a database")
+        assert await manager.get_chat_settings(1) == ChatSettings()
+        await manager.update_chat_settings(1, lambda s: s.with_words(["Kubernetes"]))
+        assert (await manager.get_chat_settings(1)).vocabulary == ("Kubernetes",)
+    finally:
+        await fresh.close()
