@@ -1,4 +1,4 @@
-"""End to end: a chat's /vocab and /lang, stored in the library's database, reaching the
+"""End to end: a chat's /vocab and /lang, stored in their own SQLite file, reaching the
 model, shown by /status and gone after /forget all, against the real ``python -m bot`` and
 the fake Bot API (tiny.en, then a multilingual model on German speech)."""
 
