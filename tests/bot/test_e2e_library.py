@@ -334,9 +334,18 @@ async def test_a_corrupt_index_is_rebuilt_while_the_bot_answers_and_settings_sur
     assert "library_rebuilt" not in [e["event"] for e in proc.events()]
 
     # The pipe gives its words: the rebuild ends, and search is back.
-    fd = os.open(held, os.O_WRONLY | os.O_NONBLOCK)  # the rebuild has it open to read
-    os.write(fd, b"the pipe's own words")
-    os.close(fd)
+    writer: list[int] = []
+
+    def rebuild_reading_the_pipe() -> bool:
+        try:  # opens only once the rebuild has it open to read
+            writer.append(os.open(held, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            return False
+        return True
+
+    await eventually(rebuild_reading_the_pipe)
+    os.write(writer[0], b"the pipe's own words")
+    os.close(writer[0])
     await eventually(lambda: "library_rebuilt" in [e["event"] for e in proc.events()])
     [rebuilt] = [e for e in proc.events() if e["event"] == "library_rebuilt"]
     assert rebuilt["reason"].startswith("corrupt")

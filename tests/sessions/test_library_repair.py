@@ -230,7 +230,7 @@ async def main() -> None:
     library = SessionLibrary(library_path(base), manager)
     read = library._read_notes
     def slow(session):
-        time.sleep(0.05)
+        time.sleep(0.1)
         return read(session)
     library._read_notes = slow
     await library.open()
