@@ -348,3 +348,45 @@ async def test_a_removal_not_yet_scrubbed_is_scrubbed_at_the_next_start(
     finally:
         await fresh.close()
         await library.chat_settings.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "rebuilds"),
+    [
+        ("database disk image is malformed", True),
+        ("file is not a database", True),
+        ("database is locked", False),
+        ("disk I/O error", False),
+        ("database or disk is full", False),
+    ],
+)
+async def test_while_running_only_corruption_rebuilds(
+    manager: FileSessionManager,
+    sessions_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: str,
+    rebuilds: bool,
+) -> None:
+    library = SessionLibrary(library_path(sessions_dir), manager)
+    await library.open()
+    session = await transcribed(manager, 1, ["steady words"])
+    await library.index_session(session.session_id)
+    await library.wait_idle()
+    search = LibraryDatabase.search
+
+    def fails_once(db: LibraryDatabase, *args: object) -> object:
+        monkeypatch.setattr(LibraryDatabase, "search", search)
+        raise sqlite3.OperationalError(error) if not rebuilds else sqlite3.DatabaseError(error)
+
+    monkeypatch.setattr(LibraryDatabase, "search", fails_once)
+    try:
+        with capture_logs() as logs:
+            with pytest.raises(LibraryError, match=error):
+                await library.search(1, "steady")
+            assert library.rebuilding is rebuilds
+            await library.wait_idle()
+        rebuilt = [e for e in logs if e["event"] == "library_rebuilt"]
+        assert len(rebuilt) == (1 if rebuilds else 0)
+        assert where(await library.search(1, "steady")) == [(session.session_id, 1)]
+    finally:
+        await library.close()
