@@ -14,6 +14,14 @@ Prints the rebuild time from the folders (what a start pays when the index file 
 missing or damaged), the start-up check of an intact index, the index size on disk, and
 the median and 95th percentile of ``SessionLibrary.search`` per kind of query and overall.
 Target (issue 13): median under 50 ms.
+
+Then a retention sweep (``--sweep``, default half the sessions): that many sessions deleted
+through the manager, one after the other, with the library following the deletions, while a
+chat changes its /vocab every 0.2 s and searches every 0.5 s. Printed against baselines
+measured in the same run on the idle library: a settings change, a search, and one scrub (an
+FTS5 optimize and a WAL truncate: what every single deletion cost before, issue 21).
+Targets (issue 21): the sweep under 60 s in all, a settings change during it under 1 s.
+``--sweep-only`` skips the search runs.
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 
 from sessions import (
     AudioEntry,
+    ChatSettings,
     FileSessionManager,
     FileSessionStorage,
     Session,
@@ -152,7 +162,8 @@ async def run(base: Path, sessions: int, notes: int, chats: int, runs: int) -> N
     path = library_path(base)
     library = SessionLibrary(path, manager)
     started = time.perf_counter()
-    await library.open()  # no file yet: a rebuild from the folders
+    await library.open()  # no file yet: a rebuild from the folders, in the background
+    await library.wait_idle()
     rebuild = time.perf_counter() - started
     await library.close()
     library = SessionLibrary(path, manager)
@@ -166,6 +177,9 @@ async def run(base: Path, sessions: int, notes: int, chats: int, runs: int) -> N
     print(f"  checked against the folders  {caught_up:8.2f} s (in the background)")
     print(f"index size on disk             {_size(path) / 2**20:8.1f} MiB")
 
+    if runs == 0:
+        await library.close()
+        return
     rng = random.Random(7)
     chat = 1000
     everything: list[float] = []
@@ -187,17 +201,125 @@ async def run(base: Path, sessions: int, notes: int, chats: int, runs: int) -> N
     await library.close()
 
 
+async def timed(work: Awaitable[object]) -> float:
+    began = time.perf_counter()
+    await work
+    return time.perf_counter() - began
+
+
+async def while_running(
+    running: asyncio.Future[None], every: float, work: Callable[[], Awaitable[object]]
+) -> list[float]:
+    """How long each ``work()`` took, started every ``every`` seconds until ``running`` ends."""
+    samples: list[float] = []
+    while not running.done():
+        samples.append(await timed(work()))
+        await asyncio.sleep(every)
+    return samples
+
+
+async def sweep(base: Path, count: int) -> None:
+    """Delete ``count`` sessions (every other one, oldest first) as a retention sweep does."""
+    manager = FileSessionManager(FileSessionStorage(base), SessionConfig(base_dir=base))
+    library = SessionLibrary(library_path(base), manager)
+    await library.open()
+    await library.wait_idle()
+    manager.use_chat_settings(library.chat_settings)
+    library.attach()
+    chat = 1000
+
+    def toggle(settings: ChatSettings) -> ChatSettings:
+        if settings.vocabulary:
+            return settings.without_words(["Kubernetes"])[0]
+        return settings.with_words(["Kubernetes"])
+
+    async def vocab() -> None:
+        await manager.update_chat_settings(chat, toggle)
+
+    async def find() -> None:
+        await library.search(chat, "meeting budget")
+
+    idle_vocab = [await timed(vocab()) for _ in range(20)]
+    idle_find = [await timed(find()) for _ in range(20)]
+    ids = sorted(s.session_id for s in await manager.list_sessions(limit=1_000_000))
+    doomed = ids[::2][:count]
+
+    # The manager's own part, the library not following: 200 of the sessions the sweep keeps.
+    library.detach()
+    spare = ids[1::2][-200:]
+    began = time.perf_counter()
+    for session_id in spare:
+        await manager.delete_session(session_id)
+    manager_only = (time.perf_counter() - began) / len(spare)
+    for session_id in spare:
+        await library.remove_session(session_id)
+    await library.wait_idle()
+    library.attach()
+
+    async def as_before(session_id: str) -> None:  # a removal, and a scrub of its own
+        await library.remove_session(session_id)
+        await library.scrub()
+
+    # Three of the sweep's sessions leave the index as each did before (their folders go
+    # in the sweep): the baseline of a deletion's cost.
+    scrub = statistics.median([await timed(as_before(sid)) for sid in doomed[:3]])
+
+    folders_gone: list[float] = []
+
+    async def delete_all() -> None:
+        for session_id in doomed:
+            await manager.delete_session(session_id)
+        folders_gone.append(time.perf_counter())
+        await library.wait_idle()  # the index caught up, and scrubbed
+
+    started = time.perf_counter()
+    deleting = asyncio.ensure_future(delete_all())
+    vocab_times, find_times = await asyncio.gather(
+        while_running(deleting, 0.2, vocab), while_running(deleting, 0.5, find)
+    )
+    await deleting
+    total = time.perf_counter() - started
+    left = len(await manager.list_sessions(limit=1_000_000))
+    base_vocab, base_find = statistics.median(idle_vocab), statistics.median(idle_find)
+    print(f"sweep: {count} of {len(ids)} sessions deleted, library following ({left} left,")
+    print(f"  after {len(spare)} more were deleted for the baseline below)")
+    print(f"  in all (index caught up, scrubbed)   {total:8.2f} s  target < 60 s: ", end="")
+    print("met" if total < 60 else "NOT met")
+    print(f"  per deletion                      {_ms(total / count)}")
+    print(f"  folders deleted after             {folders_gone[0] - started:8.2f} s", end="")
+    print(" (the index follows in step)")
+    print(f"  a deletion, library not following {_ms(manager_only)} (200, same run)")
+    print(f"    per deletion / that             {total / count / manager_only:8.2f}x")
+    print(f"  one removal as before (+ scrub)   {_ms(scrub)} (idle index, median of 3)")
+    before = scrub * count  # its removals alone: a lower bound
+    print(f"  sweep as before, at least         {before:8.1f} s ({count} x the above)")
+    print(f"  ratio new / before, at most       {total / before:8.3f}")
+    worst = max(vocab_times)
+    print(f"  /vocab change during it: median {_ms(statistics.median(vocab_times))}, ", end="")
+    print(f"max {_ms(worst)}; idle median {_ms(base_vocab)}")
+    print(f"    max / idle median {worst / base_vocab:8.1f}x  target < 1 s: ", end="")
+    print("met" if worst < 1 else "NOT met")
+    print(f"  /find during it: median {_ms(statistics.median(find_times))}, ", end="")
+    print(f"p95 {_ms(_p95(find_times))}; idle median {_ms(base_find)}")
+    print(f"    median / idle median {statistics.median(find_times) / base_find:8.1f}x")
+    await library.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--notes", type=int, default=10)
     parser.add_argument("--chats", type=int, default=1)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--sweep", type=int, default=None, help="sessions deleted (half)")
+    parser.add_argument("--sweep-only", action="store_true", help="no search runs")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
     args = parser.parse_args()
     configure_logging("ERROR")  # the figures only; errors still show, on stderr
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        await run(Path(tmp), args.sessions, args.notes, args.chats, args.runs)
+        runs = 0 if args.sweep_only else args.runs
+        await run(Path(tmp), args.sessions, args.notes, args.chats, runs)
+        await sweep(Path(tmp), args.sweep if args.sweep is not None else args.sessions // 2)
 
 
 if __name__ == "__main__":

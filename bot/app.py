@@ -328,13 +328,15 @@ async def run_bot(
         dp["courier"] = Courier(bot, manager)
         dp["zone"] = settings.zone  # the owner's time zone, for times shown in the chat
         # The search index follows the sessions from before the first one can be transcribed.
+        # Opening never waits for a rebuild (or a locked file): that goes on in the
+        # background while the bot answers, and /find says so meanwhile.
         library = SessionLibrary(library_path(session_config.base_dir), manager)
         await library.open()
         parts.push_async_callback(library.close)
         library.attach()
         parts.callback(library.detach)
         dp["library"] = library
-        manager.use_chat_settings(library)  # chats' settings live in the library's database
+        manager.use_chat_settings(library.chat_settings)  # their own file, beside the index
         # A group that became a supergroup: sends follow it, and a move cut off is finished.
         migrations = ChatMigrations(manager, library)
         bot.session.middleware(FollowMigrations(migrations))

@@ -23,6 +23,10 @@ HISTORY_EMPTY = "There are no sessions in this chat yet. Send a voice note to st
 HISTORY_NO_MORE = "There are no older sessions."
 FIND_USAGE = "Type the words to look for after /find, e.g. /find bread milk"
 SEARCH_UNAVAILABLE = "Search is not available right now. Please try again in a few minutes."
+SEARCH_REBUILDING = (
+    "The search index is being rebuilt from the saved sessions, so /find cannot search yet. "
+    "Please try again in a few minutes; everything else works as usual."
+)
 GET_USAGE = (
     "Which session? Type /get and its id (or a part of it), e.g. /get 19-47. /history lists them."
 )

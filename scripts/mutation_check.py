@@ -618,17 +618,31 @@ MUTATIONS: tuple[Mutation, ...] = (
         (OPTS + "test_a_jobs_chat_settings_reach_the_worker_over_redis",),
     ),
     Mutation(
-        "settings-survive-a-rebuild",
-        "a rebuild of the search index keeps every chat's settings",
+        "rebuild-beside-the-live-file",
+        "a rebuild of the search index leaves the live file as it was until the new one is complete",
         (
             Edit(
                 "sessions/library_db.py",
-                '            db.executemany("INSERT INTO chat_settings VALUES (?, ?, ?)", kept)\n',
-                "",
+                "        spare = self._spare\n",
+                "        spare = self.path\n",
             ),
         ),
         (
-            "tests/sessions/test_chat_settings.py::test_a_rebuild_of_the_index_keeps_every_chats_settings",
+            "tests/sessions/test_library_repair.py::test_a_rebuild_killed_part_of_the_way_leaves_the_live_file_and_settings",
+        ),
+    ),
+    Mutation(
+        "settings-moved-out-of-the-index",
+        "the chats' settings of an older index move to their own file before the index drops them",
+        (
+            Edit(
+                "sessions/chat_settings_db.py",
+                "        rows = legacy_rows(self._legacy) if self._legacy is not None else []\n",
+                "        rows: list[_Row] = []\n",
+            ),
+        ),
+        (
+            "tests/sessions/test_chat_settings.py::test_settings_of_an_older_index_move_to_their_own_file_once",
         ),
     ),
     Mutation(

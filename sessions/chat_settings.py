@@ -1,8 +1,8 @@
 """A chat's own settings: the language its notes are transcribed in and its vocabulary.
 
-Kept per chat beside the session library (in its SQLite database, see
-:mod:`sessions.library`), read by the transcription for every note and removed with the
-chat's sessions by ``/forget all``. Nothing here knows Whisper: a language is a code the
+Kept per chat in a small SQLite file of their own beside the session library's index (see
+:mod:`sessions.chat_settings_db`), read by the transcription for every note and removed
+with the chat's sessions by ``/forget all``. Nothing here knows Whisper: a language is a code the
 consumer checks against its model; the limits keep a vocabulary well inside a Whisper prompt.
 """
 
@@ -132,7 +132,7 @@ def check_vocabulary(words: list[str] | tuple[str, ...]) -> None:
 
 
 class ChatSettingsStore(Protocol):
-    """Where chats' settings are kept (the session library's database)."""
+    """Where chats' settings are kept (their own SQLite file, beside the library's index)."""
 
     async def load_chat_settings(self, chat_id: int) -> ChatSettings | None:
         """The chat's stored settings, or None when it has none."""
@@ -149,7 +149,7 @@ class ChatSettingsStore(Protocol):
 
 class MemoryChatSettings:
     """A :class:`ChatSettingsStore` in memory: for a manager used without the library
-    (tests, tools); the bot always keeps settings in the library's database."""
+    (tests, tools); the bot always keeps settings in their SQLite file."""
 
     def __init__(self) -> None:
         self._settings: dict[int, ChatSettings] = {}

@@ -1,8 +1,8 @@
 """The session manager's part that keeps each chat's own settings (language, vocabulary).
 
 A mixin of :class:`~sessions.manager.FileSessionManager`: the settings live in a
-:class:`~sessions.chat_settings.ChatSettingsStore` (the session library's database once
-the bot hands it over; in memory until then), changed one at a time.
+:class:`~sessions.chat_settings.ChatSettingsStore` (their own SQLite file once the bot
+hands it over, :mod:`sessions.chat_settings_db`; in memory until then), changed one at a time.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ class ChatSettingsKeeper:
         self._settings_changes = asyncio.Lock()
 
     def use_chat_settings(self, store: ChatSettingsStore) -> None:
-        """Keep chats' settings in ``store`` from now on (the session library's database,
-        which is opened after the manager exists)."""
+        """Keep chats' settings in ``store`` from now on (their SQLite file, opened with the
+        session library after the manager exists)."""
         self._chat_settings = store
 
     async def get_chat_settings(self, chat_id: int) -> ChatSettings:

@@ -2,8 +2,9 @@
 
 The index is never the source of truth: it is built from the session folders, updated as
 sessions are transcribed or deleted (through the manager's events), checked against the
-folders at every start, and rebuilt from them when its file is missing, unreadable or of
-an older schema (``PRAGMA user_version``).
+folders at every start, and rebuilt from them (in the background, beside the live file)
+when its file is missing, corrupt or of an older schema (``PRAGMA user_version``). The
+chats' settings, which nothing can rebuild, are kept apart (:mod:`sessions.chat_settings_db`).
 
 Every SQLite call runs on one worker thread that owns the one connection. A single
 long-lived connection keeps searches fast (no reopening, a warm page cache), serialises the
@@ -16,30 +17,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import time
-from collections.abc import Callable, Coroutine
+import threading
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
 
 from sessions.chat_settings import ChatSettings
+from sessions.chat_settings_db import SqliteChatSettings, chat_settings_path
 from sessions.contract import SessionManager
 from sessions.events import SessionCancelled, SessionDeleted, StateChanged
-from sessions.library_db import LibraryDatabase, LibraryError, Note, stamp
+from sessions.library_db import LibraryDatabase, Note, stamp
+from sessions.library_files import LibraryError, LibraryRebuildingError
 from sessions.library_query import Fragment, clean_text, fragments, match_expression
+from sessions.library_upkeep import (
+    RETRY_FIRST_SECONDS,
+    SCRUB_QUIET_SECONDS,
+    IndexUpkeep,
+)
 from sessions.models import Session, SessionState, TranscriptionStatus
-from sessions.redaction import error_kinds
 from sessions.storage import LIBRARY_DIR
 
 LIBRARY_FILE = "library.sqlite3"
 MAX_HITS = 50
-
-_T = TypeVar("_T")
 _log = structlog.get_logger("sessions.library")
 
 # A session is searchable once it reached TRANSCRIBED, whatever happened to it after.
@@ -65,79 +67,69 @@ def library_path(sessions_dir: Path) -> Path:
     return sessions_dir / LIBRARY_DIR / LIBRARY_FILE
 
 
-class SessionLibrary:
-    """The search index of the sessions of one :class:`SessionManager`."""
+class SessionLibrary(IndexUpkeep):
+    """The search index of the sessions of one :class:`SessionManager`, and (in a file of
+    their own beside it, :attr:`chat_settings`) the chats' settings."""
 
-    def __init__(self, path: Path, manager: SessionManager) -> None:
+    def __init__(
+        self,
+        path: Path,
+        manager: SessionManager,
+        *,
+        scrub_delay: float = SCRUB_QUIET_SECONDS,
+        retry_seconds: float = RETRY_FIRST_SECONDS,
+    ) -> None:
         self.path = path
         self._manager = manager
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="session-library")
         self._db = LibraryDatabase(path)  # used on the executor's thread only
+        self.chat_settings = SqliteChatSettings(chat_settings_path(path.parent), path)
         self._writing = asyncio.Lock()  # index updates in the order they were asked for
+        self._rebuilding = asyncio.Lock()  # one rebuild at a time
+        # Sessions asked to be indexed during a rebuild: a change its catch-up cannot see
+        # (a chat's move keeps the transcription stamp) is indexed right after it.
+        self._deferred: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
+        self._removals: list[tuple[str, asyncio.Future[None]]] = []  # removed together
+        self._rebuild_reason: str | None = None  # set while the index is being rebuilt
+        self._scrub_delay = scrub_delay
+        self._scrub_waiting = False
+        self._removed_at = 0.0
+        self._retry_seconds = retry_seconds
+        self._closing = asyncio.Event()
+        self._cancel = threading.Event()  # stops a rebuild under way (on closing)
         self._closed = False
 
     # -- life cycle ------------------------------------------------------------------------
 
-    async def open(self) -> None:
-        """Open the index. When its file is missing, unreadable or of another schema
-        version, it is rebuilt from the session folders before this returns (about a
-        minute for 10,000 sessions on a slow disk). Otherwise it is usable at once, and a
-        task of its own brings it in line with the folders (sessions transcribed or deleted
-        while nothing was listening; :meth:`wait_idle` waits for it). Both are logged, with
-        the time they took."""
-        started = time.perf_counter()
-        problem = await self._call(self._db.open)
-        if problem is not None:
-            await self.rebuild(problem)
-        else:
-            self._spawn(self._catch_up(started), during="open")
-
-    async def _catch_up(self, started: float) -> None:
-        added, removed = await self.sync()
-        notes = await self._call(self._db.count)
-        _log.info(
-            "library_opened",
-            notes=notes,
-            sessions_added=added,
-            sessions_removed=removed,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-
-    async def rebuild(self, reason: str = "asked for") -> int:
-        """Recreate the index from the session folders; returns the notes indexed.
-
-        The file is replaced by a fresh one filled in one transaction that also sets the
-        schema version, so a crash part of the way leaves a file the next start rebuilds.
-        """
-        started = time.perf_counter()
-        async with self._writing:
-            sessions = await self._searchable_sessions()
-            notes = await self._call(self._db.rebuild, sessions, self._read_notes)
-            chats = await self._call(self._db.chat_settings_count)
-        _log.info(
-            "library_rebuilt",
-            reason=reason,
-            sessions=len(sessions),
-            notes=notes,
-            chat_settings_kept=chats,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        return notes
-
-    async def sync(self) -> tuple[int, int]:
+    async def sync(self, skip: Collection[str] = ()) -> tuple[int, int]:
         """Index the searchable sessions the index lacks (or holds in an older form) and
-        drop those it has but the folders no longer do; returns how many of each."""
+        drop those it has but the folders no longer do; returns how many of each. A
+        session that cannot be indexed is skipped and logged, as are those in ``skip``."""
+        removed_any = False
         async with self._writing:
             sessions = await self._searchable_sessions()
             indexed = await self._call(self._db.indexed)
-            missing = [s for s in sessions if indexed.get(s.session_id) != stamp(s)]
+            missing = [
+                s
+                for s in sessions
+                if indexed.get(s.session_id) != stamp(s) and s.session_id not in skip
+            ]
             gone = indexed.keys() - {s.session_id for s in sessions}
             for session in missing:
-                await self._index_unlocked(session)
+                try:
+                    await self._index_unlocked(session)
+                except LibraryError as exc:
+                    if not isinstance(exc.__cause__, sqlite3.IntegrityError):
+                        raise
+                    _log.warning(
+                        "library_session_skipped", session_id=session.session_id, error=str(exc)
+                    )
             for session_id in gone:
-                await self._call(self._db.replace, session_id, None)
+                removed_any |= await self._call(self._db.replace, session_id, None)
+        if removed_any:
+            self._scrub_soon()
         return len(missing), len(gone)
 
     def attach(self) -> None:
@@ -160,38 +152,74 @@ class SessionLibrary:
         self._unsubscribe = []
 
     async def wait_idle(self) -> None:
-        """Wait until the index updates started so far (by events, by opening) are done."""
+        """Wait until the work started so far (index updates, opening, a rebuild, the
+        scrub after removals) is done."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
-        """Detach, finish the updates under way and close the database (once: the library
-        cannot be opened again)."""
-        if self._closed:
+        """Detach, stop a rebuild under way (the live file stays as it was), finish the
+        updates and the scrub owed, and close the files (once: it cannot be opened again)."""
+        if self._closing.is_set():
             return
-        self._closed = True
+        self._closing.set()
+        self._cancel.set()
         self.detach()
         await self.wait_idle()
+        self._closed = True
         with contextlib.suppress(LibraryError):
             await self._call(self._db.close)
+        await self.chat_settings.close()
         self._executor.shutdown(wait=False)
 
     # -- updates ---------------------------------------------------------------------------
 
     async def index_session(self, session_id: str) -> None:
         """(Re)index one session's notes if it reached TRANSCRIBED; a session that no
-        longer exists leaves the index."""
+        longer exists leaves the index. During a rebuild, nothing: the rebuild catches up."""
         async with self._writing:
+            if self.rebuilding:
+                self._deferred.add(session_id)
+                return
             session = await self._manager.get_session(session_id)
             if session is None:
-                await self._call(self._db.replace, session_id, None)
+                removed = await self._call(self._db.replace, session_id, None)
+                if removed:
+                    self._scrub_soon()
             elif session.transcribed_at is not None:
                 await self._index_unlocked(session)
 
     async def remove_session(self, session_id: str) -> None:
-        """Remove a session's notes from the index (nothing if it had none)."""
+        """Remove a session's notes from the index (nothing if it had none). Removals that
+        queue up meanwhile are done together, in one transaction. Their words leave the
+        files with the next scrub, a moment later (one for many removals): a removal's own
+        cost does not grow with the index. During a rebuild, nothing: the new file is
+        caught up with the folders before it is used."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._removals.append((session_id, done))
         async with self._writing:
-            await self._call(self._db.replace, session_id, None)
+            batch, self._removals = self._removals, []
+            if batch:
+                await self._remove_batch(batch)
+        await done
+
+    async def _remove_batch(self, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
+        removed = False
+        failure: LibraryError | None = None
+        if not self.rebuilding:
+            try:
+                removed = await self._call(self._db.remove, [sid for sid, _ in batch])
+            except LibraryError as exc:
+                failure = exc
+        for _, done in batch:
+            if done.done():
+                continue
+            if failure is None:
+                done.set_result(None)
+            else:
+                done.set_exception(failure)
+        if removed:
+            self._scrub_soon()
 
     # -- search ----------------------------------------------------------------------------
 
@@ -200,7 +228,10 @@ class SessionLibrary:
     ) -> list[SearchHit]:
         """The notes of chat ``chat_id`` that contain every word of ``query`` (the last one
         also as the start of a word), best matches first. Whatever ``query`` holds, it is
-        read as words only: it never raises for its syntax; without words, no hits."""
+        read as words only: it never raises for its syntax; without words, no hits.
+        LibraryRebuildingError while the index is rebuilt, LibraryError when it failed."""
+        if self.rebuilding:
+            raise LibraryRebuildingError("the search index is being rebuilt")
         expression = match_expression(query)
         if expression is None or limit <= 0:
             return []
@@ -212,33 +243,16 @@ class SessionLibrary:
             for sid, seq, rank, snippet in rows
         ]
 
-    # -- chats' settings (the manager's ChatSettingsStore) ----------------------------------
+    # -- chats' settings: the manager's ChatSettingsStore, kept apart from the index -------
 
     async def load_chat_settings(self, chat_id: int) -> ChatSettings | None:
-        """The chat's stored settings; None when it has none, or when what is stored is
-        not valid settings (logged; the chat is then served with the defaults)."""
-        stored = await self._call(self._db.chat_settings, chat_id)
-        if stored is None:
-            return None
-        try:
-            return ChatSettings.model_validate_json(stored)
-        except ValueError as exc:
-            # Not the message: it quotes the row, vocabulary and all.
-            _log.warning("chat_settings_unreadable", chat_id=chat_id, error=error_kinds(exc))
-            return None
+        return await self.chat_settings.load_chat_settings(chat_id)
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
-        """Store the chat's settings; default settings remove its row."""
-        text = None if settings.is_default else settings.model_dump_json()
-        when = datetime.now(UTC).isoformat()
-        async with self._writing:
-            await self._call(self._db.save_chat_settings, chat_id, text, when)
+        await self.chat_settings.save_chat_settings(chat_id, settings)
 
     async def delete_chat_settings(self, chat_id: int) -> bool:
-        """Remove the chat's settings for good (no copy stays in the files)."""
-        when = datetime.now(UTC).isoformat()
-        async with self._writing:
-            return await self._call(self._db.save_chat_settings, chat_id, None, when)
+        return await self.chat_settings.delete_chat_settings(chat_id)
 
     # -- on the event loop -----------------------------------------------------------------
 
@@ -249,18 +263,6 @@ class SessionLibrary:
     async def _on_deleted(self, event: SessionDeleted | SessionCancelled) -> None:
         self._spawn(self.remove_session(event.session_id), session_id=event.session_id)
 
-    def _spawn(self, work: Coroutine[Any, Any, None], **context: str) -> None:
-        task = asyncio.create_task(self._logged(work, context))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _logged(work: Coroutine[Any, Any, None], context: dict[str, str]) -> None:
-        try:
-            await work
-        except Exception:  # the index is behind; the next start's sync catches up
-            _log.exception("library_update_failed", **context)
-
     async def _searchable_sessions(self) -> list[Session]:
         found = await self._manager.sessions_in_states(*_SEARCHABLE_STATES)
         return [s for s in found if s.transcribed_at is not None]
@@ -268,15 +270,6 @@ class SessionLibrary:
     async def _index_unlocked(self, session: Session) -> None:
         notes = await asyncio.to_thread(self._read_notes, session)
         await self._call(self._db.replace, session.session_id, session, notes)
-
-    async def _call(self, function: Callable[..., _T], *args: Any) -> _T:
-        if self._closed and function != self._db.close:
-            raise LibraryError("the search index is closed")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, partial(function, *args))
-        except sqlite3.Error as exc:
-            raise LibraryError(f"the search index failed: {exc}") from exc
 
     # -- blocking: files -------------------------------------------------------------------
 
@@ -302,4 +295,11 @@ class SessionLibrary:
         return notes
 
 
-__all__ = ["Fragment", "LibraryError", "SearchHit", "SessionLibrary", "library_path"]
+__all__ = [
+    "Fragment",
+    "LibraryError",
+    "LibraryRebuildingError",
+    "SearchHit",
+    "SessionLibrary",
+    "library_path",
+]

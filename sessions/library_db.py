@@ -6,22 +6,29 @@ uses it from its one worker thread only.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessions.errors import SessionError
 from sessions.layout import FILE_MODE
+from sessions.library_files import (
+    LibraryError,
+    connect,
+    is_corruption,
+    remove_database,
+    replace_database,
+    transaction,
+)
 from sessions.library_query import MARK_END, MARK_START
 from sessions.models import Session
 from sessions.storage import make_dir
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Raise it with any change to the tables: an index of another version is rebuilt (except
-the steps in ``_MIGRATIONS``, done in place). 2: chats' settings."""
+the steps in ``_MIGRATIONS``, done in place). 2: chats' settings; 3: chats' settings moved
+out, into a file of their own (:mod:`sessions.chat_settings_db`)."""
 SNIPPET_TOKENS = 12
 """Words around the matches in a hit's snippet."""
 RANKED_WINDOW = 2000
@@ -29,16 +36,15 @@ RANKED_WINDOW = 2000
 them: bm25 costs about 5 µs a note, and a word found in nearly every note ("the") would
 otherwise cost half a second over 100,000 notes. Rows are numbered in the order notes were
 indexed, which is the order sessions were transcribed."""
+FTS5_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 44, 0)
+"""FTS5's ``secure-delete`` option (SQLite 3.44+) removes a deleted note's words from the
+index's segments at once; without it they stay until the segments are merged (see scrub)."""
 
-# Not an index: chats' settings (sessions.chat_settings) are kept nowhere else, so a rebuild
-# carries them over into the new file. ``settings``: the ChatSettings model as JSON.
-_CHAT_SETTINGS = (
-    "CREATE TABLE chat_settings (chat_id INTEGER PRIMARY KEY, settings TEXT NOT NULL,"
-    " updated_at TEXT NOT NULL)"
-)
 # Schema steps done in place on an older file (from version -> its statements), so an
-# existing index is not rebuilt for a table it does not need to change.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {1: (_CHAT_SETTINGS,)}
+# existing index is not rebuilt for a table it does not need to change. Version 2's
+# chat_settings table is dropped only once the settings file holds its rows: the library
+# opens that file (which copies them) before the index.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {1: (), 2: ("DROP TABLE IF EXISTS chat_settings",)}
 _SCHEMA = (
     # transcribed_at tells a session from a later one that took the id of a deleted one.
     "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, chat_id INTEGER NOT NULL,"
@@ -49,8 +55,8 @@ _SCHEMA = (
     # would count a chat term's documents at every query (40 ms at 100,000 notes).
     "CREATE VIRTUAL TABLE notes_text USING fts5(text,"
     " tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')",
-    _CHAT_SETTINGS,
 )
+_SECURE_DELETE = "INSERT INTO notes_text (notes_text, rank) VALUES ('secure-delete', 1)"
 # The rowid of the chat's RANKED_WINDOW-th newest match (no ranking: cheap), if it has that many.
 _WINDOW = """
     SELECT t.rowid FROM notes_text AS t JOIN notes AS n ON n.id = t.rowid
@@ -65,8 +71,8 @@ _SEARCH = """
 """
 
 
-class LibraryError(SessionError):
-    """The search index cannot be used right now (it is not open, or its database failed)."""
+class RebuildCancelledError(Exception):
+    """A rebuild was asked to stop (the library is closing): the live file is untouched."""
 
 
 @dataclass(frozen=True)
@@ -84,16 +90,23 @@ class LibraryDatabase:
         self.path = path
         self._db: sqlite3.Connection | None = None
 
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
     def open(self) -> str | None:
-        """Open the file; the reason it must be rebuilt, or None when it is fine."""
+        """Open the file; the reason it must be rebuilt (missing, another schema version,
+        corrupt), or None when it is fine. Any other error (locked, I/O, a full disk) is
+        raised: the file is kept, to be opened again later."""
         make_dir(self.path.parent)
+        remove_database(self._spare)  # what a rebuild cut off left
         if not self.path.exists():
             return "missing"
         db = None
         try:
-            db = self._connect()
+            db = connect(self.path)
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version in _MIGRATIONS:
+            if all(step in _MIGRATIONS for step in range(version, SCHEMA_VERSION)):
                 _migrate(db, version)
                 version = SCHEMA_VERSION
             if version != SCHEMA_VERSION:
@@ -103,80 +116,99 @@ class LibraryDatabase:
             if check != "ok":
                 db.close()
                 return f"corrupt: {check}"
+            if FTS5_SECURE_DELETE:  # an index made before the option (or the SQLite) was there
+                db.execute(_SECURE_DELETE)
         except sqlite3.DatabaseError as exc:
             if db is not None:
                 db.close()
-            return f"unreadable: {exc}"
+            if is_corruption(exc):
+                return f"corrupt: {exc}"
+            raise
         self._db = db
         return None
 
-    def _connect(self) -> sqlite3.Connection:
-        # Created owner-only first: SQLite gives its -wal and -shm files the same mode.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-        try:
-            os.fchmod(fd, FILE_MODE)
-        finally:
-            os.close(fd)
-        db = sqlite3.connect(self.path, isolation_level=None)  # transactions are explicit
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")  # a lost commit would go unnoticed
-            # Deleted rows are overwritten with zeros: a forgotten transcript's words must
-            # not stay readable in freed pages of the file.
-            db.execute("PRAGMA secure_delete = ON")
-        except BaseException:
-            db.close()
-            raise
-        return db
+    @property
+    def _spare(self) -> Path:
+        """Where a rebuild makes the new file, beside the live one."""
+        return self.path.with_name(self.path.name + ".rebuild")
 
     def rebuild(
-        self, sessions: Iterable[Session], read_notes: Callable[[Session], list[Note]]
-    ) -> int:
-        """Replace the file by a fresh index of ``sessions``, filled in one transaction
-        that also sets the schema version; returns the notes indexed. Chats' settings are
-        carried over from the old file as far as it can still be read."""
-        kept = self._settings_to_keep()
-        self.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{self.path}{suffix}")
-        db = self._connect()
-        self._db = db
-        count = 0
-        with _transaction(db):
-            for statement in _SCHEMA:
-                db.execute(statement)
-            for session in sessions:
-                notes = read_notes(session)
-                _insert(db, session, notes)
-                count += len(notes)
-            db.executemany("INSERT INTO chat_settings VALUES (?, ?, ?)", kept)
-            db.execute("INSERT INTO notes_text (notes_text) VALUES ('optimize')")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return count
+        self,
+        sessions: Iterable[Session],
+        read_notes: Callable[[Session], list[Note]],
+        cancelled: threading.Event,
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """Make a fresh index of ``sessions`` beside the live file and put it in its place
+        in one rename; returns the notes indexed and the (session id, error) of each
+        session skipped. Until the rename the live file is untouched: a crash, an error
+        or ``cancelled`` (RebuildCancelledError) leaves it as it was."""
+        spare = self._spare
+        remove_database(spare)
+        try:
+            notes, skipped = _fill(spare, sessions, read_notes, cancelled)
+            self.close()
+            replace_database(spare, self.path)
+        except BaseException:
+            remove_database(spare)
+            raise
+        self._owed.unlink(missing_ok=True)  # a new file: nothing deleted in it
+        self._db = connect(self.path)
+        return notes, skipped
 
-    def replace(self, session_id: str, session: Session | None, notes: Iterable[Note] = ()) -> None:
+    def scrub_owed(self) -> bool:
+        """Whether notes were removed since the last :meth:`scrub` (across restarts)."""
+        return self._owed.exists()
+
+    @property
+    def _owed(self) -> Path:
+        # A marker file, made before the first removal after a scrub: a crash before the
+        # scrub leaves it, and the next start scrubs.
+        return self.path.with_name(self.path.name + ".scrub")
+
+    def replace(self, session_id: str, session: Session | None, notes: Iterable[Note] = ()) -> bool:
         """Replace what the index holds of ``session_id`` by ``session``'s ``notes``
-        (nothing, when ``session`` is None: then no word of it stays anywhere in the files)."""
+        (nothing, when ``session`` is None); whether it held notes of it. Their words may
+        stay in the index's older segments and the WAL until the next :meth:`scrub`."""
         db = self._require_db()
-        with _transaction(db):
-            ids = db.execute("SELECT id FROM notes WHERE session_id = ?", (session_id,))
-            removed = ids.fetchall()
-            db.executemany("DELETE FROM notes_text WHERE rowid = ?", removed)
-            db.execute("DELETE FROM notes WHERE session_id = ?", (session_id,))
-            db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        with transaction(db):
+            removed = self._delete(db, session_id)
             if session is not None:
                 _insert(db, session, notes)
-        if session is None and removed:
-            self._scrub()
+        return removed
 
-    def _scrub(self) -> None:
-        # FTS5 keeps deleted words in its older index segments until they are merged, and
-        # the WAL holds the old pages until a checkpoint: merge, then copy everything back
-        # into the (secure-deleting) main file and empty the WAL.
+    def remove(self, session_ids: Iterable[str]) -> bool:
+        """Remove the notes of every session of ``session_ids`` in one transaction (one
+        sync for many: a retention sweep's removals come in bursts); whether any had notes.
+        Their words leave the files with the next :meth:`scrub`."""
         db = self._require_db()
-        db.execute("INSERT INTO notes_text (notes_text) VALUES ('optimize')")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        removed = False
+        with transaction(db):
+            for session_id in session_ids:  # every one, not only up to the first with notes
+                removed = self._delete(db, session_id) or removed
+        return removed
+
+    def _delete(self, db: sqlite3.Connection, session_id: str) -> bool:
+        ids = db.execute("SELECT id FROM notes WHERE session_id = ?", (session_id,))
+        removed = ids.fetchall()
+        if removed and not self._owed.exists():
+            self._owed.touch(mode=FILE_MODE)
+        db.executemany("DELETE FROM notes_text WHERE rowid = ?", removed)
+        db.execute("DELETE FROM notes WHERE session_id = ?", (session_id,))
+        db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        return bool(removed)
+
+    def scrub(self) -> None:
+        """Leave no deleted word anywhere in the files. Without FTS5's secure-delete, a
+        deleted note's words stay in the index's older segments until they are merged:
+        merge them all (it rewrites the whole index: once for many deletions, see
+        :class:`~sessions.library.SessionLibrary`). Then copy everything back into the
+        (secure-deleting) main file and empty the WAL, which holds the old pages."""
+        db = self._require_db()
+        if not FTS5_SECURE_DELETE:
+            db.execute("INSERT INTO notes_text (notes_text) VALUES ('optimize')")
+        busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if not busy:
+            self._owed.unlink(missing_ok=True)
 
     def search(
         self, expression: str, chat_id: int, limit: int, offset: int
@@ -188,54 +220,6 @@ class LibraryDatabase:
         snippet = (MARK_START, MARK_END, SNIPPET_TOKENS)
         rows = db.execute(_SEARCH, (*snippet, expression, lowest_rowid, chat_id, limit, offset))
         return [(str(r[0]), int(r[1]), float(r[2]), str(r[3])) for r in rows]
-
-    def _settings_to_keep(self) -> list[tuple[int, str, str]]:
-        """The chat_settings rows of the current file, if it has that table and it can be
-        read (a damaged file may lose them: they are logged by the caller's count)."""
-        db = self._db
-        opened_here = False
-        try:
-            if db is None:
-                if not self.path.exists():
-                    return []
-                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-                opened_here = True
-            rows = db.execute("SELECT chat_id, settings, updated_at FROM chat_settings")
-            return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
-        except sqlite3.DatabaseError:
-            return []
-        finally:
-            if opened_here and db is not None:
-                db.close()
-
-    # -- chats' settings: the JSON text of each chat's ChatSettings ----------------------
-
-    def chat_settings(self, chat_id: int) -> str | None:
-        row = self._require_db().execute(
-            "SELECT settings FROM chat_settings WHERE chat_id = ?", (chat_id,)
-        )
-        found = row.fetchone()
-        return None if found is None else str(found[0])
-
-    def save_chat_settings(self, chat_id: int, settings: str | None, when: str) -> bool:
-        """Store the chat's settings (None: remove them); whether a row was removed."""
-        db = self._require_db()
-        if settings is not None:
-            db.execute(
-                "INSERT INTO chat_settings (chat_id, settings, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (chat_id) DO UPDATE SET settings = excluded.settings,"
-                " updated_at = excluded.updated_at",
-                (chat_id, settings, when),
-            )
-            return False
-        removed = db.execute("DELETE FROM chat_settings WHERE chat_id = ?", (chat_id,)).rowcount
-        if removed:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy left in the WAL
-        return bool(removed)
-
-    def chat_settings_count(self) -> int:
-        query = "SELECT count(*) FROM chat_settings"
-        return int(self._require_db().execute(query).fetchone()[0])
 
     def indexed(self) -> dict[str, str]:
         """Each indexed session's id, with when it reached TRANSCRIBED."""
@@ -278,23 +262,66 @@ def _insert(db: sqlite3.Connection, session: Session, notes: Iterable[Note]) -> 
         )
 
 
+def _fill(
+    path: Path,
+    sessions: Iterable[Session],
+    read_notes: Callable[[Session], list[Note]],
+    cancelled: threading.Event,
+) -> tuple[int, list[tuple[str, str]]]:
+    """A new index of ``sessions`` in the file ``path``, complete and closed; one session
+    that cannot be indexed (two notes of one sequence in a hand-edited metadata.json, a
+    transcript that cannot be read) is left out and named in the list returned."""
+    db = connect(path)
+    try:
+        # Nothing reads this file before it is complete and renamed into place: no WAL and
+        # no syncs while filling it (the rename's own fsync makes it durable).
+        db.execute("PRAGMA journal_mode = MEMORY")
+        db.execute("PRAGMA synchronous = OFF")
+        count = 0
+        skipped: list[tuple[str, str]] = []
+        with transaction(db):
+            for statement in _SCHEMA:
+                db.execute(statement)
+            if FTS5_SECURE_DELETE:
+                db.execute(_SECURE_DELETE)
+            for session in sessions:
+                if cancelled.is_set():
+                    raise RebuildCancelledError("the rebuild was cancelled")
+                db.execute("SAVEPOINT one_session")
+                try:
+                    notes = read_notes(session)
+                    _insert(db, session, notes)
+                except (sqlite3.IntegrityError, ValueError, OSError) as exc:
+                    db.execute("ROLLBACK TO one_session")
+                    skipped.append((session.session_id, f"{type(exc).__name__}: {exc}"))
+                    continue
+                finally:
+                    db.execute("RELEASE one_session")
+                count += len(notes)
+            db.execute("INSERT INTO notes_text (notes_text) VALUES ('optimize')")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("PRAGMA journal_mode = WAL")  # the mode the live file is used in
+    finally:
+        db.close()
+    return count, skipped
+
+
 def _migrate(db: sqlite3.Connection, version: int) -> None:
-    with _transaction(db):
+    if version == SCHEMA_VERSION:
+        return
+    with transaction(db):
         for step in range(version, SCHEMA_VERSION):
             for statement in _MIGRATIONS[step]:
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of a dropped table in the WAL
 
 
-@contextlib.contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-__all__ = ["SCHEMA_VERSION", "LibraryDatabase", "LibraryError", "Note", "stamp"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "LibraryDatabase",
+    "LibraryError",
+    "Note",
+    "RebuildCancelledError",
+    "stamp",
+]

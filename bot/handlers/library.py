@@ -38,7 +38,7 @@ from sessions import (
     SessionState,
 )
 from sessions.ids import is_valid_session_id
-from sessions.library import LibraryError, SessionLibrary
+from sessions.library import LibraryError, LibraryRebuildingError, SessionLibrary
 
 _log = structlog.get_logger("bot.library")
 
@@ -219,7 +219,10 @@ async def find(
         return
     try:
         hits = await library.search(message.chat.id, words, limit=FIND_LIMIT)
-    except LibraryError:  # the index failed while running; the next start rebuilds it
+    except LibraryRebuildingError:  # found damaged (or missing): back once it is rebuilt
+        await message.answer(lt.SEARCH_REBUILDING)
+        return
+    except LibraryError:  # locked, I/O, a full disk: the library logged it and retries
         _log.exception("library_search_failed", chat_id=message.chat.id)
         await message.answer(lt.SEARCH_UNAVAILABLE)
         return

@@ -34,6 +34,7 @@ async def library(
 ) -> AsyncIterator[SessionLibrary]:
     library = SessionLibrary(library_path(sessions_dir), manager)
     await library.open()
+    await library.wait_idle()  # the new index made (in the background)
     manager.use_chat_settings(library)
     harness.dp["library"] = library
     yield library

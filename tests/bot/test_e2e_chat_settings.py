@@ -1,4 +1,4 @@
-"""End to end: a chat's /vocab and /lang, stored in the library's database, reaching the
+"""End to end: a chat's /vocab and /lang, stored in their own SQLite file, reaching the
 model, shown by /status and gone after /forget all, against the real ``python -m bot`` and
 the fake Bot API (tiny.en, then a multilingual model on German speech)."""
 
@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from bot import chat_settings_texts as ct
+from sessions import library_path
+from sessions.chat_settings_db import chat_settings_path
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import CHAT, USER, delivered, eventually, is_text, launch, metadata
 from tests.bot.test_e2e_library import tap
@@ -23,8 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def stored_settings(tmp_path: Path) -> dict[int, dict[str, Any]]:
-    """The chat_settings rows of the library's database, as the bot left them."""
-    [path] = (tmp_path / "sessions").glob(".library/*.sqlite3")
+    """The chat_settings rows of the chats' settings file, as the bot left them."""
+    path = chat_settings_path(library_path(tmp_path / "sessions").parent)
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT chat_id, settings FROM chat_settings").fetchall()
     return {int(chat): json.loads(text) for chat, text in rows}

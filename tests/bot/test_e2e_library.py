@@ -5,6 +5,7 @@ rebuilt, against the real ``python -m bot`` and the fake Bot API."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,16 @@ from typing import Any
 import pytest
 
 from bot import library_texts as lt
-from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
+from bot import texts
+from sessions import (
+    ChatSettings,
+    EventBus,
+    FileSessionManager,
+    FileSessionStorage,
+    SessionConfig,
+    library_path,
+)
+from sessions.chat_settings_db import ChatSettingsFile, chat_settings_path
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import (
     CHAT,
@@ -49,7 +59,7 @@ def session_dir(tmp_path: Path, session_id: str) -> Path:
 def index_rows_naming(tmp_path: Path, needle: str) -> list[str]:
     """Every text value in the library database's own tables that contains ``needle``
     (FTS5's internal tables hold binary segments and are left out)."""
-    [path] = (tmp_path / "sessions").glob(".library/*.sqlite3")
+    path = library_path(tmp_path / "sessions")
     found = []
     with sqlite3.connect(path) as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -272,10 +282,73 @@ async def test_retention_by_age_and_index_rebuilt(
 
     # The index file deleted: the next start rebuilds it from the session folders.
     await proc.terminate()
-    [index] = (tmp_path / "sessions").glob(".library/*.sqlite3")
+    index = library_path(tmp_path / "sessions")
     for path in index.parent.iterdir():
         path.unlink()
-    await launch(fake, tmp_path, running, **env)
+    proc = await launch(fake, tmp_path, running, **env)
+    await eventually(lambda: "library_rebuilt" in [e["event"] for e in proc.events()])
     assert index.is_file()
     assert f"Session {fresh}" in await find("kettle")
     assert f"Session {aged}" in await find("giraffe")
+
+
+def hold_on_a_pipe(manager: FileSessionManager, session_id: str) -> Path:
+    """Make the session's transcript a named pipe: whoever reads it (a rebuild of the
+    index) waits until the test writes into it. Returns the pipe."""
+    [transcript] = (manager.get_session_path(session_id) / "transcripts").glob("*.txt")
+    transcript.unlink()
+    os.mkfifo(transcript, 0o600)
+    return transcript
+
+
+async def test_a_corrupt_index_is_rebuilt_while_the_bot_answers_and_settings_survive(
+    fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
+) -> None:
+    # What an earlier run left: sessions, a chat's vocabulary, and an index file that is
+    # now damaged (a disk error, say). One transcript is a pipe: the rebuild waits on it,
+    # so the test sees the bot while the rebuild is under way, however fast the machine.
+    config = SessionConfig(base_dir=tmp_path / "sessions")
+    manager = FileSessionManager(FileSessionStorage(config.base_dir), config, EventBus())
+    walrus = await transcribed_session(manager, "the walrus harbour plan")
+    held = hold_on_a_pipe(manager, await transcribed_session(manager, "placeholder"))
+    index = library_path(config.base_dir)
+    index.parent.mkdir(mode=0o700)
+    settings = ChatSettingsFile(chat_settings_path(index.parent))
+    settings.open()
+    vocabulary = ChatSettings(vocabulary=("Kubernetes", "Zoë Ortega"))
+    settings.save(CHAT, vocabulary.model_dump_json(), "earlier")
+    settings.close()
+    index.write_bytes(os.urandom(64 * 1024))  # not a database any more
+
+    proc = await launch(fake, tmp_path, running)  # started: it did not wait for the rebuild
+
+    async def ask(text: str) -> str:
+        since = len(fake.sent)
+        fake.text(CHAT, USER, text)
+        return (await fake.wait_for(in_chat(CHAT), since=since)).text or ""
+
+    assert await ask("/start") == texts.START
+    assert await ask("/find walrus") == lt.SEARCH_REBUILDING
+    assert "Kubernetes, Zoë Ortega" in await ask("/vocab")
+    assert "Added: Grafana." in await ask("/vocab add Grafana")
+    assert "library_rebuilt" not in [e["event"] for e in proc.events()]
+
+    # The pipe gives its words: the rebuild ends, and search is back.
+    writer: list[int] = []
+
+    def rebuild_reading_the_pipe() -> bool:
+        try:  # opens only once the rebuild has it open to read
+            writer.append(os.open(held, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            return False
+        return True
+
+    await eventually(rebuild_reading_the_pipe)
+    os.write(writer[0], b"the pipe's own words")
+    os.close(writer[0])
+    await eventually(lambda: "library_rebuilt" in [e["event"] for e in proc.events()])
+    [rebuilt] = [e for e in proc.events() if e["event"] == "library_rebuilt"]
+    assert rebuilt["reason"].startswith("corrupt")
+    assert f"Session {walrus}" in await ask("/find walrus")
+    reply = await ask("/vocab")
+    assert "Kubernetes, Zoë Ortega, Grafana" in reply

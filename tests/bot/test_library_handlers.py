@@ -37,6 +37,7 @@ async def library(
 ) -> AsyncIterator[SessionLibrary]:
     library = SessionLibrary(library_path(sessions_dir), manager)
     await library.open()
+    await library.wait_idle()  # the new index made (in the background)
     library.attach()
     harness.dp["library"] = library
     harness.dp["courier"] = Courier(bot, manager)

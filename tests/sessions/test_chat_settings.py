@@ -1,5 +1,6 @@
-"""A chat's settings: the model's rules, and their storage in the library's real SQLite file
-(kept across restarts, rebuilds and an upgrade of an older index, gone for good when deleted)."""
+"""A chat's settings: the model's rules, and their storage in a real SQLite file of their own
+beside the library's index (kept across restarts, rebuilds, a corrupt index and the move out
+of an older index, gone for good when deleted)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ async def test_settings_are_kept_per_chat_in_the_sqlite_file_across_a_restart(
 ) -> None:
     await manager.update_chat_settings(1, lambda s: s.with_language("de").with_words(["Zoë"]))
     await manager.update_chat_settings(2, lambda s: s.with_words(["Grafana"]))
-    assert set(stored(library.path)) == {1, 2}
+    assert set(stored(library.chat_settings.path)) == {1, 2}
     await library.close()
 
     fresh = SessionLibrary(library.path, manager)
@@ -121,7 +122,7 @@ async def test_settings_back_to_the_defaults_leave_no_row(
 ) -> None:
     await manager.update_chat_settings(1, lambda s: s.with_language("fr"))
     await manager.update_chat_settings(1, lambda s: s.with_language(None))
-    assert stored(library.path) == {}
+    assert stored(library.chat_settings.path) == {}
 
 
 async def test_deleted_settings_leave_no_trace_in_the_files(
@@ -152,12 +153,13 @@ async def test_a_rebuild_of_the_index_keeps_every_chats_settings(
     assert (await manager.get_chat_settings(2)).language == "auto"
     assert [e.get("chat_settings_kept") for e in logs if e["event"] == "library_rebuilt"] == [2]
 
-    # A rebuild at start, for a newer schema, reads them from the old file.
+    # A rebuild at start, for a newer schema, leaves them be.
     await library.close()
     monkeypatch.setattr(library_db, "SCHEMA_VERSION", library_db.SCHEMA_VERSION + 1)
     fresh = SessionLibrary(library.path, manager)
     with capture_logs() as logs:
         await fresh.open()
+        await fresh.wait_idle()
     manager.use_chat_settings(fresh)
     try:
         assert [e["event"] for e in logs if e["event"] == "library_rebuilt"] == ["library_rebuilt"]
@@ -167,14 +169,77 @@ async def test_a_rebuild_of_the_index_keeps_every_chats_settings(
         await fresh.close()
 
 
-async def test_an_index_of_the_version_before_settings_is_upgraded_in_place(
+def make_version_2_index(path: Path, settings: dict[int, str]) -> None:
+    """Turn the index at ``path`` into what version 2 left: chats' settings in its own table."""
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE chat_settings (chat_id INTEGER PRIMARY KEY, settings TEXT NOT NULL,"
+            " updated_at TEXT NOT NULL)"
+        )
+        db.executemany("INSERT INTO chat_settings VALUES (?, ?, 'then')", list(settings.items()))
+        db.execute("PRAGMA user_version = 2")
+
+
+async def test_settings_of_an_older_index_move_to_their_own_file_once(
     manager: FileSessionManager, library: SessionLibrary
 ) -> None:
     session = await transcribed(manager, 1, ["older index"])
     await library.index_session(session.session_id)
     await library.close()
+    library.chat_settings.path.unlink()  # as before this version: no settings file yet
+    old = {
+        1: '{"language": "de", "vocabulary": ["Quennellbury"]}',
+        2: '{"language": null, "vocabulary": ["Grafana"]}',
+    }
+    make_version_2_index(library.path, old)
+    with sqlite3.connect(library.path) as db:
+        notes_before = db.execute("SELECT id, session_id FROM notes").fetchall()
+
+    fresh = SessionLibrary(library.path, manager)
+    with capture_logs() as logs:
+        await fresh.open()
+        await fresh.wait_idle()
+    manager.use_chat_settings(fresh)
+    try:
+        events = [e["event"] for e in logs]
+        assert "library_rebuilt" not in events  # upgraded in place, not rebuilt
+        assert [e["chats"] for e in logs if e["event"] == "chat_settings_moved"] == [2]
+        assert await manager.get_chat_settings(1) == ChatSettings(
+            language="de", vocabulary=("Quennellbury",)
+        )
+        assert (await manager.get_chat_settings(2)).vocabulary == ("Grafana",)
+        assert stored(fresh.chat_settings.path) == old
+        with sqlite3.connect(library.path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == library_db.SCHEMA_VERSION
+            assert db.execute("SELECT id, session_id FROM notes").fetchall() == notes_before
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            assert "chat_settings" not in tables
+        # No copy left in the index's files: /forget all must remove the only one.
+        index_files = [Path(f"{library.path}{s}") for s in ("", "-wal", "-shm")]
+        assert not [f for f in index_files if f.exists() and b"Quennellbury" in f.read_bytes()]
+        assert len(await fresh.search(1, "older")) == 1
+    finally:
+        await fresh.close()
+
+    # Once: a later start does not move anything again (nor lose what changed since).
+    again = SessionLibrary(library.path, manager)
+    with capture_logs() as logs:
+        await again.open()
+        await again.wait_idle()
+    try:
+        assert "chat_settings_moved" not in [e["event"] for e in logs]
+        assert set(stored(again.chat_settings.path)) == {1, 2}
+    finally:
+        await again.close()
+
+
+async def test_an_index_of_the_version_before_settings_is_upgraded_in_place(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    session = await transcribed(manager, 1, ["oldest index"])
+    await library.index_session(session.session_id)
+    await library.close()
     with sqlite3.connect(library.path) as db:  # as the version before chats' settings left it
-        db.execute("DROP TABLE chat_settings")
         db.execute("PRAGMA user_version = 1")
         notes_before = db.execute("SELECT id, session_id FROM notes").fetchall()
 
@@ -190,7 +255,7 @@ async def test_an_index_of_the_version_before_settings_is_upgraded_in_place(
         with sqlite3.connect(library.path) as db:
             assert db.execute("PRAGMA user_version").fetchone()[0] == library_db.SCHEMA_VERSION
             assert db.execute("SELECT id, session_id FROM notes").fetchall() == notes_before
-        assert len(await fresh.search(1, "older")) == 1
+        assert len(await fresh.search(1, "oldest")) == 1
     finally:
         await fresh.close()
 
@@ -198,7 +263,7 @@ async def test_an_index_of_the_version_before_settings_is_upgraded_in_place(
 async def test_unreadable_stored_settings_serve_the_chat_with_the_defaults(
     manager: FileSessionManager, library: SessionLibrary
 ) -> None:
-    with sqlite3.connect(library.path) as db:  # e.g. written by hand
+    with sqlite3.connect(library.chat_settings.path) as db:  # e.g. written by hand
         db.execute("INSERT INTO chat_settings VALUES (5, '{\"language\": \"??\"}', 'now')")
     with capture_logs() as logs:
         assert await manager.get_chat_settings(5) == ChatSettings()
@@ -215,7 +280,7 @@ async def test_unreadable_stored_settings_serve_the_chat_with_the_defaults(
 async def test_unreadable_stored_settings_are_logged_without_their_words(
     manager: FileSessionManager, library: SessionLibrary, damaged: str, logged: str
 ) -> None:
-    with sqlite3.connect(library.path) as db:
+    with sqlite3.connect(library.chat_settings.path) as db:
         db.execute("INSERT INTO chat_settings VALUES (6, ?, 'now')", (damaged,))
     with capture_logs() as logs:
         assert await manager.get_chat_settings(6) == ChatSettings()
@@ -223,3 +288,29 @@ async def test_unreadable_stored_settings_are_logged_without_their_words(
     assert entry["error"] == logged
     assert "Zoë" not in repr(entry)
     assert "Kubernetes" not in repr(entry)
+
+
+async def test_a_settings_file_sqlite_cannot_read_is_kept_aside_and_the_bot_goes_on(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    await manager.update_chat_settings(1, lambda s: s.with_words(["Grafana"]))
+    await library.close()
+    path = library.chat_settings.path
+    path.write_bytes(b"not a database at all, " * 1000)
+
+    fresh = SessionLibrary(library.path, manager)
+    with capture_logs() as logs:
+        await fresh.open()
+        await fresh.wait_idle()
+    manager.use_chat_settings(fresh)
+    try:
+        assert [e["event"] for e in logs if e["event"] == "chat_settings_file_corrupt"] == [
+            "chat_settings_file_corrupt"
+        ]
+        assert "library_rebuilt" not in [e["event"] for e in logs]  # the index is fine
+        assert Path(f"{path}.corrupt").read_bytes().startswith(b"not a database")
+        assert await manager.get_chat_settings(1) == ChatSettings()
+        await manager.update_chat_settings(1, lambda s: s.with_words(["Kubernetes"]))
+        assert (await manager.get_chat_settings(1)).vocabulary == ("Kubernetes",)
+    finally:
+        await fresh.close()

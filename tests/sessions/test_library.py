@@ -401,30 +401,6 @@ async def test_an_index_of_another_schema_version_is_rebuilt(
         await fresh.close()
 
 
-async def test_a_rebuild_cut_off_part_of_the_way_is_redone(
-    manager: FileSessionManager, sessions_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    session = await transcribed(manager, 1, ["after the crash"])
-    path = library_path(sessions_dir)
-    broken = SessionLibrary(path, manager)
-
-    def crash(*args: object) -> None:
-        raise OSError("killed")
-
-    monkeypatch.setattr(broken, "_read_notes", crash)
-    with pytest.raises(OSError, match="killed"):
-        await broken.open()
-    await broken.close()
-    monkeypatch.undo()
-
-    fresh, logs = await reopen(manager, path)
-    try:
-        assert logs[0]["reason"] == f"schema version 0, expected {library_db.SCHEMA_VERSION}"
-        assert where(await fresh.search(1, "crash")) == [(session.session_id, 1)]
-    finally:
-        await fresh.close()
-
-
 # -- the file ----------------------------------------------------------------------------------
 
 
