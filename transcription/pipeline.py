@@ -144,7 +144,9 @@ async def transcribe_entry(
                     note=entry,
                     name_the_note=True,
                 )
-            result = await _run_timed(transcriber, audio_path, timeout, options)
+            result = await run_timed(transcriber, audio_path, timeout, options)
+        except EntryGone:
+            raise  # its session was cancelled or deleted meanwhile: nothing to retry
         except AudioDecodeError as exc:
             await attempt_entry.ensure_ours(audio_needed=True)
             log.warning("entry_undecodable", error=str(exc))
@@ -243,8 +245,8 @@ async def chat_options(manager: SessionManager, chat_id: int) -> DecodeOptions:
         return DEFAULT_OPTIONS
 
 
-async def _run_timed(
-    transcriber: Transcriber, audio_path: Path, run_timeout: float, options: DecodeOptions
+async def run_timed(
+    transcriber: Transcriber, audio_path: Path, run_timeout: float | None, options: DecodeOptions
 ) -> TranscriptResult:
     # A transcriber that knows when the run starts (a worker took the job, a thread became
     # free) times only the run; for any other, the whole call is timed.
