@@ -40,8 +40,8 @@ from sessions.models import (
     utc_now,
 )
 from sessions.reading import SessionReader
-from sessions.state_machine import is_terminal
 from sessions.recording import audio_addition, ensure_collecting
+from sessions.state_machine import is_terminal
 from sessions.storage import SessionStorage
 from sessions.transitions import apply_transition, transition_events
 from sessions.write_queue import Change as _Change

@@ -9,6 +9,7 @@ in TRANSCRIBING are finished and (live) unfinished notes of collecting sessions 
 again, so a crash loses no work and repeats none that finished. The transcriber runs the
 model here or, through the task queue, on other machines; either way no more than
 ``TRANSCRIPTION_CONCURRENCY`` notes are in flight, which is what makes the priority hold.
+A session cancelled or deleted meanwhile has its notes' runs cut off (their jobs given up).
 """
 
 from __future__ import annotations
@@ -76,7 +77,6 @@ class TranscriptionService:
         settings: TranscriptionSettings,
     ) -> None:
         self._manager = manager
-        self._transcriber = transcriber
         # Per session, so that a cancelled or deleted session's notes stop being transcribed.
         self._calls = SessionCalls(transcriber)
         self._settings = settings

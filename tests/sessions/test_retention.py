@@ -85,9 +85,7 @@ async def test_audio_goes_n_days_after_transcription(manager: FileSessionManager
     assert await sweeper(manager, stamp(session) + 30 * DAY, audio=3).sweep() == SweepReport()
 
 
-async def processed(
-    manager: FileSessionManager, processor: Processor, chat_id: int = 1
-) -> Session:
+async def processed(manager: FileSessionManager, processor: Processor, chat_id: int = 1) -> Session:
     """A session transcribed and then run through the real processing stage (finalized
     while it listens, so marked ``processing_due`` as in the bot), its transcript and the
     processor's outcome delivered as the notifier records them."""
