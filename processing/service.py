@@ -4,7 +4,9 @@ TRANSCRIBED -> PROCESSING -> PROCESSED, or ERROR with a ``processor_failed`` err
 It hears ``state_changed`` events. What it owes is kept durably: a session finalized while
 the stage runs is marked ``processing_due`` in its metadata, so one that reaches TRANSCRIBED
 when nobody listens (during shutdown, or in a crash) is processed at the next start, whether
-or not its transcript went out meanwhile. At start-up it resumes sessions left in PROCESSING
+or not its transcript went out meanwhile. The mark is cleared as the session reaches PROCESSED
+or ERROR (sessions left marked by older versions are cleared at start-up), so retention
+knows nothing is owed any more. At start-up it resumes sessions left in PROCESSING
 and processes the TRANSCRIBED ones marked due. A session is processed by
 one task at a time (a set of running ids here, and a ``flock`` on ``process/.processing.lock``
 against other processes); a run that is cut off leaves it PROCESSING, to be redone from
@@ -16,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from processing.base import Processor, ProcessorError, within_session
 from sessions import ErrorEntry, InvalidStateError, SessionState, StateChanged
+from sessions.state_machine import is_terminal
 
 if TYPE_CHECKING:  # annotations only
     from sessions import Session, SessionFolder, SessionManager
@@ -58,8 +61,12 @@ class ProcessingService:
         for session in await self._manager.sessions_in_states(SessionState.TRANSCRIBING):
             await self._mark_due(session.session_id)
         leftover = await self._manager.sessions_in_states(
-            SessionState.PROCESSING, SessionState.TRANSCRIBED
+            SessionState.PROCESSING,
+            SessionState.TRANSCRIBED,
+            SessionState.PROCESSED,
+            SessionState.ERROR,
         )
+        await self._repair_ended(s for s in leftover if is_terminal(s.state))
         resumed = [
             s.session_id for s in leftover if s.state is SessionState.PROCESSING or _is_due(s)
         ]
@@ -67,6 +74,23 @@ class ProcessingService:
             self.submit(session_id)
         if resumed:
             _log.info("processing_resumed", count=len(resumed), processor=self._processor.name)
+
+    async def _repair_ended(self, ended: Iterable[Session]) -> None:
+        """Clear ``processing_due`` of sessions whose processing is over (PROCESSED, or
+        ERROR) but that still carry it: written before the marker was cleared on the way
+        there, it kept retention off them for ever."""
+        repaired = 0
+        for session in ended:
+            if not session.processing_due:
+                continue
+            try:
+                await self._manager.clear_processing_due(session.session_id)
+            except Exception:  # left for the next start; retention ignores it meanwhile
+                _log.exception("processing_due_not_cleared", session_id=session.session_id)
+                continue
+            repaired += 1
+        if repaired:
+            _log.info("processing_due_cleared", count=repaired)
 
     async def stop(self) -> None:
         """Stop listening and cancel work under way (its sessions stay PROCESSING)."""

@@ -145,6 +145,11 @@ class SessionManager(ABC):
         """Record that the processing stage owes the session a run (idempotent)."""
 
     @abstractmethod
+    async def clear_processing_due(self, session_id: str) -> Session:
+        """Clear that mark of a PROCESSED or ERROR session (idempotent; any other state
+        keeps it). Moving to those states clears it too; this repairs older sessions."""
+
+    @abstractmethod
     async def remove_entry(self, session_id: str, sequence: int) -> Session:
         """Remove note ``sequence`` (audio, transcript, entry) of a COLLECTING session.
 

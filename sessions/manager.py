@@ -42,6 +42,7 @@ from sessions.models import (
 )
 from sessions.reading import SessionReader
 from sessions.recording import audio_addition, ensure_collecting
+from sessions.state_machine import is_terminal
 from sessions.storage import SessionStorage
 from sessions.transitions import apply_transition, transition_events
 from sessions.write_queue import Change as _Change
@@ -204,6 +205,19 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
             if session.processing_due or session.state not in due:
                 return None
             session.processing_due = True
+            return []
+
+        return await self._mutate(session_id, change)
+
+    async def clear_processing_due(self, session_id: str) -> Session:
+        """Clear ``processing_due`` of a PROCESSED or ERROR session (idempotent): a marker
+        that sessions written before it was cleared on arrival there still carry. A session
+        in any other state keeps it: it may still be owed its run."""
+
+        def change(session: Session) -> _Events | None:
+            if not session.processing_due or not is_terminal(session.state):
+                return None
+            session.processing_due = False
             return []
 
         return await self._mutate(session_id, change)

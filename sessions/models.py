@@ -162,7 +162,7 @@ class Session(_Model):
     # message gets the same place in the session even if it arrives after a crash.
     reserved_sequences: dict[int, int] = Field(default_factory=dict)
     # Set when the session is finalized while a processor is on: the processing stage owes it
-    # a run (kept until the session leaves TRANSCRIBED), whatever happened to its delivery.
+    # a run, whatever happened to its delivery; cleared when it reaches PROCESSED or ERROR.
     processing_due: bool = False
     delivery: DeliveryProgress = Field(default_factory=DeliveryProgress)
 

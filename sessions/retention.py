@@ -24,6 +24,7 @@ from sessions.errors import InvalidStateError, SessionNotFoundError
 from sessions.models import Session, SessionState, utc_now
 from sessions.removal import AUDIO_REMOVABLE
 from sessions.settings import ProjectSettings
+from sessions.state_machine import is_terminal
 
 _log = structlog.get_logger("sessions.retention")
 _Outcome = Literal["deleted", "skipped", "failed"]
@@ -36,8 +37,10 @@ SETTLED_STATES = (SessionState.TRANSCRIBED, SessionState.PROCESSED, SessionState
 def delivery_over(session: Session) -> bool:
     """Whether the chat has had everything it is owed of ``session``: the transcript (or the
     word that it failed or was cancelled) and, once processing ended, the processor's files."""
-    if session.delivered_at is None or session.processing_due:
+    if session.delivered_at is None:
         return False
+    if session.processing_due and not is_terminal(session.state):
+        return False  # the processor still owes it a run (PROCESSED and ERROR owe nothing)
     processing_ended = session.state is SessionState.PROCESSED or (
         session.state is SessionState.ERROR
         and any(e.code == "processor_failed" for e in session.errors)

@@ -4,8 +4,11 @@ Whoever can write to Redis must not get code execution in the bot or a worker, s
 value read back (a job, its result, a mark) is parsed as JSON into a pydantic model and
 anything else is refused. Besides the job stream and the results, two small marks per job
 live in Redis for a while: ``started`` (a worker took the job: the bot's run timeout starts
-now, the time before was queue waiting) and ``cancelled`` (the bot gave up on the job:
-a worker that has not started it skips it).
+now, the time before was queue waiting) and ``cancelled`` (the bot gave up on the job: it
+timed out, or its note was cancelled or forgotten). A worker skips a cancelled job it has
+not started, and stores no result for one cancelled while it ran; the bot deletes the
+result as it gives up. Either order of the two sides ends with no result kept: the bot
+writes its mark before it deletes, the worker checks the mark again after it stores.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ CONSUMER_GROUP = "voice-notes-workers"
 RESULT_PREFIX = "voice-notes:result"
 _STARTED_PREFIX = "voice-notes:started"
 _CANCELLED_PREFIX = "voice-notes:cancelled"
+
+
+def result_key(task_id: str) -> str:
+    """Where the result backend keeps the job's result (taskiq-redis: prefix, colon, id)."""
+    return f"{RESULT_PREFIX}:{task_id}"
 
 
 class JobSettings(BaseModel):
@@ -109,7 +117,16 @@ class JobMarks:
             return None
 
     async def cancel(self, task_id: str) -> None:
-        await self._redis.set(f"{_CANCELLED_PREFIX}:{task_id}", b"1", ex=self._ttl)
+        """Give up on the job: mark it cancelled, and delete its result if one is there
+        (one stored later is deleted by the worker, which checks this mark after storing)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{_CANCELLED_PREFIX}:{task_id}", b"1", ex=self._ttl)
+            pipe.delete(result_key(task_id))
+            await pipe.execute()
+
+    async def delete_result(self, task_id: str) -> bool:
+        """Delete the job's result; whether there was one."""
+        return bool(await self._redis.delete(result_key(task_id)))
 
     async def is_cancelled(self, task_id: str) -> bool:
         return bool(await self._redis.exists(f"{_CANCELLED_PREFIX}:{task_id}"))

@@ -145,7 +145,9 @@ async def transcribe_entry(
                 )
             # Only now: a name that is not plain has no audio (has_audio), and fails above.
             audio_path = folder.audio_path(entry.filename)
-            result = await _run_timed(transcriber, audio_path, timeout, options)
+            result = await run_timed(transcriber, audio_path, timeout, options)
+        except EntryGone:
+            raise  # its session was cancelled or deleted meanwhile: nothing to retry
         except AudioDecodeError as exc:
             await attempt_entry.ensure_ours(audio_needed=True)
             log.warning("entry_undecodable", error=str(exc))
@@ -244,8 +246,8 @@ async def chat_options(manager: SessionManager, chat_id: int) -> DecodeOptions:
         return DEFAULT_OPTIONS
 
 
-async def _run_timed(
-    transcriber: Transcriber, audio_path: Path, run_timeout: float, options: DecodeOptions
+async def run_timed(
+    transcriber: Transcriber, audio_path: Path, run_timeout: float | None, options: DecodeOptions
 ) -> TranscriptResult:
     # A transcriber that knows when the run starts (a worker took the job, a thread became
     # free) times only the run; for any other, the whole call is timed.

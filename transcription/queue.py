@@ -41,14 +41,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage, AsyncBroker, AsyncTaskiqTask, Context, TaskiqDepends
 from taskiq.kicker import AsyncKicker
 from taskiq.serializers import JSONSerializer
-from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+from taskiq_redis import RedisStreamBroker
 
 from transcription.engine import AudioDecodeError, TranscriptResult
 from transcription.jobs import (
     CONSUMER_GROUP,
     JOB_SETTINGS,
     QUEUE_NAME,
-    RESULT_PREFIX,
     TASK_NAME,
     Job,
     JobMarks,
@@ -57,6 +56,7 @@ from transcription.jobs import (
     redact_url,
 )
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
+from transcription.results import GuardedResultBackend
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.queue")
@@ -171,15 +171,7 @@ def _text(value: bytes | str) -> str:
 
 def build_broker(settings: TranscriptionSettings) -> ReliableStreamBroker:
     """The broker both sides use: jobs on a Redis stream, results in Redis, all as JSON."""
-    backend: RedisAsyncResultBackend[Any] = RedisAsyncResultBackend(
-        settings.redis_url,
-        result_ex_time=settings.transcription_result_ttl_seconds,
-        # A result (a note's transcript) is deleted as the bot reads it: nothing of a
-        # transcribed note stays in Redis (/forget); one never read expires after the TTL.
-        keep_results=False,
-        serializer=JSONSerializer(),  # taskiq-redis's default is pickle: code execution
-        prefix_str=RESULT_PREFIX,
-    )
+    backend = GuardedResultBackend(settings.redis_url, settings.transcription_result_ttl_seconds)
     broker = ReliableStreamBroker(
         settings.redis_url,
         queue_name=QUEUE_NAME,

@@ -9,6 +9,7 @@ in TRANSCRIBING are finished and (live) unfinished notes of collecting sessions 
 again, so a crash loses no work and repeats none that finished. The transcriber runs the
 model here or, through the task queue, on other machines; either way no more than
 ``TRANSCRIPTION_CONCURRENCY`` notes are in flight, which is what makes the priority hold.
+A session cancelled or deleted meanwhile has its notes' runs cut off (their jobs given up).
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from sessions import (
     ErrorEntry,
     InvalidStateError,
     Session,
+    SessionDeleted,
     SessionFinalized,
     SessionManager,
     SessionNotFoundError,
     SessionState,
+    StateChanged,
     TranscriptionStatus,
 )
+from transcription.dropping import SessionCalls
 from transcription.engine import Transcriber
 from transcription.pipeline import EntryGone, entries_to_do, finish_session, transcribe_entry
 from transcription.scheduler import (
@@ -73,7 +77,8 @@ class TranscriptionService:
         settings: TranscriptionSettings,
     ) -> None:
         self._manager = manager
-        self._transcriber = transcriber
+        # Per session, so that a cancelled or deleted session's notes stop being transcribed.
+        self._calls = SessionCalls(transcriber)
         self._settings = settings
         self._scheduler: EntryScheduler[RunOutcome] = EntryScheduler(
             self._run_entry, settings.transcription_concurrency
@@ -92,6 +97,8 @@ class TranscriptionService:
         """Listen for notes and finalized sessions, and queue the work a previous run left."""
         bus = self._manager.events
         self._unsubscribe.append(bus.subscribe(self._on_finalized, SessionFinalized))
+        self._unsubscribe.append(bus.subscribe(self._on_ended, StateChanged))
+        self._unsubscribe.append(bus.subscribe(self._on_deleted, SessionDeleted))
         if self._settings.live_transcription:
             self._unsubscribe.append(bus.subscribe(self._on_audio_added, AudioAdded))
         resumable = await self._manager.sessions_in_states(SessionState.TRANSCRIBING)
@@ -176,12 +183,21 @@ class TranscriptionService:
     async def _on_audio_added(self, event: AudioAdded) -> None:
         self.queue_live(event.session_id, event.sequence)
 
+    async def _on_ended(self, event: StateChanged) -> None:
+        # /cancel (COLLECTING -> ERROR) and any other end in ERROR: its notes are not wanted.
+        if event.to_state is SessionState.ERROR:
+            self._calls.drop(event.session_id)
+
+    async def _on_deleted(self, event: SessionDeleted) -> None:
+        self._calls.drop(event.session_id)  # /forget, or retention
+
     async def _run_entry(self, key: EntryKey) -> RunOutcome:
         """One run of one entry; a note or session that went away is dropped quietly."""
         log = _log.bind(session_id=key.session_id, sequence=key.sequence)
         try:
+            transcriber = self._calls.for_session(key.session_id)
             return await transcribe_entry(
-                self._manager, self._transcriber, key.session_id, key.sequence, self._settings
+                self._manager, transcriber, key.session_id, key.sequence, self._settings
             )
         except _GONE as exc:
             log.info("entry_dropped", reason=str(exc))

@@ -1,17 +1,23 @@
-"""The real bot on the taskiq backend: workers elsewhere, the bot killed while jobs are out."""
+"""The real bot on the taskiq backend: workers elsewhere, the bot killed while jobs are out,
+and /cancel while the notes' jobs wait for a worker."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import CHAT, USER, delivered, eventually, is_text, metadata, send_voice
+from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram
 from tests.redis_server import RedisServer
 from tests.transcription.test_queue import WorkerProcess
+from transcription.jobs import RESULT_PREFIX
+from transcription.queue import QUEUE_NAME
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -51,5 +57,49 @@ async def test_bot_killed_with_jobs_out_then_restarted(fake: FakeTelegram, tmp_p
     finally:
         for bot in bots:
             await bot.stop()
+        await worker.stop(signal.SIGKILL)
+        await redis.stop()
+
+
+async def stream_length(client: Redis, length: int) -> None:
+    while await client.xlen(QUEUE_NAME) != length:  # noqa: ASYNC110 - written by others
+        await asyncio.sleep(0.05)
+
+
+async def test_cancelled_notes_are_skipped_by_the_workers_and_leave_nothing_in_redis(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    redis = RedisServer(tmp_path / "redis")
+    await redis.start()
+    worker = WorkerProcess(redis.url, tmp_path / "worker.log")
+    env = {
+        "TRANSCRIPTION_BACKEND": "taskiq",
+        "REDIS_URL": redis.url,
+        "LIVE_TRANSCRIPTION": "1",
+        "TRANSCRIPTION_CONCURRENCY": "2",  # both notes' jobs out at once
+    }
+    bot = BotProcess(fake.base_url, fake.token, tmp_path, **env)
+    client = Redis.from_url(redis.url)
+    try:
+        await (await bot.start()).wait_started()
+        for name in ("speech_01.ogg", "speech_02.ogg"):
+            send_voice(fake, name)
+        await fake.wait_reactions(CHAT, 2, timeout=20)
+        # No worker is up: the notes' jobs wait in the queue.
+        await asyncio.wait_for(stream_length(client, 2), 60 * TIMEOUT_SCALE)
+        fake.text(CHAT, USER, "/cancel")
+        await fake.wait_for(is_text(CHAT, "is cancelled"), timeout=20)
+
+        await worker.start()
+        await asyncio.wait_for(stream_length(client, 0), 60 * TIMEOUT_SCALE)  # acknowledged
+        assert worker.count("job_skipped_cancelled") == 2
+        assert worker.count("job_done") == 0  # never transcribed
+        async for key in client.scan_iter():
+            assert not key.startswith(RESULT_PREFIX.encode()), key
+            if await client.type(key) == b"string":
+                assert b"coat" not in (await client.get(key) or b""), key
+    finally:
+        await client.aclose()
+        await bot.stop()
         await worker.stop(signal.SIGKILL)
         await redis.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
+from processing import CommandProcessor, MarkdownProcessor, ProcessingService, Processor
 from sessions import (
     FileSessionManager,
     RetentionSettings,
@@ -20,6 +22,8 @@ from sessions import (
     SweepReport,
 )
 from tests.conftest import TIMEOUT_SCALE, add_note
+from tests.processing import transcribed_session as transcribed_by_stage
+from tests.processing.test_service import CountingProcessor
 from tests.sessions.helpers import transcribed as transcribed_only
 
 DAY = timedelta(days=1)
@@ -81,15 +85,29 @@ async def test_audio_goes_n_days_after_transcription(manager: FileSessionManager
     assert await sweeper(manager, stamp(session) + 30 * DAY, audio=3).sweep() == SweepReport()
 
 
+async def processed(manager: FileSessionManager, processor: Processor, chat_id: int = 1) -> Session:
+    """A session transcribed and then run through the real processing stage (finalized
+    while it listens, so marked ``processing_due`` as in the bot), its transcript and the
+    processor's outcome delivered as the notifier records them."""
+    service = ProcessingService(manager, processor)
+    await service.start()
+    try:
+        session = await transcribed_by_stage(manager, ("text:words of a note", 2), chat_id=chat_id)
+        await asyncio.wait_for(service.wait_idle(), 10 * TIMEOUT_SCALE)
+    finally:
+        await service.stop()
+    await manager.mark_delivered(session.session_id)
+    return await manager.mark_outputs_delivered(session.session_id)
+
+
 async def test_audio_of_processed_and_failed_sessions_goes_too(
     manager: FileSessionManager,
 ) -> None:
-    processed = await transcribed(manager)
-    await manager.transition_state(processed.session_id, SessionState.PROCESSING)
-    await manager.transition_state(processed.session_id, SessionState.PROCESSED)
-    await manager.mark_outputs_delivered(processed.session_id)
-    failed_later = await transcribed(manager)
-    await manager.transition_state(failed_later.session_id, SessionState.ERROR)
+    done = await processed(manager, MarkdownProcessor())
+    assert done.state is SessionState.PROCESSED
+    failed_later = await processed(manager, CommandProcessor("exit 3", 10))
+    assert failed_later.state is SessionState.ERROR
+    assert [e.code for e in failed_later.errors] == ["processor_failed"]
     processing = await transcribed(manager)
     await manager.transition_state(processing.session_id, SessionState.PROCESSING)
     never_transcribed = await add_note(manager, await manager.create_session(chat_id=1))
@@ -99,10 +117,44 @@ async def test_audio_of_processed_and_failed_sessions_goes_too(
 
     report = await sweeper(manager, stamp(processing) + 400 * DAY, audio=1).sweep()
 
-    assert sorted(report.audio_removed) == sorted([processed.session_id, failed_later.session_id])
-    assert audio_files(manager, processed) == audio_files(manager, failed_later) == []
+    assert sorted(report.audio_removed) == sorted([done.session_id, failed_later.session_id])
+    assert audio_files(manager, done) == audio_files(manager, failed_later) == []
     for kept in (processing, never_transcribed, collecting):
         assert audio_files(manager, kept) != [], kept.state
+
+
+async def test_processed_sessions_go_whole_too(manager: FileSessionManager) -> None:
+    done = await processed(manager, MarkdownProcessor())
+    failed_later = await processed(manager, CommandProcessor("exit 3", 10), chat_id=2)
+
+    report = await sweeper(manager, done.created_at + 30 * DAY, sessions=10).sweep()
+
+    assert sorted(report.sessions_deleted) == sorted([done.session_id, failed_later.session_id])
+    assert await manager.list_sessions() == []
+
+
+async def test_a_session_left_marked_due_by_an_older_version_is_repaired_at_start(
+    manager: FileSessionManager,
+) -> None:
+    # Processed by a version that never cleared the mark: "processing_due" still true.
+    done = await processed(manager, MarkdownProcessor())
+    owed = await transcribed_by_stage(manager, ("text:not processed yet", 2), chat_id=2)
+    await manager.mark_delivered(owed.session_id)
+    path = manager.get_session_path(done.session_id) / "metadata.json"
+    data = json.loads(path.read_text())
+    data["processing_due"] = True
+    path.write_text(json.dumps(data))
+
+    counting = CountingProcessor()
+    service = ProcessingService(manager, counting)
+    await service.start()  # repairs the ended session, and runs the one still owed
+    await asyncio.wait_for(service.wait_idle(), 10 * TIMEOUT_SCALE)
+    await service.stop()
+
+    assert not (await manager.require_session(done.session_id)).processing_due
+    assert counting.runs == [owed.session_id]
+    report = await sweeper(manager, done.created_at + 30 * DAY, audio=1).sweep()
+    assert done.session_id in report.audio_removed
 
 
 # -- whole sessions --------------------------------------------------------------------------
@@ -150,18 +202,21 @@ async def test_nothing_is_deleted_of_a_session_the_chat_is_still_owed(
     # Transcribed long ago but not delivered yet (a bot down for weeks), owed processing, or
     # processed with the files not delivered yet: kept until the chat has had it all.
     undelivered = await transcribed_only(manager, chat_id=1)
-    owed_processing = await transcribed(manager, chat_id=2)
-    await manager.mark_processing_due(owed_processing.session_id)
+    # Finalized while a processor was on (marked due), transcribed while it was not running.
+    owed_processing = await transcribed_by_stage(manager, ("text:owed", 2), chat_id=2)
+    await manager.mark_delivered(owed_processing.session_id)
     outputs_owed = await transcribed(manager, chat_id=3)
-    await manager.transition_state(outputs_owed.session_id, SessionState.PROCESSING)
-    await manager.transition_state(outputs_owed.session_id, SessionState.PROCESSED)
+    service = ProcessingService(manager, MarkdownProcessor())
+    service.submit(outputs_owed.session_id)
+    await asyncio.wait_for(service.wait_idle(), 10 * TIMEOUT_SCALE)
+    assert (await manager.require_session(outputs_owed.session_id)).state is SessionState.PROCESSED
     settled = await transcribed(manager, chat_id=4)
 
     report = await sweeper(manager, stamp(settled) + 99 * DAY, audio=1, sessions=5).sweep()
 
     assert report == SweepReport(sessions_deleted=[settled.session_id])
     for kept in (undelivered, owed_processing, outputs_owed):
-        assert len(audio_files(manager, kept)) == 2
+        assert audio_files(manager, kept) != [], kept.session_id
 
 
 async def test_retention_off_keeps_everything(manager: FileSessionManager) -> None:
