@@ -484,7 +484,11 @@ MUTATIONS: tuple[Mutation, ...] = (
                 "    return broker.with_result_backend(backend).with_serializer(JSONSerializer())",
                 "    return broker.with_result_backend(backend)",
             ),
-            Edit("transcription/queue.py", "        serializer=JSONSerializer(),", ""),
+            Edit(
+                "transcription/results.py",
+                "            serializer=JSONSerializer(),  # taskiq-redis's default is pickle: code execution",
+                "",
+            ),
         ),
         (
             "tests/transcription/test_queue_faults.py::test_a_pickled_result_is_refused_never_executed",
