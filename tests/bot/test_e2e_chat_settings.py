@@ -89,7 +89,7 @@ async def test_vocabulary_reaches_tiny_en_and_forget_all_removes_everything(
     # /forget all: a question first; "No" keeps everything, "Yes" deletes everything.
     question = await say(fake, "/forget all", "Forget everything of this chat")
     assert question.text is not None
-    assert "all 2 sessions and its language and vocabulary" in question.text
+    assert "all 2 sessions and its language, vocabulary and note style" in question.text
     [(_, yes), (_, no)] = question.buttons()
     await tap(fake, CHAT, USER, question, no)
     await fake.wait_for(is_text(CHAT, ct.KEPT_ALL))
