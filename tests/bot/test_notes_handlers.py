@@ -17,12 +17,13 @@ from aiogram import Bot
 from bot import library_texts as lt
 from bot import note_texts as nt
 from bot import texts
-from bot.callbacks import NoteButton, NoteRetryButton
+from bot.callbacks import NoteButton, NoteRetryButton, StyleButton
 from bot.services.delivery import Courier
 from bot.services.message_index import INDEX_PATH, MessageIndex
 from bot.services.notes import NoteDelivery, note_parts
 from bot.services.notifier import Notifier
 from notes.service import NoteFailure, NoteService, WrittenNote
+from notes.settings import NoteSettings
 from notes.styles import Style
 from sessions import FileSessionManager, SessionState, Transcript, TranscriptionStatus
 from tests.bot.test_handlers import CHAT, USER, Harness
@@ -317,3 +318,69 @@ async def test_the_message_index_survives_a_restart_and_forgets_deleted_sessions
     assert await again.session_of(CHAT + 1, 17) is None
     await again.forget("2026-11-24_19-47-41_12")
     assert await again.session_of(CHAT, 17) is None
+
+
+# -- /style and /status ----------------------------------------------------------------------
+
+
+async def test_style_shows_stores_and_refuses_plainly(
+    harness: Harness, notes: Notes, manager: FileSessionManager
+) -> None:
+    harness.dp["note_settings"] = NoteSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        llm_base_url="http://127.0.0.1:9/v1",
+        llm_default_style="summary",
+    )
+    await harness.text("/style")
+    shown = last_sent(harness.fake, CHAT)
+    assert (shown.text or "").startswith(
+        "Note after each transcript: Summary: a title and a few bullet points (the bot's default)."
+    )
+    assert labels(shown) == ["Clean text", "Summary", "To-dos", "Minutes", "Off", "Bot default"]
+
+    await harness.text("/style todo")
+    assert (await manager.get_chat_settings(CHAT)).style == "todo"
+    assert harness.replies()[-1] == nt.style_set("todo", None, "summary")
+
+    await harness.text("/style custom Write it as a short friendly email")
+    settings = await manager.get_chat_settings(CHAT)
+    assert (settings.style, settings.style_instruction) == (
+        "custom",
+        "Write it as a short friendly email",
+    )
+    await harness.text("/status")
+    assert "Notes: Your own: written as your own instruction says." in harness.replies()[-1]
+
+    for typed, reply in (
+        ("/style custom", nt.CUSTOM_NEEDS_INSTRUCTION),
+        ("/style banana", nt.style_unknown("banana")),
+    ):
+        await harness.text(typed)
+        assert harness.replies()[-1] == reply
+    assert (await manager.get_chat_settings(CHAT)).style == "custom"  # nothing changed
+
+    # The buttons: "Off", then back to the bot's default.
+    answer = await tap(harness, CHAT, USER, shown, StyleButton(style="off").pack())
+    assert answer == {"text": None, "show_alert": False}
+    assert (await manager.get_chat_settings(CHAT)).style == "off"
+    [edited] = [m for m in harness.fake.messages(CHAT) if m["message_id"] == shown.message_id]
+    assert edited["text"] == nt.style_set("off", None, "summary")
+    await tap(harness, CHAT, USER, shown, StyleButton(style="default").pack())
+    assert (await manager.get_chat_settings(CHAT)).style is None
+    await harness.text("/status")
+    assert (
+        "Notes: Summary: a title and a few bullet points (the bot's default)."
+        in (harness.replies()[-1])
+    )
+
+
+async def test_a_custom_note_tap_uses_the_chats_instruction(
+    harness: Harness, notes: Notes, manager: FileSessionManager
+) -> None:
+    sid, transcript = await delivered_transcript(harness, notes, manager)
+    custom = NoteButton(session=sid, style="custom").pack()
+    answer = await tap(harness, CHAT, USER, transcript, custom)
+    assert answer == {"text": nt.CUSTOM_NEEDS_INSTRUCTION, "show_alert": True}
+    await harness.text("/style custom As a haiku")
+    await tap(harness, CHAT, USER, transcript, custom)
+    assert notes.service.requests == [(sid, Style.CUSTOM, "As a haiku")]
