@@ -1,7 +1,7 @@
 """Which session each message the bot sent belongs to, so a reply to a transcript or a
 note ("shorter", "translate it to German") reaches that session's notes.
 
-Kept in a small SQLite file beside the update journal (``.telegram/messages.sqlite`` in
+Kept in a small SQLite file beside the update journal (``.telegram/messages.sqlite3`` in
 SESSIONS_DIR): a reply may come days and restarts later, and Telegram tells only the id of
 the message replied to. A row holds ids only, no text; a forgotten session's rows lead
 nowhere (the session is gone) and are dropped when it is deleted. Every call runs in a
@@ -23,7 +23,7 @@ from sessions.events import SessionDeleted
 
 _log = structlog.get_logger("bot.message_index")
 
-INDEX_PATH = Path(".telegram") / "messages.sqlite"  # inside SESSIONS_DIR
+INDEX_PATH = Path(".telegram") / "messages.sqlite3"  # inside SESSIONS_DIR
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sent ("
     " chat_id INTEGER NOT NULL, message_id INTEGER NOT NULL, session_id TEXT NOT NULL,"
