@@ -20,11 +20,12 @@ from bot.callbacks import NoteButton, NoteRetryButton, StyleButton, style_keyboa
 from bot.handlers.library import chat_session
 from bot.services.message_index import MessageIndex
 from bot.services.notes import NoteDelivery, ask_for_note, title_of
-from notes.service import NoteService
+from notes.service import NoteService, NoTranscriptError
 from notes.settings import NoteSettings
 from notes.styles import Style, parse_style
 from sessions import Session, SessionError, SessionManager
 from sessions.chat_settings import clean_word
+from sessions.errors import SessionNotFoundError
 
 _log = structlog.get_logger("bot.notes")
 
@@ -169,10 +170,15 @@ async def _request(
             answer.show_alert = True
             return
     title = title_of(style.value)
-    if await ask_for_note(notes, note_delivery, session, style, instruction):
-        answer.text = nt.sent_again(title)
-    else:
-        answer.text = nt.writing(title)
+    try:
+        stored = await ask_for_note(notes, note_delivery, session, style, instruction)
+    except (SessionNotFoundError, NoTranscriptError) as exc:  # forgotten since the check
+        answer.text = (
+            nt.SESSION_GONE if isinstance(exc, SessionNotFoundError) else nt.NOT_TRANSCRIBED
+        )
+        answer.show_alert = True
+        return
+    answer.text = nt.sent_again(title) if stored else nt.writing(title)
 
 
 async def note_pressed(
@@ -242,7 +248,14 @@ async def reply_instruction(
         await message.reply(nt.NOT_TRANSCRIBED)
         return
     instruction = clean_word(message.text or "")[:INSTRUCTION_LIMIT]
-    await notes.request_reply(session_id, instruction, reply_to=message.message_id)
+    try:
+        await notes.request_reply(session_id, instruction, reply_to=message.message_id)
+    except SessionNotFoundError:
+        await message.reply(nt.SESSION_GONE)
+        return
+    except NoTranscriptError:
+        await message.reply(nt.NOT_TRANSCRIBED)
+        return
     _log.info("note_reply_queued", session_id=session_id, chat_id=message.chat.id)
     await message.reply(nt.REPLY_QUEUED)
 

@@ -17,7 +17,7 @@ from bot import note_texts as nt
 from bot.callbacks import note_retry_keyboard
 from bot.services.delivery import Courier, Part
 from notes.service import NoteFailure, NoteService, WrittenNote
-from notes.styles import Style
+from notes.styles import REPLY_TITLE, TITLES, Style
 from sessions import Session, SessionManager
 
 _log = structlog.get_logger("bot.notes")
@@ -26,8 +26,12 @@ NOTE = "note"  # delivery part keys: note/<key>/<n>, note/<key>/file
 
 
 def title_of(key: str) -> str:
-    """A note's title from its key (for a failure, which carries none)."""
-    return nt.STYLE_LABELS.get(key, "Note") if not key.startswith("reply-") else "Answer"
+    """A note's title from its key (for a failure, which carries none), as the engine
+    titles the note itself."""
+    try:
+        return TITLES[Style(key)]
+    except ValueError:  # reply-<n>
+        return REPLY_TITLE
 
 
 def note_parts(note: WrittenNote) -> list[Part]:

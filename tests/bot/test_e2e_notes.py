@@ -79,6 +79,10 @@ async def test_a_note_follows_the_transcript_once_even_across_an_outage_and_a_re
     fake.text(CHAT, USER, "/done")
     transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=120)
     assert [label for label, _ in transcript.buttons()] == ["Summary", "Clean text", "To-dos"]
+    # The retries spent, one plain message with a button to try again.
+    failed = await fake.wait_for(is_text(CHAT, "The summary could not be written"), timeout=120)
+    assert [label for label, _ in failed.buttons()] == ["Try again"]
+    assert "LLM_" not in (failed.text or "")
     await first.terminate()
     assert headed(fake, "Summary") == []
 
@@ -90,6 +94,10 @@ async def test_a_note_follows_the_transcript_once_even_across_an_outage_and_a_re
     assert summary.params["parse_mode"] == "HTML"
     [md] = note_files(fake, "summary_")
     assert md.document_bytes  # the model's text, as written
+    # "Try again" on the old failure now finds the note written: sent again, no model call.
+    answer = await tap(fake, CHAT, USER, failed, failed.buttons()[0][1])
+    assert answer["text"] == nt.sent_again("Summary")
+    await eventually(lambda: len(note_files(fake, "summary_")) == 2)
 
     # A tap on To-dos: a new note, queued with a toast, then delivered.
     answer = await tap(fake, CHAT, USER, transcript, transcript.buttons()[2][1])
@@ -100,12 +108,17 @@ async def test_a_note_follows_the_transcript_once_even_across_an_outage_and_a_re
     # A second tap on Summary sends the stored note again: the same file, no model call.
     answer = await tap(fake, CHAT, USER, transcript, transcript.buttons()[0][1])
     assert answer["text"] == nt.sent_again("Summary")
-    await eventually(lambda: len(note_files(fake, "summary_")) == 2)
-    assert note_files(fake, "summary_")[1].document_bytes == md.document_bytes
+    await eventually(lambda: len(note_files(fake, "summary_")) == 3)
+    assert note_files(fake, "summary_")[2].document_bytes == md.document_bytes
 
     # A reply to the transcript with an instruction: the model's answer for that session.
     assert transcript.message_id is not None
-    await say(fake, "Make it one sentence.", nt.REPLY_QUEUED, reply_to=transcript.message_id)
+    since = len(fake.sent)
+    reply_id = 900001  # the instruction's message id names its answer: reply-<id>
+    fake.text(
+        CHAT, USER, "Make it one sentence.", reply_to=transcript.message_id, message_id=reply_id
+    )
+    await fake.wait_for(is_text(CHAT, nt.REPLY_QUEUED), timeout=60, since=since)
     await eventually(lambda: len(headed(fake, "Answer")) == 1, timeout=180)
 
     # /style and /status.
@@ -114,8 +127,10 @@ async def test_a_note_follows_the_transcript_once_even_across_an_outage_and_a_re
     assert "Notes: off (no note after the transcript)." in (shown.text or "")
     await second.terminate()
     # Once each: nothing was delivered twice across the restart.
-    assert len(headed(fake, "Summary")) == 2  # the first, and the one sent again on request
+    assert len(headed(fake, "Summary")) == 3  # the first, then sent again on two taps
     assert len(headed(fake, "To-dos")) == 1
+    written = [e for e in second.events() if e.get("event") == "note_written"]
+    assert sorted(e["key"] for e in written) == ["reply-" + str(reply_id), "summary", "todo"]
 
 
 async def test_without_a_model_style_says_so_and_there_are_no_buttons(
