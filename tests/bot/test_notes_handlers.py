@@ -309,15 +309,19 @@ async def test_a_reply_to_anything_else_goes_on_as_before(
 
 
 async def test_the_message_index_survives_a_restart_and_forgets_deleted_sessions(
-    sessions_dir: Path,
+    sessions_dir: Path, manager: FileSessionManager
 ) -> None:
     path = sessions_dir / INDEX_PATH
-    await MessageIndex(path).remember(CHAT, 17, "2026-11-24_19-47-41_12")
+    sid = await transcribed_session(manager, "kept, then forgotten")
+    await MessageIndex(path).remember(CHAT, 17, sid)
     again = MessageIndex(path)  # a new process
-    assert await again.session_of(CHAT, 17) == "2026-11-24_19-47-41_12"
+    assert await again.session_of(CHAT, 17) == sid
     assert await again.session_of(CHAT + 1, 17) is None
-    await again.forget("2026-11-24_19-47-41_12")
+    # Deleting the session (/forget, retention) drops its rows.
+    unsubscribe = again.attach(manager.events)
+    await manager.delete_session(sid)
     assert await again.session_of(CHAT, 17) is None
+    unsubscribe()
 
 
 # -- /style and /status ----------------------------------------------------------------------
