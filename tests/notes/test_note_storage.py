@@ -95,7 +95,8 @@ async def test_notes_are_kept_in_the_session_folder_owner_only(
     await manager.remove_audio(session.session_id)
     assert folder.read_note("summary") == "# Hi\n"
     await asyncio.to_thread(folder.remove_notes)
-    assert folder.note_keys() == [] and folder.read_notes_state() == {}
+    assert folder.note_keys() == []
+    assert folder.read_notes_state() == {}
 
 
 @pytest.mark.parametrize("key", ["../x", "a/b", ".hidden", "", "Summary", "x" * 41, "a\0b"])
