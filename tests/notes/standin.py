@@ -31,6 +31,14 @@ class StandIn:
     script: deque[Answer] = field(default_factory=deque)
     otherwise: Answer | Callable[[dict[str, Any]], Answer] = "ok:A note."
     seen: list[Seen] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for_requests(self, count: int, within: float = 30.0) -> None:
+        """Until ``count`` requests have come in (TimeoutError after ``within`` seconds)."""
+        async with asyncio.timeout(within):
+            while len(self.seen) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
 
     def answer(self, *answers: Answer) -> None:
         self.script.extend(answers)
@@ -38,6 +46,7 @@ class StandIn:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.seen.append(Seen(dict(request.headers), body))
+        self._arrived.set()
         if self.script:
             what = self.script.popleft()
         else:
