@@ -84,9 +84,11 @@ def _chunks(escaped: str, limit: int) -> Iterator[str]:
         amp = window.rfind("&")
         if amp != -1 and ";" not in window[amp:]:
             window = window[:amp]
-        at = max(window.rfind("\n"), window.rfind(" "))
-        if at > len(window) // 2:
-            window = window[: at + 1]
+        # A line end if there is one in the second half, else a space, else a hard cut.
+        for at in (window.rfind("\n"), window.rfind(" ")):
+            if at > len(window) // 2:
+                window = window[: at + 1]
+                break
         yield window.rstrip() or window
         rest = rest[len(window) :].lstrip()
     if rest.strip():

@@ -47,8 +47,9 @@ class NoteFiles:
     def write_note(self, key: str, text: str) -> None:
         """Store note ``key`` (Markdown) atomically, owner-only. FileNotFoundError when the
         session's folder is gone: a session deleted meanwhile never comes back as a folder."""
+        name = f"{_checked(key)}.md"
         self._make_notes_dir()
-        write_atomic(self.notes_dir / f"{_checked(key)}.md", text.encode("utf-8"))
+        write_atomic(self.notes_dir / name, text.encode("utf-8"))
 
     def read_note(self, key: str) -> str | None:
         """Note ``key``'s text; None when it has none (or ``key`` is not a note key)."""
