@@ -24,6 +24,14 @@ from tests.llm_server import LlamaServer
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
+API_KEY = "sk-test-0123456789abcdef"
+
+
+async def eventually_files(fake: FakeTelegram, name: str) -> list[SentCall]:
+    await eventually(lambda: any(c.document_name == name for c in fake.sent), timeout=120)
+    return [c for c in fake.sent if c.document_name == name]
+
+
 def notes_env(llm_url: str, **more: str) -> dict[str, str]:
     return {
         "LLM_BASE_URL": llm_url,
@@ -69,7 +77,13 @@ async def test_a_note_follows_the_transcript_once_even_across_an_outage_and_a_re
     llm_server: LlamaServer,
     llm_url: str,
 ) -> None:
-    env = notes_env(llm_url, LLM_DEFAULT_STYLE="summary")
+    # A key (llama.cpp's server takes any): never in the log, never given to a processor.
+    env = notes_env(
+        llm_url,
+        LLM_DEFAULT_STYLE="summary",
+        LLM_API_KEY=API_KEY,
+        PROCESSOR="command:env > env.txt",
+    )
     # The endpoint is down: the transcript must not wait for it, nor be lost with it.
     await llm_server.astop()
     first = await launch(fake, tmp_path, running, **env)
@@ -83,6 +97,10 @@ async def test_a_note_follows_the_transcript_once_even_across_an_outage_and_a_re
     failed = await fake.wait_for(is_text(CHAT, "The summary could not be written"), timeout=120)
     assert [label for label, _ in failed.buttons()] == ["Try again"]
     assert "LLM_" not in (failed.text or "")
+    [env_file] = await eventually_files(fake, "env.txt")
+    assert env_file.document_bytes is not None
+    assert API_KEY.encode() not in env_file.document_bytes
+    assert b"LLM_API_KEY" not in env_file.document_bytes
     await first.terminate()
     assert headed(fake, "Summary") == []
 
@@ -126,6 +144,8 @@ async def test_a_note_follows_the_transcript_once_even_across_an_outage_and_a_re
     shown = await say(fake, "/status", "Notes:")
     assert "Notes: off (no note after the transcript)." in (shown.text or "")
     await second.terminate()
+    for proc in (first, second):
+        assert API_KEY not in proc.output()
     # Once each: nothing was delivered twice across the restart.
     assert len(headed(fake, "Summary")) == 3  # the first, then sent again on two taps
     assert len(headed(fake, "To-dos")) == 1
