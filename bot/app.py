@@ -30,7 +30,9 @@ from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier
 from bot.services.ingest import IngestService
 from bot.services.language import LanguageSupport
+from bot.services.message_index import INDEX_PATH, MessageIndex
 from bot.services.migration import ChatMigrations
+from bot.services.notes import NoteDelivery
 from bot.services.notifier import Notifier
 from bot.updates.connect import until_answered
 from bot.updates.journal import UpdateJournal
@@ -39,6 +41,8 @@ from bot.updates.ordering import ChatOrdering
 from bot.updates.polling import ReliablePoller
 from bot.updates.runner import UpdateRunner
 from bot.updates.webhook import WebhookServer, run_webhook
+from notes.service import NoteService
+from notes.settings import NoteSettings
 from processing import ProcessingService, ProcessingSettings, build_processor
 from sessions import (
     EventBus,
@@ -287,6 +291,7 @@ async def run_bot(
     *,
     retention: RetentionSettings | None = None,
     transcriber: Transcriber | None = None,
+    note_settings: NoteSettings | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT. Raises ModelLoadError or TelegramUnauthorizedError.
 
@@ -325,7 +330,18 @@ async def run_bot(
         dp = build_dispatcher(settings, manager, ingest, ordering, collecting)
         dp["processor_label"] = processing.label
         dp["retention"] = retention
-        dp["courier"] = Courier(bot, manager)
+        # Each message sent is remembered by session: a reply to it reaches that session.
+        messages = MessageIndex(session_config.base_dir / INDEX_PATH)
+        dp["messages"] = messages
+        parts.callback(messages.attach(manager.events))
+        courier = Courier(bot, manager, messages=messages)
+        dp["courier"] = courier
+        note_settings = note_settings or NoteSettings()
+        dp["note_settings"] = note_settings
+        # Written notes only with a language model set up; otherwise no buttons, and /style
+        # says so.
+        notes = NoteService(manager, note_settings) if note_settings.enabled else None
+        dp["notes"] = notes
         dp["zone"] = settings.zone  # the owner's time zone, for times shown in the chat
         # The search index follows the sessions from before the first one can be transcribed.
         # Opening never waits for a rebuild (or a locked file): that goes on in the
@@ -347,10 +363,23 @@ async def run_bot(
         await journal.load(me.id)
         runner = UpdateRunner(bot, dp, ordering, journal)
 
-        notifier = Notifier(bot, manager, zone=settings.zone)
+        notifier = Notifier(
+            bot, manager, zone=settings.zone, courier=courier, note_buttons=notes is not None
+        )
         notifier.attach()
         parts.push_async_callback(notifier.stop, grace_seconds=2.0)
-        secrets = [*settings.secrets, *transcription.secrets, transcription.redis_url]
+        if notes is not None:  # listening before a transcript can be delivered
+            note_delivery = NoteDelivery(manager, courier, notes)
+            note_delivery.attach()
+            dp["note_delivery"] = note_delivery
+            parts.push_async_callback(notes.stop)
+            await notes.start()
+        secrets = [
+            *settings.secrets,
+            *transcription.secrets,
+            transcription.redis_url,
+            *note_settings.secrets,
+        ]
         processor = build_processor(processing, secrets=secrets)
         if processor is not None:  # listening before the service can finish a session
             stage = ProcessingService(manager, processor)

@@ -120,3 +120,56 @@ def forget_all_keyboard(asked: float) -> InlineKeyboardMarkup:
     yes = ForgetAllButton(confirm=True, asked=asked).pack()
     no = ForgetAllButton(confirm=False, asked=asked).pack()
     return _yes_or_no("Yes, delete everything", yes, no)
+
+
+class StyleButton(CallbackData, prefix="style"):
+    """A choice under /style: a style's name, or ``off``."""
+
+    style: str
+
+
+class NoteButton(CallbackData, prefix="note"):
+    """Under a transcript: write (or send again) the note of ``style`` for ``session``."""
+
+    session: str
+    style: str
+
+
+class NoteRetryButton(CallbackData, prefix="noteretry"):
+    """Under a note that could not be written: ask for it again."""
+
+    session: str
+    key: str
+
+
+# The on-demand notes under a transcript: (button label, style).
+NOTE_BUTTONS = (("Summary", "summary"), ("Clean text", "clean"), ("To-dos", "todo"))
+
+
+def note_keyboard(session_id: str) -> InlineKeyboardMarkup:
+    """Summary / Clean text / To-dos under a transcript, on one row."""
+    row = [
+        InlineKeyboardButton(
+            text=label, callback_data=NoteButton(session=session_id, style=style).pack()
+        )
+        for label, style in NOTE_BUTTONS
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[row])
+
+
+def note_retry_keyboard(session_id: str, key: str) -> InlineKeyboardMarkup:
+    """The "Try again" button under a note's failure."""
+    data = NoteRetryButton(session=session_id, key=key).pack()
+    button = InlineKeyboardButton(text="Try again", callback_data=data)
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+def style_keyboard(choices: list[tuple[str, str]], *, per_row: int = 3) -> InlineKeyboardMarkup:
+    """A button per (label, style) under /style, ``per_row`` to a row."""
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=StyleButton(style=style).pack())
+        for label, style in choices
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    )

@@ -172,7 +172,7 @@ def status_lines(settings: ChatSettings, default_language: str | None, multiling
 def forget_all_question(sessions: int, settings: ChatSettings) -> str:
     what = [f"all {sessions} sessions" if sessions != 1 else "its 1 session"]
     if not settings.is_default:
-        what.append("its language and vocabulary")
+        what.append("its language, vocabulary and note style")
     if sessions == 0 and settings.is_default:
         return "This chat has no sessions and no settings: there is nothing to forget."
     return (
@@ -187,7 +187,7 @@ def forgot_all(
     """The answer to Yes: what was forgotten, and each reason some sessions were kept."""
     parts = [f"Forgotten: {_sessions(deleted)}"]
     if settings_removed:
-        parts.append("this chat's language and vocabulary")
+        parts.append("this chat's language, vocabulary and note style")
     text = " and ".join(parts) + ". Nothing of them is kept."
     if busy:
         text += (

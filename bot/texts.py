@@ -32,6 +32,8 @@ HELP = (
     "this chat's settings)\n"
     "/lang - the language of this chat's notes\n"
     "/vocab - names and words I should write right, e.g. /vocab add Kubernetes, Zoë Ortega\n"
+    "/style - a written note after each transcript: a summary, clean text or to-dos (reply "
+    "to a transcript with an instruction, e.g. shorter, for a note of your own)\n"
     "/status - the current session and the last ones\n"
     "/help - this message\n\n"
     "A session is named by its id (as in /history) or any part of it only one session "
@@ -67,6 +69,7 @@ COMMANDS = [
     ("forget", "Delete a session for good"),
     ("lang", "Language of this chat's notes"),
     ("vocab", "Names and words to get right"),
+    ("style", "A written note after each transcript"),
     ("status", "Current session and recent ones"),
     ("help", "How to use this bot"),
 ]

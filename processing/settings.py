@@ -11,7 +11,7 @@ from sessions.settings import TimeZoneSettings
 MARKDOWN = "markdown"
 COMMAND_PREFIX = "command:"
 # The bot's secrets: no processor gets them, not even when PROCESSOR_ENV names them.
-NEVER_PASSED = frozenset({"BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL"})
+NEVER_PASSED = frozenset({"BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL", "LLM_API_KEY"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -55,6 +55,7 @@ LIVE = "tests/transcription/test_live.py::"
 SCHED = "tests/transcription/test_scheduler.py::"
 LIB = "tests/bot/test_library_handlers.py::"
 OPTS = "tests/transcription/test_chat_options.py::"
+NOTES = "tests/bot/test_notes_handlers.py::"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # -- Nothing lost, nothing doubled -------------------------------------------------------
@@ -462,6 +463,37 @@ MUTATIONS: tuple[Mutation, ...] = (
         ),
         ("tests/bot/test_ingest_faults.py::test_measured_duration_beats_the_declared_one",),
     ),
+    # -- Written notes in the chat -----------------------------------------------------------
+    Mutation(
+        "note-delivered-once",
+        "a written note's messages are recorded as sent: a second hand-over sends nothing again",
+        (
+            Edit(
+                "bot/services/notes.py",
+                "await self._courier.send_all(session, note_parts(note))",
+                "await self._courier.resend(session, note_parts(note))",
+            ),
+        ),
+        (NOTES + "test_a_written_note_is_delivered_once_even_across_a_restart",),
+    ),
+    Mutation(
+        "note-tap-chat-isolation",
+        "a note button naming another chat's session writes and sends nothing",
+        (
+            Edit(
+                "bot/handlers/notes.py",
+                "session = None if chat_id is None else await chat_session(manager, chat_id, session_id)",
+                "session = await manager.get_session(session_id)",
+            ),
+        ),
+        (NOTES + "test_a_tap_on_another_chats_or_a_forgotten_session_is_refused",),
+    ),
+    Mutation(
+        "note-buttons-only-with-a-model",
+        "without a language model, /get's transcript has no note buttons",
+        (Edit("bot/handlers/library.py", "buttons = notes is not None", "buttons = True"),),
+        (NOTES + "test_without_a_model_there_are_no_buttons_and_style_says_why",),
+    ),
     # -- Secrets ----------------------------------------------------------------------------
     Mutation(
         "processor-env",
@@ -474,6 +506,21 @@ MUTATIONS: tuple[Mutation, ...] = (
             ),
         ),
         ("tests/processing/test_command_safety.py::test_command_environment_is_an_allow_list",),
+    ),
+    Mutation(
+        "llm-key-never-passed",
+        "LLM_API_KEY never reaches a processor, not even when PROCESSOR_ENV names it",
+        (
+            Edit(
+                "processing/settings.py",
+                '"REDIS_URL", "LLM_API_KEY"}',
+                '"REDIS_URL"}',
+            ),
+        ),
+        (
+            "tests/processing/test_command_safety.py::"
+            "test_processor_env_never_names_the_bots_secrets",
+        ),
     ),
     Mutation(
         "no-pickle",

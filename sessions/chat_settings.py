@@ -1,4 +1,5 @@
-"""A chat's own settings: the language its notes are transcribed in and its vocabulary.
+"""A chat's own settings: the language its notes are transcribed in, its vocabulary, and
+the style of the written note made after each transcript.
 
 Kept per chat in a small SQLite file of their own beside the session library's index (see
 :mod:`sessions.chat_settings_db`), read by the transcription for every note and removed
@@ -24,6 +25,14 @@ MAX_VOCABULARY_CHARS = 300
 prompt holds at most 223 tokens and faster-whisper cuts the rest off: 300 characters of
 names are about 80-120 tokens, which leaves room for the note's own previous text."""
 MAX_WORD_CHARS = 60
+
+STYLE_OFF = "off"
+"""No written note after the transcripts (set explicitly; None is the deployment's default)."""
+NOTE_STYLES = ("clean", "summary", "todo", "minutes", "custom")
+"""The written notes' styles a chat can choose (``notes.styles.Style`` has the same values)."""
+CUSTOM_STYLE = "custom"
+MAX_STYLE_INSTRUCTION_CHARS = 500
+"""A custom style's instruction is cut to this: it goes into every prompt of the chat."""
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _SPACES = re.compile(r"\s+")
@@ -55,6 +64,9 @@ class ChatSettings(BaseModel):
 
     language: str | None = None
     vocabulary: tuple[str, ...] = ()
+    # None: the deployment's default style; "off": explicitly no note after the transcript.
+    style: str | None = None
+    style_instruction: str | None = None  # the custom style's instruction
 
     @field_validator("language")
     @classmethod
@@ -71,13 +83,51 @@ class ChatSettings(BaseModel):
     def _clean(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(w for w in (clean_word(w) for w in value) if w)
 
+    @field_validator("style", mode="before")
+    @classmethod
+    def _known_style(cls, value: object) -> object:
+        # A style this version does not know (a newer one's) reads as the default: the
+        # chat's other settings stay readable.
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return value if value == STYLE_OFF or value in NOTE_STYLES else None
+        return value
+
+    @field_validator("style_instruction")
+    @classmethod
+    def _clean_instruction(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return clean_word(value)[:MAX_STYLE_INSTRUCTION_CHARS].strip() or None
+
     @property
     def is_default(self) -> bool:
         """Whether nothing is set: the chat is served with the deployment's settings."""
-        return self.language is None and not self.vocabulary
+        return (
+            self.language is None
+            and not self.vocabulary
+            and self.style is None
+            and self.style_instruction is None
+        )
 
     def with_language(self, language: str | None) -> ChatSettings:
-        return ChatSettings(language=language, vocabulary=self.vocabulary)
+        return self.model_copy(update={"language": ChatSettings(language=language).language})
+
+    def with_style(self, style: str | None, instruction: str | None = None) -> ChatSettings:
+        """The chat's note style: None (the deployment's default), ``"off"``, or one of
+        :data:`NOTE_STYLES`; ``"custom"`` needs ``instruction`` (cleaned, cut to
+        :data:`MAX_STYLE_INSTRUCTION_CHARS`). ValueError for an unknown style or a custom
+        style without an instruction. Other styles keep no instruction."""
+        if style is not None:
+            style = style.strip().lower()
+            if style != STYLE_OFF and style not in NOTE_STYLES:
+                raise ValueError(f"unknown note style: {style[:40]!r}")
+        cleaned = None
+        if style == CUSTOM_STYLE:
+            cleaned = ChatSettings(style_instruction=instruction).style_instruction
+            if cleaned is None:
+                raise ValueError("a custom style needs an instruction")
+        return self.model_copy(update={"style": style, "style_instruction": cleaned})
 
     def with_words(self, words: Iterable[str]) -> ChatSettings:
         """The vocabulary with ``words`` appended (those already there, in any case, are
@@ -90,7 +140,7 @@ class ChatSettings(BaseModel):
                 known.add(_key(cleaned))
                 vocabulary.append(cleaned)
         check_vocabulary(vocabulary)
-        return ChatSettings(language=self.language, vocabulary=tuple(vocabulary))
+        return self.model_copy(update={"vocabulary": tuple(vocabulary)})
 
     def without_words(self, words: Iterable[str]) -> tuple[ChatSettings, list[str]]:
         """The vocabulary without ``words`` (compared ignoring case), and those of
@@ -99,7 +149,7 @@ class ChatSettings(BaseModel):
         kept = tuple(w for w in self.vocabulary if _key(w) not in wanted)
         present = {_key(w) for w in self.vocabulary}
         missing = [w for k, w in wanted.items() if k not in present]
-        return ChatSettings(language=self.language, vocabulary=kept), missing
+        return self.model_copy(update={"vocabulary": kept}), missing
 
     def hotwords(self) -> str | None:
         """The vocabulary as one prompt text (``"Kubernetes, Zoë Ortega"``), or None."""
@@ -169,9 +219,13 @@ class MemoryChatSettings:
 
 __all__ = [
     "AUTO_LANGUAGE",
+    "CUSTOM_STYLE",
+    "MAX_STYLE_INSTRUCTION_CHARS",
     "MAX_VOCABULARY_CHARS",
     "MAX_VOCABULARY_WORDS",
     "MAX_WORD_CHARS",
+    "NOTE_STYLES",
+    "STYLE_OFF",
     "ChatSettings",
     "ChatSettingsStore",
     "MemoryChatSettings",

@@ -1,9 +1,9 @@
 """One session's folder: every file the other packages read or write in it goes through here.
 
 Only ``sessions`` knows the layout (``audio/``, ``transcripts/``, ``process/input.txt``,
-``process/output/``), the file names, the atomic writes and the owner-only modes. The methods
-block (they touch the disk, some fsync): call them from a worker thread, except the async
-:meth:`SessionFolder.audio_upload`.
+``process/output/``, ``notes/``), the file names, the atomic writes and the owner-only modes.
+The methods block (they touch the disk, some fsync): call them from a worker thread, except
+the async :meth:`SessionFolder.audio_upload`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from sessions.layout import (
     is_plain_filename,
     transcript_filename,
 )
+from sessions.note_files import NoteFiles
 from sessions.storage import dump_json_atomic, fsync_dir, make_dir, partial_name, write_atomic
 from sessions.transcripts import Transcript, transcript_from_json
 
@@ -91,8 +92,9 @@ class AudioUpload:
         await asyncio.to_thread(_commit, self.path, self._destination)
 
 
-class SessionFolder:
-    """The files of one session, by meaning rather than by path."""
+class SessionFolder(NoteFiles):
+    """The files of one session, by meaning rather than by path (the written notes' files:
+    :class:`~sessions.note_files.NoteFiles`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -7,6 +7,8 @@ TRANSCRIPTS_DIR = "transcripts"
 PROCESS_DIR = "process"
 PROCESS_INPUT = "process/input.txt"
 PROCESS_OUTPUT_DIR = "process/output"
+NOTES_DIR = "notes"  # the written notes (notes/<key>.md) and their state
+NOTES_STATE = "notes/state.json"
 
 # Every stored file and folder gets one of these modes, whatever the process umask: sessions
 # hold people's voices and words, so by default only the bot's own user may read them.

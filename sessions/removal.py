@@ -69,6 +69,7 @@ def cancellation(folder: SessionFolder) -> Change:
         # is still COLLECTING with its audio, never left with words and no note; the
         # /cancel, not confirmed to Telegram, comes again.
         transcripts = folder.remove_all_transcripts()
+        folder.remove_notes()  # none are made while COLLECTING; nothing of it may stay
         audio = folder.remove_all_audio()
         session.audio_removed_at = utc_now()
         error = ErrorEntry(code=CANCELLED, message="the session was cancelled")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,6 +23,9 @@ from sessions import (
     SessionEvent,
 )
 from sessions.layout import AUDIO_DIR, audio_filename
+
+if TYPE_CHECKING:
+    from tests.llm_server import LlamaServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -129,3 +132,23 @@ def multilingual_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.multilingual_model import assemble
 
     return assemble(tmp_path_factory.mktemp("whisper-base"))
+
+
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """A real OpenAI-compatible server (llama.cpp, SmolLM2-135M) on a loopback port, started
+    once per run and shared: ``llm_server.base_url`` is the LLM_BASE_URL. A test may stop,
+    kill and restart it (``await llm_server.astop()`` ...): the next ``llm_url`` brings it back."""
+    from tests.llm_server import LlamaServer, require_model
+
+    server = LlamaServer(require_model(), tmp_path_factory.mktemp("llm-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm_url(llm_server: LlamaServer) -> str:
+    """The shared server's base URL (``http://127.0.0.1:PORT/v1``), up and answering."""
+    llm_server.ensure_running()
+    return llm_server.base_url

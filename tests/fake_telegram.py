@@ -706,9 +706,16 @@ class FakeTelegram:
         *,
         chat_type: str = "private",
         message_id: int | None = None,
+        reply_to: int | None = None,
     ) -> int:
-        """Push a text message; ``/commands`` in it get ``bot_command`` entities."""
+        """Push a text message; ``/commands`` in it get ``bot_command`` entities. With
+        ``reply_to``, a reply to that message of the chat (as Telegram sends it: the message
+        replied to, without its own reply, in ``reply_to_message``)."""
         content: dict[str, Any] = {"text": text}
+        if reply_to is not None:
+            replied = dict(self._messages[(chat_id, reply_to)])
+            replied.pop("reply_to_message", None)
+            content["reply_to_message"] = replied
         entities = [
             {
                 "type": "bot_command",

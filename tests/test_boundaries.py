@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CONSUMERS = ("bot", "transcription", "processing")
+CONSUMERS = ("bot", "transcription", "processing", "notes")
 
 
 def sources() -> dict[str, str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SET_BY_IMAGE = {"SESSIONS_DIR", "HEARTBEAT_FILE"}
 # Compose variables that set another setting in the worker service only.
 WORKER_OWN = {("TRANSCRIPTION_CONCURRENCY", "WORKER_CONCURRENCY")}
+# Another program's setting taken from one of ours: Ollama's window is the bot's.
+OTHER_PROGRAMS = {("OLLAMA_CONTEXT_LENGTH", "LLM_CONTEXT_TOKENS")}
 # The smoke scripts' override: every container on the host's network (scripts/docker_*smoke.py).
 HOST_NETWORK = ROOT / "scripts" / "compose.host-network.yaml"
 
@@ -32,8 +36,10 @@ def test_compose_passes_every_setting() -> None:
     compose = (ROOT / "compose.yaml").read_text()
     passed = re.findall(r"^\s+([A-Z_]+): \$\{([A-Z_]+)", compose, flags=re.MULTILINE)
     # Each setting comes from the variable of its own name, except the workers' concurrency.
-    assert all(key == value or (key, value) in WORKER_OWN for key, value in passed)
-    assert {key for key, _ in passed} == set(_documented()) - SET_BY_IMAGE
+    renamed = WORKER_OWN | OTHER_PROGRAMS
+    assert all(key == value or (key, value) in renamed for key, value in passed)
+    ours = {key for key, _ in passed} - {key for key, _ in OTHER_PROGRAMS}
+    assert ours == set(_documented()) - SET_BY_IMAGE
 
 
 def test_compose_scale_profile() -> None:
@@ -60,6 +66,56 @@ def test_compose_scale_profile() -> None:
     assert isinstance(bot_environment, dict)
     assert bot_environment["TRANSCRIPTION_CONCURRENCY"] == "${TRANSCRIPTION_CONCURRENCY:-1}"
     assert environment["TRANSCRIPTION_CONCURRENCY"] == "${WORKER_CONCURRENCY:-1}"
+
+
+def test_compose_llm_profile() -> None:
+    """Ollama starts only with ``--profile llm``, keeps its models in a volume, publishes no
+    port (only the bot reaches it, at http://ollama:11434/v1), and notes stay off unless
+    LLM_BASE_URL is set."""
+    services = _services(ROOT / "compose.yaml")
+    ollama = services["ollama"]
+    assert ollama["profiles"] == ["llm"]
+    assert ollama["image"] == "ollama/ollama"
+    assert ollama["volumes"] == ["ollama:/root/.ollama"]
+    assert ollama["environment"] == {"OLLAMA_CONTEXT_LENGTH": "${LLM_CONTEXT_TOKENS:-8192}"}
+    assert "ports" not in ollama
+    assert "ollama" in yaml.safe_load((ROOT / "compose.yaml").read_text())["volumes"]
+    environment = services["bot"]["environment"]
+    assert isinstance(environment, dict)
+    assert environment["LLM_BASE_URL"] == "${LLM_BASE_URL:-}"
+    assert environment["LLM_API_KEY"] == "${LLM_API_KEY:-}"
+    assert "depends_on" not in services["bot"]  # the bot starts without the llm profile too
+    assert "http://ollama:11434/v1" in (ROOT / "compose.yaml").read_text()
+
+
+def _compose_cli() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    return None
+
+
+@pytest.mark.parametrize("profile", ["llm", "scale"])
+def test_compose_config_validates(profile: str) -> None:
+    """``docker compose --profile llm config`` accepts the file (and with the smoke override)."""
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("neither docker-compose nor docker compose is installed")
+    for files in (["compose.yaml"], ["compose.yaml", str(HOST_NETWORK)]):
+        args = [arg for name in files for arg in ("-f", name)]
+        done = subprocess.run(
+            [*cli, *args, "--profile", profile, "config", "-q"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
 
 
 def test_host_network_override() -> None:

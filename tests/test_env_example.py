@@ -10,6 +10,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from bot.config import BotSettings
+from notes.settings import NoteSettings
 from processing import ProcessingSettings
 from sessions import RetentionSettings, SessionConfig
 from transcription import TranscriptionSettings
@@ -21,6 +22,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     RetentionSettings,
     TranscriptionSettings,
     ProcessingSettings,
+    NoteSettings,
 )
 TOKEN = "1234:" + "a" * 35
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import audio, chat_settings, commands, fallback, library, migration
+from bot.handlers import audio, chat_settings, commands, fallback, library, migration, notes
 
 
 def build_router() -> Router:
@@ -15,6 +15,7 @@ def build_router() -> Router:
         commands.create_router(),
         library.create_router(),
         chat_settings.create_router(),
+        notes.create_router(),
         audio.create_router(),
         fallback.create_router(),
     )

@@ -12,9 +12,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import chat_settings_texts as ct
 from bot import library_texts as lt
+from bot import note_texts as nt
 from bot import texts
 from bot.callbacks import DoneButton
 from bot.services.language import ENGLISH_ONLY, LanguageSupport
+from notes.service import NoteService
+from notes.settings import NoteSettings
 from sessions import InvalidStateError, SessionError, SessionManager
 from sessions.retention import RetentionSettings
 
@@ -97,6 +100,8 @@ async def status(
     processor_label: str | None = None,
     retention: RetentionSettings | None = None,
     language_support: LanguageSupport = ENGLISH_ONLY,
+    note_settings: NoteSettings | None = None,
+    notes: NoteService | None = None,
 ) -> None:
     active = await manager.get_active_session(message.chat.id)
     recent = await manager.list_sessions(limit=RECENT_SESSIONS + 1, chat_id=message.chat.id)
@@ -110,6 +115,8 @@ async def status(
         mine = ct.status_lines(
             settings, language_support.default_language, language_support.multilingual
         )
+        if notes is not None and note_settings is not None:  # a language model is set up
+            mine += "\n" + nt.status_line(settings.style, note_settings.llm_default_style)
         text = texts.fit(f"{text}\n\n{mine}")
     await message.answer(text)
 

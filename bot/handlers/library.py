@@ -31,6 +31,7 @@ from bot.handlers.chat_settings import ask_forget_all
 from bot.services.delivery import Courier
 from bot.services.forgetting import EVERY_SESSION, Outcome, forget_session
 from bot.services.parts import resend_parts, was_cancelled
+from notes.service import NoteService
 from sessions import (
     CorruptSessionError,
     Session,
@@ -141,15 +142,18 @@ async def send_again(
     bot: Bot,
     chat_id: int,
     zone: tzinfo = UTC,
+    *,
+    note_buttons: bool = False,
 ) -> None:
-    """Send ``session``'s transcript and files to its chat again, or say why not."""
+    """Send ``session``'s transcript and files to its chat again, or say why not (with the
+    note buttons under the transcript when ``note_buttons``)."""
     if session.state in (SessionState.COLLECTING, SessionState.TRANSCRIBING):
         await bot.send_message(chat_id, lt.not_ready(session))
         return
     if was_cancelled(session):
         await bot.send_message(chat_id, lt.cancelled_session(session))
         return
-    parts = await resend_parts(manager, session, zone)
+    parts = await resend_parts(manager, session, zone, note_buttons=note_buttons)
     _log.info("session_resent", session_id=session.session_id, chat_id=chat_id, parts=len(parts))
     if not await courier.resend(session, parts):
         await bot.send_message(chat_id, lt.resend_failed(session))
@@ -177,10 +181,12 @@ async def get(
     courier: Courier,
     bot: Bot,
     zone: tzinfo = UTC,
+    notes: NoteService | None = None,
 ) -> None:
     found = await _named_session(message, command, manager, usage=lt.GET_USAGE)
     if found is not None:
-        await send_again(found, manager, courier, bot, message.chat.id, zone)
+        buttons = notes is not None
+        await send_again(found, manager, courier, bot, message.chat.id, zone, note_buttons=buttons)
 
 
 async def get_pressed(
@@ -191,6 +197,7 @@ async def get_pressed(
     bot: Bot,
     callback_answer: CallbackAnswer,
     zone: tzinfo = UTC,
+    notes: NoteService | None = None,
 ) -> None:
     chat_id = _query_chat(query)
     session = (
@@ -200,7 +207,7 @@ async def get_pressed(
         callback_answer.text = lt.unknown_session(callback_data.session)
         callback_answer.show_alert = True
         return
-    await send_again(session, manager, courier, bot, chat_id, zone)
+    await send_again(session, manager, courier, bot, chat_id, zone, note_buttons=notes is not None)
 
 
 # -- /find -------------------------------------------------------------------------------------

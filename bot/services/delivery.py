@@ -33,9 +33,10 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.types import BufferedInputFile, InputFile
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, InputFile
 
 from bot import texts
+from bot.services.message_index import MessageIndex
 from sessions import OutputListing, Session, SessionManager, UnreadableOutputError
 
 _log = structlog.get_logger("bot.delivery")
@@ -84,6 +85,7 @@ class Part:
     output: str | None = None
     html: bool = False  # ``text`` is Telegram HTML, escaped and within the limits already
     caption: str | None = None  # of a file made here
+    keyboard: InlineKeyboardMarkup | None = None  # buttons under the message or file
 
 
 class Courier:
@@ -96,9 +98,11 @@ class Courier:
         *,
         retry: RetryPolicy | None = None,
         sleep: Sleep | None = None,
+        messages: MessageIndex | None = None,
     ) -> None:
         self._bot = bot
         self._manager = manager
+        self._messages = messages  # each message sent, by session: replies find theirs
         self._retry = retry or RetryPolicy()
         self._sleep = sleep or asyncio.sleep
 
@@ -130,7 +134,7 @@ class Courier:
         while True:
             attempt += 1
             try:
-                await self._send_once(session, part)
+                message_id = await self._send_once(session, part)
             except (*_PERMANENT, UnreadableOutputError) as exc:
                 reason = _reason(exc)
                 log.warning("delivery_part_refused", error=reason, attempt=attempt)
@@ -146,6 +150,8 @@ class Courier:
                 delay = self._retry.delay(attempt)
                 error = _reason(exc)
             else:
+                if self._messages is not None:
+                    await self._messages.remember(session.chat_id, message_id, session.session_id)
                 if record:
                     await self._manager.record_delivery(session.session_id, part.key)
                 return True
@@ -155,26 +161,35 @@ class Courier:
             log.warning("delivery_retry", attempt=attempt, delay_seconds=delay, error=error)
             await self._sleep(delay)
 
-    async def _send_once(self, session: Session, part: Part) -> None:
+    async def _send_once(self, session: Session, part: Part) -> int:
+        """Send ``part``; the id of the message it became."""
         chat_id = session.chat_id
+        keyboard = part.keyboard
         if part.text is not None:
             if part.html:  # cutting it could break a tag: it was built to fit
-                await self._bot.send_message(chat_id, part.text, parse_mode=ParseMode.HTML)
+                sent = await self._bot.send_message(
+                    chat_id, part.text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+                )
             else:
-                await self._bot.send_message(chat_id, texts.fit(part.text))
+                sent = await self._bot.send_message(
+                    chat_id, texts.fit(part.text), reply_markup=keyboard
+                )
         elif part.data is not None:
             name = part.filename or "file"
             upload = BufferedInputFile(part.data, filename=name)
-            await self._bot.send_document(chat_id, upload, caption=part.caption)
+            sent = await self._bot.send_document(
+                chat_id, upload, caption=part.caption, reply_markup=keyboard
+            )
         elif part.output is not None:
             folder = self._manager.folder(session.session_id)
             fd = await asyncio.to_thread(folder.open_output, part.output, UPLOAD_LIMIT_BYTES)
             try:
-                await self._bot.send_document(chat_id, _DescriptorFile(fd, part.output))
+                sent = await self._bot.send_document(chat_id, _DescriptorFile(fd, part.output))
             finally:
                 os.close(fd)
         else:  # pragma: no cover - a Part always carries one of them
             raise ValueError(f"empty part {part.key}")
+        return sent.message_id
 
 
 class _DescriptorFile(InputFile):

@@ -73,11 +73,14 @@ class Notifier:
         retry: RetryPolicy | None = None,
         sleep: Sleep | None = None,
         zone: tzinfo = UTC,
+        courier: Courier | None = None,
+        note_buttons: bool = False,
     ) -> None:
         self._bot = bot
+        self._note_buttons = note_buttons  # Summary / Clean text / To-dos under transcripts
         self._zone = zone  # the owner's time zone, for the times in the transcript
         self._manager = manager
-        self._courier = Courier(bot, manager, retry=retry, sleep=sleep)
+        self._courier = courier or Courier(bot, manager, retry=retry, sleep=sleep)
         self._edit_interval = edit_interval
         self._status: dict[str, _Status] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -206,9 +209,10 @@ class Notifier:
                     await self._courier.send_all(session, [part])
             else:
                 await self._finish_status(status, texts.transcribed(session))
-                await self._courier.send_all(
-                    session, await transcript_parts(self._manager, session, self._zone)
+                parts = await transcript_parts(
+                    self._manager, session, self._zone, note_buttons=self._note_buttons
                 )
+                await self._courier.send_all(session, parts)
         done = await self._manager.mark_delivered(session.session_id)
         _log.info(
             "transcript_delivered",

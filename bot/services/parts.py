@@ -14,6 +14,7 @@ from datetime import UTC, tzinfo
 import structlog
 
 from bot import texts
+from bot.callbacks import note_keyboard
 from bot.services.delivery import UPLOAD_LIMIT_BYTES, Part
 from bot.transcript_texts import build_transcript
 from sessions import Session, SessionFolder, SessionManager, SessionState, TranscriptionStatus
@@ -41,15 +42,19 @@ def was_cancelled(session: Session) -> bool:
 
 
 async def transcript_parts(
-    manager: SessionManager, session: Session, zone: tzinfo = UTC
+    manager: SessionManager, session: Session, zone: tzinfo = UTC, *, note_buttons: bool = False
 ) -> list[Part]:
     """The transcript's messages (HTML: a header, then each note in its place, the failed
-    ones with their reason), and its ``.txt`` when it takes more than one message."""
+    ones with their reason), and its ``.txt`` when it takes more than one message. With
+    ``note_buttons`` (a language model is set up), Summary / Clean text / To-dos under its
+    last message."""
     folder = manager.folder(session.session_id)
     texts_by_note = await asyncio.to_thread(_note_texts, folder, session)
     transcript = build_transcript(session, texts_by_note, zone)
+    last = len(transcript.messages)
+    keyboard = note_keyboard(session.session_id) if note_buttons else None
     parts = [
-        Part(f"{TRANSCRIPT}/{n}", text=m, html=True)
+        Part(f"{TRANSCRIPT}/{n}", text=m, html=True, keyboard=keyboard if n == last else None)
         for n, m in enumerate(transcript.messages, start=1)
     ]
     if len(transcript.messages) > 1:
@@ -104,12 +109,14 @@ async def output_parts(manager: SessionManager, session: Session) -> list[Part]:
     return parts or [Part(f"{OUTPUTS}/none", text=texts.PROCESSED_NO_FILES)]
 
 
-async def resend_parts(manager: SessionManager, session: Session, zone: tzinfo = UTC) -> list[Part]:
+async def resend_parts(
+    manager: SessionManager, session: Session, zone: tzinfo = UTC, *, note_buttons: bool = False
+) -> list[Part]:
     """Everything of a finished session's delivery, for sending it again (``/get``): its
     transcript (or why there is none), then its processor's outcome if processing ended."""
     if session.transcribed_at is None:
         return [Part(f"{TRANSCRIPT}/failed", text=texts.session_failed(session))]
-    parts = await transcript_parts(manager, session, zone)
+    parts = await transcript_parts(manager, session, zone, note_buttons=note_buttons)
     if processing_ended(session):
         parts += await output_parts(manager, session)
     return parts

@@ -69,7 +69,12 @@ async def test_vocabulary_reaches_tiny_en_and_forget_all_removes_everything(
     await say(fake, "/vocab", "no vocabulary yet")
     await say(fake, "/vocab add Kubernetes, Zoë Ortega", "Added: Kubernetes, Zoë Ortega.")
     assert stored_settings(tmp_path) == {
-        CHAT: {"language": None, "vocabulary": ["Kubernetes", "Zoë Ortega"]}
+        CHAT: {
+            "language": None,
+            "vocabulary": ["Kubernetes", "Zoë Ortega"],
+            "style": None,
+            "style_instruction": None,
+        }
     }
     refused = await say(fake, "/vocab add " + "x" * 80, "Nothing was added")
     assert refused.text is not None
@@ -89,7 +94,7 @@ async def test_vocabulary_reaches_tiny_en_and_forget_all_removes_everything(
     # /forget all: a question first; "No" keeps everything, "Yes" deletes everything.
     question = await say(fake, "/forget all", "Forget everything of this chat")
     assert question.text is not None
-    assert "all 2 sessions and its language and vocabulary" in question.text
+    assert "all 2 sessions and its language, vocabulary and note style" in question.text
     [(_, yes), (_, no)] = question.buttons()
     await tap(fake, CHAT, USER, question, no)
     await fake.wait_for(is_text(CHAT, ct.KEPT_ALL))
@@ -119,7 +124,9 @@ async def test_the_chats_language_overrides_the_bots_on_a_multilingual_model(
     since = len(fake.sent)
     await tap(fake, CHAT, USER, menu, labels["German"])
     await fake.wait_for(is_text(CHAT, "Language of this chat's notes: German (de)."), since=since)
-    assert stored_settings(tmp_path) == {CHAT: {"language": "de", "vocabulary": []}}
+    assert stored_settings(tmp_path) == {
+        CHAT: {"language": "de", "vocabulary": [], "style": None, "style_instruction": None}
+    }
 
     text = (await transcript_of(fake, tmp_path, "german_01.ogg")).lower()
     assert GERMAN_WORDS in text

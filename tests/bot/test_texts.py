@@ -216,6 +216,7 @@ def test_every_fixed_text_fits_a_message() -> None:
         "forget",
         "lang",
         "vocab",
+        "style",
         "status",
         "help",
     ]
@@ -225,7 +226,8 @@ def test_every_fixed_text_fits_a_message() -> None:
 
 def test_forget_all_says_why_each_kept_session_was_kept() -> None:
     assert ct.forgot_all(3, 0, True) == (
-        "Forgotten: 3 sessions and this chat's language and vocabulary. Nothing of them is kept."
+        "Forgotten: 3 sessions and this chat's language, vocabulary and note style. "
+        "Nothing of them is kept."
     )
     text = ct.forgot_all(1, 2, False, newer=1, failed=3)
     assert text.startswith("Forgotten: 1 session. Nothing of them is kept. ")

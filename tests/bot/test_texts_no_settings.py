@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from bot import chat_settings_texts, library_texts, texts
+from bot import chat_settings_texts, library_texts, note_texts, texts
 from sessions import ChatSettings
 
 SETTING_NAME = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
@@ -34,7 +34,7 @@ def _string_literals(node: ast.AST) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "module", [texts, library_texts, chat_settings_texts], ids=lambda m: m.__name__
+    "module", [texts, library_texts, chat_settings_texts, note_texts], ids=lambda m: m.__name__
 )
 def test_no_setting_name_in_any_text_of_the_source(module: ModuleType) -> None:
     """Every string in the module's source, constants and the pieces of each function's

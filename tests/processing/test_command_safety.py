@@ -22,6 +22,7 @@ from tests.processing import output_dir, transcribed_session
 TOKEN = "123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ"
 WEBHOOK = "hook-secret-4711"
 REDIS = "redis://:s3cret-pass@redis.internal:6379/0"
+LLM_KEY = "sk-llm-key-0815"
 SECRETS = [TOKEN, WEBHOOK, REDIS]
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,6 +33,7 @@ def bot_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("WEBHOOK_SECRET", WEBHOOK)
     monkeypatch.setenv("REDIS_URL", REDIS)
+    monkeypatch.setenv("LLM_API_KEY", LLM_KEY)
     monkeypatch.setenv("CLOUD_API_KEY", "key-from-the-bots-environment")
     monkeypatch.setenv("PYTHONPATH", "/opt/bot/site-packages")
     monkeypatch.setenv("TZ", "Europe/Berlin")
@@ -61,9 +63,10 @@ async def test_command_environment_is_an_allow_list(
 
     dumped = output_dir(manager, session) / "env.txt"
     env = read_env(dumped)
-    for name in ("BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL", "CLOUD_API_KEY", "PYTHONPATH"):
+    for name in ("BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL", "LLM_API_KEY", "CLOUD_API_KEY"):
         assert name not in env
-    for secret in (TOKEN, WEBHOOK, "s3cret-pass"):
+    assert "PYTHONPATH" not in env
+    for secret in (TOKEN, WEBHOOK, "s3cret-pass", LLM_KEY):
         assert secret not in dumped.read_text()
     assert env["PATH"] == os.environ["PATH"]
     assert env["TZ"] == "Europe/Berlin"
@@ -86,7 +89,7 @@ async def test_processor_env_passes_the_names_it_lists(
     assert "BOT_TOKEN" not in env
 
 
-@pytest.mark.parametrize("name", ["BOT_TOKEN", "webhook_secret", "REDIS_URL"])
+@pytest.mark.parametrize("name", ["BOT_TOKEN", "webhook_secret", "REDIS_URL", "LLM_API_KEY"])
 def test_processor_env_never_names_the_bots_secrets(name: str) -> None:
     with pytest.raises(ValidationError, match="never reaches a processor"):
         settings(processor_env=f"CLOUD_API_KEY, {name}")
