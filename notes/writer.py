@@ -5,7 +5,8 @@ map-reduce when it does not.
 too long for it is cut at note boundaries (:func:`notes.tokens.split_text`), each part
 condensed on its own (every point, task, name and speaker kept), and the note written from
 the condensed parts together; parts still too long together are condensed again, a bounded
-number of rounds. Clean text is the exception: it is the whole text, so each part is cleaned
+number of rounds (each condensed part is held to a third of its part, so a round always
+shrinks the text). Clean text is the exception: it is the whole text, so each part is cleaned
 and the cleaned parts follow each other.
 """
 
@@ -26,7 +27,11 @@ OVERHEAD_TOKENS = 128
 # An answer may take at most this share of the context, and never more than this many tokens.
 ANSWER_SHARE = 4
 MAX_ANSWER_TOKENS = 2048
-# Condensing rounds before the rest is cut (each shrinks the text several times over).
+# A condensed part may take at most this share of its part's estimated tokens: each round
+# shrinks the text whatever the model does (estimates run high, so about 2x at the least).
+CONDENSED_SHARE = 3
+MIN_CONDENSED_TOKENS = 128
+# Condensing rounds before the rest is cut.
 MAX_ROUNDS = 3
 
 _MARKERS = ("<transcript>", "</transcript>", "<note>", "</note>")
@@ -129,7 +134,7 @@ async def _condense(
             prompts.system, "condense", context, part=number, parts=len(parts)
         )
         user = f"<transcript>\n{part}\n</transcript>"
-        room = available - estimate_tokens(part)
+        room = max(estimate_tokens(part) // CONDENSED_SHARE, MIN_CONDENSED_TOKENS)
         condensed.append(written.count(await model.complete(system, user, max_tokens=room)))
     return _neutral("\n\n".join(condensed))
 

@@ -51,8 +51,8 @@ class Chat:
         self.failures.append(failure)
         self.arrived.set()
 
-    async def wait(self, count: int = 1) -> None:
-        async with asyncio.timeout(10 * TIMEOUT_SCALE):
+    async def wait(self, count: int = 1, within: float = 10.0) -> None:
+        async with asyncio.timeout(within * TIMEOUT_SCALE):
             while len(self.notes) + len(self.failures) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
