@@ -30,7 +30,7 @@ from notes.styles import REPLY_TITLE, TITLES, Style, chat_style
 from notes.writer import Completer, Task, write_note
 from sessions import SessionManager
 from sessions.errors import SessionNotFoundError
-from sessions.events import Delivered, SessionDeleted
+from sessions.events import Delivered, NotesChanged, SessionDeleted
 from sessions.note_files import is_note_key
 from sessions.redaction import error_kinds
 
@@ -323,6 +323,9 @@ class NoteService:
             return
         if not await self._ledger.move(job.session_id, job.key, Stage.WRITTEN, _OWED):
             return
+        # /find searches the notes too: the library indexes the session again.
+        changed = NotesChanged(session_id=job.session_id, chat_id=session.chat_id, key=job.key)
+        await self._manager.events.publish(changed)
         log.info(
             "note_written",
             seconds=round(loop.time() - started, 3),

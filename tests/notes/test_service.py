@@ -408,3 +408,35 @@ async def test_the_key_is_sent_to_the_endpoint_and_nowhere_else(
     for path in sessions_dir.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+async def test_find_searches_the_written_notes_too(
+    manager: FileSessionManager, server: StandIn, sessions_dir: Path
+) -> None:
+    from sessions import SessionLibrary, library_path
+
+    library = SessionLibrary(library_path(sessions_dir), manager)
+    await library.open()
+    library.attach()
+    try:
+        session = await group_session(manager)
+        await library.wait_idle()
+        assert await library.search(1, "zebra") == []
+        server.answer("ok:# Budget\n- the quarterly zebra budget")
+        service = service_for(manager, note_settings(server))
+        chat = Chat(service)
+        await service.start()
+        await service.request(session.session_id, Style.SUMMARY)
+        await chat.wait()
+        await service.stop()
+        await library.wait_idle()
+        [hit] = await library.search(1, "zebra")
+        assert hit.session_id == session.session_id
+        assert hit.is_written_note
+        # A rebuild from the folders finds it again.
+        await library.sync()
+        assert [h.is_written_note for h in await library.search(1, "zebra")] == [True]
+        # The voice notes' words are found as before, under their own numbers.
+        assert [h.sequence for h in await library.search(1, "friday")] == [1]
+    finally:
+        await library.close()
