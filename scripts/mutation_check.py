@@ -670,9 +670,7 @@ MUTATIONS: tuple[Mutation, ...] = (
                 "",
             ),
         ),
-        (
-            "tests/notes/test_service.py::test_a_note_owed_at_a_stop_is_made_once_after_the_restart",
-        ),
+        ("tests/notes/test_service.py::test_a_note_owed_at_a_stop_is_made_once_after_the_restart",),
     ),
     Mutation(
         "note-stored-not-asked-again",
