@@ -16,8 +16,8 @@ import re
 _ASCII = 0.3
 _ALPHABET = 0.6
 _DENSE = 1.5
-_DENSE_FROM = 0x2E80  # CJK radicals onwards: ideographs, kana, hangul, and beyond
-_THAI = range(0x0E00, 0x0E80)
+# Thai, and from the CJK radicals onwards: ideographs, kana, hangul, and beyond.
+_DENSE_CHARS = re.compile("[\u0e00-\u0e7f\u2e80-\U0010ffff]")
 _SENTENCE_END = re.compile("(?<=[.!?\u2026\u3002\uff01\uff1f])\\s+")  # ... and the CJK stops
 
 
@@ -31,13 +31,8 @@ def _cost(text: str) -> float:
     ascii_chars = len(text.encode("ascii", "ignore"))
     if ascii_chars == len(text):
         return ascii_chars * _ASCII
-    total = ascii_chars * _ASCII
-    for char in text:
-        code = ord(char)
-        if code < 0x80:
-            continue
-        total += _DENSE if code >= _DENSE_FROM or code in _THAI else _ALPHABET
-    return total
+    dense = sum(1 for _ in _DENSE_CHARS.finditer(text))
+    return ascii_chars * _ASCII + dense * _DENSE + (len(text) - ascii_chars - dense) * _ALPHABET
 
 
 def split_text(text: str, budget: int) -> list[str]:

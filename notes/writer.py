@@ -98,7 +98,7 @@ async def write_note(
         written.rounds += 1
     if estimate_tokens(text) > budget:
         _log.warning("transcript_cut", rounds=written.rounds)
-        text = split_text(text, budget)[0]
+        text = (await _split(text, budget))[0]
     user = f"<transcript>\n{text}\n</transcript>"
     if note:
         user += f"\n\n<note>\n{note}\n</note>"
@@ -107,7 +107,7 @@ async def write_note(
 
 
 async def _clean(model: Completer, system: str, text: str, available: int, written: Written) -> str:
-    parts = split_text(text, available // 2) or [""]
+    parts = await _split(text, available // 2) or [""]
     cleaned = []
     for part in parts:
         room = available - estimate_tokens(part)
@@ -127,7 +127,7 @@ async def _condense(
     """One map round: ``text`` cut into parts that fit, each condensed; the parts joined."""
     probe = await asyncio.to_thread(prompts.system, "condense", context, part=99, parts=99)
     available = context_tokens - estimate_tokens(probe) - OVERHEAD_TOKENS
-    parts = split_text(text, available * 2 // 3)
+    parts = await _split(text, available * 2 // 3)
     condensed = []
     for number, part in enumerate(parts, start=1):
         system = await asyncio.to_thread(
@@ -137,6 +137,12 @@ async def _condense(
         room = max(estimate_tokens(part) // CONDENSED_SHARE, MIN_CONDENSED_TOKENS)
         condensed.append(written.count(await model.complete(system, user, max_tokens=room)))
     return _neutral("\n\n".join(condensed))
+
+
+async def _split(text: str, budget: int) -> list[str]:
+    # A two-hour recording in one note is one paragraph of 100,000 characters and more:
+    # cut off the event loop.
+    return await asyncio.to_thread(split_text, text, budget)
 
 
 def _neutral(text: str) -> str:
