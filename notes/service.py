@@ -203,8 +203,13 @@ class NoteService:
     # -- events ----------------------------------------------------------------------------
 
     async def _on_delivered(self, event: Delivered) -> None:
-        # The transcript is out: the chat's note follows, without holding up the publisher.
-        self._spawn(self._automatic(event.session_id, event.chat_id))
+        # The transcript is out. Only recording the note as owed happens here (a settings
+        # read and one small write), so a stop right after cannot lose it; the writing is
+        # queued and never holds up the publisher.
+        try:
+            await self._automatic(event.session_id, event.chat_id)
+        except Exception:
+            _log.exception("automatic_note_failed", session_id=event.session_id)
 
     async def _automatic(self, session_id: str, chat_id: int) -> None:
         chat = await self._manager.get_chat_settings(chat_id)
