@@ -30,7 +30,7 @@ from notes.styles import REPLY_TITLE, TITLES, Style, chat_style
 from notes.writer import Completer, Task, write_note
 from sessions import SessionManager
 from sessions.errors import SessionNotFoundError
-from sessions.events import Delivered, SessionDeleted
+from sessions.events import Delivered, NotesChanged, SessionDeleted
 from sessions.note_files import is_note_key
 from sessions.redaction import error_kinds
 
@@ -203,8 +203,13 @@ class NoteService:
     # -- events ----------------------------------------------------------------------------
 
     async def _on_delivered(self, event: Delivered) -> None:
-        # The transcript is out: the chat's note follows, without holding up the publisher.
-        self._spawn(self._automatic(event.session_id, event.chat_id))
+        # The transcript is out. Only recording the note as owed happens here (a settings
+        # read and one small write), so a stop right after cannot lose it; the writing is
+        # queued and never holds up the publisher.
+        try:
+            await self._automatic(event.session_id, event.chat_id)
+        except Exception:
+            _log.exception("automatic_note_failed", session_id=event.session_id)
 
     async def _automatic(self, session_id: str, chat_id: int) -> None:
         chat = await self._manager.get_chat_settings(chat_id)
@@ -323,6 +328,9 @@ class NoteService:
             return
         if not await self._ledger.move(job.session_id, job.key, Stage.WRITTEN, _OWED):
             return
+        # /find searches the notes too: the library indexes the session again.
+        changed = NotesChanged(session_id=job.session_id, chat_id=session.chat_id, key=job.key)
+        await self._manager.events.publish(changed)
         log.info(
             "note_written",
             seconds=round(loop.time() - started, 3),

@@ -16,23 +16,23 @@ import re
 _ASCII = 0.3
 _ALPHABET = 0.6
 _DENSE = 1.5
-_DENSE_FROM = 0x2E80  # CJK radicals onwards: ideographs, kana, hangul, and beyond
-_THAI = range(0x0E00, 0x0E80)
+# Thai, and from the CJK radicals onwards: ideographs, kana, hangul, and beyond.
+_DENSE_CHARS = re.compile("[\u0e00-\u0e7f\u2e80-\U0010ffff]")
 _SENTENCE_END = re.compile("(?<=[.!?\u2026\u3002\uff01\uff1f])\\s+")  # ... and the CJK stops
 
 
 def estimate_tokens(text: str) -> int:
     """An upper estimate of the tokens ``text`` takes with a common tokenizer."""
-    total = 0.0
-    for char in text:
-        code = ord(char)
-        if code < 0x80:
-            total += _ASCII
-        elif code >= _DENSE_FROM or code in _THAI:
-            total += _DENSE
-        else:
-            total += _ALPHABET
-    return math.ceil(total)
+    return math.ceil(_cost(text) - 1e-9)
+
+
+def _cost(text: str) -> float:
+    """The estimate before rounding: additive, so parts are measured once each."""
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    if ascii_chars == len(text):
+        return ascii_chars * _ASCII
+    dense = sum(1 for _ in _DENSE_CHARS.finditer(text))
+    return ascii_chars * _ASCII + dense * _DENSE + (len(text) - ascii_chars - dense) * _ALPHABET
 
 
 def split_text(text: str, budget: int) -> list[str]:
@@ -62,28 +62,32 @@ def _fit(paragraph: str, budget: int) -> list[str]:
 
 
 def _cut_word(word: str, budget: int) -> list[str]:
-    parts, current = [], ""
+    parts, current, used = [], "", 0.0
     for char in word:
-        if current and estimate_tokens(current + char) > budget:
+        cost = _cost(char)
+        if current and used + cost > budget + 1e-9:
             parts.append(current)
-            current = ""
+            current, used = "", 0.0
         current += char
+        used += cost
     return [*parts, current] if current else parts
 
 
 def _pack(pieces: list[str], budget: int, joiner: str) -> list[str]:
-    parts: list[str] = []
-    current = ""
+    parts: list[list[str]] = []
+    current: list[str] = []
+    used = 0.0
+    glue = _cost(joiner)
     for piece in pieces:
-        candidate = f"{current}{joiner}{piece}" if current else piece
-        if current and estimate_tokens(candidate) > budget:
+        cost = _cost(piece)
+        if current and used + glue + cost > budget + 1e-9:
             parts.append(current)
-            current = piece
-        else:
-            current = candidate
+            current, used = [], 0.0
+        used += (glue if current else 0.0) + cost
+        current.append(piece)
     if current:
         parts.append(current)
-    return parts
+    return [joiner.join(part) for part in parts]
 
 
 __all__ = ["estimate_tokens", "split_text"]

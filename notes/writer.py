@@ -5,7 +5,8 @@ map-reduce when it does not.
 too long for it is cut at note boundaries (:func:`notes.tokens.split_text`), each part
 condensed on its own (every point, task, name and speaker kept), and the note written from
 the condensed parts together; parts still too long together are condensed again, a bounded
-number of rounds. Clean text is the exception: it is the whole text, so each part is cleaned
+number of rounds (each condensed part is held to a third of its part, so a round always
+shrinks the text). Clean text is the exception: it is the whole text, so each part is cleaned
 and the cleaned parts follow each other.
 """
 
@@ -26,7 +27,11 @@ OVERHEAD_TOKENS = 128
 # An answer may take at most this share of the context, and never more than this many tokens.
 ANSWER_SHARE = 4
 MAX_ANSWER_TOKENS = 2048
-# Condensing rounds before the rest is cut (each shrinks the text several times over).
+# A condensed part may take at most this share of its part's estimated tokens: each round
+# shrinks the text whatever the model does (estimates run high, so about 2x at the least).
+CONDENSED_SHARE = 3
+MIN_CONDENSED_TOKENS = 128
+# Condensing rounds before the rest is cut.
 MAX_ROUNDS = 3
 
 _MARKERS = ("<transcript>", "</transcript>", "<note>", "</note>")
@@ -93,7 +98,7 @@ async def write_note(
         written.rounds += 1
     if estimate_tokens(text) > budget:
         _log.warning("transcript_cut", rounds=written.rounds)
-        text = split_text(text, budget)[0]
+        text = (await _split(text, budget))[0]
     user = f"<transcript>\n{text}\n</transcript>"
     if note:
         user += f"\n\n<note>\n{note}\n</note>"
@@ -102,7 +107,7 @@ async def write_note(
 
 
 async def _clean(model: Completer, system: str, text: str, available: int, written: Written) -> str:
-    parts = split_text(text, available // 2) or [""]
+    parts = await _split(text, available // 2) or [""]
     cleaned = []
     for part in parts:
         room = available - estimate_tokens(part)
@@ -122,16 +127,22 @@ async def _condense(
     """One map round: ``text`` cut into parts that fit, each condensed; the parts joined."""
     probe = await asyncio.to_thread(prompts.system, "condense", context, part=99, parts=99)
     available = context_tokens - estimate_tokens(probe) - OVERHEAD_TOKENS
-    parts = split_text(text, available * 2 // 3)
+    parts = await _split(text, available * 2 // 3)
     condensed = []
     for number, part in enumerate(parts, start=1):
         system = await asyncio.to_thread(
             prompts.system, "condense", context, part=number, parts=len(parts)
         )
         user = f"<transcript>\n{part}\n</transcript>"
-        room = available - estimate_tokens(part)
+        room = max(estimate_tokens(part) // CONDENSED_SHARE, MIN_CONDENSED_TOKENS)
         condensed.append(written.count(await model.complete(system, user, max_tokens=room)))
     return _neutral("\n\n".join(condensed))
+
+
+async def _split(text: str, budget: int) -> list[str]:
+    # A two-hour recording in one note is one paragraph of 100,000 characters and more:
+    # cut off the event loop.
+    return await asyncio.to_thread(split_text, text, budget)
 
 
 def _neutral(text: str) -> str:

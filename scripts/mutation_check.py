@@ -710,6 +710,61 @@ MUTATIONS: tuple[Mutation, ...] = (
             "tests/bot/test_chat_settings_handlers.py::test_forget_all_deletes_the_chats_sessions_and_settings_only",
         ),
     ),
+    # -- Written notes (issue 22) ------------------------------------------------------------
+    Mutation(
+        "note-owed-first",
+        "a note asked for is recorded as owed before the model is called, so a stop loses none",
+        (
+            Edit(
+                "notes/service.py",
+                "            state.notes[key] = record\n            await self._ledger.save(session_id, state)\n",
+                "",
+            ),
+        ),
+        ("tests/notes/test_service.py::test_a_note_owed_at_a_stop_is_made_once_after_the_restart",),
+    ),
+    Mutation(
+        "note-stored-not-asked-again",
+        "a note whose text was stored before a crash is not asked of the model again",
+        (
+            Edit(
+                "notes/service.py",
+                "                if record.stage is Stage.OWED and key in keys:",
+                "                if False:",
+            ),
+        ),
+        (
+            "tests/notes/test_service.py::test_an_answer_stored_before_its_state_was_recorded_is_not_asked_again",
+        ),
+    ),
+    Mutation(
+        "note-written-handed-over",
+        "a note written but not delivered at a crash is delivered after the restart, without a model call",
+        (
+            Edit(
+                "notes/service.py",
+                "                elif record.stage is Stage.WRITTEN:\n                    handed.append(key)",
+                "                elif record.stage is Stage.WRITTEN:\n                    pass",
+            ),
+        ),
+        (
+            "tests/notes/test_service.py::test_a_crash_between_the_answer_and_the_delivery_calls_no_model_again",
+        ),
+    ),
+    Mutation(
+        "note-output-escaped",
+        "the model's output is shown as text: HTML it writes never becomes markup",
+        (
+            Edit(
+                "notes/render.py",
+                '    if kind in ("text", "html_inline"):\n        return escape(node.content, quote=False)',
+                '    if kind in ("text", "html_inline"):\n        return node.content',
+            ),
+        ),
+        (
+            "tests/notes/test_render.py::test_hostile_markdown_becomes_allowed_tags_with_every_piece_escaped",
+        ),
+    ),
 )
 """Grouped by the README section whose promise they break."""
 

@@ -127,6 +127,14 @@ class OutputsDelivered(Event):
     event_type: ClassVar[str] = "outputs_delivered"
 
 
+class NotesChanged(Event):
+    """A written note of the session was stored (``key``: which): whatever indexes the
+    session's words (the search library) reads them again."""
+
+    event_type: ClassVar[str] = "notes_changed"
+    key: str
+
+
 class EntryRemoved(Event):
     """A note was taken back out of a COLLECTING session, with its files.
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from sessions.chat_settings import ChatSettings
 from sessions.chat_settings_db import SqliteChatSettings, chat_settings_path
 from sessions.contract import SessionManager
-from sessions.events import SessionCancelled, SessionDeleted, StateChanged
+from sessions.events import NotesChanged, SessionCancelled, SessionDeleted, StateChanged
 from sessions.library_db import LibraryDatabase, Note, stamp
 from sessions.library_files import LibraryError, LibraryRebuildingError
 from sessions.library_query import Fragment, clean_text, fragments, match_expression
@@ -53,13 +53,24 @@ _SEARCHABLE_STATES = (
 )
 
 
+WRITTEN_NOTES_SEQUENCE = 0
+"""The sequence under which a session's written notes (summary, clean text...) are indexed,
+all together: the voice notes' own sequences start at 1."""
+
+
 class SearchHit(BaseModel):
-    """One note that matched a search. ``score``: higher is better (FTS5's bm25, negated)."""
+    """One note that matched a search. ``score``: higher is better (FTS5's bm25, negated).
+    ``sequence`` is :data:`WRITTEN_NOTES_SEQUENCE` for the session's written notes."""
 
     session_id: str
     sequence: int
     score: float
     fragments: list[Fragment]
+
+    @property
+    def is_written_note(self) -> bool:
+        """Whether the match is in the session's written notes, not a voice note's words."""
+        return self.sequence == WRITTEN_NOTES_SEQUENCE
 
 
 def library_path(sessions_dir: Path) -> Path:
@@ -143,6 +154,7 @@ class SessionLibrary(IndexUpkeep):
             bus.subscribe(self._on_state_changed, StateChanged),
             bus.subscribe(self._on_deleted, SessionDeleted),
             bus.subscribe(self._on_deleted, SessionCancelled),
+            bus.subscribe(self._on_notes_changed, NotesChanged),
         ]
 
     def detach(self) -> None:
@@ -260,6 +272,9 @@ class SessionLibrary(IndexUpkeep):
         if event.to_state is SessionState.TRANSCRIBED:
             self._spawn(self.index_session(event.session_id), session_id=event.session_id)
 
+    async def _on_notes_changed(self, event: NotesChanged) -> None:
+        self._spawn(self.index_session(event.session_id), session_id=event.session_id)
+
     async def _on_deleted(self, event: SessionDeleted | SessionCancelled) -> None:
         self._spawn(self.remove_session(event.session_id), session_id=event.session_id)
 
@@ -292,10 +307,26 @@ class SessionLibrary(IndexUpkeep):
                 continue
             if text:
                 notes.append(Note(entry.sequence, clean_text(text)))
+        written = self._read_written_notes(session)
+        if written:
+            notes.append(Note(WRITTEN_NOTES_SEQUENCE, clean_text(written)))
         return notes
+
+    def _read_written_notes(self, session: Session) -> str:
+        """The session's written notes, one after the other ("" when it has none)."""
+        folder = self._manager.folder(session.session_id)
+        try:
+            texts = [folder.read_note(key) for key in folder.note_keys()]
+        except (OSError, UnicodeDecodeError) as exc:
+            _log.warning(
+                "library_written_notes_unreadable", session_id=session.session_id, error=repr(exc)
+            )
+            return ""
+        return "\n\n".join(t.strip() for t in texts if t and t.strip())
 
 
 __all__ = [
+    "WRITTEN_NOTES_SEQUENCE",
     "Fragment",
     "LibraryError",
     "LibraryRebuildingError",

@@ -51,8 +51,8 @@ class Chat:
         self.failures.append(failure)
         self.arrived.set()
 
-    async def wait(self, count: int = 1) -> None:
-        async with asyncio.timeout(10 * TIMEOUT_SCALE):
+    async def wait(self, count: int = 1, within: float = 10.0) -> None:
+        async with asyncio.timeout(within * TIMEOUT_SCALE):
             while len(self.notes) + len(self.failures) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
@@ -408,3 +408,68 @@ async def test_the_key_is_sent_to_the_endpoint_and_nowhere_else(
     for path in sessions_dir.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+async def test_find_searches_the_written_notes_too(
+    manager: FileSessionManager, server: StandIn, sessions_dir: Path
+) -> None:
+    from sessions import SessionLibrary, library_path
+
+    library = SessionLibrary(library_path(sessions_dir), manager)
+    await library.open()
+    library.attach()
+    try:
+        session = await group_session(manager)
+        await library.wait_idle()
+        assert await library.search(1, "zebra") == []
+        server.answer("ok:# Budget\n- the quarterly zebra budget")
+        service = service_for(manager, note_settings(server))
+        chat = Chat(service)
+        await service.start()
+        await service.request(session.session_id, Style.SUMMARY)
+        await chat.wait()
+        await service.stop()
+        await library.wait_idle()
+        [hit] = await library.search(1, "zebra")
+        assert hit.session_id == session.session_id
+        assert hit.is_written_note
+        # A rebuild from the folders finds it again.
+        await library.sync()
+        assert [h.is_written_note for h in await library.search(1, "zebra")] == [True]
+        # The voice notes' words are found as before, under their own numbers.
+        assert [h.sequence for h in await library.search(1, "friday")] == [1]
+    finally:
+        await library.close()
+
+
+async def test_a_hanging_model_holds_up_no_delivery_and_no_other_chat(
+    manager: FileSessionManager, server: StandIn
+) -> None:
+    await manager.update_chat_settings(1, lambda s: s.with_style("summary"))
+    await manager.update_chat_settings(2, lambda s: s.with_style("summary"))
+    slow = await group_session(manager, chat_id=1)
+    other = await group_session(manager, chat_id=2)
+    service = service_for(manager, note_settings(server, llm_timeout_seconds=1))
+    chat = Chat(service)
+    await service.start()
+    try:
+        server.answer("hang", "hang", "hang")  # chat 1's first note: every try hangs
+        started = asyncio.get_running_loop().time()
+        await manager.mark_delivered(slow.session_id)
+        await server.wait_for_requests(1)
+        await service.request(slow.session_id, Style.TODO)  # more of chat 1's, queued
+        await manager.mark_delivered(other.session_id)
+        assert asyncio.get_running_loop().time() - started < 1  # deliveries never wait
+        # Chat 2's note is recorded as owed at once, and waits its turn durably.
+        state = manager.folder(other.session_id).read_notes_state()
+        assert state["notes"]["summary"]["stage"] == "owed"
+        # LLM_CONCURRENCY=1: when chat 1's hanging note gives up, chat 2's comes next,
+        # before chat 1's to-dos.
+        await chat.wait(3, within=30)
+        assert chat.failures == [NoteFailure(slow.session_id, "summary", DID_NOT_ANSWER)]
+        assert [(n.session_id, n.key) for n in chat.notes] == [
+            (other.session_id, "summary"),
+            (slow.session_id, "todo"),
+        ]
+    finally:
+        await service.stop()
