@@ -127,15 +127,24 @@ class LlamaServer:
         parallel: int = 2,
         threads: int | None = None,
         api_key: str | None = None,
+        ignore_eos: bool = False,
+        cache_prompt: bool = True,
     ) -> None:
         self.model = model
         self.port = free_port()
         self.log_path = log_dir / f"llama-server-{self.port}.log"
         self.context_tokens = context_tokens
-        self.max_tokens = max_tokens  # a cap on every answer: the tiny model can ramble
+        # The length of an answer to a request that names no max_tokens. Not a cap: this
+        # llama.cpp build lets a request's max_tokens go past it (measured), and the tiny
+        # model may write until that limit.
+        self.max_tokens = max_tokens
         self.parallel = parallel
         self.threads = threads or default_threads()
         self.api_key = api_key  # with one, requests without it get 401
+        # For benchmarks: every answer as long as its max_tokens (ignore_eos), every prompt
+        # read in full (no cache_prompt), so two ways of asking the same thing cost the same.
+        self.ignore_eos = ignore_eos
+        self.cache_prompt = cache_prompt
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.last_start_seconds = 0.0
@@ -167,7 +176,9 @@ class LlamaServer:
                  "--model", str(self.model), "--port", str(self.port),
                  "--context-tokens", str(self.context_tokens),
                  "--max-tokens", str(self.max_tokens), "--parallel", str(self.parallel),
-                 "--threads", str(self.threads)],
+                 "--threads", str(self.threads),
+                 *(["--ignore-eos"] if self.ignore_eos else []),
+                 *([] if self.cache_prompt else ["--no-cache-prompt"])],
                 cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )  # fmt: skip
         scale = float(os.environ.get("TEST_TIMEOUT_SCALE", "3"))
@@ -270,6 +281,8 @@ def _serve(args: argparse.Namespace) -> None:
     params.cpuparams_batch.n_threads = args.threads
     params.sampling.temp = 0.0  # greedy by default: the same prompt, the same answer
     params.sampling.seed = 42
+    params.sampling.ignore_eos = args.ignore_eos
+    params.cache_prompt = args.cache_prompt
     params.warmup = False  # saves a second at every start; the first answer is barely slower
     key = os.environ.pop(API_KEY_ENV, "")
     if key:
@@ -296,6 +309,8 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--max-tokens", type=int, default=256)
         sub.add_argument("--parallel", type=int, default=2)
         sub.add_argument("--threads", type=int, default=default_threads())
+        sub.add_argument("--ignore-eos", action="store_true")
+        sub.add_argument("--no-cache-prompt", dest="cache_prompt", action="store_false")
     args = parser.parse_args(argv)
     if args.command == "fetch":
         print(fetch_model())
