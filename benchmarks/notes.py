@@ -7,10 +7,10 @@
 Starts llama.cpp's HTTP server (tests/llm_server.py: SmolLM2-135M-Instruct, the tests' model;
 ``python -m tests.llm_server fetch`` first) on a loopback port with prompt caching off, so
 every request reads its whole prompt, and a fixed seed, so the same prompt gets the same
-answer. Both the stage and the baseline reach it through a small proxy in this process that
-caps each answer at ``--answer-tokens`` (default 256): the tiny model otherwise writes until
-the request's ``max_tokens`` (about 2,000 with an 8k context), which would make every figure
-a measure of its rambling; 256 is the order of a real model's summary or condensed part.
+answer. The server caps each answer at ``--answer-tokens`` (default 256), for the stage and
+the baseline alike: the tiny model otherwise writes until the request's ``max_tokens`` (about
+2,000 with an 8k context), which would make every figure a measure of its rambling; 256 is
+the order of a real model's summary or condensed part.
 Runs the real :class:`notes.service.NoteService` (durable state files, the prompt files, the
 ``openai`` client, map-reduce, the HTML rendering) on a real session folder.
 
@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import openai
-from aiohttp import ClientSession, web
 
 from notes.client import Completion, ModelClient
 from notes.service import NoteService, WrittenNote
@@ -185,46 +184,6 @@ class Stage:
         return await self.ready[sid] - began
 
 
-class CappingProxy:
-    """``/v1/chat/completions`` passed on to the server with ``max_tokens`` capped."""
-
-    def __init__(self, upstream: str, cap: int) -> None:
-        self.upstream = upstream
-        self.cap = cap
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-        self._session: ClientSession | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self._forward)
-        self._session = ClientSession()
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
-
-    async def _forward(self, request: web.Request) -> web.Response:
-        assert self._session is not None
-        body = await request.json()
-        body["max_tokens"] = min(int(body.get("max_tokens") or self.cap), self.cap)
-        async with self._session.post(f"{self.upstream}/chat/completions", json=body) as up:
-            return web.Response(
-                body=await up.read(), status=up.status, content_type="application/json"
-            )
-
-
 async def direct(client: openai.AsyncOpenAI, call: Call) -> tuple[float, int]:
     """The same request straight to the server: seconds and completion tokens."""
     began = time.perf_counter()
@@ -297,29 +256,31 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="notes-bench-") as tmp:
         base = Path(tmp)
         server = LlamaServer(
-            require_model(), base, cache_prompt=False, threads=args.threads, parallel=1
+            require_model(),
+            base,
+            cache_prompt=False,
+            threads=args.threads,
+            parallel=1,
+            max_tokens=args.answer_tokens,
         )
         server.start()
         print(f"llama.cpp server up in {server.last_start_seconds:.2f} s", flush=True)
-        proxy = CappingProxy(server.base_url, args.answer_tokens)
-        await proxy.start()
         try:
             if not args.skip_overhead:
-                stage = Stage(base / "overhead", proxy.base_url, context_tokens=8192)
+                stage = Stage(base / "overhead", server.base_url, context_tokens=8192)
                 await stage.service.start()
                 try:
-                    await overhead(stage, proxy.base_url, args.rounds, args.words)
+                    await overhead(stage, server.base_url, args.rounds, args.words)
                 finally:
                     await stage.service.stop()
             if not args.skip_long:
-                stage = Stage(base / "long", proxy.base_url, context_tokens=8192)
+                stage = Stage(base / "long", server.base_url, context_tokens=8192)
                 await stage.service.start()
                 try:
                     await long_session(stage, args.long_minutes)
                 finally:
                     await stage.service.stop()
         finally:
-            await proxy.stop()
             server.stop()
 
 
