@@ -18,13 +18,13 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -123,19 +123,27 @@ class LlamaServer:
         log_dir: Path,
         *,
         context_tokens: int = 8192,
-        max_tokens: int = 256,
+        max_tokens: int = 128,
         parallel: int = 2,
         threads: int | None = None,
         api_key: str | None = None,
+        ignore_eos: bool = False,
+        cache_prompt: bool = True,
     ) -> None:
         self.model = model
         self.port = free_port()
         self.log_path = log_dir / f"llama-server-{self.port}.log"
         self.context_tokens = context_tokens
-        self.max_tokens = max_tokens  # a cap on every answer: the tiny model can ramble
+        # A cap on every answer's length (a front in the server's process enforces it): the
+        # tiny model often writes until a request's max_tokens, which can be thousands.
+        self.max_tokens = max_tokens
         self.parallel = parallel
         self.threads = threads or default_threads()
         self.api_key = api_key  # with one, requests without it get 401
+        # For benchmarks: every answer as long as its max_tokens (ignore_eos), every prompt
+        # read in full (no cache_prompt), so two ways of asking the same thing cost the same.
+        self.ignore_eos = ignore_eos
+        self.cache_prompt = cache_prompt
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.last_start_seconds = 0.0
@@ -167,7 +175,9 @@ class LlamaServer:
                  "--model", str(self.model), "--port", str(self.port),
                  "--context-tokens", str(self.context_tokens),
                  "--max-tokens", str(self.max_tokens), "--parallel", str(self.parallel),
-                 "--threads", str(self.threads)],
+                 "--threads", str(self.threads),
+                 *(["--ignore-eos"] if self.ignore_eos else []),
+                 *([] if self.cache_prompt else ["--no-cache-prompt"])],
                 cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )  # fmt: skip
         scale = float(os.environ.get("TEST_TIMEOUT_SCALE", "3"))
@@ -253,7 +263,8 @@ def llama_server(log_dir: Path, **options: object) -> Iterator[LlamaServer]:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    """The child process: llama.cpp's HTTP server, until SIGTERM or SIGINT."""
+    """The child process: llama.cpp's HTTP server on a port of its own, behind a front on
+    ``args.port`` that caps each answer at ``args.max_tokens``, until SIGTERM or SIGINT."""
     # Only here: the test process itself never loads llama.cpp.
     import xllamacpp  # type: ignore[import-untyped]
 
@@ -261,7 +272,7 @@ def _serve(args: argparse.Namespace) -> None:
     params.model.path = args.model
     params.model_alias = {MODEL_NAME}
     params.hostnames = ["127.0.0.1"]
-    params.port = args.port
+    params.port = free_port()
     params.n_ctx = args.context_tokens
     params.n_parallel = args.parallel
     params.kv_unified = True  # each slot may use the whole context
@@ -270,17 +281,69 @@ def _serve(args: argparse.Namespace) -> None:
     params.cpuparams_batch.n_threads = args.threads
     params.sampling.temp = 0.0  # greedy by default: the same prompt, the same answer
     params.sampling.seed = 42
+    params.sampling.ignore_eos = args.ignore_eos
+    params.cache_prompt = args.cache_prompt
     params.warmup = False  # saves a second at every start; the first answer is barely slower
     key = os.environ.pop(API_KEY_ENV, "")
     if key:
         params.api_keys = [key]
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     server = xllamacpp.Server(params)
-    print(f"serving {server.listening_address}/v1", flush=True)
-    stop.wait()
-    del server  # its destructor stops llama.cpp's loop and closes the port
+    try:
+        asyncio.run(_front(server.listening_address, args.port, args.max_tokens))
+    finally:
+        del server  # its destructor stops llama.cpp's loop and closes its port
+
+
+_LENGTH_FIELDS = ("max_tokens", "max_completion_tokens", "n_predict")
+
+
+async def _front(upstream: str, port: int, cap: int) -> None:
+    """Every request passed on to llama.cpp as it is, except that a completion's length is
+    capped at ``cap`` tokens: the tiny model often writes until the request's max_tokens
+    (thousands, with a large context), and this llama.cpp build lets a request go past its
+    own n_predict (measured). Tests check the path, not the length of the answer."""
+    from aiohttp import ClientSession, ClientTimeout, web
+
+    async def forward(request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.method == "POST" and request.path.endswith("completions") and body:
+            payload = json.loads(body)
+            if isinstance(payload, dict):
+                asked = [int(payload[f]) for f in _LENGTH_FIELDS if payload.get(f)]
+                for name in _LENGTH_FIELDS:
+                    payload.pop(name, None)
+                payload["max_tokens"] = min([cap, *(n for n in asked if n > 0)])
+                body = json.dumps(payload).encode()
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() in ("authorization", "content-type", "accept")
+        }
+        async with session.request(
+            request.method, upstream + request.path_qs, data=body, headers=headers
+        ) as answer:
+            return web.Response(
+                body=await answer.read(),
+                status=answer.status,
+                content_type=answer.content_type,
+            )
+
+    session = ClientSession(timeout=ClientTimeout(total=None))
+    app = web.Application(client_max_size=256 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print(f"serving http://127.0.0.1:{port}/v1 (llama.cpp at {upstream})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await session.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -293,9 +356,11 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, required=True)
     for sub in (run, serve):
         sub.add_argument("--context-tokens", type=int, default=8192)
-        sub.add_argument("--max-tokens", type=int, default=256)
+        sub.add_argument("--max-tokens", type=int, default=128)
         sub.add_argument("--parallel", type=int, default=2)
         sub.add_argument("--threads", type=int, default=default_threads())
+        sub.add_argument("--ignore-eos", action="store_true")
+        sub.add_argument("--no-cache-prompt", dest="cache_prompt", action="store_false")
     args = parser.parse_args(argv)
     if args.command == "fetch":
         print(fetch_model())

@@ -53,3 +53,22 @@ def test_with_an_api_key_it_refuses_requests_without_it(tmp_path: Path) -> None:
         with pytest.raises(openai.AuthenticationError):
             asyncio.run(_ask(server.base_url, api_key="wrong"))
         assert asyncio.run(_ask(server.base_url, api_key="test-key-123")).choices
+
+
+async def test_every_answer_is_capped_at_its_max_tokens(tmp_path: Path) -> None:
+    """The tiny model may write until a request's max_tokens (thousands with a large context):
+    the server caps it, here at 16 tokens with the end-of-text token ignored."""
+    with llama_server(tmp_path, max_tokens=16, ignore_eos=True) as server:
+        async with openai.AsyncOpenAI(
+            base_url=server.base_url, api_key="none", max_retries=0
+        ) as client:
+            long = await client.chat.completions.create(
+                model=MODEL_NAME, messages=QUESTION, max_tokens=500, timeout=120
+            )
+            short = await client.chat.completions.create(
+                model=MODEL_NAME, messages=QUESTION, max_tokens=5, timeout=120
+            )
+    assert long.usage is not None
+    assert long.usage.completion_tokens == 16
+    assert short.usage is not None
+    assert short.usage.completion_tokens == 5
