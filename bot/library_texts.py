@@ -15,6 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from bot.texts import MESSAGE_LIMIT, fit, notes
 from sessions import Session, SessionState
 from sessions.formatting import format_duration
+from sessions.library import WRITTEN_NOTES_SEQUENCE
 
 HISTORY_FIRST_WORDS = 8  # words of the transcript shown under each session
 SNIPPET_LIMIT = 300  # characters of one /find snippet
@@ -129,8 +130,11 @@ def find_results(query: str, hits: Sequence[FoundNote], zone: tzinfo = UTC) -> s
     lines = [f"Notes matching “{shown}”, best first:"]
     for n, hit in enumerate(hits, start=1):
         moment = f" ({when(hit.created_at, zone)})" if hit.created_at is not None else ""
+        # The session's written notes (summary, to-dos...) are indexed apart from its voice notes.
+        written = hit.sequence == WRITTEN_NOTES_SEQUENCE
+        where = "written note" if written else f"note {hit.sequence}"
         lines.append(
-            f"\n{n}. Session {html.escape(hit.session_id)}{moment}, note {hit.sequence}:\n"
+            f"\n{n}. Session {html.escape(hit.session_id)}{moment}, {where}:\n"
             f"{snippet_html(hit.fragments)}"
         )
     return "\n".join(lines)

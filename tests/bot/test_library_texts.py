@@ -87,6 +87,18 @@ def test_find_results_mark_the_words_and_escape_everything() -> None:
     assert "a <b>tag</b> & bread <i>x" in shown
 
 
+def test_a_hit_in_the_written_notes_is_called_so_not_note_0() -> None:
+    hit = lt.FoundNote(
+        session_id="2026-11-24_19-47-41",
+        sequence=0,
+        created_at=CREATED,
+        fragments=[("Buy ", False), ("bread", True)],
+    )
+    shown = visible(lt.find_results("bread", [hit]))
+    assert "(2026-11-24 19:47 UTC), written note:" in shown
+    assert "note 0" not in shown
+
+
 def test_find_results_without_hits() -> None:
     text = lt.find_results("x<y", [])
     assert visible(text) == "No note in this chat's transcripts matches “x<y”."
