@@ -54,6 +54,8 @@ def test_the_optional_settings_are_the_expected_ones() -> None:
         "processor",
         "audio_retention_days",
         "session_retention_days",
+        "llm_api_key",
+        "llm_prompts_dir",
     }
 
 
