@@ -129,8 +129,11 @@ def main() -> None:
                     list(segments)
                 return time.perf_counter() - started
 
-            for c in counts:  # warm-up, untimed
-                pool.submit(lambda c=c: list(models[c].transcribe(str(notes[0].path))[0])).result()
+            def warm_up(count: int) -> None:
+                list(models[count].transcribe(str(notes[0].path))[0])
+
+            for c in counts:  # untimed
+                pool.submit(warm_up, c).result()
             walls: dict[int, list[float]] = {c: [] for c in counts}
             ratios: dict[int, list[float]] = {c: [] for c in counts}
             lags: dict[int, list[float]] = {c: [] for c in counts}
