@@ -141,7 +141,7 @@ async def finish_session(fake: FakeTelegram, timeout: float) -> tuple[str, float
     done_at = time.monotonic()
     fake.text(CHAT, CHAT, "/done")
     transcript = await fake.wait_for(
-        text_with("Transcript of session"), timeout=timeout, since=since
+        text_with("Transcript: "), timeout=timeout, since=since
     )
     assert transcript.text is not None
     print("transcript received:\n" + transcript.text)

@@ -119,7 +119,7 @@ async def test_forget_and_cancel_of_the_open_session(
     assert (opened["state"], len(opened["audio_entries"])) == ("COLLECTING", 1)
     fourth = opened["session_id"]
     fake.text(CHAT, USER, "/done")
-    transcript = await fake.wait_for(is_text(CHAT, f"Transcript of session {fourth}"), 60)
+    transcript = await fake.wait_for(is_text(CHAT, f"Session id {fourth}"), 60)
     [paragraph] = transcript_paragraphs(transcript.text)
     assert word_error_rate(REFERENCES["speech_04.ogg"], paragraph) <= 0.3, paragraph
     assert not [t for t in fake.texts(CHAT) if "went wrong" in t]

@@ -100,7 +100,7 @@ async def test_library_in_the_chat(
     assert metadata(tmp_path)[0]["state"] == "COLLECTING"
     answered = await tap(fake, CHAT, USER, ack, done_data)
     assert answered["show_alert"] is False
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     await eventually(lambda: delivered(tmp_path))
     [session] = metadata(tmp_path)
     sid = session["session_id"]
@@ -117,13 +117,13 @@ async def test_library_in_the_chat(
     [(_, get_data)] = history.buttons()
     since = len(fake.sent)
     await tap(fake, CHAT, USER, history, get_data)
-    again = await fake.wait_for(is_text(CHAT, "Transcript of session"), since=since)
+    again = await fake.wait_for(is_text(CHAT, "Transcript: "), since=since)
     assert again.text == transcript.text
 
     # /get with a short form of the id.
     since = len(fake.sent)
     fake.text(CHAT, USER, f"/get {sid[11:16]}")  # "HH-MM"
-    again = await fake.wait_for(is_text(CHAT, "Transcript of session"), since=since)
+    again = await fake.wait_for(is_text(CHAT, "Transcript: "), since=since)
     assert again.text == transcript.text
 
     # /find: HTML with the word marked, a button per hit.

@@ -50,7 +50,7 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_sessions_and_settings(
     fake.migrate_chat(GROUP, SUPERGROUP, user_id=USER)
 
     # The session the group had open is finished, and its transcript reaches the supergroup.
-    first = await fake.wait_for(is_text(SUPERGROUP, f"Transcript of session {open_id}"), 180)
+    first = await fake.wait_for(is_text(SUPERGROUP, f"Session id {open_id}"), 180)
     assert GERMAN_WORDS in (first.text or "").lower()
     assert session_of(tmp_path, open_id)["chat_id"] == SUPERGROUP
     assert not [t for t in fake.texts(GROUP) if "Transcript" in t]
@@ -60,7 +60,7 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_sessions_and_settings(
     await fake.wait_reactions(SUPERGROUP, 1, timeout=30)
     [new_id] = [s["session_id"] for s in metadata(tmp_path) if s["session_id"] != open_id]
     fake.text(SUPERGROUP, USER, "/done", chat_type="supergroup")
-    second = await fake.wait_for(is_text(SUPERGROUP, f"Transcript of session {new_id}"), 180)
+    second = await fake.wait_for(is_text(SUPERGROUP, f"Session id {new_id}"), 180)
     text = (second.text or "").lower()
     assert GERMAN_WORDS in text
     assert ENGLISH_WORDS not in text
@@ -85,7 +85,7 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_sessions_and_settings(
     fake.text(QUIET_GROUP, USER, "/done", chat_type="group")
     fake.migrate_chat(QUIET_GROUP, QUIET_SUPERGROUP)  # before the bot answers the /done
     transcript = await fake.wait_for(
-        is_text(QUIET_SUPERGROUP, "Transcript of session"), timeout=180
+        is_text(QUIET_SUPERGROUP, "Transcript: "), timeout=180
     )
     assert quiet_id in (transcript.text or "")
     await eventually(lambda: session_of(tmp_path, quiet_id)["delivered_at"] is not None)
