@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from bot.transcript_texts import FOLD_AT, build_transcript, telegram_length
+from bot.transcript_texts import FOLD_AT, Transcript, build_transcript, telegram_length
 from sessions import AudioEntry, ErrorEntry, Session, TranscriptionStatus
 from sessions.settings import TimeZoneSettings, describe_invalid
 from tests.fake_telegram import _render_html
@@ -62,9 +62,7 @@ def test_transcript_text_is_escaped_and_shows_as_said() -> None:
 
 def test_header_and_note_times_are_in_the_owners_time_zone() -> None:
     later = datetime(2027, 1, 5, tzinfo=UTC)  # another year: the label says which
-    built = build_transcript(
-        session(entry(1), entry(2)), {1: "one", 2: "two"}, KOLKATA, now=later
-    )
+    built = build_transcript(session(entry(1), entry(2)), {1: "one", 2: "two"}, KOLKATA, now=later)
     [text] = shown(built.messages)
     lines = text.split("\n")
     # 19:47 UTC is 01:17 the next day in Kolkata; the label names the session, not its id.
