@@ -7,6 +7,7 @@ an id that does not exist.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -18,6 +19,7 @@ from sessions.ids import is_valid_session_id
 # The old short forms: spaces and colons count as the id's "_" and "-" ("2026-11-24 19:47"
 # read as a part of the UTC id 2026-11-24_19-47-xx).
 _SHORT_FORM = str.maketrans({" ": "_", ":": "-"})
+_ID_LIKE = re.compile(r"[\d_-]+")
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,13 @@ async def resolve(
     was recorded at (``09:47``, ``2 Dec 09:47``, ``yesterday 18:10``); else a part of its id
     only one session has (the old UTC short forms, ``08-47``).
 
-    A text that reads both ways (``2026-11-24 19:47`` is a local time and also a part of a
-    UTC id) is read as local time, because every time the bot shows is local; the id reading
-    is used only when the local one finds nothing, so the old forms keep working.
+    A text that reads both ways is read as local time, because every time the bot shows is
+    local: ``2026-11-24 19:47`` and ``19:47`` were once read as parts of the UTC id
+    ``2026-11-24_19-47-xx``, and now name the session recorded at 19:47 local time, or none
+    (a session at 19:47 UTC answering a local 19:47 would be the wrong one). Only a text
+    written like an id, digits and dashes (``08-47``, ``11-24``), is tried as a part of an id
+    when no session was recorded at the local date or time it also reads as, so the old
+    short forms keep working.
     """
     typed = typed.strip()
     exact = await chat_session(manager, chat_id, typed)
@@ -67,7 +73,7 @@ async def resolve(
     when = parse_when(typed, now.astimezone(zone).date())
     sessions = await manager.list_sessions(EVERY_SESSION, chat_id=chat_id) if typed else []
     found = matching(when, sessions, zone, now) if when is not None else []
-    if not found:
+    if not found and (when is None or _ID_LIKE.fullmatch(typed)):
         key = typed.translate(_SHORT_FORM)
         found = [s for s in sessions if key and key in s.session_id]
     if len(found) == 1:
