@@ -37,8 +37,8 @@ HELP = (
     "to a transcript with an instruction, e.g. shorter, for a note of your own)\n"
     "/status - the current session and the last ones\n"
     "/help - this message\n\n"
-    "A session is named by its id (as in /history) or any part of it only one session "
-    "has, e.g. /get 19-47."
+    "Name a session by when you recorded it, in your time: /get 09:47, /get 2 Dec 09:47 or "
+    "/get yesterday 18:10."
 )
 HINT = (
     "I only take voice notes, audio files, round videos, or audio and video sent as a file. "
