@@ -138,7 +138,12 @@ async def test_start_notes_done_transcript(
     [stored] = metadata(tmp_path)
     kolkata = ZoneInfo("Asia/Kolkata")
     created = datetime.fromisoformat(stored["created_at"]).astimezone(kolkata)
-    assert header.split("\n")[1] == f"{created:%a %d %b %Y, %H:%M} (Asia/Kolkata) · 3 notes, 0:20"
+    title, counts, sid_line = header.split("\n")  # the session named by its local start
+    assert title.startswith(
+        f"Transcript: {created:%a} {created.day} {created:%b}, {created:%H:%M} · “"
+    )
+    assert counts == "3 notes, 0:20 · times in Asia/Kolkata"
+    assert sid_line == f"Session id {stored['session_id']}"
     received = datetime.fromisoformat(stored["audio_entries"][0]["received_at"])
     assert blocks[0].startswith(f"Note 1 · {received.astimezone(kolkata):%H:%M} · ")
     body = "\n\n".join(said)
