@@ -50,13 +50,16 @@ def short_moment(created: datetime, zone: tzinfo, now: datetime, *, seconds: boo
 
 def snippet(text: str | None, limit: int = SNIPPET_LIMIT) -> str:
     """The first words of ``text`` on one line, at most ``limit`` characters (cut at a
-    word, ending in "…" when cut); "" when it has none."""
+    word where that keeps at least half, ending in "…" when cut); "" when it has none."""
     flat = " ".join((text or "").split())
     if len(flat) <= limit:
         return flat
     cut = flat[: limit - 1]
     if " " in cut and not flat[limit - 1].isspace():
-        cut = cut.rsplit(" ", 1)[0]  # a whole word, not a stub, where one fits
+        whole = cut.rsplit(" ", 1)[0]
+        # Whole words where that keeps most of the room; in a button's few characters, more
+        # of the text tells more than a tidy end.
+        cut = whole if len(whole) * 2 >= limit else cut
     return cut.rstrip(" ,;:.-") + "…"
 
 
