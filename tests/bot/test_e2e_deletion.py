@@ -149,6 +149,8 @@ async def test_a_folder_the_bot_cannot_delete_never_stops_it(
         proc = await launch(fake, tmp_path, running)
         assert (left / "output" / "summary.md").exists()
         assert [e for e in proc.events() if e["event"] == "trash_not_emptied"]
+        # The index is made from the folders in the background: searched once it is.
+        await eventually(lambda: "library_rebuilt" in [e["event"] for e in proc.events()])
         assert f"get:{stuck}" in await find(fake, "walrus")
 
         # Moved out of the sessions, but not emptied: forgotten (the rest is retried later).
