@@ -151,6 +151,30 @@ async def test_sessions_are_named_by_local_time_and_first_words(
         found.text or ""
     )
 
+    # /forget names sessions the same way; several matching: buttons that ask about one.
+    since = len(fake.sent)
+    fake.text(CHAT, USER, f"/forget {before.day} {before:%b} 09:46")
+    which = await fake.wait_for(in_chat(CHAT), since=since)
+    assert [data for _, data in which.buttons()] == [f"forgetask:{dentist}", f"forgetask:{bread}"]
+    since = len(fake.sent)
+    await tap(fake, CHAT, USER, which, f"forgetask:{dentist}")
+    question = await fake.wait_for(is_text(CHAT, "Forget the session "), since=since)
+    assert (question.text or "").startswith(
+        f"Forget the session {label_day(before, now)}, 09:46 · “Call the dentist on Monday…” "
+        "(1 note, 0:02; times in Europe/Berlin)?"
+    )
+    assert question.buttons()[0][1] == f"forget:{dentist}:1"
+
+    # /status: the recent sessions by their labels, the zone said once.
+    since = len(fake.sent)
+    fake.text(CHAT, USER, "/status")
+    status = await fake.wait_for(is_text(CHAT, "Recent sessions"), since=since)
+    assert status.text is not None
+    assert "Recent sessions (times in Europe/Berlin):" in status.text
+    assert f"- {coat_day}, 18:10 · “The weather was very cold, so I…”: transcribed" in status.text
+    assert status.text.count("Europe/Berlin") == 1
+    assert coat not in status.text
+
     # Every button the bot sent fits a phone's line.
     shown = [label for call in fake.sent for label, _ in call.buttons()]
     assert len(shown) >= 10
