@@ -584,7 +584,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "a chat cannot see, get or forget another chat's session by its id",
         (
             Edit(
-                "bot/handlers/library.py",
+                "bot/services/lookup.py",
                 "    return session if session is not None and session.chat_id == chat_id else None",
                 "    return session",
             ),

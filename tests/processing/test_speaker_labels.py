@@ -59,10 +59,10 @@ async def test_group_notes_are_labelled_in_every_written_transcript(
 async def test_one_persons_notes_read_exactly_as_before(manager: FileSessionManager) -> None:
     """The same notes recorded with their one speaker, and recorded with no speaker at all
     (as before speakers were recorded): the same files, word for word."""
-    labelled = await transcribed_session(
-        manager, *NOTES, fields=[{"speaker": ANNA, "kind": "voice"}] * 3
+    labelled = await transcribed_session(  # in a group: no chat type hides the names
+        manager, *NOTES, fields=[{"speaker": ANNA, "kind": "voice"}] * 3, chat_id=GROUP
     )
-    plain = await transcribed_session(manager, *NOTES)
+    plain = await transcribed_session(manager, *NOTES, chat_id=GROUP)
     mine, anonymous = await outputs(manager, labelled), await outputs(manager, plain)
     assert mine[0] == anonymous[0] == "one\n\ntwo\n\nthree\n"
     assert [cue.text for cue in parse_srt(mine[2])] == ["one", "two", "three"]
