@@ -239,7 +239,8 @@ def status(
         )
     if recent:
         lines.append("")
-        lines.append(f"Recent sessions ({zone_note(zone)}):")
+        # The zone is said once: with the open session when there is one.
+        lines.append("Recent sessions:" if active else f"Recent sessions ({zone_note(zone)}):")
         for session, label in recent:
             lines.append(
                 f"- {label}: {session.state.value.lower()}, "
