@@ -213,7 +213,7 @@ async def test_corrupt_note_beside_good_ones(
     transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert transcript.text is not None
     header, *blocks = transcript.text.split("\n\n")  # the header, then each note in its place
-    assert header.endswith(", 1 failed")
+    assert ", 1 failed · times in UTC\n" in header
     assert len(blocks) == 3
     assert blocks[1].startswith("Note 2 · ")
     assert blocks[1].endswith("\n(not transcribed: the file is damaged or not audio)")
