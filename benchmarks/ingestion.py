@@ -231,7 +231,7 @@ async def _round(fake: TimedFake, proc: BotProcess, n: int, notes: int, long_not
     )
     busy_ids, busy_polls = await _burst(fake, chat_b, notes)
     await fake.wait_for(
-        lambda c: c.chat_id == chat_a and "Transcript of session" in (c.text or ""), timeout=150
+        lambda c: c.chat_id == chat_a and "Transcript: " in (c.text or ""), timeout=150
     )
     finished = _transcribed_at(proc, chat_a)
     await asyncio.sleep(0.5)

@@ -15,7 +15,7 @@ round, in a new chat each time:
 - unless ``--no-burst``: the same session with no pause at all (every note pushed at once,
   faster than they can be transcribed), /done right after the last reaction, on and off.
 Measured: from pushing /done to the fake recording the transcript's first message (its
-header, "Transcript of session"), and, at /done, how many notes were not yet transcribed
+header, "Transcript: "), and, at /done, how many notes were not yet transcribed
 (from metadata.json). Also the model's own time on the last note (its ``entry_transcribed``
 log line in the floor session). Prints each round's seconds, the medians and the ratios:
 live / floor (target <= 1.5), off / live (target >= 5), and with no pause live / off
@@ -89,7 +89,7 @@ async def session(bot: Bot, chat: int, notes: list[Note], pause: float | None) -
     [stored] = [s for s in bot.sessions() if s["chat_id"] == chat]
     backlog = sum(e["transcription_status"] != "COMPLETED" for e in stored["audio_entries"])
     transcript = await fake.wait_for(
-        _is_text(chat, "Transcript of session"), timeout=DONE_TIMEOUT, since=since
+        _is_text(chat, "Transcript: "), timeout=DONE_TIMEOUT, since=since
     )
     return Timing(transcript.timestamp - pushed, backlog, len(notes))
 

@@ -35,6 +35,12 @@ class ForgetButton(CallbackData, prefix="forget"):
     confirm: bool
 
 
+class ForgetAskButton(CallbackData, prefix="forgetask"):
+    """One of the sessions a /forget could mean: ask whether to forget that one."""
+
+    session: str
+
+
 def done_keyboard(session_id: str) -> InlineKeyboardMarkup:
     """The "Done" button under the reply to a stored note."""
     button = InlineKeyboardButton(text="Done", callback_data=DoneButton(session=session_id).pack())
@@ -69,6 +75,14 @@ def get_buttons(
         for label, session_id in labelled
     ]
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+def forget_ask_buttons(labelled: list[tuple[str, str]]) -> list[list[InlineKeyboardButton]]:
+    """One "forget this session?" button per (label, session id), one to a row."""
+    return [
+        [InlineKeyboardButton(text=label, callback_data=ForgetAskButton(session=sid).pack())]
+        for label, sid in labelled
+    ]
 
 
 def history_keyboard(

@@ -129,7 +129,14 @@ def vocab_added(added: list[str], already: list[str], settings: ChatSettings) ->
     return fit("\n".join(lines))
 
 
-def vocab_refused(reason: str) -> str:
+def vocab_refused(reason: str, *, word_too_long: bool = False) -> str:
+    """/vocab add refused: a word too long (a shorter form helps; removing others would not),
+    or a vocabulary that would be too full (removing words makes room)."""
+    if word_too_long:
+        return fit(
+            f"{reason} Nothing was added. Separate words and names with commas "
+            "(/vocab add Kubernetes, Zoë Ortega), or add a shorter form of it."
+        )
     return fit(f"{reason} Nothing was added; /vocab remove makes room.")
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 
+from bot.session_labels import zone_note
 from bot.texts import MESSAGE_LIMIT, fit, notes
 from sessions import Session, SessionState
 from sessions.formatting import format_duration
 from sessions.library import WRITTEN_NOTES_SEQUENCE
 
-HISTORY_FIRST_WORDS = 8  # words of the transcript shown under each session
+AMBIGUOUS_SHOWN = 5  # candidates offered as buttons when a reference names several
 SNIPPET_LIMIT = 300  # characters of one /find snippet
 
 HISTORY_EMPTY = "There are no sessions in this chat yet. Send a voice note to start one."
@@ -29,11 +30,12 @@ SEARCH_REBUILDING = (
     "Please try again in a few minutes; everything else works as usual."
 )
 GET_USAGE = (
-    "Which session? Type /get and its id (or a part of it), e.g. /get 19-47. /history lists them."
+    "Which session? Type /get and when you recorded it, e.g. /get 09:47, /get 2 Dec 09:47 "
+    "or /get yesterday 18:10. /history lists them."
 )
 FORGET_USAGE = (
-    "Which session? Type /forget and its id (or a part of it), e.g. /forget 19-47. "
-    "/history lists them."
+    "Which session? Type /forget and when you recorded it, e.g. /forget 09:47 or "
+    "/forget 2 Dec 09:47. /history lists them."
 )
 NOTHING_TO_UNDO = "There is no note to take back: no session is open, or it has no notes yet."
 NOTHING_TO_CANCEL = "No session is open, so there is nothing to cancel."
@@ -57,51 +59,39 @@ def state_word(session: Session) -> str:
     return _STATE_WORDS[session.state]
 
 
-def when(moment: datetime, zone: tzinfo = UTC) -> str:
-    """A session's time, to the minute, in the owner's time zone, named:
-    ``2026-11-24 19:47 UTC``, ``2026-11-25 01:17 Asia/Kolkata``."""
-    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {zone}"
-
-
-def first_words(transcript: str | None, count: int = HISTORY_FIRST_WORDS) -> str:
-    """The transcript's first ``count`` words ("…" when there are more), or "" for none."""
-    words = (transcript or "").split()
-    head = " ".join(words[:count])
-    return head + "…" if len(words) > count else head
-
-
-def history_line(number: int, session: Session, transcript: str | None, zone: tzinfo = UTC) -> str:
-    """One session in /history: number, time, notes, length, state, then its first words."""
-    line = (
-        f"{number}. {when(session.created_at, zone)} · {notes(len(session.audio_entries))}, "
-        f"{format_duration(session.total_duration_seconds)} · {state_word(session)}\n"
-        f"   {session.session_id}"
+def history_line(number: int, session: Session, label: str) -> str:
+    """One session in /history: its number and label, then notes, length and state."""
+    return (
+        f"{number}. {label}\n"
+        f"   {notes(len(session.audio_entries))}, "
+        f"{format_duration(session.total_duration_seconds)} · {state_word(session)}"
     )
-    words = first_words(transcript)
-    return f"{line}\n   “{words}”" if words else line
 
 
-def history(entries: Sequence[tuple[Session, str | None]], offset: int, zone: tzinfo = UTC) -> str:
-    """A page of /history: ``entries`` (session, transcript) newest first, numbered from
-    ``offset + 1``."""
+def history(
+    entries: Sequence[tuple[Session, str]],
+    offset: int,
+    zone: tzinfo = UTC,
+    *,
+    group: bool = False,
+) -> str:
+    """A page of /history: ``entries`` (session, label) newest first, numbered from
+    ``offset + 1``; in a group the sessions are the chat's, not the reader's."""
     if not entries:
         return HISTORY_EMPTY if offset == 0 else HISTORY_NO_MORE
-    head = "Your sessions, newest first (tap one to get it again):"
-    lines = [history_line(offset + n, s, t, zone) for n, (s, t) in enumerate(entries, start=1)]
+    whose = "This chat's sessions" if group else "Your sessions"
+    head = f"{whose}, newest first ({zone_note(zone)}). Tap one to get it again:"
+    lines = [history_line(offset + n, s, label) for n, (s, label) in enumerate(entries, start=1)]
     return fit("\n\n".join([head, *lines]), MESSAGE_LIMIT)
-
-
-def history_button(number: int, session: Session, zone: tzinfo = UTC) -> str:
-    return f"{number}. {when(session.created_at, zone)} ({notes(len(session.audio_entries))})"
 
 
 @dataclass(frozen=True)
 class FoundNote:
-    """One /find hit: the note, its session's time, and its snippet as (text, is_match)."""
+    """One /find hit: the note, its session's label, and its snippet as (text, is_match)."""
 
     session_id: str
     sequence: int
-    created_at: datetime | None
+    label: str
     fragments: Sequence[tuple[str, bool]]
 
 
@@ -127,51 +117,54 @@ def find_results(query: str, hits: Sequence[FoundNote], zone: tzinfo = UTC) -> s
     shown = html.escape(fit(query, 60), quote=False)  # a pasted paragraph must not overflow
     if not hits:
         return f"No note in this chat's transcripts matches “{shown}”."
-    lines = [f"Notes matching “{shown}”, best first:"]
+    lines = [f"Notes matching “{shown}”, best first ({zone_note(zone)}):"]
     for n, hit in enumerate(hits, start=1):
-        moment = f" ({when(hit.created_at, zone)})" if hit.created_at is not None else ""
         # The session's written notes (summary, to-dos...) are indexed apart from its voice notes.
         written = hit.sequence == WRITTEN_NOTES_SEQUENCE
         where = "written note" if written else f"note {hit.sequence}"
         lines.append(
-            f"\n{n}. Session {html.escape(hit.session_id)}{moment}, {where}:\n"
-            f"{snippet_html(hit.fragments)}"
+            f"\n{n}. {html.escape(hit.label, quote=False)}, {where}:\n{snippet_html(hit.fragments)}"
         )
     return "\n".join(lines)
 
 
-def find_button(number: int, hit: FoundNote) -> str:
-    return f"{number}. Get session {hit.session_id}"
-
-
-def unknown_session(typed: str) -> str:
+def unknown_session(typed: str, when: str | None = None, zone: tzinfo = UTC) -> str:
+    """No session answers to ``typed`` (``when``: how it was read as a date or time)."""
+    if when is not None:
+        return (
+            f"This chat has no session at {when} ({zone_note(zone)}). /history lists its sessions."
+        )
     return f"This chat has no session “{fit(typed, 60)}”. /history lists its sessions."
 
 
-def ambiguous_session(typed: str, candidates: Sequence[str]) -> str:
-    listed = ", ".join(candidates[:5]) + (", …" if len(candidates) > 5 else "")
-    return f"Several sessions match “{fit(typed, 60)}”: {listed}. Type more of the id."
+def ambiguous_session(typed: str, count: int, zone: tzinfo = UTC) -> str:
+    """Several sessions answer to ``typed``: the newest are offered as buttons."""
+    head = f"Several sessions match “{fit(typed, 60)}” ({zone_note(zone)})."
+    if count > AMBIGUOUS_SHOWN:
+        return (
+            f"{head} The newest {AMBIGUOUS_SHOWN} of {count} are below; tap one, or add the "
+            "date (e.g. 2 Dec 09:47) to name one."
+        )
+    return f"{head} Tap the one you mean:"
 
 
-def not_ready(session: Session) -> str:
+def not_ready(session: Session, label: str) -> str:
+    """/get of a session with no transcript yet (``label``: how it is named)."""
     if session.state is SessionState.COLLECTING:
         return (
-            f"Session {session.session_id} is still open: type /done (or tap Done) and its "
-            "transcript comes."
+            f"The session {label} is still open: type /done (or tap Done) and its transcript comes."
         )
-    return (
-        f"Session {session.session_id} is being transcribed; its transcript comes when it is done."
-    )
+    return f"The session {label} is being transcribed; its transcript comes when it is done."
 
 
-def cancelled_session(session: Session) -> str:
-    return f"Session {session.session_id} was cancelled; it has no transcript."
+def cancelled_session(label: str) -> str:
+    return f"The session {label} was cancelled; it has no transcript."
 
 
-def resend_failed(session: Session) -> str:
+def resend_failed(session: Session, label: str) -> str:
     """/get gave up: Telegram did not take the transcript after a few tries."""
     return (
-        f"Session {session.session_id} could not be sent just now. "
+        f"The session {label} could not be sent just now. "
         f"Please try /get {session.session_id} again in a few minutes."
     )
 
@@ -194,34 +187,33 @@ def cancelled(session_id: str, count: int) -> str:
     return f"Session {session_id} is cancelled: {deleted}. Send a voice note to start a new one."
 
 
-def forget_question(session: Session, zone: tzinfo = UTC) -> str:
+def forget_question(session: Session, label: str, zone: tzinfo = UTC) -> str:
     return (
-        f"Forget session {session.session_id} ({when(session.created_at, zone)}, "
-        f"{notes(len(session.audio_entries))}, {format_duration(session.total_duration_seconds)})? "
+        f"Forget the session {label} ({notes(len(session.audio_entries))}, "
+        f"{format_duration(session.total_duration_seconds)}; {zone_note(zone)})? "
         "Its recordings, transcript and files are deleted for good."
     )
 
 
-def forget_busy(session: Session) -> str:
+def forget_busy(session: Session, label: str) -> str:
     return (
-        f"Session {session.session_id} is {state_word(session)} right now; "
-        "forget it once that is finished."
+        f"The session {label} is {state_word(session)} right now; forget it once that is finished."
     )
 
 
-def forget_failed(session_id: str) -> str:
+def forget_failed(label: str) -> str:
     return (
-        f"Session {session_id} could not be forgotten right now (the bot's storage failed) "
+        f"The session {label} could not be forgotten right now (the bot's storage failed) "
         "and is kept whole. Please try again in a minute."
     )
 
 
-def forgotten(session_id: str) -> str:
-    return f"Session {session_id} is forgotten: nothing of it is kept."
+def forgotten(label: str) -> str:
+    return f"The session {label} is forgotten: nothing of it is kept."
 
 
-def kept(session_id: str) -> str:
-    return f"Session {session_id} is kept."
+def kept(label: str) -> str:
+    return f"The session {label} is kept."
 
 
 def retention(audio_days: int | None, session_days: int | None) -> str:

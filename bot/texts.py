@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, tzinfo
 
 from sessions import Session
 from sessions.formatting import format_duration
@@ -36,8 +37,8 @@ HELP = (
     "to a transcript with an instruction, e.g. shorter, for a note of your own)\n"
     "/status - the current session and the last ones\n"
     "/help - this message\n\n"
-    "A session is named by its id (as in /history) or any part of it only one session "
-    "has, e.g. /get 19-47."
+    "Name a session by when you recorded it, in your time: /get 09:47, /get 2 Dec 09:47 or "
+    "/get yesterday 18:10."
 )
 HINT = (
     "I only take voice notes, audio files, round videos, or audio and video sent as a file. "
@@ -140,6 +141,7 @@ def not_saved_download_failed(attempts: int) -> str:
 
 
 PREVIEW_LIMIT = 160  # of the last note's text in the collecting message: a glimpse, no more
+NO_SPEECH = "no speech recognised."
 COLLECTING_EMPTY = "No notes in this session now (all taken back). Send a voice note to go on."
 COLLECTING_CANCELLED = "Cancelled: the notes of this session were discarded."
 COLLECTING_DELETED = "This session was deleted."
@@ -151,8 +153,10 @@ def collecting(count: int, total_seconds: float, preview: tuple[int, str] | None
     lines = [f"Recording: {notes(count)}, {format_duration(total_seconds)}."]
     if preview is not None:
         sequence, text = preview
-        glimpse = _shorten(text, PREVIEW_LIMIT) or "(no speech)"
-        lines.append(f"Note {sequence}: \u201c{glimpse}\u201d")
+        glimpse = _shorten(text, PREVIEW_LIMIT)
+        # Silence is said as a remark, never in quotes as if it were what was said.
+        quoted = f"\u201c{glimpse}\u201d" if glimpse else NO_SPEECH
+        lines.append(f"Note {sequence}: {quoted}")
     lines.append("Send more, or tap Done for the transcript.")
     return "\n".join(lines)
 
@@ -217,21 +221,29 @@ def output_too_big(name: str, size: int, limit: int) -> str:
     )
 
 
-def status(active: Session | None, recent: list[Session], processor: str | None = None) -> str:
+def status(
+    active: tuple[Session, str] | None,
+    recent: list[tuple[Session, str]],
+    processor: str | None = None,
+    zone: tzinfo = UTC,
+) -> str:
+    """/status: the open session and the recent ones, each as (session, label)."""
     lines = []
     if active is None:
         lines.append("No session is open. Send a voice note to start one.")
     else:
+        session, label = active
         lines.append(
-            f"Open session {active.session_id}: {notes(len(active.audio_entries))}, "
-            f"{format_duration(active.total_duration_seconds)}."
+            f"Open session: {label}; {notes(len(session.audio_entries))}, "
+            f"{format_duration(session.total_duration_seconds)} ({zone_note(zone)})."
         )
     if recent:
         lines.append("")
-        lines.append("Recent sessions:")
-        for session in recent:
+        # The zone is said once: with the open session when there is one.
+        lines.append("Recent sessions:" if active else f"Recent sessions ({zone_note(zone)}):")
+        for session, label in recent:
             lines.append(
-                f"- {session.session_id}: {session.state.value.lower()}, "
+                f"- {label}: {session.state.value.lower()}, "
                 f"{notes(len(session.audio_entries))}, "
                 f"{format_duration(session.total_duration_seconds)}"
             )
@@ -242,6 +254,11 @@ def status(active: Session | None, recent: list[Session], processor: str | None 
         else "After transcription: no processing (none is set up)."
     )
     return "\n".join(lines)
+
+
+def zone_note(zone: tzinfo) -> str:
+    """The time zone, said once per message: "times in Europe/Berlin"."""
+    return f"times in {zone}"
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")

@@ -14,8 +14,9 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
+from bot.session_labels import first_words_of, session_label, zone_note
 from bot.texts import MESSAGE_LIMIT, notes, split_message
 from sessions import AudioEntry, Session, TranscriptionStatus
 from sessions.formatting import format_duration
@@ -71,10 +72,12 @@ def failure_reason(session: Session, entry: AudioEntry) -> str:
     return next((reason for words, reason in _REASON_WORDS if words in error), _UNKNOWN_REASON)
 
 
-def header_lines(session: Session, zone: tzinfo) -> list[str]:
-    """The header in plain text: the session's name (for /get), when it began, how many
-    notes, how long, how many failed."""
-    created = session.created_at.astimezone(zone)
+def header_lines(
+    session: Session, zone: tzinfo, first_text: str | None = None, now: datetime | None = None
+) -> list[str]:
+    """The header in plain text: the session's label (when it began, its first words), how
+    many notes, how long, how many failed, the time zone the times are in, and its id (for
+    those who name sessions by it)."""
     failed = sum(
         e.transcription_status is TranscriptionStatus.FAILED for e in session.audio_entries
     )
@@ -83,34 +86,41 @@ def header_lines(session: Session, zone: tzinfo) -> list[str]:
     )
     if failed:
         counts += f", {failed} failed"
-    return [
-        f"Transcript of session {session.session_id}",
-        f"{created:%a %d %b %Y, %H:%M} ({_zone_name(created)}) · {counts}",
-    ]
+    label = session_label(session, first_text, zone, now or datetime.now(UTC))
+    return [f"Transcript: {label}", f"{counts} · {zone_note(zone)}", session_id_line(session)]
+
+
+def session_id_line(session: Session) -> str:
+    return f"Session id {session.session_id}"
 
 
 def build_transcript(
-    session: Session, texts: Mapping[int, str | None], zone: tzinfo, limit: int = MESSAGE_LIMIT
+    session: Session,
+    texts: Mapping[int, str | None],
+    zone: tzinfo,
+    limit: int = MESSAGE_LIMIT,
+    now: datetime | None = None,
 ) -> Transcript:
     """The transcript of ``session``, whose notes' texts are ``texts`` (by sequence; None
     when a finished note's text is missing)."""
-    head = header_lines(session, zone)
+    ordered = sorted(session.audio_entries, key=lambda e: e.sequence)
+    finished = [
+        texts.get(e.sequence) if e.transcription_status is TranscriptionStatus.COMPLETED else None
+        for e in ordered
+    ]
+    head = header_lines(session, zone, first_words_of(finished), now)
     created = session.created_at.astimezone(zone)
     blocks: list[str] = []
     plain = [*head]
     labels = speaker_labels(session)
-    for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
+    for entry in ordered:
         heading = _heading(entry, created, zone, labels.get(entry.sequence))
         body, shown = _body(session, entry, texts.get(entry.sequence))
         plain += ["", heading, body]
         room = limit - max(_HEADING_ROOM, _utf16_length(heading) + _HEADING_ROOM // 2)
         blocks += _note_blocks(heading, body, shown, room)
-    first = f"<b>{html.escape(head[0])}</b>\n{html.escape(head[1])}"
+    first = f"<b>{html.escape(head[0])}</b>\n{html.escape(head[1])}\n<i>{html.escape(head[2])}</i>"
     return Transcript(messages=_pack([first, *blocks], limit), plain="\n".join(plain) + "\n")
-
-
-def _zone_name(moment: datetime) -> str:
-    return str(moment.tzinfo) if moment.tzinfo is not None else "UTC"
 
 
 def _heading(entry: AudioEntry, created: datetime, zone: tzinfo, speaker: str | None) -> str:

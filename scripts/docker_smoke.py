@@ -140,9 +140,7 @@ async def finish_session(fake: FakeTelegram, timeout: float) -> tuple[str, float
     since = len(fake.sent)
     done_at = time.monotonic()
     fake.text(CHAT, CHAT, "/done")
-    transcript = await fake.wait_for(
-        text_with("Transcript of session"), timeout=timeout, since=since
-    )
+    transcript = await fake.wait_for(text_with("Transcript: "), timeout=timeout, since=since)
     assert transcript.text is not None
     print("transcript received:\n" + transcript.text)
     # After the header, one block per note: its heading ("Note 1 · 19:48 · 0:05"), its text.

@@ -584,7 +584,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "a chat cannot see, get or forget another chat's session by its id",
         (
             Edit(
-                "bot/handlers/library.py",
+                "bot/services/lookup.py",
                 "    return session if session is not None and session.chat_id == chat_id else None",
                 "    return session",
             ),
@@ -608,6 +608,36 @@ MUTATIONS: tuple[Mutation, ...] = (
         "a button tapped by a stranger is refused and does nothing",
         (Edit("bot/app.py", "    dp.callback_query.outer_middleware(access)\n", ""),),
         (LIB + "test_a_strangers_tap_is_refused_and_does_nothing",),
+    ),
+    Mutation(
+        "library-local-time",
+        "/get and /forget name a session by the local date and time it was recorded",
+        (
+            Edit(
+                "bot/services/lookup.py",
+                "    when = parse_when(typed, now.astimezone(zone).date())",
+                "    when = None",
+            ),
+        ),
+        (
+            "tests/bot/test_e2e_labels.py",
+            LIB + "test_short_forms_of_an_id",
+        ),
+    ),
+    Mutation(
+        "library-buttons-told-apart",
+        "buttons of two sessions begun in the same minute are told apart by their seconds",
+        (
+            Edit(
+                "bot/session_labels.py",
+                "shared = minutes[_minute(session, zone)] > 1",
+                "shared = False",
+            ),
+        ),
+        (
+            "tests/bot/test_session_labels.py::"
+            "test_buttons_fit_a_phone_and_tell_two_sessions_of_one_minute_apart",
+        ),
     ),
     # -- Who said what -----------------------------------------------------------------------
     Mutation(

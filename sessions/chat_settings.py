@@ -39,7 +39,13 @@ _SPACES = re.compile(r"\s+")
 
 
 class VocabularyLimitError(ValueError):
-    """A vocabulary change would break a limit; the message says which, for people."""
+    """A vocabulary change would break a limit; the message says which, for people.
+    ``word_too_long``: one word or name is longer than a word may be (making room would not
+    help; a shorter spelling would)."""
+
+    def __init__(self, message: str, *, word_too_long: bool = False) -> None:
+        super().__init__(message)
+        self.word_too_long = word_too_long
 
 
 def clean_word(word: str) -> str:
@@ -166,7 +172,8 @@ def check_vocabulary(words: list[str] | tuple[str, ...]) -> None:
         if len(word) > MAX_WORD_CHARS:
             raise VocabularyLimitError(
                 f'"{word[:MAX_WORD_CHARS]}..." is too long: at most {MAX_WORD_CHARS} '
-                "characters a word or name."
+                "characters a word or name.",
+                word_too_long=True,
             )
     if len(words) > MAX_VOCABULARY_WORDS:
         raise VocabularyLimitError(

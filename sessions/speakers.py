@@ -54,11 +54,25 @@ def needs_labels(entries: Iterable[AudioEntry]) -> bool:
 
 
 def speaker_labels(session: Session) -> dict[int, str]:
-    """Each note's label by its sequence number; empty when the session needs none."""
+    """Each note's label by its sequence number; empty when the session needs none.
+
+    In a private chat only forwarded notes are labelled (with where they came from): every
+    other note is the chat owner's own, and their own name beside it says nothing."""
     if not needs_labels(session.audio_entries):
         return {}
-    labels = {entry.sequence: speaker_label(entry) for entry in session.audio_entries}
+    private = is_private_chat(session.chat_id)
+    labels = {
+        entry.sequence: speaker_label(entry)
+        for entry in session.audio_entries
+        if entry.forwarded or not private
+    }
     return {sequence: label for sequence, label in labels.items() if label is not None}
+
+
+def is_private_chat(chat_id: int) -> bool:
+    """Whether ``chat_id`` is a private chat: Telegram gives users positive ids, and groups,
+    supergroups and channels negative ones."""
+    return chat_id > 0
 
 
 def labelled_line(label: str | None, text: str) -> str:

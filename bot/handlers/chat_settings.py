@@ -188,7 +188,7 @@ async def _add_words(manager: SessionManager, chat_id: int, words: list[str]) ->
     try:
         after = await manager.update_chat_settings(chat_id, lambda s: s.with_words(words))
     except VocabularyLimitError as exc:
-        return ct.vocab_refused(str(exc))
+        return ct.vocab_refused(str(exc), word_too_long=exc.word_too_long)
     known = {w.casefold() for w in before.vocabulary}
     added = [w for w in after.vocabulary if w.casefold() not in known]
     already = [w for w in words if w.casefold() in known]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime, tzinfo
 
 import structlog
 from aiogram import Router
@@ -15,10 +16,12 @@ from bot import library_texts as lt
 from bot import note_texts as nt
 from bot import texts
 from bot.callbacks import DoneButton
+from bot.services.labels import first_texts
 from bot.services.language import ENGLISH_ONLY, LanguageSupport
+from bot.session_labels import session_label
 from notes.service import NoteService
 from notes.settings import NoteSettings
-from sessions import InvalidStateError, SessionError, SessionManager
+from sessions import InvalidStateError, Session, SessionError, SessionManager
 from sessions.retention import RetentionSettings
 
 _log = structlog.get_logger("bot.handlers.commands")
@@ -102,11 +105,20 @@ async def status(
     language_support: LanguageSupport = ENGLISH_ONLY,
     note_settings: NoteSettings | None = None,
     notes: NoteService | None = None,
+    zone: tzinfo = UTC,
 ) -> None:
     active = await manager.get_active_session(message.chat.id)
     recent = await manager.list_sessions(limit=RECENT_SESSIONS + 1, chat_id=message.chat.id)
     recent = [s for s in recent if active is None or s.session_id != active.session_id]
-    text = texts.status(active, recent[:RECENT_SESSIONS], processor_label)
+    recent = recent[:RECENT_SESSIONS]
+    first = await first_texts(manager, [*recent, *([active] if active else [])])
+    now = datetime.now(UTC)
+
+    def labelled(session: Session) -> tuple[Session, str]:
+        return session, session_label(session, first[session.session_id], zone, now, count=False)
+
+    shown = labelled(active) if active is not None else None
+    text = texts.status(shown, [labelled(s) for s in recent], processor_label, zone)
     if retention is not None:
         kept = lt.retention(retention.audio_retention_days, retention.session_retention_days)
         text = texts.fit(f"{text}\n{kept}")

@@ -1,15 +1,16 @@
 """The chat's session library: /history, /get, /find and /forget, and their buttons.
 
 Each chat sees only its own sessions: a session of another chat is answered exactly like an
-id that does not exist. A session is named by its id or by any part of it that only one of
-the chat's sessions has (``/get 19-47``; spaces and colons count as ``_`` and ``-``, so
-``/get 2026-11-24 19:47`` works too).
+id that does not exist. A session is named by the local date and time it was recorded
+(``/get 09:47``, ``/get 2 Dec 09:47``), by its id, or by a part of its id only one of the
+chat's sessions has (see :func:`bot.services.lookup.resolve`); when several answer, the
+chat gets them as buttons.
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, tzinfo
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
 
 import structlog
 from aiogram import Bot, Router
@@ -20,63 +21,72 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import library_texts as lt
 from bot.callbacks import (
+    ForgetAskButton,
     ForgetButton,
     GetButton,
     HistoryPage,
+    forget_ask_buttons,
     forget_keyboard,
     get_buttons,
     history_keyboard,
 )
 from bot.handlers.chat_settings import ask_forget_all
 from bot.services.delivery import Courier
-from bot.services.forgetting import EVERY_SESSION, Outcome, forget_session
+from bot.services.forgetting import Outcome, forget_session
+from bot.services.labels import first_texts
+from bot.services.lookup import Ambiguous, NotFound, chat_session, resolve
 from bot.services.parts import resend_parts, was_cancelled
+from bot.session_labels import button_labels, session_label
+from bot.session_refs import described
 from notes.service import NoteService
-from sessions import (
-    CorruptSessionError,
-    Session,
-    SessionManager,
-    SessionState,
-)
-from sessions.ids import is_valid_session_id
+from sessions import Session, SessionManager, SessionState
 from sessions.library import LibraryError, LibraryRebuildingError, SessionLibrary
 
 _log = structlog.get_logger("bot.library")
 
 HISTORY_PAGE = 5
 FIND_LIMIT = 8
-_SHORT_FORM = str.maketrans({" ": "_", ":": "-"})
+
+__all__ = ["chat_session", "create_router", "label_of"]
 
 
-# -- finding the chat's sessions -------------------------------------------------------------
+async def label_of(manager: SessionManager, session: Session, zone: tzinfo) -> str:
+    """The session's human label (its start and first words), for a reply naming it."""
+    first = await first_texts(manager, [session])
+    return session_label(session, first[session.session_id], zone, datetime.now(UTC))
 
 
-async def chat_session(manager: SessionManager, chat_id: int, session_id: str) -> Session | None:
-    """The session ``session_id`` if it exists and is ``chat_id``'s; None otherwise (an
-    unknown id and another chat's session look the same)."""
-    if not is_valid_session_id(session_id):
-        return None
-    try:
-        session = await manager.get_session(session_id)
-    except CorruptSessionError:  # unreadable: nothing can be done with it from the chat
-        return None
-    return session if session is not None and session.chat_id == chat_id else None
+async def _buttons_for(
+    manager: SessionManager, numbered: Sequence[tuple[int, Session]], zone: tzinfo
+) -> list[tuple[str, str]]:
+    """(button label, session id) for each (number, session): short, told apart."""
+    first = await first_texts(manager, [s for _, s in numbered])
+    entries = [(n, s, first[s.session_id]) for n, s in numbered]
+    labels = button_labels(entries, zone, datetime.now(UTC))
+    return [(label, s.session_id) for label, (_, s) in zip(labels, numbered, strict=True)]
 
 
-async def resolve(manager: SessionManager, chat_id: int, typed: str) -> Session | str:
-    """The chat's session named by ``typed`` (its id, or a part of it only one of the chat's
-    sessions has), or the reply saying why there is none."""
-    key = typed.strip().translate(_SHORT_FORM)
-    exact = await chat_session(manager, chat_id, key)
-    if exact is not None:
-        return exact
-    sessions = await manager.list_sessions(EVERY_SESSION, chat_id=chat_id) if key else []
-    matches = [s for s in sessions if key in s.session_id]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        return lt.unknown_session(typed)
-    return lt.ambiguous_session(typed, [s.session_id for s in matches])
+async def _not_named(
+    message: Message,
+    manager: SessionManager,
+    found: Ambiguous | NotFound,
+    zone: tzinfo,
+    *,
+    forgetting: bool = False,
+) -> None:
+    """Tell the chat that no single session answers: which ones do, as buttons (to get
+    it, or to be asked about forgetting it), or that none does."""
+    if isinstance(found, NotFound):
+        when = described(found.when) if found.when is not None else None
+        await message.answer(lt.unknown_session(found.typed, when, zone))
+        return
+    shown = list(enumerate(found.sessions[: lt.AMBIGUOUS_SHOWN], start=1))
+    labelled = await _buttons_for(manager, shown, zone)
+    rows = forget_ask_buttons(labelled) if forgetting else get_buttons(labelled)
+    await message.answer(
+        lt.ambiguous_session(found.typed, len(found.sessions), zone),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+    )
 
 
 def _query_chat(query: CallbackQuery) -> int | None:
@@ -87,26 +97,27 @@ def _query_chat(query: CallbackQuery) -> int | None:
 
 
 async def history_page(
-    manager: SessionManager, chat_id: int, offset: int, zone: tzinfo = UTC
+    manager: SessionManager, chat_id: int, offset: int, zone: tzinfo = UTC, *, group: bool = False
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The text and keyboard of the /history page starting at ``offset``."""
     offset = max(offset, 0)
     found = await manager.list_sessions(HISTORY_PAGE + 1, chat_id=chat_id, offset=offset)
     page = found[:HISTORY_PAGE]
-    transcripts = await asyncio.gather(
-        *(asyncio.to_thread(manager.folder(s.session_id).read_process_input) for s in page)
-    )
-    text = lt.history(list(zip(page, transcripts, strict=True)), offset, zone)
-    labels = [
-        (lt.history_button(offset + n, s, zone), s.session_id) for n, s in enumerate(page, start=1)
-    ]
+    first = await first_texts(manager, page)
+    now = datetime.now(UTC)
+    labelled = [(s, session_label(s, first[s.session_id], zone, now, count=False)) for s in page]
+    text = lt.history(labelled, offset, zone, group=group)
+    numbered = [(offset + n, s) for n, s in enumerate(page, start=1)]
+    entries = [(n, s, first[s.session_id]) for n, s in numbered]
+    labels = list(zip(button_labels(entries, zone, now), (s.session_id for s in page), strict=True))
     newer = max(offset - HISTORY_PAGE, 0) if offset > 0 else None
     older = offset + HISTORY_PAGE if len(found) > HISTORY_PAGE else None
     return text, history_keyboard(labels, newer=newer, older=older)
 
 
 async def history(message: Message, manager: SessionManager, zone: tzinfo = UTC) -> None:
-    text, keyboard = await history_page(manager, message.chat.id, 0, zone)
+    group = message.chat.type != "private"
+    text, keyboard = await history_page(manager, message.chat.id, 0, zone, group=group)
     await message.answer(text, reply_markup=keyboard)
 
 
@@ -122,7 +133,8 @@ async def history_turned(
     if chat_id is None or query.message is None:
         callback_answer.text = lt.BUTTON_EXPIRED
         return
-    text, keyboard = await history_page(manager, chat_id, callback_data.offset, zone)
+    group = query.message.chat.type != "private"
+    text, keyboard = await history_page(manager, chat_id, callback_data.offset, zone, group=group)
     try:
         await bot.edit_message_text(
             text, chat_id=chat_id, message_id=query.message.message_id, reply_markup=keyboard
@@ -148,28 +160,37 @@ async def send_again(
     """Send ``session``'s transcript and files to its chat again, or say why not (with the
     note buttons under the transcript when ``note_buttons``)."""
     if session.state in (SessionState.COLLECTING, SessionState.TRANSCRIBING):
-        await bot.send_message(chat_id, lt.not_ready(session))
+        label = await label_of(manager, session, zone)
+        await bot.send_message(chat_id, lt.not_ready(session, label))
         return
     if was_cancelled(session):
-        await bot.send_message(chat_id, lt.cancelled_session(session))
+        label = await label_of(manager, session, zone)
+        await bot.send_message(chat_id, lt.cancelled_session(label))
         return
     parts = await resend_parts(manager, session, zone, note_buttons=note_buttons)
     _log.info("session_resent", session_id=session.session_id, chat_id=chat_id, parts=len(parts))
     if not await courier.resend(session, parts):
-        await bot.send_message(chat_id, lt.resend_failed(session))
+        label = await label_of(manager, session, zone)
+        await bot.send_message(chat_id, lt.resend_failed(session, label))
 
 
 async def _named_session(
-    message: Message, command: CommandObject, manager: SessionManager, *, usage: str
+    message: Message,
+    command: CommandObject,
+    manager: SessionManager,
+    zone: tzinfo,
+    *,
+    usage: str,
+    forgetting: bool = False,
 ) -> Session | None:
     """The chat's session the command's argument names; None once the chat has been told
-    how to name one (no argument) or why there is none."""
+    how to name one (no argument), why there is none, or which ones it may mean."""
     if not command.args:
         await message.answer(usage)
         return None
-    found = await resolve(manager, message.chat.id, command.args)
-    if isinstance(found, str):
-        await message.answer(found)
+    found = await resolve(manager, message.chat.id, command.args, zone, datetime.now(UTC))
+    if isinstance(found, Ambiguous | NotFound):
+        await _not_named(message, manager, found, zone, forgetting=forgetting)
         return None
     return found
 
@@ -183,7 +204,7 @@ async def get(
     zone: tzinfo = UTC,
     notes: NoteService | None = None,
 ) -> None:
-    found = await _named_session(message, command, manager, usage=lt.GET_USAGE)
+    found = await _named_session(message, command, manager, zone, usage=lt.GET_USAGE)
     if found is not None:
         buttons = notes is not None
         await send_again(found, manager, courier, bot, message.chat.id, zone, note_buttons=buttons)
@@ -233,14 +254,25 @@ async def find(
         _log.exception("library_search_failed", chat_id=message.chat.id)
         await message.answer(lt.SEARCH_UNAVAILABLE)
         return
-    found: list[lt.FoundNote] = []
+    sessions: dict[str, Session] = {}
     for hit in hits:
         session = await chat_session(manager, message.chat.id, hit.session_id)
-        if session is None:  # deleted since it was indexed, or (never) another chat's
-            continue
-        fragments = [(f.text, f.match) for f in hit.fragments]
-        found.append(lt.FoundNote(hit.session_id, hit.sequence, session.created_at, fragments))
-    labels = [(lt.find_button(n, hit), hit.session_id) for n, hit in enumerate(found, start=1)]
+        if session is not None:  # else deleted since it was indexed, or (never) another chat's
+            sessions[hit.session_id] = session
+    kept = [hit for hit in hits if hit.session_id in sessions]
+    first = await first_texts(manager, list(sessions.values()))
+    now = datetime.now(UTC)
+    found = [
+        lt.FoundNote(
+            hit.session_id,
+            hit.sequence,
+            session_label(sessions[hit.session_id], first[hit.session_id], zone, now),
+            [(f.text, f.match) for f in hit.fragments],
+        )
+        for hit in kept
+    ]
+    entries = [(n, sessions[h.session_id], first[h.session_id]) for n, h in enumerate(kept, 1)]
+    labels = list(zip(button_labels(entries, zone, now), (h.session_id for h in kept), strict=True))
     keyboard = InlineKeyboardMarkup(inline_keyboard=get_buttons(labels)) if labels else None
     await message.answer(
         lt.find_results(words, found, zone), parse_mode="HTML", reply_markup=keyboard
@@ -256,10 +288,38 @@ async def forget(
     if (command.args or "").strip().lower() == "all":  # every session and the settings
         await ask_forget_all(message, manager)
         return
-    found = await _named_session(message, command, manager, usage=lt.FORGET_USAGE)
+    found = await _named_session(
+        message, command, manager, zone, usage=lt.FORGET_USAGE, forgetting=True
+    )
     if found is not None:
-        keyboard = forget_keyboard(found.session_id)
-        await message.answer(lt.forget_question(found, zone), reply_markup=keyboard)
+        await _ask_forget(message, manager, found, zone)
+
+
+async def _ask_forget(
+    message: Message, manager: SessionManager, session: Session, zone: tzinfo
+) -> None:
+    label = await label_of(manager, session, zone)
+    keyboard = forget_keyboard(session.session_id)
+    await message.answer(lt.forget_question(session, label, zone), reply_markup=keyboard)
+
+
+async def forget_asked(
+    query: CallbackQuery,
+    callback_data: ForgetAskButton,
+    manager: SessionManager,
+    callback_answer: CallbackAnswer,
+    zone: tzinfo = UTC,
+) -> None:
+    """A session chosen among several /forget could mean: ask about that one."""
+    chat_id = _query_chat(query)
+    session = (
+        None if chat_id is None else await chat_session(manager, chat_id, callback_data.session)
+    )
+    if session is None or not isinstance(query.message, Message):
+        callback_answer.text = lt.unknown_session(callback_data.session)
+        callback_answer.show_alert = True
+        return
+    await _ask_forget(query.message, manager, session, zone)
 
 
 async def forget_answered(
@@ -269,6 +329,7 @@ async def forget_answered(
     library: SessionLibrary,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    zone: tzinfo = UTC,
 ) -> None:
     chat_id = _query_chat(query)
     session_id = callback_data.session
@@ -277,17 +338,19 @@ async def forget_answered(
         callback_answer.text = lt.unknown_session(session_id)
         callback_answer.show_alert = True
         return
+    label = await label_of(manager, session, zone)  # read before the session goes
     if not callback_data.confirm:
-        reply = lt.kept(session_id)
+        reply = lt.kept(label)
     else:
         outcome = await forget_session(manager, library, session_id)
         if outcome is Outcome.BUSY:  # as it is now (it may have become busy since the tap)
-            reply = lt.forget_busy(await chat_session(manager, chat_id, session_id) or session)
+            now = await chat_session(manager, chat_id, session_id) or session
+            reply = lt.forget_busy(now, label)
         elif outcome is Outcome.FAILED:
-            reply = lt.forget_failed(session_id)
+            reply = lt.forget_failed(label)
         else:
             _log.info("session_forgotten", session_id=session_id, chat_id=chat_id)
-            reply = lt.forgotten(session_id)
+            reply = lt.forgotten(label)
     await bot.edit_message_text(reply, chat_id=chat_id, message_id=query.message.message_id)
 
 
@@ -301,4 +364,5 @@ def create_router() -> Router:
     router.callback_query.register(history_turned, HistoryPage.filter())
     router.callback_query.register(get_pressed, GetButton.filter())
     router.callback_query.register(forget_answered, ForgetButton.filter())
+    router.callback_query.register(forget_asked, ForgetAskButton.filter())
     return router

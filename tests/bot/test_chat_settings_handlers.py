@@ -195,6 +195,13 @@ async def test_vocab_over_its_limits_or_without_words_is_refused_and_loses_nothi
     await harness.text(f"/vocab add {many}")
     assert "at most 50" in harness.replies()[-1]
     assert "Nothing was added" in harness.replies()[-1]
+    assert "/vocab remove makes room" in harness.replies()[-1]  # a full list: removing helps
+    # One word too long: removing others would not help; commas or a shorter form do.
+    await harness.text("/vocab add " + "Kubernetes cluster in the Frankfurt data centre " * 2)
+    too_long = harness.replies()[-1]
+    assert "is too long: at most 60 characters" in too_long
+    assert "/vocab remove" not in too_long
+    assert "Separate words and names with commas" in too_long
     await harness.text("/vocab add")
     assert harness.replies()[-1] == ct.VOCAB_NOTHING_GIVEN
     await harness.text("/vocab frobnicate Kubernetes")

@@ -118,12 +118,12 @@ async def test_start_notes_done_transcript(
     closed = await fake.wait_for(is_text(CHAT, "Finished: 3 notes, 0:20."), timeout=20)
     assert closed.message_id == shown.message_id
     assert closed.buttons() == []  # nothing left to tap
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert transcript.text is not None
     # HTML: the header in bold, every piece of text escaped (the fake parses it like Telegram).
     assert transcript.parse_mode == "HTML"
     raw = transcript.params["text"]
-    assert raw.startswith("<b>Transcript of session ")
+    assert raw.startswith("<b>Transcript: ")
     assert "\n\n<b>Note 1 · " in raw
     header, *blocks = transcript.text.split("\n\n")
     assert len(blocks) == 3
@@ -138,7 +138,12 @@ async def test_start_notes_done_transcript(
     [stored] = metadata(tmp_path)
     kolkata = ZoneInfo("Asia/Kolkata")
     created = datetime.fromisoformat(stored["created_at"]).astimezone(kolkata)
-    assert header.split("\n")[1] == f"{created:%a %d %b %Y, %H:%M} (Asia/Kolkata) · 3 notes, 0:20"
+    title, counts, sid_line = header.split("\n")  # the session named by its local start
+    assert title.startswith(
+        f"Transcript: {created:%a} {created.day} {created:%b}, {created:%H:%M} · “"
+    )
+    assert counts == "3 notes, 0:20 · times in Asia/Kolkata"
+    assert sid_line == f"Session id {stored['session_id']}"
     received = datetime.fromisoformat(stored["audio_entries"][0]["received_at"])
     assert blocks[0].startswith(f"Note 1 · {received.astimezone(kolkata):%H:%M} · ")
     body = "\n\n".join(said)
@@ -205,10 +210,10 @@ async def test_corrupt_note_beside_good_ones(
     send_voice(fake, "speech_02.ogg")
     await fake.wait_reactions(CHAT, 3, timeout=20)
     fake.text(CHAT, USER, "/done")
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert transcript.text is not None
     header, *blocks = transcript.text.split("\n\n")  # the header, then each note in its place
-    assert header.endswith(", 1 failed")
+    assert ", 1 failed · times in UTC\n" in header
     assert len(blocks) == 3
     assert blocks[1].startswith("Note 2 · ")
     assert blocks[1].endswith("\n(not transcribed: the file is damaged or not audio)")
@@ -249,7 +254,7 @@ async def test_kill_during_ingestion_then_restart(
     await launch(fake, tmp_path, running)
     await fake.wait_reactions(CHAT, 3, timeout=30)
     fake.text(CHAT, USER, "/done")
-    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     [session] = metadata(tmp_path)
     entries = session["audio_entries"]
     assert [e["sequence"] for e in entries] == [1, 2, 3]
@@ -277,13 +282,13 @@ async def test_kill_during_transcription_then_restart(
     assert before["state"] == "TRANSCRIBING"
 
     await launch(fake, tmp_path, running)
-    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=90)
+    await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=90)
     await eventually(lambda: delivered(tmp_path))
     [session] = metadata(tmp_path)
     assert session["state"] == "TRANSCRIBED"
     assert len(session["audio_entries"]) == 3
     assert [e["transcription_status"] for e in session["audio_entries"]] == ["COMPLETED"] * 3
-    transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript of session")]
+    transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript: ")]
     assert len(transcripts) == 1  # delivered once
 
 
@@ -292,7 +297,7 @@ async def test_429_during_delivery(
 ) -> None:
     proc = await one_note_transcribing(fake, tmp_path, running)
     fake.fail_next("sendMessage", status=429, retry_after=1)
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert transcript.text is not None
     await eventually(lambda: delivered(tmp_path))
     retries = [e for e in proc.events() if e.get("event") == "telegram_retry"]
@@ -326,7 +331,7 @@ async def test_markdown_processor_sends_its_files(
     send_voice(fake, "speech_02.ogg")
     await fake.wait_reactions(CHAT, 2, timeout=20)
     fake.text(CHAT, USER, "/done")
-    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     markdown = await fake.wait_for(lambda c: c.document_name == "session.md", timeout=30)
     srt = await fake.wait_for(lambda c: c.document_name == "session.srt", timeout=10)
     assert markdown.document_bytes is not None
@@ -343,7 +348,7 @@ async def test_markdown_processor_sends_its_files(
     # /get sends the transcript and the processor's files again.
     since = len(fake.sent)
     fake.text(CHAT, USER, f"/get {session['session_id']}")
-    await fake.wait_for(is_text(CHAT, "Transcript of session"), since=since)
+    await fake.wait_for(is_text(CHAT, "Transcript: "), since=since)
     again = await fake.wait_for(lambda c: c.document_name == "session.md", since=since)
     assert again.document_bytes == markdown.document_bytes
 
@@ -356,7 +361,7 @@ async def test_failing_command_processor_is_reported(
     send_voice(fake, "speech_01.ogg")
     await fake.wait_reactions(CHAT, 1, timeout=20)
     fake.text(CHAT, USER, "/done")
-    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)  # still delivered
+    await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)  # still delivered
     failure = await fake.wait_for(is_text(CHAT, "Processing the transcript failed"), timeout=30)
     assert failure.text is not None
     assert "status 3" in failure.text

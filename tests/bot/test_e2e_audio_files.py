@@ -54,7 +54,7 @@ async def test_recording_files_transcribed_other_files_and_strangers_answered_on
 
     await eventually(transcribed, timeout=120)
     # Each note's heading names the file it came from (one sender: no speaker labels).
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert transcript.text is not None
     headings = [b.split("\n", 1)[0] for b in transcript.text.split("\n\n")[1:]]
     assert [h.split(" · ", 3)[3] for h in headings] == ["Recording 1.wav", "memo.m4a"]

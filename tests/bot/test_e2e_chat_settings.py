@@ -45,7 +45,7 @@ async def transcript_of(fake: FakeTelegram, tmp_path: Path, note: str) -> str:
     fake.voice(CHAT, USER, file_id=fake.add_file((FIXTURES / note).read_bytes()), duration=4)
     await fake.wait_for(lambda c: c.method == "setMessageReaction", timeout=30, since=since)
     fake.text(CHAT, USER, "/done")
-    found = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=120, since=since)
+    found = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=120, since=since)
     await eventually(lambda: delivered(tmp_path))
     assert found.text is not None
     return found.text

@@ -31,11 +31,11 @@ async def test_delivery_outlasts_the_request_retries_in_the_same_process(
     proc = await one_note_transcribing(fake, tmp_path, running)
     # More 502s than one request's retries (5 attempts): delivery itself must try again.
     fake.fail_next("sendMessage", status=502, count=6)
-    await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=90)
+    await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=90)
     await eventually(lambda: metadata(tmp_path)[0]["delivered_at"] is not None)
     [session] = metadata(tmp_path)
     assert session["delivery"]["sent"] == ["transcript/1"]
-    transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript of session")]
+    transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript: ")]
     assert len(transcripts) == 1
     retries = [e for e in proc.events() if e.get("event") == "delivery_retry"]
     assert [(e["part"], e["attempt"]) for e in retries] == [("transcript/1", 1)]

@@ -100,37 +100,37 @@ async def test_library_in_the_chat(
     assert metadata(tmp_path)[0]["state"] == "COLLECTING"
     answered = await tap(fake, CHAT, USER, ack, done_data)
     assert answered["show_alert"] is False
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     await eventually(lambda: delivered(tmp_path))
     [session] = metadata(tmp_path)
     sid = session["session_id"]
     await eventually(lambda: index_rows_naming(tmp_path, sid) != [])  # indexed
     assert transcript.text is not None
     word = max(re.findall(r"[a-z]+", transcript.text.split("\n\n", 1)[1].lower()), key=len)
+    label = transcript.text.split("\n")[0].removeprefix("Transcript: ")  # the session's name
 
     # /history: one message, a button per session; the button sends the transcript again.
     fake.text(CHAT, USER, "/history")
     history = await fake.wait_for(is_text(CHAT, "Your sessions"))
     assert history.text is not None
-    assert sid in history.text
-    assert "1 note, 0:03 · transcribed" in history.text
+    assert f"1. {label}\n   1 note, 0:03 · transcribed" in history.text
     [(_, get_data)] = history.buttons()
     since = len(fake.sent)
     await tap(fake, CHAT, USER, history, get_data)
-    again = await fake.wait_for(is_text(CHAT, "Transcript of session"), since=since)
+    again = await fake.wait_for(is_text(CHAT, "Transcript: "), since=since)
     assert again.text == transcript.text
 
     # /get with a short form of the id.
     since = len(fake.sent)
     fake.text(CHAT, USER, f"/get {sid[11:16]}")  # "HH-MM"
-    again = await fake.wait_for(is_text(CHAT, "Transcript of session"), since=since)
+    again = await fake.wait_for(is_text(CHAT, "Transcript: "), since=since)
     assert again.text == transcript.text
 
     # /find: HTML with the word marked, a button per hit.
     since = len(fake.sent)  # the transcript is HTML too: only what comes after /find
     fake.text(CHAT, USER, f"/find {word}")
     found = await fake.wait_for(lambda c: c.chat_id == CHAT and c.parse_mode == "HTML", since=since)
-    assert f"Session {sid}" in (found.text or "")
+    assert f"1. {label}, note 1:" in (found.text or "")
     assert re.search(rf"<b>{word}</b>", found.params["text"], re.IGNORECASE)
     assert [d for _, d in found.buttons()] == [f"get:{sid}"]
 
@@ -189,16 +189,16 @@ async def test_library_in_the_chat(
 
     # /forget asks first; No keeps it, Yes deletes it from the disk and the index.
     fake.text(CHAT, USER, f"/forget {sid}")
-    question = await fake.wait_for(is_text(CHAT, f"Forget session {sid}"))
+    question = await fake.wait_for(is_text(CHAT, f"Forget the session {label}"))
     [(_, yes), (_, no)] = question.buttons()
     await tap(fake, CHAT, USER, question, no)
-    await fake.wait_for(is_text(CHAT, lt.kept(sid)))
+    await fake.wait_for(is_text(CHAT, lt.kept(label)))
     assert session_dir(tmp_path, sid).is_dir()
     fake.text(CHAT, USER, f"/forget {sid}")
     since = len(fake.sent)
-    question = await fake.wait_for(is_text(CHAT, f"Forget session {sid}"), since=since - 1)
+    question = await fake.wait_for(is_text(CHAT, f"Forget the session {label}"), since=since - 1)
     await tap(fake, CHAT, USER, question, yes)
-    await fake.wait_for(is_text(CHAT, lt.forgotten(sid)))
+    await fake.wait_for(is_text(CHAT, lt.forgotten(label)))
     assert not session_dir(tmp_path, sid).exists()
     assert not [p for p in (tmp_path / "sessions").rglob("*") if sid in str(p)]
     assert index_rows_naming(tmp_path, sid) == []
@@ -251,10 +251,11 @@ async def test_retention_by_age_and_index_rebuilt(
     async def find(words: str) -> str:
         since = len(fake.sent)
         fake.text(CHAT, USER, f"/find {words}")
-        return (await fake.wait_for(in_chat(CHAT), since=since)).text or ""
+        found = await fake.wait_for(in_chat(CHAT), since=since)
+        return " ".join([found.text or "", *(data for _, data in found.buttons())])
 
-    assert f"Session {fresh}" in await find("kettle")
-    assert f"Session {aged}" in await find("giraffe")
+    assert f"get:{fresh}" in await find("kettle")
+    assert f"get:{aged}" in await find("giraffe")
     assert (await find("walrus")).startswith("No note")
     fake.text(CHAT, USER, "/status")
     await fake.wait_for(is_text(CHAT, "Sessions are deleted entirely after 365 days."))
@@ -272,7 +273,7 @@ async def test_retention_by_age_and_index_rebuilt(
     assert second.text is not None
     assert "\n6. " in second.text
     assert "\n7. " in second.text
-    assert aged in second.text
+    assert "“a purple giraffe danced”" in second.text
     assert [(t, d) for t, d in second.buttons()][-1] == ("« Newer", "hist:0")
     assert [d for _, d in second.buttons()][:2] == [f"get:{fresh}", f"get:{aged}"]
     since = len(fake.sent)
@@ -288,8 +289,8 @@ async def test_retention_by_age_and_index_rebuilt(
     proc = await launch(fake, tmp_path, running, **env)
     await eventually(lambda: "library_rebuilt" in [e["event"] for e in proc.events()])
     assert index.is_file()
-    assert f"Session {fresh}" in await find("kettle")
-    assert f"Session {aged}" in await find("giraffe")
+    assert f"get:{fresh}" in await find("kettle")
+    assert f"get:{aged}" in await find("giraffe")
 
 
 def hold_on_a_pipe(manager: FileSessionManager, session_id: str) -> Path:
@@ -309,7 +310,7 @@ async def test_a_corrupt_index_is_rebuilt_while_the_bot_answers_and_settings_sur
     # so the test sees the bot while the rebuild is under way, however fast the machine.
     config = SessionConfig(base_dir=tmp_path / "sessions")
     manager = FileSessionManager(FileSessionStorage(config.base_dir), config, EventBus())
-    walrus = await transcribed_session(manager, "the walrus harbour plan")
+    await transcribed_session(manager, "the walrus harbour plan")
     held = hold_on_a_pipe(manager, await transcribed_session(manager, "placeholder"))
     index = library_path(config.base_dir)
     index.parent.mkdir(mode=0o700)
@@ -325,7 +326,8 @@ async def test_a_corrupt_index_is_rebuilt_while_the_bot_answers_and_settings_sur
     async def ask(text: str) -> str:
         since = len(fake.sent)
         fake.text(CHAT, USER, text)
-        return (await fake.wait_for(in_chat(CHAT), since=since)).text or ""
+        found = await fake.wait_for(in_chat(CHAT), since=since)
+        return " ".join([found.text or "", *(data for _, data in found.buttons())])
 
     assert await ask("/start") == texts.START
     assert await ask("/find walrus") == lt.SEARCH_REBUILDING
@@ -349,6 +351,6 @@ async def test_a_corrupt_index_is_rebuilt_while_the_bot_answers_and_settings_sur
     await eventually(lambda: "library_rebuilt" in [e["event"] for e in proc.events()])
     [rebuilt] = [e for e in proc.events() if e["event"] == "library_rebuilt"]
     assert rebuilt["reason"].startswith("corrupt")
-    assert f"Session {walrus}" in await ask("/find walrus")
+    assert "“the walrus harbour plan”, note 1:" in await ask("/find walrus")
     reply = await ask("/vocab")
     assert "Kubernetes, Zoë Ortega, Grafana" in reply

@@ -74,7 +74,7 @@ async def test_notes_transcribed_while_collecting_and_done_right_after_the_last(
     # /done right after the last note, before its reply: it waits for the note to be stored.
     send_voice(fake, "speech_03.ogg")
     fake.text(CHAT, USER, "/done")
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert_matches(
         transcript_paragraphs(transcript.text), ["speech_01.ogg", "speech_02.ogg", "speech_03.ogg"]
     )
@@ -100,7 +100,7 @@ async def test_kill_while_a_collecting_note_is_transcribed_then_more_notes_and_d
     send_voice(fake, "speech_01.ogg")
     await fake.wait_reactions(CHAT, 3, timeout=30)
     fake.text(CHAT, USER, "/done")
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=90)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=90)
     assert_matches(
         transcript_paragraphs(transcript.text), ["speech_04.ogg", "speech_02.ogg", "speech_01.ogg"]
     )
@@ -109,7 +109,7 @@ async def test_kill_while_a_collecting_note_is_transcribed_then_more_notes_and_d
     # The note cut off is done once more, the others once; one transcript delivered.
     done: list[Any] = [e["sequence"] for e in again.events() if e["event"] == "entry_transcribed"]
     assert sorted(done) == [1, 2, 3]
-    transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript of session")]
+    transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript: ")]
     assert len(transcripts) == 1
 
 
@@ -126,7 +126,7 @@ async def test_live_transcription_off_transcribes_nothing_before_done(
     assert logged_count(proc, "entry_transcribed") == 0
     fake.text(CHAT, USER, "/done")
     await fake.wait_for(is_text(CHAT, "Transcribing 2 notes"), timeout=20)
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert_matches(transcript_paragraphs(transcript.text), ["speech_01.ogg"] * 2)
     assert logged_count(proc, "entry_transcribed") == 2
 
@@ -148,7 +148,7 @@ async def test_live_session_on_the_taskiq_backend(fake: FakeTelegram, tmp_path: 
         assert worker.count("job_started") == 2
 
         fake.text(CHAT, USER, "/done")
-        transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+        transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
         assert_matches(transcript_paragraphs(transcript.text), ["speech_01.ogg", "speech_02.ogg"])
         await eventually(lambda: delivered(tmp_path))
         assert worker.count("job_started") == 2  # nothing sent again after /done

@@ -91,7 +91,7 @@ async def test_a_note_follows_the_transcript_once_even_across_an_outage_and_a_re
     send_voice(fake, "speech_01.ogg")
     await fake.wait_reactions(CHAT, 1, timeout=30)
     fake.text(CHAT, USER, "/done")
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=120)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=120)
     assert [label for label, _ in transcript.buttons()] == ["Summary", "Clean text", "To-dos"]
     # The retries spent, one plain message with a button to try again.
     failed = await fake.wait_for(is_text(CHAT, "The summary could not be written"), timeout=120)
@@ -162,5 +162,5 @@ async def test_without_a_model_style_says_so_and_there_are_no_buttons(
     send_voice(fake, "speech_01.ogg")
     await fake.wait_reactions(CHAT, 1, timeout=30)
     fake.text(CHAT, USER, "/done")
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=120)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=120)
     assert transcript.buttons() == []

@@ -45,12 +45,12 @@ async def test_bot_killed_with_jobs_out_then_restarted(fake: FakeTelegram, tmp_p
 
         bots.append(await BotProcess(fake.base_url, fake.token, tmp_path, **env).start())
         await bots[1].wait_started()
-        await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=90)
+        await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=90)
         await eventually(lambda: delivered(tmp_path))
         [session] = metadata(tmp_path)
         assert len(session["audio_entries"]) == len(names)
         assert [e["transcription_status"] for e in session["audio_entries"]] == ["COMPLETED"] * 4
-        transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript of session")]
+        transcripts = [t for t in fake.texts(CHAT) if t.startswith("Transcript: ")]
         assert len(transcripts) == 1
         body = transcripts[0].split("\n\n", 1)[1]
         assert len(body.split("\n\n")) == len(names)

@@ -53,7 +53,7 @@ async def test_group_notes_and_forwards_are_labelled_with_their_speakers(
 
     await eventually(lambda: stored() == 4, timeout=30)
     fake.text(GROUP, ANNA, "/done", chat_type="supergroup")
-    transcript = await fake.wait_for(is_text(GROUP, "Transcript of session"), timeout=90)
+    transcript = await fake.wait_for(is_text(GROUP, "Transcript: "), timeout=90)
     assert transcript.text is not None
     _, *blocks = transcript.text.split("\n\n")
     headings = [block.split("\n", 1)[0] for block in blocks]

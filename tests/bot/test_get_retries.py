@@ -3,10 +3,13 @@ while it holds the chat's turn."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from aiogram import Bot
 
 from bot import library_texts as lt
+from bot.handlers.library import label_of
 from bot.services.delivery import RESEND_ATTEMPTS, Courier
 from sessions import FileSessionManager
 from sessions.library import SessionLibrary
@@ -37,8 +40,9 @@ async def test_get_gives_up_after_a_few_tries_and_says_to_ask_again(
     before = send_message_calls(harness)
     await harness.text(f"/get {sid}")  # returns: the update is done, the turn released
     assert send_message_calls(harness) - before == RESEND_ATTEMPTS + 1
-    assert harness.replies()[-1] == lt.resend_failed(session)
-    assert not [t for t in harness.replies() if "keeps a secret" in t]
+    label = await label_of(manager, session, UTC)
+    assert harness.replies()[-1] == lt.resend_failed(session, label)
+    assert not [t for t in harness.replies() if t.startswith("Transcript: ")]
 
     await harness.text(f"/get {sid}")  # asked again, with Telegram answering again
     assert "keeps a secret" in harness.replies()[-1]

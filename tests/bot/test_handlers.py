@@ -201,11 +201,14 @@ async def test_status_lists_the_open_and_recent_sessions(harness: Harness) -> No
     assert active is not None
     await harness.text("/status")
     status = harness.replies()[-1]
-    assert f"Open session {active.session_id}: 1 note, 1:05." in status
-    assert "Recent sessions:" in status
-    [older] = [p.name for p in harness.session_folders() if p.name != active.session_id]
-    assert f"- {older}: transcribing, 1 note, 0:03" in status
-    assert status.count(active.session_id) == 1  # the open one is not listed twice
+    # Sessions are named by when they began (and their first words once transcribed).
+    opened = f"{active.created_at:%a} {active.created_at.day} {active.created_at:%b, %H:%M}"
+    assert f"Open session: {opened}; 1 note, 1:05 (times in UTC)." in status
+    assert "\nRecent sessions:\n" in status
+    assert status.count("times in UTC") == 1  # the zone said once
+    assert ": transcribing, 1 note, 0:03" in status
+    assert active.session_id not in status  # no UTC id as a name
+    assert status.count("1 note, 1:05") == 1  # the open one is not listed twice
 
 
 async def test_help(harness: Harness) -> None:

@@ -5,6 +5,7 @@ to its own sessions, short forms of ids, a stranger's tap, a button nobody knows
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from aiogram import Bot
 
 from bot import library_texts as lt
 from bot import texts
+from bot.handlers.library import label_of
 from bot.services.delivery import Courier
 from bot.services.notifier import Notifier
 from sessions import (
@@ -110,7 +112,7 @@ async def test_another_chats_session_is_answered_like_an_unknown_id(
     assert "<b>walrus</b>" in found.params["text"]
     await harness.text(f"/get {sid}")
     again = harness.replies()[-1]
-    assert again.startswith(f"Transcript of session {sid}\n")
+    assert f"\nSession id {sid}\n" in again
     assert again.endswith("\nthe walrus keeps a secret")
 
 
@@ -121,16 +123,16 @@ async def test_short_forms_of_an_id(
     second = await transcribed_session(manager, "second one")
     assert first != second
     await harness.text(f"/get {first}")  # a whole id is exact, even if a longer one holds it
-    assert harness.replies()[-1].startswith(f"Transcript of session {first}\n")
+    assert f"\nSession id {first}\n" in harness.replies()[-1]
     common = first[:10]  # the date: both have it
     await harness.text(f"/get {common}")
-    assert harness.replies()[-1] == lt.ambiguous_session(common, [second, first])
-    date, time = second[:10], second[11:]
-    typed = f"{date} {time[:8].replace('-', ':')}{time[8:]}"  # as people write a time
-    await harness.text(f"/get {typed}")
-    assert harness.replies()[-1].startswith(f"Transcript of session {second}\n")
+    choice = last_sent(harness.fake, CHAT)
+    assert choice.params["text"] == lt.ambiguous_session(common, 2)
+    assert [data for _, data in choice.buttons()] == [f"get:{second}", f"get:{first}"]
+    await harness.text(f"/get {second[11:]}")  # a part of the id: the old UTC short form
+    assert f"\nSession id {second}\n" in harness.replies()[-1]
     await harness.text("/get 1999-01-01")
-    assert harness.replies()[-1] == lt.unknown_session("1999-01-01")
+    assert harness.replies()[-1] == lt.unknown_session("1999-01-01", "1 Jan 1999")
     await harness.text("/get")
     assert harness.replies()[-1] == lt.GET_USAGE
 
@@ -169,7 +171,7 @@ async def test_forget_waits_for_transcription_to_end(
     [(_, yes), _] = question.buttons()
     await tap(harness, CHAT, USER, question, yes)
     session = await manager.require_session(sid)
-    assert harness.replies()[-1] == lt.forget_busy(session)
+    assert harness.replies()[-1] == lt.forget_busy(session, await label_of(manager, session, UTC))
     assert manager.get_session_path(sid).is_dir()
 
 
@@ -218,7 +220,8 @@ async def test_forget_with_a_failing_search_index_keeps_the_session_and_answers(
     [(_, yes), _] = question.buttons()
     await library.close()  # as if the index's database failed while the bot runs
     await tap(harness, CHAT, USER, question, yes)
-    assert harness.replies()[-1] == lt.forget_failed(sid)
+    label = await label_of(manager, await manager.require_session(sid), UTC)
+    assert harness.replies()[-1] == lt.forget_failed(label)
     assert await manager.get_session(sid) is not None
 
 
@@ -244,5 +247,5 @@ async def test_forget_keeps_a_session_work_began_on_as_it_was_deleted(
     await tap(harness, CHAT, USER, question, yes)
     session = await manager.require_session(sid)
     assert session.state is SessionState.PROCESSING
-    assert harness.replies()[-1] == lt.forget_busy(session)
+    assert harness.replies()[-1] == lt.forget_busy(session, await label_of(manager, session, UTC))
     assert [hit.session_id for hit in await library.search(CHAT, "walrus")] == [sid]

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot import library_texts as lt
-from bot.callbacks import DoneButton, ForgetButton, GetButton, HistoryPage, history_keyboard
+from bot.callbacks import (
+    DoneButton,
+    ForgetAskButton,
+    ForgetButton,
+    GetButton,
+    HistoryPage,
+    history_keyboard,
+)
 from sessions import AudioEntry, ErrorEntry, Session, SessionState
 
 CREATED = datetime(2026, 11, 24, 19, 47, 41, tzinfo=UTC)
@@ -33,28 +40,28 @@ def visible(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", markup))
 
 
-def test_dates_are_in_the_owners_time_zone() -> None:
-    kolkata = ZoneInfo("Asia/Kolkata")  # 19:47 UTC is 01:17 the next day there
-    assert lt.history_line(1, session(), None, kolkata).startswith(
-        "1. 2026-11-25 01:17 Asia/Kolkata · 2 notes"
-    )
-    assert lt.history_button(1, session(), kolkata).startswith("1. 2026-11-25 01:17 Asia/Kolkata")
-    assert "(2026-11-25 01:17 Asia/Kolkata," in lt.forget_question(session(), kolkata)
+LABEL = "Tue 24 Nov, 19:47 · “Please remember to buy fresh…”"
 
 
-def test_history_line_has_date_notes_length_state_and_first_words() -> None:
-    line = lt.history_line(
-        3, session(), "Please remember to buy fresh bread and milk today, please."
-    )
-    assert line.startswith("3. 2026-11-24 19:47 UTC · 2 notes, 0:09 · transcribed")
-    assert "2026-11-24_19-47-41" in line
-    assert "“Please remember to buy fresh bread and milk…”" in line
+def test_history_line_has_label_notes_length_state() -> None:
+    line = lt.history_line(3, session(), LABEL)
+    assert line == f"3. {LABEL}\n   2 notes, 0:09 · transcribed"
+    assert "2026-11-24_19-47-41" not in line  # the id is no headline
 
 
-def test_history_line_without_transcript_and_states_in_words() -> None:
-    line = lt.history_line(1, session(SessionState.COLLECTING, notes=1), None)
+def test_history_says_the_zone_once_and_whose_sessions() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")
+    mine = lt.history([(session(), LABEL), (session(), LABEL)], 0, kolkata)
+    assert mine.startswith("Your sessions, newest first (times in Asia/Kolkata).")
+    assert mine.count("Asia/Kolkata") == 1
+    group = lt.history([(session(), LABEL)], 0, kolkata, group=True)
+    assert group.startswith("This chat's sessions, newest first")
+    assert "Your" not in group
+
+
+def test_history_line_states_in_words() -> None:
+    line = lt.history_line(1, session(SessionState.COLLECTING, notes=1), "Tue 24 Nov, 19:47")
     assert "1 note, 0:04 · open" in line
-    assert "“" not in line
     cancelled = session(SessionState.ERROR)
     cancelled.errors.append(ErrorEntry(message="cancelled by the chat", code="cancelled"))
     assert lt.state_word(cancelled) == "cancelled"
@@ -62,8 +69,8 @@ def test_history_line_without_transcript_and_states_in_words() -> None:
 
 
 def test_history_numbers_from_the_offset_and_says_when_empty() -> None:
-    text = lt.history([(session(), "hello there")], offset=5)
-    assert "\n6. 2026-11-24 19:47 UTC" in text
+    text = lt.history([(session(), LABEL)], offset=5)
+    assert f"\n6. {LABEL}" in text
     assert lt.history([], 0) == lt.HISTORY_EMPTY
     assert lt.history([], 5) == lt.HISTORY_NO_MORE
 
@@ -72,7 +79,7 @@ def test_find_results_mark_the_words_and_escape_everything() -> None:
     hit = lt.FoundNote(
         session_id="2026-11-24_19-47-41",
         sequence=2,
-        created_at=CREATED,
+        label="Tue 24 Nov, 19:47 · “Fish & <chips>”",
         fragments=[("a <b>tag</b> & ", False), ("bread", True), (" <i>x", False)],
     )
     text = lt.find_results("bread & <butter>", [hit])
@@ -83,7 +90,8 @@ def test_find_results_mark_the_words_and_escape_everything() -> None:
     # the only tags are the marks
     assert re.findall(r"<[^>]+>", text) == ["<b>", "</b>"]
     shown = visible(text)
-    assert "1. Session 2026-11-24_19-47-41 (2026-11-24 19:47 UTC), note 2:" in shown
+    assert shown.startswith("Notes matching “bread & <butter>”, best first (times in UTC):")
+    assert "1. Tue 24 Nov, 19:47 · “Fish & <chips>”, note 2:" in shown
     assert "a <b>tag</b> & bread <i>x" in shown
 
 
@@ -91,11 +99,11 @@ def test_a_hit_in_the_written_notes_is_called_so_not_note_0() -> None:
     hit = lt.FoundNote(
         session_id="2026-11-24_19-47-41",
         sequence=0,
-        created_at=CREATED,
+        label="Tue 24 Nov, 19:47",
         fragments=[("Buy ", False), ("bread", True)],
     )
     shown = visible(lt.find_results("bread", [hit]))
-    assert "(2026-11-24 19:47 UTC), written note:" in shown
+    assert "Tue 24 Nov, 19:47, written note:" in shown
     assert "note 0" not in shown
 
 
@@ -110,7 +118,7 @@ def test_find_results_fit_one_message_whatever_the_query() -> None:
     long_hit = lt.FoundNote(
         session_id="2026-11-24_19-47-41_99",
         sequence=999,
-        created_at=CREATED,
+        label="Tue 24 Nov, 19:47 · “" + "x" * 31 + "…”",
         fragments=[("&<" * 400, False), ("bread", True), ("x" * 800, False)],
     )
     for hits in ([], [long_hit] * 8):
@@ -144,6 +152,7 @@ def test_callback_data_fits_telegrams_64_bytes_for_the_longest_session_id() -> N
         DoneButton(session=longest),
         GetButton(session=longest),
         ForgetButton(session=longest, confirm=True),
+        ForgetAskButton(session=longest),
         HistoryPage(offset=10**9),
     ):
         packed = data.pack()
@@ -158,3 +167,22 @@ def test_history_keyboard_pages() -> None:
     assert rows[0][0].callback_data == "get:2026-11-24_19-47-41"
     assert [(b.text, b.callback_data) for b in rows[-1]] == [("Older »", "hist:5")]
     assert history_keyboard([], newer=None, older=None) is None
+
+
+def test_a_reference_that_names_no_session_or_several() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    assert lt.unknown_session("9:47", "09:47", berlin) == (
+        "This chat has no session at 09:47 (times in Europe/Berlin). /history lists its sessions."
+    )
+    assert "“zz”" in lt.unknown_session("zz")
+    assert lt.ambiguous_session("09:47", 2, berlin).endswith("Tap the one you mean:")
+    many = lt.ambiguous_session("09:47", 7, berlin)
+    assert "The newest 5 of 7" in many
+    assert "2 Dec 09:47" in many  # says how to name one
+
+
+def test_forget_texts_name_the_session_by_its_label() -> None:
+    question = lt.forget_question(session(), LABEL, ZoneInfo("Europe/Berlin"))
+    assert question.startswith(f"Forget the session {LABEL} (2 notes, 0:09; times in Europe/")
+    assert lt.forgotten(LABEL) == f"The session {LABEL} is forgotten: nothing of it is kept."
+    assert lt.kept(LABEL) == f"The session {LABEL} is kept."

@@ -43,7 +43,7 @@ async def test_progress_is_one_message_edited_at_most_every_interval(
     assert len(progress) < 6  # throttled: six entries finished within one interval
     gaps = [b.timestamp - a.timestamp for a, b in itertools.pairwise(edits)]
     assert all(gap >= 0.45 for gap in gaps[:-1])  # the final edit may come at once
-    transcript = [c for c in sends if c.text and c.text.startswith("Transcript of session ")]
+    transcript = [c for c in sends if c.text and c.text.startswith("Transcript: ")]
     assert len(transcript) == 1
     assert transcript[0].parse_mode == "HTML"
     assert (await manager.require_session(session.session_id)).delivered_at is not None
@@ -92,14 +92,14 @@ async def test_long_transcript_is_split_and_sent_as_a_file(
     assert len(body) >= 2
     assert all(len(t) <= 4096 for t in texts)
     assert body[0].text
-    assert body[0].text.startswith("Transcript of session ")
+    assert body[0].text.startswith("Transcript: ")
     # Split at note boundaries: each message starts with a note's heading (after the header).
     assert all((c.text or "").startswith("Note ") for c in body[1:])
     assert all(sum(t.count(f"Note {n} ·") for t in texts) == 1 for n in (1, 2, 3))
     [document] = [c for c in fake.sent if c.method == "sendDocument"]
     assert document.document_name == f"transcript_{session.session_id}.txt"
     plain = (document.document_bytes or b"").decode()
-    assert plain.startswith("Transcript of session ")
+    assert plain.startswith("Transcript: ")
     assert "3 notes" in plain.splitlines()[1]
     assert plain.count(sentence.strip()) == 120
     assert document.caption == "The whole transcript (3 notes) as a text file."

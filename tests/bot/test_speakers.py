@@ -148,9 +148,12 @@ def entry(
     )
 
 
-def session(*entries: AudioEntry) -> Session:
+def session(*entries: AudioEntry, chat_id: int = GROUP) -> Session:
     return Session(
-        session_id="2026-11-24_19-47-41", chat_id=GROUP, created_at=START, audio_entries=[*entries]
+        session_id="2026-11-24_19-47-41",
+        chat_id=chat_id,
+        created_at=START,
+        audio_entries=[*entries],
     )
 
 
@@ -193,7 +196,7 @@ def test_one_persons_notes_read_as_before() -> None:
     assert headings(built.messages) == ["Note 1 · 19:48 · 0:42", "Note 2 · 19:49 · 0:42"]
 
 
-def test_a_forwarded_note_labels_a_private_chat() -> None:
+def test_a_forwarded_note_labels_one_persons_notes_in_a_group() -> None:
     hidden = Speaker(name="Carol", kind=SpeakerKind.HIDDEN_USER)
     built = build_transcript(
         session(entry(1, ANNA), entry(2, hidden, forwarded=True, kind="video_note")),
@@ -202,6 +205,17 @@ def test_a_forwarded_note_labels_a_private_chat() -> None:
     )
     assert headings(built.messages) == [
         "Note 1 · 19:48 · 0:42 · Anna",
+        "Note 2 · 19:49 · 0:42 · round video · forwarded from Carol",
+    ]
+
+
+def test_a_private_chat_names_only_where_a_forward_came_from() -> None:
+    """The owner's own notes in their private chat carry no name, even beside a forward."""
+    hidden = Speaker(name="Carol", kind=SpeakerKind.HIDDEN_USER)
+    notes = (entry(1, ANNA), entry(2, hidden, forwarded=True, kind="video_note"))
+    built = build_transcript(session(*notes, chat_id=7), {1: "one", 2: "two"}, UTC)
+    assert headings(built.messages) == [
+        "Note 1 · 19:48 · 0:42",
         "Note 2 · 19:49 · 0:42 · round video · forwarded from Carol",
     ]
 

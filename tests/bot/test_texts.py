@@ -234,3 +234,11 @@ def test_forget_all_says_why_each_kept_session_was_kept() -> None:
     assert "2 sessions were kept because still being transcribed or processed" in text
     assert "1 session begun after the question was kept: send /forget all again" in text
     assert "3 sessions could not be deleted right now (the bot's storage failed)" in text
+
+
+def test_a_silent_note_is_not_quoted_as_if_it_were_said() -> None:
+    said = texts.collecting(2, 5.0, (2, "Call the dentist"))
+    assert "Note 2: \u201cCall the dentist\u201d" in said
+    silent = texts.collecting(2, 5.0, (2, "  "))
+    assert "Note 2: no speech recognised." in silent
+    assert "\u201c" not in silent

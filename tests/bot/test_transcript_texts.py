@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from bot.transcript_texts import FOLD_AT, build_transcript, telegram_length
+from bot.transcript_texts import FOLD_AT, Transcript, build_transcript, telegram_length
 from sessions import AudioEntry, ErrorEntry, Session, TranscriptionStatus
 from sessions.settings import TimeZoneSettings, describe_invalid
 from tests.fake_telegram import _render_html
@@ -61,15 +61,35 @@ def test_transcript_text_is_escaped_and_shows_as_said() -> None:
 
 
 def test_header_and_note_times_are_in_the_owners_time_zone() -> None:
-    built = build_transcript(session(entry(1), entry(2)), {1: "one", 2: "two"}, KOLKATA)
+    later = datetime(2027, 1, 5, tzinfo=UTC)  # another year: the label says which
+    built = build_transcript(session(entry(1), entry(2)), {1: "one", 2: "two"}, KOLKATA, now=later)
     [text] = shown(built.messages)
     lines = text.split("\n")
-    assert lines[0] == "Transcript of session 2026-11-24_19-47-41"
-    # 19:47 UTC is 01:17 the next day in Kolkata.
-    assert lines[1] == "Wed 25 Nov 2026, 01:17 (Asia/Kolkata) · 2 notes, 0:10"
+    # 19:47 UTC is 01:17 the next day in Kolkata; the label names the session, not its id.
+    assert lines[0] == "Transcript: Wed 25 Nov 2026, 01:17 · “one”"
+    assert lines[1] == "2 notes, 0:10 · times in Asia/Kolkata"
+    assert lines[2] == "Session id 2026-11-24_19-47-41"  # for those who name sessions by it
     assert "Note 1 · 01:18 · 0:05" in lines
     assert "Note 2 · 01:19 · 0:05" in lines
-    assert built.plain.split("\n")[:2] == lines[:2]  # the .txt carries the same header
+    assert built.plain.split("\n")[:3] == lines[:3]  # the .txt carries the same header
+    this_year = build_transcript(session(entry(1)), {1: "x"}, KOLKATA, now=START)
+    assert shown(this_year.messages)[0].startswith("Transcript: Wed 25 Nov, 01:17 · “x”\n")
+
+
+def test_the_header_label_escapes_the_first_words_and_says_silence_plainly() -> None:
+    now = datetime(2027, 1, 5, tzinfo=UTC)
+
+    def build(*entries: AudioEntry, texts: dict[int, str]) -> Transcript:
+        return build_transcript(session(*entries), texts, UTC, now=now)
+
+    built = build(entry(1), entry(2), texts={1: "", 2: "<b>Buy</b> & go"})
+    assert built.messages[0].startswith(
+        "<b>Transcript: Tue 24 Nov 2026, 19:47 · “&lt;b&gt;Buy&lt;/b&gt; &amp; go”</b>\n"
+    )
+    silent = build(entry(1), texts={1: "  "})
+    assert shown(silent.messages)[0].startswith("Transcript: Tue 24 Nov 2026, 19:47 · no speech\n")
+    pending = build(entry(1, failed=True), texts={})
+    assert shown(pending.messages)[0].startswith("Transcript: Tue 24 Nov 2026, 19:47 · 1 note\n")
 
 
 def test_notes_are_numbered_and_a_failed_one_keeps_its_place_with_a_plain_reason() -> None:
@@ -122,7 +142,7 @@ def test_a_note_longer_than_a_message_splits_at_sentences_and_counts_like_telegr
         assert telegram_length(message) == len(text.encode("utf-16-le")) // 2
     assert all(r.rstrip().endswith(".") for r in rendered)  # at sentence ends
     assert rendered[1].startswith("Note 1 (continued)\n")
-    assert "".join(rendered).count("Emoji count twice") == 300
+    assert "".join(rendered).count("Emoji count twice") == 300 + 1  # and the header's label
 
 
 def test_a_short_note_is_not_folded() -> None:

@@ -82,7 +82,7 @@ async def test_webhook_mode(fake: FakeTelegram, tmp_path: Path) -> None:
             )
             answered = await http.post(url, json=done, headers={SECRET_HEADER: SECRET})
             assert answered.status == 200
-        await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+        await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
         await eventually(lambda: delivered(tmp_path))
         # The note, though delivered twice, was acknowledged once.
         assert len(fake.reactions(CHAT)) == 1

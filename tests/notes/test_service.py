@@ -83,8 +83,9 @@ async def test_the_chats_note_follows_the_delivered_transcript_and_is_stored(
     manager: FileSessionManager, server: StandIn
 ) -> None:
     server.answer("ok:# Release\n- Ben writes the **notes** <b>")
-    await manager.update_chat_settings(1, lambda s: s.with_style("summary"))
-    session = await group_session(manager)
+    group = -1001  # a group: its notes are labelled with their speakers
+    await manager.update_chat_settings(group, lambda s: s.with_style("summary"))
+    session = await group_session(manager, chat_id=group)
     service = service_for(manager, note_settings(server))
     chat = Chat(service)
     await service.start()

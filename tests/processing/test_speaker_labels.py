@@ -17,6 +17,7 @@ BEN = Speaker(name="Ben *the* <boss>", kind=SpeakerKind.USER, user_id=8)
 CHANNEL = Speaker(name="Daily News", kind=SpeakerKind.CHANNEL, chat_id=-100900, signature="Eve")
 
 NOTES = (("text:one", 5.0), ("text:two", 5.0), ("text:three", 5.0))
+GROUP = -1001  # groups have negative chat ids, private chats their user's (positive) id
 
 
 async def outputs(manager: FileSessionManager, session: Session) -> tuple[str, str, str]:
@@ -37,7 +38,7 @@ async def test_group_notes_are_labelled_in_every_written_transcript(
         {"speaker": BEN, "kind": "document", "original_filename": "call_1.m4a"},
         {"speaker": CHANNEL, "forwarded": True, "kind": "voice"},
     ]
-    session = await transcribed_session(manager, *NOTES, fields=fields)
+    session = await transcribed_session(manager, *NOTES, fields=fields, chat_id=GROUP)
     given, markdown, srt = await outputs(manager, session)
 
     assert given == (
@@ -58,10 +59,10 @@ async def test_group_notes_are_labelled_in_every_written_transcript(
 async def test_one_persons_notes_read_exactly_as_before(manager: FileSessionManager) -> None:
     """The same notes recorded with their one speaker, and recorded with no speaker at all
     (as before speakers were recorded): the same files, word for word."""
-    labelled = await transcribed_session(
-        manager, *NOTES, fields=[{"speaker": ANNA, "kind": "voice"}] * 3
+    labelled = await transcribed_session(  # in a group: no chat type hides the names
+        manager, *NOTES, fields=[{"speaker": ANNA, "kind": "voice"}] * 3, chat_id=GROUP
     )
-    plain = await transcribed_session(manager, *NOTES)
+    plain = await transcribed_session(manager, *NOTES, chat_id=GROUP)
     mine, anonymous = await outputs(manager, labelled), await outputs(manager, plain)
     assert mine[0] == anonymous[0] == "one\n\ntwo\n\nthree\n"
     assert [cue.text for cue in parse_srt(mine[2])] == ["one", "two", "three"]
@@ -79,6 +80,17 @@ def _timeless(markdown: str, session: Session) -> str:
 
 async def test_a_forwarded_note_labels_one_persons_session(manager: FileSessionManager) -> None:
     fields = [{"speaker": ANNA}, {"speaker": ANNA, "forwarded": True}, {"speaker": ANNA}]
-    session = await transcribed_session(manager, *NOTES, fields=fields)
-    given, _, _ = await outputs(manager, session)
+    in_group = await transcribed_session(manager, *NOTES, fields=fields, chat_id=GROUP)
+    given, _, _ = await outputs(manager, in_group)
     assert given == "Anna: one\n\nForwarded from Anna: two\n\nAnna: three\n"
+
+
+async def test_a_private_chat_names_only_the_forwards_origin(manager: FileSessionManager) -> None:
+    """In a private chat every note not forwarded is the owner's own: their name beside it
+    says nothing; a forwarded note is still named by where it came from."""
+    fields = [{"speaker": ANNA}, {"speaker": BEN, "forwarded": True}, {"speaker": ANNA}]
+    private = await transcribed_session(manager, *NOTES, fields=fields, chat_id=7)
+    given, markdown, srt = await outputs(manager, private)
+    assert given == "one\n\nForwarded from Ben *the* <boss>: two\n\nthree\n"
+    assert "Anna" not in markdown
+    assert "Anna" not in srt
