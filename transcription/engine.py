@@ -148,10 +148,10 @@ class WhisperTranscriber:
         self.settings = settings
         self._model: Any = None
         self._pipeline: Any = None
-        self.device = _pick_device(settings.whisper_device)
-        self.compute_type = settings.whisper_compute_type or (
-            "float16" if self.device == "cuda" else "int8"
-        )
+        # "auto" is resolved at load: asking ctranslate2 for GPUs imports it (about a
+        # second), which the bot's start does not wait for.
+        self.device: str = settings.whisper_device
+        self.compute_type = settings.whisper_compute_type or ""
         self.model_source = ""
         self.cpu_threads = settings.whisper_cpu_threads or default_cpu_threads()
         self._load_lock = threading.Lock()  # two first calls must not load the model twice
@@ -174,6 +174,10 @@ class WhisperTranscriber:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_source = resolve_model(self.settings.whisper_model)
+        self.device = _pick_device(self.settings.whisper_device)
+        self.compute_type = self.settings.whisper_compute_type or (
+            "float16" if self.device == "cuda" else "int8"
+        )
         started = time.perf_counter()
         try:
             self._model = WhisperModel(
