@@ -60,6 +60,7 @@ class ModelLoading:
             self._stop.set()
             return False
         self._clock.mark("model")
+        _log.info("model_ready", since_start_seconds=self._clock.marks["model"])
         return True
 
     async def wait(self) -> bool:
