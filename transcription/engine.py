@@ -94,10 +94,17 @@ def resolve_model(setting: str | None) -> str:
     return setting  # a name such as "small" or "large-v3", fetched from the hub and cached
 
 
+DEFAULT_CPU_THREADS = 4  # CTranslate2's own default
+
+
 def default_cpu_threads() -> int:
-    """Half the machine's cores, at least one: measured fastest on 2 cores (BENCHMARKS.md),
-    and it leaves a core to the bot's event loop."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """The inference threads ``WHISPER_CPU_THREADS=0`` means: 4, CTranslate2's own default,
+    whatever the cores. On 2 cores it was the fastest count both idle and on a busy machine
+    (2.4x one thread's speed beside ``stress-ng --cpu 2``: at a low priority each thread
+    gets its share of the CPU, so more threads get more), and the bot's event loop was no
+    later than with one thread, as inference runs at ``TRANSCRIPTION_NICE`` (BENCHMARKS.md,
+    "Thread count")."""
+    return DEFAULT_CPU_THREADS
 
 
 def lower_thread_priority(nice: int) -> None:
