@@ -13,6 +13,9 @@ spawn:
 - ``first poll``: the fake Bot API receives the first getUpdates (the goal: within 4 s);
 - ``model ready``: the Whisper model loaded in the background, after the first poll.
 
+``--first-poll-only`` measures only the spawn to the first getUpdates, which any version of
+the bot has (for a baseline: run this file from an older checkout's root).
+
 Then the cost of importing aiogram's types alone (``python -c "import aiogram.types"``),
 and the library's and pydantic's versions: that import is most of ``imports``.
 """
@@ -43,21 +46,32 @@ def _since_spawn(event: dict[str, Any], spawned_wall: float) -> float:
     return stamp.timestamp() - spawned_wall
 
 
-async def one_run(folder: Path) -> dict[str, float]:
+def _first_poll(fake: FakeTelegram) -> float | None:
+    return next((t for name, t in fake.calls if name.lower() == "getupdates"), None)
+
+
+async def one_run(folder: Path, first_poll_only: bool = False) -> dict[str, float]:
     """One start of the bot: each step's seconds since the spawn."""
     async with FakeTelegram() as fake:
         proc = BotProcess(fake.base_url, fake.token, folder, WHISPER_CPU_THREADS="0")
         spawned, spawned_wall = time.monotonic(), time.time()
         await proc.start()
         try:
-            deadline = spawned + 180
-            while not any(e.get("event") == "model_ready" for e in proc.events()):
+            deadline = spawned + 300
+            while not (
+                _first_poll(fake) is not None
+                if first_poll_only
+                else any(e.get("event") == "model_ready" for e in proc.events())
+            ):
                 if time.monotonic() > deadline or (proc.proc and proc.proc.returncode):
                     raise RuntimeError(f"the bot did not get ready:\n{proc.output()}")
                 await asyncio.sleep(0.02)
         finally:
             await proc.stop()
-        polled = next(t for name, t in fake.calls if name.lower() == "getupdates")
+        polled = _first_poll(fake)
+        assert polled is not None
+        if first_poll_only:
+            return {"first poll": polled - spawned}
         events = {e["event"]: e for e in proc.events() if "event" in e}
         ready = events["ready"]
         # The bot's own clock starts when its main module runs; the spawn is a little earlier.
@@ -85,22 +99,26 @@ def import_seconds(statement: str, runs: int) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--first-poll-only", action="store_true")
     args = parser.parse_args()
+    steps = ("first poll",) if args.first_poll_only else STEPS
     print(
         f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}; aiogram "
         f"{version('aiogram')}, pydantic {version('pydantic')}, Python {sys.version.split()[0]}"
     )
-    results: dict[str, list[float]] = {step: [] for step in STEPS}
+    results: dict[str, list[float]] = {step: [] for step in steps}
     for n in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
-            run = await one_run(Path(tmp))
-        for step in STEPS:
+            run = await one_run(Path(tmp), args.first_poll_only)
+        for step in steps:
             results[step].append(run[step])
-        print(f"  run {n + 1}: " + ", ".join(f"{s} {run[s]:.2f}" for s in STEPS))
+        print(f"  run {n + 1}: " + ", ".join(f"{s} {run[s]:.2f}" for s in steps))
     print(f"median of {args.runs} runs, seconds from the spawn:")
-    for step in STEPS:
+    for step in steps:
         values = results[step]
         print(f"  {step:<12} {statistics.median(values):6.2f}  (min {min(values):.2f})")
+    if args.first_poll_only:
+        return
     bare = import_seconds("pass", args.runs)
     types = import_seconds("import aiogram.types", args.runs)
     print(f"python -c pass: {bare:.2f} s; python -c 'import aiogram.types': {types:.2f} s")

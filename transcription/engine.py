@@ -94,16 +94,16 @@ def resolve_model(setting: str | None) -> str:
     return setting  # a name such as "small" or "large-v3", fetched from the hub and cached
 
 
-DEFAULT_CPU_THREADS = 4  # CTranslate2's own default
+DEFAULT_CPU_THREADS = 4  # measured: BENCHMARKS.md, "Thread count"
 
 
 def default_cpu_threads() -> int:
-    """The inference threads ``WHISPER_CPU_THREADS=0`` means: 4, CTranslate2's own default,
-    whatever the cores. On 2 cores it was the fastest count both idle and on a busy machine
-    (2.4x one thread's speed beside ``stress-ng --cpu 2``: at a low priority each thread
-    gets its share of the CPU, so more threads get more), and the bot's event loop was no
-    later than with one thread, as inference runs at ``TRANSCRIPTION_NICE`` (BENCHMARKS.md,
-    "Thread count")."""
+    """The inference threads ``WHISPER_CPU_THREADS=0`` means: 4, whatever the cores.
+
+    On 2 cores it was the fastest count both idle and on a busy machine (2.4x one thread's
+    speed beside ``stress-ng --cpu 2``: at a low priority each thread gets its share of the
+    CPU, so more threads get more), and the bot's event loop was no later than with one
+    thread, as inference runs at ``TRANSCRIPTION_NICE`` (BENCHMARKS.md, "Thread count")."""
     return DEFAULT_CPU_THREADS
 
 
