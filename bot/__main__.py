@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if settings is None:
         return 2
     configure_logging(
-        settings.bot.log_level,
+        # The check's own lines are its output: the log says only what went wrong.
+        "WARNING" if args == ["check"] else settings.bot.log_level,
         settings.bot.log_format,
         secrets=[*settings.bot.secrets, *settings.transcription.secrets, *settings.notes.secrets],
     )
