@@ -177,6 +177,12 @@ def test_env_file_in_working_directory_is_read(tmp_path: Path) -> None:
 BAD_TOKEN = "123456:short-and-secret"
 RUNS: dict[str, dict[str, str]] = {
     "missing_token": {},
+    "bad_settings": {
+        "BOT_TOKEN": BAD_TOKEN,
+        "TIMEZONE": "Mars/Olympus",
+        "WHISPER_BEAM_SIZE": "many",
+        "PROCESSOR": "bogus",
+    },
     "bad_model": {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": "http://127.0.0.1:9",  # nothing listens: must not be reached
@@ -367,3 +373,21 @@ def test_python_m_bot_prints_each_bad_setting_on_its_own_line(
         "voice-notes-bot: WHISPER_BEAM_SIZE is invalid: should be greater than or equal to 1",
     ]
     assert captured.out == ""
+
+
+def test_python_m_bot_names_every_bad_setting_in_one_run(outcomes: dict[str, Outcome]) -> None:
+    """The real process: every bad setting at once, one plain line each, exit 2, nothing
+    started (no log line) and the malformed token's secret part never shown."""
+    result = outcomes["bad_settings"]
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "voice-notes-bot: TIMEZONE is invalid: 'Mars/Olympus' is not a time zone name; use an "
+        "IANA name such as Europe/Berlin, America/New_York or UTC",
+        "voice-notes-bot: BOT_TOKEN is invalid: does not look like a bot token "
+        "(digits:secret, from @BotFather)",
+        "voice-notes-bot: WHISPER_BEAM_SIZE is invalid: should be a whole number",
+        "voice-notes-bot: PROCESSOR is invalid: must be empty, 'markdown' or "
+        "'command:<shell command>', not 'bogus'",
+    ]
+    assert "short-and-secret" not in result.stderr
+    assert result.stdout == ""
