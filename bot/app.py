@@ -15,7 +15,6 @@ import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import User
 
 from bot.config import BotSettings
 from bot.handlers import build_router
@@ -27,13 +26,21 @@ from bot.middlewares.retry import RetryMiddleware
 from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier
 from bot.services.ingest import IngestService
-from bot.services.language import LanguageSupport
 from bot.services.message_index import INDEX_PATH, MessageIndex
 from bot.services.migration import ChatMigrations
 from bot.services.notes import NoteDelivery
 from bot.services.notifier import Notifier
-from bot.startup import FirstPoll, ModelLoading, StartupClock, after_model, describe_bot
-from bot.updates.connect import until_answered
+from bot.startup import (
+    FirstPoll,
+    ModelLoading,
+    StartupClock,
+    after_model,
+    api_base,
+    connect,
+    describe_bot,
+    language_support,
+    start_transcriber,
+)
 from bot.updates.journal import UpdateJournal
 from bot.updates.middleware import OrderingMiddleware
 from bot.updates.ordering import ChatOrdering
@@ -58,14 +65,11 @@ from transcription import (
     TranscriptionSettings,
     WhisperTranscriber,
 )
-from transcription.engine import ModelLoadError, bundled_model_path
-from transcription.languages import english_only_model
 
 _log = structlog.get_logger("bot.app")
 
 JOURNAL_PATH = Path(".telegram") / "updates.json"  # inside SESSIONS_DIR, beside the sessions
 HEARTBEAT_INTERVAL = 10.0
-CLOUD_API = "https://api.telegram.org"
 # After SIGTERM, SHUTDOWN_GRACE_SECONDS plus this: whatever still hangs (a server that never
 # answers) is cut off by exiting; nothing unconfirmed is lost, Telegram sends it again.
 SHUTDOWN_SLACK_SECONDS = 3.0
@@ -103,36 +107,6 @@ def build_dispatcher(
     dp.callback_query.middleware(OrderingMiddleware(ordering))
     dp.include_router(build_router())
     return dp
-
-
-async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
-    """The model in this process (local, not loaded yet: see ``ModelLoading``), or jobs for
-    workers through Redis (taskiq)."""
-    if settings.transcription_backend == "taskiq":
-        # Imported only here: taskiq and redis are for the queue's deployments alone.
-        from transcription.jobs import redact_url
-        from transcription.queue import QueueTranscriber
-
-        queue = QueueTranscriber(settings)
-        await queue.start()
-        _log.info("transcription_backend", backend="taskiq", redis=redact_url(settings.redis_url))
-        return queue
-    return WhisperTranscriber(settings)
-
-
-def language_support(settings: TranscriptionSettings, transcriber: Transcriber) -> LanguageSupport:
-    """What /lang may offer: a model loaded here says whether it knows other languages;
-    the workers' model is judged by its name or folder (see ``english_only_model``)."""
-    multilingual = (
-        transcriber.is_multilingual if isinstance(transcriber, WhisperTranscriber) else None
-    )
-    if multilingual is None:
-        try:
-            bundled = bundled_model_path() if settings.whisper_model is None else None
-        except ModelLoadError:
-            bundled = None
-        multilingual = not english_only_model(settings.whisper_model, bundled)
-    return LanguageSupport(multilingual=multilingual, default_language=settings.whisper_language)
 
 
 @dataclass
@@ -225,32 +199,6 @@ async def receive_updates(
         await poller.run()
     finally:
         stopper.cancel()
-
-
-async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> User | None:
-    """Who the bot is (getMe), with polling set up (no webhook); each tried until Telegram
-    answers. None when a stop came first; raises for a refused token. The command menu and
-    descriptions are set after the first poll (``describe_bot``)."""
-    api = api_base(settings)
-    me = await until_answered(bot.get_me, what="getMe", api=api, stopping=stopping)
-    if me is None:
-        return None
-    _log.info("bot_connected", username=me.username, bot_id=me.id, api=api)
-    if not settings.webhook_url:  # long polling only works with no webhook set
-        dropped = await until_answered(
-            lambda: bot.delete_webhook(drop_pending_updates=False),
-            what="deleteWebhook",
-            api=api,
-            stopping=stopping,
-        )
-        if dropped is None:
-            return None
-    return me
-
-
-def api_base(settings: BotSettings) -> str:
-    """The Bot API's base URL, for log lines: never with the token."""
-    return (settings.telegram_api_url or CLOUD_API).rstrip("/")
 
 
 @dataclass

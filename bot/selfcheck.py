@@ -94,7 +94,7 @@ async def _check_telegram(settings: Settings, report: Report) -> None:
         TelegramUnauthorizedError,
     )
 
-    from bot.app import api_base
+    from bot.startup import api_base
     from bot.updates.connect import describe_error
 
     api = api_base(settings.bot)

@@ -16,13 +16,19 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiogram import Bot
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, User
 
 from bot import texts
+from bot.config import BotSettings
+from bot.services.language import LanguageSupport
 from bot.updates.connect import until_answered
-from transcription.engine import ModelLoadError, WhisperTranscriber
+from transcription import Transcriber, TranscriptionSettings
+from transcription.engine import ModelLoadError, WhisperTranscriber, bundled_model_path
+from transcription.languages import english_only_model
 
 _log = structlog.get_logger("bot")
+
+CLOUD_API = "https://api.telegram.org"
 
 
 @dataclass
@@ -35,6 +41,62 @@ class StartupClock:
     def mark(self, step: str) -> None:
         """Note that ``step`` is done now (the first time only)."""
         self.marks.setdefault(step, round(time.monotonic() - self.began, 2))
+
+
+async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
+    """The model in this process (local, not loaded yet: see ``ModelLoading``), or jobs for
+    workers through Redis (taskiq)."""
+    if settings.transcription_backend == "taskiq":
+        # Imported only here: taskiq and redis are for the queue's deployments alone.
+        from transcription.jobs import redact_url
+        from transcription.queue import QueueTranscriber
+
+        queue = QueueTranscriber(settings)
+        await queue.start()
+        _log.info("transcription_backend", backend="taskiq", redis=redact_url(settings.redis_url))
+        return queue
+    return WhisperTranscriber(settings)
+
+
+def language_support(settings: TranscriptionSettings, transcriber: Transcriber) -> LanguageSupport:
+    """What /lang may offer: a model loaded here says whether it knows other languages;
+    the workers' model is judged by its name or folder (see ``english_only_model``)."""
+    multilingual = (
+        transcriber.is_multilingual if isinstance(transcriber, WhisperTranscriber) else None
+    )
+    if multilingual is None:
+        try:
+            bundled = bundled_model_path() if settings.whisper_model is None else None
+        except ModelLoadError:
+            bundled = None
+        multilingual = not english_only_model(settings.whisper_model, bundled)
+    return LanguageSupport(multilingual=multilingual, default_language=settings.whisper_language)
+
+
+async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> User | None:
+    """Who the bot is (getMe), with polling set up (no webhook); each tried until Telegram
+    answers. None when a stop came first; raises for a refused token. The command menu and
+    descriptions are set after the first poll (``describe_bot``)."""
+    api = api_base(settings)
+    me = await until_answered(bot.get_me, what="getMe", api=api, stopping=stopping)
+    if me is None:
+        return None
+    _log.info("bot_connected", username=me.username, bot_id=me.id, api=api)
+    if not settings.webhook_url:  # long polling only works with no webhook set
+        dropped = await until_answered(
+            lambda: bot.delete_webhook(drop_pending_updates=False),
+            what="deleteWebhook",
+            api=api,
+            stopping=stopping,
+        )
+        if dropped is None:
+            return None
+    return me
+
+
+def api_base(settings: BotSettings) -> str:
+    """The Bot API's base URL, for log lines: never with the token."""
+    return (settings.telegram_api_url or CLOUD_API).rstrip("/")
 
 
 class ModelLoading:

@@ -12,9 +12,8 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from structlog.testing import capture_logs
 
 from bot import texts
-from bot.app import connect
 from bot.config import BotSettings
-from bot.startup import describe_bot
+from bot.startup import connect, describe_bot
 from bot.updates.connect import Backoff, until_answered
 from tests.bot.conftest import close_bot, make_bot
 from tests.fake_telegram import FakeTelegram
