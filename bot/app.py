@@ -8,7 +8,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +15,7 @@ import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import BotCommand, User
 
-from bot import texts
 from bot.config import BotSettings
 from bot.handlers import build_router
 from bot.middlewares.access import AccessMiddleware
@@ -29,12 +26,21 @@ from bot.middlewares.retry import RetryMiddleware
 from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier
 from bot.services.ingest import IngestService
-from bot.services.language import LanguageSupport
 from bot.services.message_index import INDEX_PATH, MessageIndex
 from bot.services.migration import ChatMigrations
 from bot.services.notes import NoteDelivery
 from bot.services.notifier import Notifier
-from bot.updates.connect import until_answered
+from bot.startup import (
+    FirstPoll,
+    ModelLoading,
+    StartupClock,
+    after_model,
+    api_base,
+    connect,
+    describe_bot,
+    language_support,
+    start_transcriber,
+)
 from bot.updates.journal import UpdateJournal
 from bot.updates.middleware import OrderingMiddleware
 from bot.updates.ordering import ChatOrdering
@@ -59,16 +65,11 @@ from transcription import (
     TranscriptionSettings,
     WhisperTranscriber,
 )
-from transcription.engine import ModelLoadError, bundled_model_path
-from transcription.jobs import redact_url
-from transcription.languages import english_only_model
-from transcription.queue import QueueTranscriber
 
 _log = structlog.get_logger("bot.app")
 
 JOURNAL_PATH = Path(".telegram") / "updates.json"  # inside SESSIONS_DIR, beside the sessions
 HEARTBEAT_INTERVAL = 10.0
-CLOUD_API = "https://api.telegram.org"
 # After SIGTERM, SHUTDOWN_GRACE_SECONDS plus this: whatever still hangs (a server that never
 # answers) is cut off by exiting; nothing unconfirmed is lost, Telegram sends it again.
 SHUTDOWN_SLACK_SECONDS = 3.0
@@ -108,33 +109,6 @@ def build_dispatcher(
     return dp
 
 
-async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
-    """The model in this process (local), or jobs for workers through Redis (taskiq)."""
-    if settings.transcription_backend == "taskiq":
-        queue = QueueTranscriber(settings)
-        await queue.start()
-        _log.info("transcription_backend", backend="taskiq", redis=redact_url(settings.redis_url))
-        return queue
-    whisper = WhisperTranscriber(settings)
-    await whisper.start()  # fail fast: a model that cannot load stops us here
-    return whisper
-
-
-def language_support(settings: TranscriptionSettings, transcriber: Transcriber) -> LanguageSupport:
-    """What /lang may offer: a model loaded here says whether it knows other languages;
-    the workers' model is judged by its name or folder (see ``english_only_model``)."""
-    multilingual = (
-        transcriber.is_multilingual if isinstance(transcriber, WhisperTranscriber) else None
-    )
-    if multilingual is None:
-        try:
-            bundled = bundled_model_path() if settings.whisper_model is None else None
-        except ModelLoadError:
-            bundled = None
-        multilingual = not english_only_model(settings.whisper_model, bundled)
-    return LanguageSupport(multilingual=multilingual, default_language=settings.whisper_language)
-
-
 @dataclass
 class Heartbeat:
     """Touches a file while polling works, for the container's health check."""
@@ -167,19 +141,36 @@ async def _stop_task(task: asyncio.Task[None], stop: asyncio.Event) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def _touch(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
 
 
 async def receive_updates(
-    settings: BotSettings, runner: UpdateRunner, stop_requested: asyncio.Event
+    settings: BotSettings,
+    runner: UpdateRunner,
+    stop_requested: asyncio.Event,
+    first_poll: FirstPoll | None = None,
 ) -> None:
-    """Long polling, or a webhook server when WEBHOOK_URL is set, until stop is requested."""
+    """Long polling, or a webhook server when WEBHOOK_URL is set, until stop is requested.
+    ``first_poll`` is called at every answered poll (and once the webhook is set)."""
     heartbeat = Heartbeat(settings.heartbeat_file)
+
+    def on_poll() -> None:
+        heartbeat.beat()
+        if first_poll is not None:
+            first_poll()
+
     if settings.webhook_url and settings.webhook_secret is not None:
         secret = settings.webhook_secret.get_secret_value()
         beating = asyncio.create_task(_beat_while_serving(heartbeat))
+        if first_poll is not None:
+            first_poll()  # no poll to wait for: the server is set up as run_webhook starts
         server = WebhookServer(runner, url=settings.webhook_url, secret=secret)
         try:
             await run_webhook(
@@ -199,7 +190,7 @@ async def receive_updates(
     poller = ReliablePoller(
         runner,
         poll_timeout=settings.poll_timeout_seconds,
-        on_poll=heartbeat.beat,
+        on_poll=on_poll,
         grace_seconds=settings.shutdown_grace_seconds,
     )
     stopper = asyncio.create_task(stop_requested.wait())
@@ -208,42 +199,6 @@ async def receive_updates(
         await poller.run()
     finally:
         stopper.cancel()
-
-
-async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> User | None:
-    """Who the bot is (getMe), with polling set up and the command menu, description and
-    short description set; each tried until Telegram answers. None when a stop came first;
-    raises for a refused token."""
-    api = api_base(settings)
-    me = await until_answered(bot.get_me, what="getMe", api=api, stopping=stopping)
-    if me is None:
-        return None
-    _log.info("bot_connected", username=me.username, bot_id=me.id, api=api)
-    if not settings.webhook_url:  # long polling only works with no webhook set
-        dropped = await until_answered(
-            lambda: bot.delete_webhook(drop_pending_updates=False),
-            what="deleteWebhook",
-            api=api,
-            stopping=stopping,
-        )
-        if dropped is None:
-            return None
-    commands = [BotCommand(command=c, description=d) for c, d in texts.COMMANDS]
-    setup: list[tuple[str, Callable[[], Awaitable[bool]]]] = [
-        ("setMyCommands", lambda: bot.set_my_commands(commands)),
-        # What an empty chat shows before the first message: what the bot does.
-        ("setMyDescription", lambda: bot.set_my_description(texts.DESCRIPTION)),
-        ("setMyShortDescription", lambda: bot.set_my_short_description(texts.SHORT_DESCRIPTION)),
-    ]
-    for what, call in setup:
-        if await until_answered(call, what=what, api=api, stopping=stopping) is None:
-            return None
-    return me
-
-
-def api_base(settings: BotSettings) -> str:
-    """The Bot API's base URL, for log lines: never with the token."""
-    return (settings.telegram_api_url or CLOUD_API).rstrip("/")
 
 
 @dataclass
@@ -292,38 +247,83 @@ async def run_bot(
     retention: RetentionSettings | None = None,
     transcriber: Transcriber | None = None,
     note_settings: NoteSettings | None = None,
+    clock: StartupClock | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT. Raises ModelLoadError or TelegramUnauthorizedError.
 
-    A Bot API that cannot be reached is waited for (with backoff, one line per try)."""
+    A Bot API that cannot be reached is waited for (with backoff, one line per try). The
+    first poll does not wait for the Whisper model (``bot.startup``); a model that cannot
+    load stops the bot with ModelLoadError, whenever that turns out."""
+    clock = clock or StartupClock()
     stop_requested = asyncio.Event()
     install_stop_signals(stop_requested, settings.shutdown_grace_seconds + SHUTDOWN_SLACK_SECONDS)
     manager = FileSessionManager(
         FileSessionStorage(session_config.base_dir), session_config, EventBus()
     )
     await manager.remove_leftovers()  # before anything writes: what a crash cut off
+    if transcriber is None:
+        transcriber = await start_transcriber(transcription)
+    # From now on, on the other core, while the Bot API is reached and the stores open.
+    loading = (
+        ModelLoading(transcriber, stop_requested, clock)
+        if isinstance(transcriber, WhisperTranscriber)
+        else None
+    )
+    try:
+        await _serve(
+            settings,
+            session_config,
+            transcription,
+            processing or ProcessingSettings(),
+            retention or RetentionSettings(),
+            note_settings or NoteSettings(),
+            manager=manager,
+            transcriber=transcriber,
+            loading=loading,
+            clock=clock,
+            stop_requested=stop_requested,
+        )
+    finally:
+        if loading is not None:
+            await loading.stop()
+        await transcriber.aclose()  # last: every part that used it has stopped
+    if loading is not None:
+        loading.raise_failure()
+
+
+async def _serve(
+    settings: BotSettings,
+    session_config: SessionConfig,
+    transcription: TranscriptionSettings,
+    processing: ProcessingSettings,
+    retention: RetentionSettings,
+    note_settings: NoteSettings,
+    *,
+    manager: FileSessionManager,
+    transcriber: Transcriber,
+    loading: ModelLoading | None,
+    clock: StartupClock,
+    stop_requested: asyncio.Event,
+) -> None:
+    """Build every part and receive updates until stop is requested."""
     # Each part's stop goes on the stack as the part starts, so every way out (a stop, a
     # failure half-way through starting) stops what started, in reverse: the transcription
     # service first (a session it finishes meanwhile still reaches the stage, and is marked
     # due in its metadata if cut off there), then the stage, the notifier, the Bot API
-    # session, and the transcriber last.
+    # session (the transcriber after all of them, in run_bot).
     async with contextlib.AsyncExitStack() as parts:
-        if transcriber is None:
-            transcriber = await start_transcriber(transcription)
-        parts.push_async_callback(transcriber.aclose)
         bot = build_bot(settings)
         parts.push_async_callback(bot.session.close)
         me = await connect(settings, bot, stop_requested)
         if me is None:
-            return  # stopped before Telegram could be reached
+            return  # stopped before Telegram could be reached (or the model failed)
+        clock.mark("connected")
         shutdown = ShutdownClock()
         parts.callback(shutdown.report)  # once the notifier is done, before the Bot API goes
 
         ordering = ChatOrdering()
         ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
         ingest.attach()
-        processing = processing or ProcessingSettings()
-        retention = retention or RetentionSettings()
         collecting = CollectingStatus(bot, manager)
         collecting.attach()
         parts.push_async_callback(collecting.stop)
@@ -336,7 +336,6 @@ async def run_bot(
         parts.callback(messages.attach(manager.events))
         courier = Courier(bot, manager, messages=messages)
         dp["courier"] = courier
-        note_settings = note_settings or NoteSettings()
         dp["note_settings"] = note_settings
         # Written notes only with a language model set up; otherwise no buttons, and /style
         # says so.
@@ -348,6 +347,7 @@ async def run_bot(
         # background while the bot answers, and /find says so meanwhile.
         library = SessionLibrary(library_path(session_config.base_dir), manager)
         await library.open()
+        clock.mark("library")
         parts.push_async_callback(library.close)
         library.attach()
         parts.callback(library.detach)
@@ -387,16 +387,29 @@ async def run_bot(
             await stage.start()
         service = TranscriptionService(manager, transcriber, transcription)
         parts.push_async_callback(service.stop)
-        await service.start()
+
+        async def model_ready() -> None:
+            # What the loaded model knows decides /lang; the service then queues every note
+            # stored meanwhile (they waited on disk) and takes new ones as they come.
+            dp["language_support"] = language_support(transcription, transcriber)
+            await service.start()
+
+        transcribing = asyncio.create_task(after_model(loading, model_ready))
+        parts.push_async_callback(_cancel, transcribing)  # before the service's stop
         await notifier.resume()
         # Retention: a sweep now, then hourly (nothing when no retention is set).
         stop_sweeping = asyncio.Event()
         sweeping = asyncio.create_task(RetentionSweeper(manager, retention).run(stop_sweeping))
         parts.push_async_callback(_stop_task, sweeping, stop_sweeping)
 
+        first_poll = FirstPoll(
+            clock,
+            lambda: describe_bot(bot, stop_requested, api_base(settings)),
+        )
+        parts.push_async_callback(first_poll.stop)
         mode = "webhook" if settings.webhook_url else "polling"
         _log.info("bot_started", sessions_dir=str(session_config.base_dir), mode=mode)
         try:
-            await receive_updates(settings, runner, stop_requested)
+            await receive_updates(settings, runner, stop_requested, first_poll)
         finally:
             shutdown.begin()

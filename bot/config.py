@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sessions.settings import LogSettings, TimeZoneSettings, env_alias
+from notes.settings import NoteSettings
+from processing.settings import ProcessingSettings
+from sessions.config import SessionConfig
+from sessions.retention import RetentionSettings
+from sessions.settings import LogSettings, TimeZoneSettings, describe_problems, env_alias
+from transcription.settings import TranscriptionSettings
+
+_S = TypeVar("_S")
 
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -99,3 +109,55 @@ class BotSettings(LogSettings, TimeZoneSettings):
     @property
     def access(self) -> AccessPolicy:
         return AccessPolicy.parse(self.allowed_user_ids)
+
+
+class InvalidSettings(Exception):
+    """Some settings are missing or malformed; ``problems`` says each in one line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every part's settings, read once at start."""
+
+    bot: BotSettings
+    sessions: SessionConfig
+    transcription: TranscriptionSettings
+    processing: ProcessingSettings
+    retention: RetentionSettings
+    notes: NoteSettings
+
+
+def load_settings() -> Settings:
+    """Read every part's settings from the environment and ``.env``. Raises InvalidSettings
+    naming every bad setting at once (each once, though two parts read ``TIMEZONE``), so
+    one run shows all there is to fix."""
+    problems: list[str] = []
+
+    def read(kind: Callable[[], _S]) -> _S | None:
+        try:
+            return kind()
+        except ValidationError as exc:
+            problems.extend(p for p in describe_problems(exc) if p not in problems)
+            return None
+
+    bot = read(BotSettings)  # BOT_TOKEN comes from the environment
+    sessions = read(SessionConfig)
+    transcription = read(TranscriptionSettings)
+    processing = read(ProcessingSettings)
+    retention = read(RetentionSettings)
+    notes = read(NoteSettings)
+    if (
+        problems
+        or bot is None
+        or sessions is None
+        or transcription is None
+        or processing is None
+        or retention is None
+        or notes is None
+    ):
+        raise InvalidSettings(problems)
+    return Settings(bot, sessions, transcription, processing, retention, notes)

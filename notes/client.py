@@ -14,10 +14,12 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 import structlog
+
+if TYPE_CHECKING:  # imported when a client is made: it takes seconds, and not every bot has one
+    import openai
 
 from notes.settings import NoteSettings
 
@@ -64,6 +66,8 @@ class ModelClient:
         retries: int = CLIENT_RETRIES,
         empty_retry_delays: Sequence[float] = EMPTY_RETRY_DELAYS,
     ) -> None:
+        import openai
+
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         self._model = settings.llm_model or "default"
         self._delays = tuple(empty_retry_delays)
@@ -93,6 +97,8 @@ class ModelClient:
         await self._client.close()
 
     async def _create(self, system: str, user: str, max_tokens: int) -> Any:
+        import openai  # already loaded by __init__
+
         try:
             return await self._client.chat.completions.create(
                 model=self._model,
@@ -120,6 +126,8 @@ class ModelClient:
 
 
 def _reason(exc: openai.APIError) -> str:
+    import openai  # already loaded by the client
+
     if isinstance(exc, openai.RateLimitError):
         return BUSY
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):

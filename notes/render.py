@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.tree import SyntaxTreeNode
+if TYPE_CHECKING:  # imported at the first note rendered, not at the bot's start
+    from markdown_it import MarkdownIt
+    from markdown_it.tree import SyntaxTreeNode
 
 MESSAGE_LIMIT = 4096
 """Telegram's limit on a message's text, counted in UTF-16 code units."""
@@ -96,10 +98,14 @@ def _chunks(escaped: str, limit: int) -> Iterator[str]:
 
 
 def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark").enable(["strikethrough", "table"])
 
 
 def _units(markdown: str) -> list[_Unit]:
+    from markdown_it.tree import SyntaxTreeNode
+
     tree = SyntaxTreeNode(_parser().parse(markdown))
     units: list[_Unit] = []
     for block in tree.children:

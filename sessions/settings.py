@@ -34,11 +34,45 @@ def _env_name_of(field_name: str) -> AliasChoices:
 def describe_invalid(exc: ValidationError) -> str:
     """The first problem with the settings, in one line for the operator, e.g.
     ``BOT_TOKEN is missing: set it in the environment or in .env``."""
-    error = exc.errors()[0]
-    name = str(error["loc"][0]).upper() if error["loc"] else "setting"
-    if error["type"] == "missing":
-        return f"{name} is missing: set it in the environment or in .env"
-    return f"{name} is invalid: {error['msg']}"
+    return describe_problems(exc)[0]
+
+
+def describe_problems(exc: ValidationError) -> list[str]:
+    """Every problem with the settings, one line each in plain words for the operator:
+    the variable's name, then what is wrong (never pydantic's "Value error," prefix, and
+    never the value itself unless the check put it in its own words)."""
+    return [_describe(error) for error in exc.errors()]
+
+
+# pydantic's wording starts "Input should be ..."; the line names the setting instead.
+_SHOULD = "Input should be "
+_PLAIN = {
+    "int_parsing": "should be a whole number",
+    "int_from_float": "should be a whole number",
+    "float_parsing": "should be a number",
+    "bool_parsing": "should be true or false (1/0, yes/no, on/off)",
+}
+
+
+def _describe(error: Any) -> str:
+    loc = error["loc"]
+    name = str(loc[0]).upper() if loc else ""
+    kind = error["type"]
+    if kind == "missing":
+        return f"{name or 'a setting'} is missing: set it in the environment or in .env"
+    if kind in ("value_error", "assertion_error") and "error" in error.get("ctx", {}):
+        message = str(error["ctx"]["error"])  # the check's own words, without the prefix
+    elif kind in _PLAIN:
+        message = _PLAIN[kind]
+    else:
+        message = str(error["msg"])
+        if message.startswith(_SHOULD):
+            message = "should be " + message.removeprefix(_SHOULD)
+    if not name:  # a check across settings names them itself
+        return message
+    # A check may start with the setting's name already ("ALLOWED_USER_IDS: ..."): once is enough.
+    message = message.removeprefix(f"{name}: ").removeprefix(f"{name} ")
+    return f"{name} is invalid: {message}"
 
 
 def _admits_none(annotation: Any) -> bool:

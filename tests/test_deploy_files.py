@@ -179,3 +179,12 @@ def test_compose_needs_no_variable_to_run() -> None:
     bot_environment = _services(ROOT / "compose.yaml")["bot"]["environment"]
     assert isinstance(bot_environment, dict)
     assert bot_environment["BOT_TOKEN"] == "${BOT_TOKEN:-}"
+
+
+def test_image_ships_compiled_bytecode() -> None:
+    """The runtime user cannot write ``__pycache__`` into the venv: the build compiles every
+    module, else each container start compiles them again before its first poll."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--no-compile" not in dockerfile
+    assert "PYTHONDONTWRITEBYTECODE" not in dockerfile
+    assert re.search(r"python -m compileall .*/opt/venv/lib", dockerfile)

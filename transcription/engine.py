@@ -94,10 +94,17 @@ def resolve_model(setting: str | None) -> str:
     return setting  # a name such as "small" or "large-v3", fetched from the hub and cached
 
 
+DEFAULT_CPU_THREADS = 4  # measured: BENCHMARKS.md, "Thread count"
+
+
 def default_cpu_threads() -> int:
-    """Half the machine's cores, at least one: measured fastest on 2 cores (BENCHMARKS.md),
-    and it leaves a core to the bot's event loop."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """The inference threads ``WHISPER_CPU_THREADS=0`` means: 4, whatever the cores.
+
+    On 2 cores it was the fastest count both idle and on a busy machine (2.4x one thread's
+    speed beside ``stress-ng --cpu 2``: at a low priority each thread gets its share of the
+    CPU, so more threads get more), and the bot's event loop was no later than with one
+    thread, as inference runs at ``TRANSCRIPTION_NICE`` (BENCHMARKS.md, "Thread count")."""
+    return DEFAULT_CPU_THREADS
 
 
 def lower_thread_priority(nice: int) -> None:
@@ -148,10 +155,10 @@ class WhisperTranscriber:
         self.settings = settings
         self._model: Any = None
         self._pipeline: Any = None
-        self.device = _pick_device(settings.whisper_device)
-        self.compute_type = settings.whisper_compute_type or (
-            "float16" if self.device == "cuda" else "int8"
-        )
+        # "auto" is resolved at load: asking ctranslate2 for GPUs imports it (about a
+        # second), which the bot's start does not wait for.
+        self.device: str = settings.whisper_device
+        self.compute_type = settings.whisper_compute_type or ""
         self.model_source = ""
         self.cpu_threads = settings.whisper_cpu_threads or default_cpu_threads()
         self._load_lock = threading.Lock()  # two first calls must not load the model twice
@@ -174,6 +181,10 @@ class WhisperTranscriber:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_source = resolve_model(self.settings.whisper_model)
+        self.device = _pick_device(self.settings.whisper_device)
+        self.compute_type = self.settings.whisper_compute_type or (
+            "float16" if self.device == "cuda" else "int8"
+        )
         started = time.perf_counter()
         try:
             self._model = WhisperModel(

@@ -70,6 +70,7 @@ class ReliablePoller:
         self._grace_seconds = grace_seconds
         self._backoff = backoff or Backoff()
         self._next_offset = 0  # one above the highest update id this process has seen
+        self._polled = False  # whether a poll has been answered yet
         self._stopping = asyncio.Event()
 
     @property
@@ -96,7 +97,9 @@ class ReliablePoller:
             room = min(self._inbox.room, MAX_BATCH)
             # Full: a short poll only confirms what is stored (and feeds the health check);
             # what it returns stays with Telegram (it keeps updates a day) until there is room.
-            timeout = self._poll_timeout if room else 0
+            # The first poll is a short one too: its answer says at once that the Bot API
+            # works (the start's "ready"), not after a long poll's wait.
+            timeout = self._poll_timeout if room and self._polled else 0
             offset = self.offset
             request = RawGetUpdates(
                 offset=offset or None, timeout=timeout, limit=room or 1, allowed_updates=allowed
@@ -119,6 +122,7 @@ class ReliablePoller:
             if batch is None:  # stopping
                 break
             self._backoff.reset()
+            self._polled = True
             if offset:
                 # Held ones stay remembered: a crash before they leave the inbox re-runs
                 # them, and the journal must then still say whether they were handled.

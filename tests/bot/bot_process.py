@@ -57,10 +57,12 @@ class BotProcess:
         return self
 
     async def wait_started(self, timeout: float = 60) -> None:  # noqa: ASYNC109
-        """Until the bot logs ``bot_started`` (model loaded, commands set, polling)."""
+        """Until the bot has polled (``ready``) and set its commands and descriptions
+        (``bot_described``). The Whisper model may still be loading: a note sent now waits
+        for it, as a user's would."""
         deadline = time.monotonic() + timeout * TIMEOUT_SCALE
         while time.monotonic() < deadline:
-            if any(e.get("event") == "bot_started" for e in self.events()):
+            if {"ready", "bot_described"} <= {e.get("event") for e in self.events()}:
                 return
             if self.proc is not None and self.proc.returncode is not None:
                 raise RuntimeError(f"bot exited early:\n{self.output()}")

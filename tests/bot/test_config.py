@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,9 +13,16 @@ import pytest
 from pydantic import ValidationError
 
 from bot import __main__ as bot_main
-from bot.config import CLOUD_DOWNLOAD_LIMIT, AccessPolicy, BotSettings
+from bot.config import (
+    CLOUD_DOWNLOAD_LIMIT,
+    AccessPolicy,
+    BotSettings,
+    InvalidSettings,
+    load_settings,
+)
 from sessions.settings import describe_invalid
 from tests.conftest import TIMEOUT_SCALE
+from tests.test_env_example import clear_settings_environment
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz01234"
@@ -169,6 +177,12 @@ def test_env_file_in_working_directory_is_read(tmp_path: Path) -> None:
 BAD_TOKEN = "123456:short-and-secret"
 RUNS: dict[str, dict[str, str]] = {
     "missing_token": {},
+    "bad_settings": {
+        "BOT_TOKEN": BAD_TOKEN,
+        "TIMEZONE": "Mars/Olympus",
+        "WHISPER_BEAM_SIZE": "many",
+        "PROCESSOR": "bogus",
+    },
     "bad_model": {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": "http://127.0.0.1:9",  # nothing listens: must not be reached
@@ -275,11 +289,105 @@ def test_malformed_other_setting_is_named(
     assert captured.out == ""
 
 
-def test_unloadable_model_exits_1_before_contacting_telegram(
+def test_unloadable_model_exits_1_with_one_line_last(
     outcomes: dict[str, Outcome],
 ) -> None:
+    """The model loads while the bot reaches Telegram (here: nothing listens); that it
+    cannot load stops the bot all the same, with the reason as the last line."""
     result = outcomes["bad_model"]
     assert result.returncode == 1, result.stderr
-    assert_one_line(result.stderr, "WHISPER_MODEL", "no-such-whisper-model-xyz")
+    *logged, last = result.stderr.splitlines()
+    assert last.startswith("voice-notes-bot: cannot load Whisper model"), result.stderr
+    assert "WHISPER_MODEL=no-such-whisper-model-xyz" in last
+    assert "Traceback" not in result.stderr
+    assert [json.loads(line)["event"] for line in logged][:1] == ["starting"]
     assert TOKEN not in result.stderr
+    assert result.stdout == ""
+
+
+# -- every bad setting at once, in plain words -------------------------------------------------
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_every_bad_setting_is_reported_at_once_in_plain_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four parts' settings wrong at once: one line each, named by the variable, no
+    pydantic prefixes ("Value error,", "Input should be"), TIMEZONE (read by two parts) once."""
+    clear_settings_environment(monkeypatch, Path.cwd())
+    monkeypatch.setenv("BOT_TOKEN", BAD_TOKEN)
+    monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
+    monkeypatch.setenv("WHISPER_BEAM_SIZE", "many")
+    monkeypatch.setenv("WHISPER_DEVICE", "tpu")
+    monkeypatch.setenv("LLM_DEFAULT_STYLE", "poem")
+    monkeypatch.setenv("ALLOWED_USER_IDS", "everyone")
+    with pytest.raises(InvalidSettings) as raised:
+        load_settings()
+    problems = raised.value.problems
+    assert [p.split(" ", 1)[0] for p in problems] == [
+        "TIMEZONE",
+        "BOT_TOKEN",
+        "ALLOWED_USER_IDS",
+        "WHISPER_DEVICE",
+        "WHISPER_BEAM_SIZE",
+        "LLM_DEFAULT_STYLE",
+    ]
+    for problem in problems:
+        assert " is invalid: " in problem
+        assert "Value error" not in problem
+        assert "Input should" not in problem
+        assert "short-and-secret" not in problem
+    assert problems[2] == (
+        "ALLOWED_USER_IDS is invalid: 'everyone' is not a numeric user id or '*'"
+    )
+    assert problems[3] == "WHISPER_DEVICE is invalid: should be 'auto', 'cpu' or 'cuda'"
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_missing_and_cross_checked_settings_read_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_settings_environment(monkeypatch, Path.cwd())
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example/hook")
+    with pytest.raises(InvalidSettings) as raised:
+        load_settings()
+    assert raised.value.problems == [
+        "BOT_TOKEN is missing: set it in the environment or in .env",
+    ]
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    with pytest.raises(InvalidSettings) as raised:
+        load_settings()
+    assert raised.value.problems == ["WEBHOOK_SECRET is required with WEBHOOK_URL"]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_python_m_bot_prints_each_bad_setting_on_its_own_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clear_settings_environment(monkeypatch, Path.cwd())
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("WHISPER_BEAM_SIZE", "0")
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    assert bot_main.main() == 2  # in-process: nothing is started
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "voice-notes-bot: LOG_LEVEL is invalid: should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+        "voice-notes-bot: WHISPER_BEAM_SIZE is invalid: should be greater than or equal to 1",
+    ]
+    assert captured.out == ""
+
+
+def test_python_m_bot_names_every_bad_setting_in_one_run(outcomes: dict[str, Outcome]) -> None:
+    """The real process: every bad setting at once, one plain line each, exit 2, nothing
+    started (no log line) and the malformed token's secret part never shown."""
+    result = outcomes["bad_settings"]
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "voice-notes-bot: TIMEZONE is invalid: 'Mars/Olympus' is not a time zone name; use an "
+        "IANA name such as Europe/Berlin, America/New_York or UTC",
+        "voice-notes-bot: BOT_TOKEN is invalid: does not look like a bot token "
+        "(digits:secret, from @BotFather)",
+        "voice-notes-bot: WHISPER_BEAM_SIZE is invalid: should be a whole number",
+        "voice-notes-bot: PROCESSOR is invalid: must be empty, 'markdown' or "
+        "'command:<shell command>', not 'bogus'",
+    ]
+    assert "short-and-secret" not in result.stderr
     assert result.stdout == ""

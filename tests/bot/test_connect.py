@@ -12,8 +12,8 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from structlog.testing import capture_logs
 
 from bot import texts
-from bot.app import connect
 from bot.config import BotSettings
+from bot.startup import connect, describe_bot
 from bot.updates.connect import Backoff, until_answered
 from tests.bot.conftest import close_bot, make_bot
 from tests.fake_telegram import FakeTelegram
@@ -82,6 +82,8 @@ async def test_connect_sets_the_description_until_answered(
     fake.fail_next("setMyShortDescription", status=500)
     me = await connect(settings, bot, asyncio.Event())
     assert me is not None
+    assert fake.description is None  # after the first poll, not before it
+    assert await describe_bot(bot, asyncio.Event(), fake.base_url)
     assert fake.description == texts.DESCRIPTION
     assert fake.short_description == texts.SHORT_DESCRIPTION
     assert [c["command"] for c in fake.commands] == [c for c, _ in texts.COMMANDS]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
+import bot.app
 from bot import __main__ as bot_main
 from bot.config import BotSettings
 from sessions.logging_setup import LogRedactor, configure_logging
@@ -137,9 +138,10 @@ def test_python_m_bot_redacts_token_webhook_secret_and_redis_password(
         structlog.get_logger("bot.test").info("all_secrets", line=f"{hook} {password}")
         logging.getLogger("aiohttp.client").warning("POST /bot%s with %s", SECRET, hook)
 
-    monkeypatch.setattr(bot_main, "run_bot", run_bot)
+    monkeypatch.setattr(bot.app, "run_bot", run_bot)  # imported by main() after its first line
     assert bot_main.main() == 0
     err = capsys.readouterr().err
     for secret in (SECRET, hook, password):
         assert secret not in err
-    assert [e["event"] for e in json_lines(err)] == ["all_secrets", "POST /bot*** with ***"]
+    events = [e["event"] for e in json_lines(err)]
+    assert events == ["starting", "all_secrets", "POST /bot*** with ***"]

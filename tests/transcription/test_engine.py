@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 
@@ -164,3 +165,16 @@ async def test_decoding_settings_come_from_the_job_hardware_from_the_worker() ->
 )  # fmt: skip
 def test_redis_url_is_logged_without_credentials(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize("cores", [1, 2, 16, None])
+def test_zero_cpu_threads_means_four_whatever_the_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None
+) -> None:
+    """WHISPER_CPU_THREADS=0 is 4 threads (CTranslate2's default, measured fastest on 2
+    cores idle and busy); a count that is set is used as it is."""
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    default = WhisperTranscriber(TranscriptionSettings(_env_file=None, whisper_cpu_threads=0))  # type: ignore[call-arg]
+    assert default.cpu_threads == 4
+    chosen = WhisperTranscriber(TranscriptionSettings(_env_file=None, whisper_cpu_threads=3))  # type: ignore[call-arg]
+    assert chosen.cpu_threads == 3
