@@ -84,7 +84,7 @@ async def test_starting_then_ready_and_a_note_waits_for_the_model(
     assert not any(e["event"] == "whisper_model_loaded" for e in proc.events())
 
     await release_model(model)
-    transcript = await fake.wait_for(is_text(CHAT, "Transcript of session"), timeout=60)
+    transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert "remember to buy" in (transcript.text or "")
     order = [e["event"] for e in proc.events()]
     assert order.index("ready") < order.index("whisper_model_loaded")
