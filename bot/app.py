@@ -25,6 +25,7 @@ from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
 from bot.middlewares.migration import FollowMigrations
+from bot.middlewares.questions import OneAnswerPerQuestion
 from bot.middlewares.retry import RetryMiddleware
 from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier
@@ -95,7 +96,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     """The dispatcher, with dependencies handed to handlers as workflow data. Messages and
     button taps alike pass the access check and wait for their turn in their chat; every
-    tap is answered."""
+    tap is answered, and a question's buttons only once."""
     dp = Dispatcher(manager=manager, ingest=ingest, collecting=collecting)
     dp.update.outer_middleware(UpdateLoggingMiddleware())
     access = AccessMiddleware(settings.access)
@@ -104,6 +105,7 @@ def build_dispatcher(
     dp.message.middleware(OrderingMiddleware(ordering))
     dp.callback_query.middleware(AnswerEveryTap())
     dp.callback_query.middleware(OrderingMiddleware(ordering))
+    dp.callback_query.middleware(OneAnswerPerQuestion())  # in the chat's turn: taps in order
     dp.include_router(build_router())
     return dp
 
@@ -210,10 +212,12 @@ async def receive_updates(
         stopper.cancel()
 
 
-async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> User | None:
-    """Who the bot is (getMe), with polling set up and the command menu, description and
-    short description set; each tried until Telegram answers. None when a stop came first;
-    raises for a refused token."""
+async def connect(
+    settings: BotSettings, bot: Bot, stopping: asyncio.Event, *, multilingual: bool = True
+) -> User | None:
+    """Who the bot is (getMe), with polling set up and the command menu (/lang only with
+    a ``multilingual`` model), description and short description set; each tried until
+    Telegram answers. None when a stop came first; raises for a refused token."""
     api = api_base(settings)
     me = await until_answered(bot.get_me, what="getMe", api=api, stopping=stopping)
     if me is None:
@@ -228,7 +232,8 @@ async def connect(settings: BotSettings, bot: Bot, stopping: asyncio.Event) -> U
         )
         if dropped is None:
             return None
-    commands = [BotCommand(command=c, description=d) for c, d in texts.COMMANDS]
+    menu = texts.commands(multilingual=multilingual)
+    commands = [BotCommand(command=c, description=d) for c, d in menu]
     setup: list[tuple[str, Callable[[], Awaitable[bool]]]] = [
         ("setMyCommands", lambda: bot.set_my_commands(commands)),
         # What an empty chat shows before the first message: what the bot does.
@@ -313,7 +318,8 @@ async def run_bot(
         parts.push_async_callback(transcriber.aclose)
         bot = build_bot(settings)
         parts.push_async_callback(bot.session.close)
-        me = await connect(settings, bot, stop_requested)
+        languages = language_support(transcription, transcriber)
+        me = await connect(settings, bot, stop_requested, multilingual=languages.multilingual)
         if me is None:
             return  # stopped before Telegram could be reached
         shutdown = ShutdownClock()
@@ -358,13 +364,18 @@ async def run_bot(
         bot.session.middleware(FollowMigrations(migrations))
         dp["migrations"] = migrations
         await migrations.start()
-        dp["language_support"] = language_support(transcription, transcriber)
+        dp["language_support"] = languages
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
         await journal.load(me.id)
         runner = UpdateRunner(bot, dp, ordering, journal)
 
         notifier = Notifier(
-            bot, manager, zone=settings.zone, courier=courier, note_buttons=notes is not None
+            bot,
+            manager,
+            zone=settings.zone,
+            courier=courier,
+            note_buttons=notes is not None,
+            collecting=collecting,
         )
         notifier.attach()
         parts.push_async_callback(notifier.stop, grace_seconds=2.0)

@@ -176,15 +176,21 @@ def resend_failed(session: Session) -> str:
     )
 
 
-def undone(sequence: int, session: Session) -> str:
-    """After /undo: which note went, and what the session holds now."""
+UNDONE_FIRST_WORDS = 5  # of the removed note's transcript: enough to recognise it
+
+
+def undone(sequence: int, seconds: float, transcript: str | None, session: Session) -> str:
+    """After /undo: which note went (its length, its first words when it has a
+    transcript), and what the session holds now."""
+    words = first_words(transcript, UNDONE_FIRST_WORDS)
+    said = f", “{words}”" if words else ""
     left = len(session.audio_entries)
     now = (
         f"The session now has {notes(left)}, {format_duration(session.total_duration_seconds)}."
         if left
         else "The session has no notes now."
     )
-    return f"Removed note {sequence}. {now}"
+    return f"Removed note {sequence} ({format_duration(seconds)}{said}). {now}"
 
 
 def cancelled(session_id: str, count: int) -> str:

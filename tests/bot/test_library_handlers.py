@@ -98,9 +98,11 @@ async def test_another_chats_session_is_answered_like_an_unknown_id(
     await harness.text("/history", chat=OTHER)
     mine = last_sent(harness.fake, OTHER)
     assert mine.text == lt.HISTORY_EMPTY
-    for forged in (f"get:{sid}", f"forget:{sid}:1"):
-        answer = await tap(harness, OTHER, USER, mine, forged)
-        assert answer == {"text": lt.unknown_session(sid), "show_alert": True}
+    answer = await tap(harness, OTHER, USER, mine, f"get:{sid}")
+    assert answer == {"text": lt.unknown_session(sid), "show_alert": False}
+    # An answer to a question this message never asked: nothing done, a quiet toast.
+    answer = await tap(harness, OTHER, USER, mine, f"forget:{sid}:1")
+    assert answer == {"text": texts.ALREADY_DONE, "show_alert": False}
     assert not [t for t in harness.replies(OTHER) if "keeps a secret" in t]
     assert await manager.get_session(sid) is not None
     # ... while its own chat finds and gets it.
@@ -178,14 +180,14 @@ async def test_undo_then_cancel_and_nothing_is_delivered_for_a_cancelled_session
 ) -> None:
     notifier = Notifier(bot, manager)
     notifier.attach()
-    await harness.voice(b"OggS one")
-    await harness.voice(b"OggS two")
+    await harness.voice(duration=3)
+    await harness.voice(duration=5)
     session = await manager.get_active_session(CHAT)
     assert session is not None
     await harness.text("/undo")
     # The answer, and the collecting message edited to match (in either order).
     assert sorted(harness.replies()[-2:]) == sorted(
-        ["Removed note 2. The session now has 1 note, 0:03.", texts.collecting(1, 3)]
+        ["Removed note 2 (0:05). The session now has 1 note, 0:03.", texts.collecting(1, 3)]
     )
     await harness.text("/cancel")
     assert sorted(harness.replies()[-2:]) == sorted(
