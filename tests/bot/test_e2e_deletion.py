@@ -88,7 +88,7 @@ async def test_forget_and_cancel_of_the_open_session(
     words = [f"transcripts/00{n}_audio.{kind}" for n in (1, 2) for kind in ("txt", "json")]
     assert set(words) <= set(files_in(folder))
     fake.text(CHAT, USER, "/undo")
-    await fake.wait_for(is_text(CHAT, "Removed note 2."))
+    await fake.wait_for(is_text(CHAT, "Removed note 2 ("))
     assert [f for f in files_in(folder) if "002_audio" in f] == []
 
     # Then /cancel: nothing of the notes' words is left anywhere.
