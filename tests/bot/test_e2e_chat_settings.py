@@ -100,6 +100,7 @@ async def test_vocabulary_reaches_tiny_en_and_forget_all_removes_everything(
     await fake.wait_for(is_text(CHAT, ct.KEPT_ALL))
     assert len(metadata(tmp_path)) == 2
     question = await say(fake, "/forget all", "Forget everything of this chat")
+    [(_, yes), _] = question.buttons()  # the new question's own Yes
     since = len(fake.sent)
     await tap(fake, CHAT, USER, question, yes)
     await fake.wait_for(is_text(CHAT, "Forgotten: 2 sessions"), since=since)
