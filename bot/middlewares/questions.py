@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from aiogram import BaseMiddleware
-from aiogram.types import CallbackQuery, InaccessibleMessage, TelegramObject
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import texts
@@ -71,7 +71,7 @@ def _is_question(data: str | None) -> bool:
     return data is not None and data.split(":", 1)[0] in QUESTION_PREFIXES
 
 
-def _shows(query: CallbackQuery, message: Any) -> bool:
+def _shows(query: CallbackQuery, message: Message | InaccessibleMessage) -> bool:
     """Whether the message, as Telegram sent it with the tap, still has the tapped button
     (a message Telegram no longer shows the bot counts as showing it: nothing to tell)."""
     if isinstance(message, InaccessibleMessage):
