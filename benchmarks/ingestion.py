@@ -6,7 +6,7 @@ Runs the fake Bot API (tests/fake_telegram.py) in this process and the real bot
 (``python -m bot``, JSON logs, a temp SESSIONS_DIR) as a subprocess, once per
 WHISPER_CPU_THREADS value, for ``--rounds`` rounds (new chats each round). Each round:
 - chat A sends ``--long-notes`` voice notes of 15 s of speech (speech_04.ogg) and /done;
-- as soon as A's "Transcribing" status message appears, chat B gets a burst of ``--notes``
+- as soon as A's session message says "Transcribing", chat B gets a burst of ``--notes``
   voice notes (speech_01.ogg), all pushed at once: the measured burst;
 - once A's transcript is delivered (nothing transcribing), chat C gets the same burst:
   the baseline, measured in the same run.
@@ -217,7 +217,7 @@ def _transcribed_at(proc: BotProcess, chat_id: int) -> float:
 class Round:
     busy: Burst
     idle: Burst
-    transcribing_seconds: float  # chat A: status message -> TRANSCRIBED
+    transcribing_seconds: float  # chat A: "Transcribing" shown -> TRANSCRIBED
     spare_seconds: float  # TRANSCRIBED - last durable note of the busy burst
 
 

@@ -22,6 +22,7 @@ from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
 from bot.middlewares.migration import FollowMigrations
+from bot.middlewares.questions import OneAnswerPerQuestion
 from bot.middlewares.retry import RetryMiddleware
 from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier
@@ -96,7 +97,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     """The dispatcher, with dependencies handed to handlers as workflow data. Messages and
     button taps alike pass the access check and wait for their turn in their chat; every
-    tap is answered."""
+    tap is answered, and a question's buttons only once."""
     dp = Dispatcher(manager=manager, ingest=ingest, collecting=collecting)
     dp.update.outer_middleware(UpdateLoggingMiddleware())
     access = AccessMiddleware(settings.access)
@@ -105,6 +106,7 @@ def build_dispatcher(
     dp.message.middleware(OrderingMiddleware(ordering))
     dp.callback_query.middleware(AnswerEveryTap())
     dp.callback_query.middleware(OrderingMiddleware(ordering))
+    dp.callback_query.middleware(OneAnswerPerQuestion())  # in the chat's turn: taps in order
     dp.include_router(build_router())
     return dp
 
@@ -314,6 +316,8 @@ async def _serve(
     async with contextlib.AsyncExitStack() as parts:
         bot = build_bot(settings)
         parts.push_async_callback(bot.session.close)
+        # Judged by the model's name until it is loaded (it loads after the first poll).
+        languages = language_support(transcription, transcriber)
         me = await connect(settings, bot, stop_requested)
         if me is None:
             return  # stopped before Telegram could be reached (or the model failed)
@@ -358,13 +362,18 @@ async def _serve(
         bot.session.middleware(FollowMigrations(migrations))
         dp["migrations"] = migrations
         await migrations.start()
-        dp["language_support"] = language_support(transcription, transcriber)
+        dp["language_support"] = languages
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
         await journal.load(me.id)
         runner = UpdateRunner(bot, dp, ordering, journal)
 
         notifier = Notifier(
-            bot, manager, zone=settings.zone, courier=courier, note_buttons=notes is not None
+            bot,
+            manager,
+            zone=settings.zone,
+            courier=courier,
+            note_buttons=notes is not None,
+            collecting=collecting,
         )
         notifier.attach()
         parts.push_async_callback(notifier.stop, grace_seconds=2.0)
@@ -391,8 +400,13 @@ async def _serve(
         async def model_ready() -> None:
             # What the loaded model knows decides /lang; the service then queues every note
             # stored meanwhile (they waited on disk) and takes new ones as they come.
-            dp["language_support"] = language_support(transcription, transcriber)
+            loaded = language_support(transcription, transcriber)
+            dp["language_support"] = loaded
             await service.start()
+            if loaded.multilingual != languages.multilingual:  # the menu offers /lang or not
+                await describe_bot(
+                    bot, stop_requested, api_base(settings), multilingual=loaded.multilingual
+                )
 
         transcribing = asyncio.create_task(after_model(loading, model_ready))
         parts.push_async_callback(_cancel, transcribing)  # before the service's stop
@@ -404,7 +418,9 @@ async def _serve(
 
         first_poll = FirstPoll(
             clock,
-            lambda: describe_bot(bot, stop_requested, api_base(settings)),
+            lambda: describe_bot(
+                bot, stop_requested, api_base(settings), multilingual=languages.multilingual
+            ),
         )
         parts.push_async_callback(first_poll.stop)
         mode = "webhook" if settings.webhook_url else "polling"

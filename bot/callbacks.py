@@ -41,6 +41,13 @@ class ForgetAskButton(CallbackData, prefix="forgetask"):
     session: str
 
 
+class CancelButton(CallbackData, prefix="cancel"):
+    """The answer to "Cancel this session?": discard it (``confirm``) or keep it."""
+
+    session: str
+    confirm: bool
+
+
 def done_keyboard(session_id: str) -> InlineKeyboardMarkup:
     """The "Done" button under the reply to a stored note."""
     button = InlineKeyboardButton(text="Done", callback_data=DoneButton(session=session_id).pack())
@@ -52,6 +59,13 @@ def forget_keyboard(session_id: str) -> InlineKeyboardMarkup:
     yes = ForgetButton(session=session_id, confirm=True).pack()
     no = ForgetButton(session=session_id, confirm=False).pack()
     return _yes_or_no("Yes, delete it", yes, no)
+
+
+def cancel_keyboard(session_id: str) -> InlineKeyboardMarkup:
+    """Yes / No under the question whether to cancel the open session."""
+    yes = CancelButton(session=session_id, confirm=True).pack()
+    no = CancelButton(session=session_id, confirm=False).pack()
+    return _yes_or_no("Yes, cancel it", yes, no)
 
 
 def _yes_or_no(yes_text: str, yes: str, no: str) -> InlineKeyboardMarkup:

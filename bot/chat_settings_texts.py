@@ -16,11 +16,7 @@ from sessions.chat_settings import (
 from transcription.languages import WHISPER_LANGUAGES, language_name
 
 EXAMPLE_WORDS = "Kubernetes, Zoë Ortega"
-ENGLISH_ONLY = (
-    "Only English is available: this bot's speech model knows English only, so every note "
-    "is transcribed as English. The bot's owner can choose a multilingual Whisper model in "
-    "its settings; then /lang lets this chat pick its language."
-)
+ENGLISH_ONLY = "Notes are transcribed in English: this bot's speech model knows no other language."
 APPLIES_TO_NEXT = "It applies to notes not transcribed yet."
 LANG_USAGE_TAIL = (
     "Tap a language below, or type /lang and a code, e.g. /lang fr. "
@@ -63,11 +59,12 @@ def lang_status(settings: ChatSettings, default_language: str | None) -> str:
 
 
 def lang_english_only(settings: ChatSettings) -> str:
+    """/lang (any form) with an English-only model: one line, for whoever asks."""
     if settings.language in (None, "en"):
         return ENGLISH_ONLY
     return (
-        f"{ENGLISH_ONLY}\n\nThis chat's choice, {_plain(settings.language)}, is kept for "
-        "when a multilingual model is set up; /lang default forgets it."
+        f"{ENGLISH_ONLY[:-1]} (this chat's choice, {_plain(settings.language)}, waits for "
+        "one that does; /lang default forgets it)."
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
-from bot.session_labels import zone_note
+from bot.session_labels import snippet, zone_note
 from bot.texts import MESSAGE_LIMIT, fit, notes
 from sessions import Session, SessionState
 from sessions.formatting import format_duration
@@ -169,15 +169,21 @@ def resend_failed(session: Session, label: str) -> str:
     )
 
 
-def undone(sequence: int, session: Session) -> str:
-    """After /undo: which note went, and what the session holds now."""
+UNDONE_SNIPPET = 32  # characters of the removed note's transcript: enough to recognise it
+
+
+def undone(sequence: int, seconds: float, transcript: str | None, session: Session) -> str:
+    """After /undo: which note went (its length, its first words when it has a
+    transcript), and what the session holds now."""
+    words = snippet(transcript, UNDONE_SNIPPET)
+    said = f", “{words}”" if words else ""
     left = len(session.audio_entries)
     now = (
         f"The session now has {notes(left)}, {format_duration(session.total_duration_seconds)}."
         if left
         else "The session has no notes now."
     )
-    return f"Removed note {sequence}. {now}"
+    return f"Removed note {sequence} ({format_duration(seconds)}{said}). {now}"
 
 
 def cancelled(session_id: str, count: int) -> str:

@@ -146,10 +146,14 @@ async def after_model(loading: ModelLoading | None, then: Callable[[], Awaitable
         await then()
 
 
-async def describe_bot(bot: Bot, stopping: asyncio.Event, api: str) -> bool:
-    """Set the command menu, the description and the short description, each tried until
-    Telegram answers. False when a stop came first."""
-    commands = [BotCommand(command=c, description=d) for c, d in texts.COMMANDS]
+async def describe_bot(
+    bot: Bot, stopping: asyncio.Event, api: str, *, multilingual: bool = True
+) -> bool:
+    """Set the command menu (/lang only with a ``multilingual`` model), the description and
+    the short description, each tried until Telegram answers. False when a stop came first."""
+    commands = [
+        BotCommand(command=c, description=d) for c, d in texts.commands(multilingual=multilingual)
+    ]
     setup: list[tuple[str, Callable[[], Awaitable[bool]]]] = [
         ("setMyCommands", lambda: bot.set_my_commands(commands)),
         # What an empty chat shows before the first message: what the bot does.

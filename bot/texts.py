@@ -23,7 +23,7 @@ HELP = (
     "sent as a file works too).\n"
     "2. Type /done: I transcribe them on this machine and send back one transcript.\n\n"
     "/start - start a new session (finishes the current one)\n"
-    "/done - finish the session and transcribe it (or tap Done under a note)\n"
+    "/done - finish the session and transcribe it (or tap Done under the Recording message)\n"
     "/undo - take back the last note of the open session\n"
     "/cancel - discard the open session and its notes\n"
     "/history - your sessions, newest first, to get one again\n"
@@ -59,6 +59,17 @@ DESCRIPTION = (
 )
 SHORT_DESCRIPTION = "Send voice notes, type /done, get one transcript. Runs on its owner's machine."
 NOTHING_TO_FINISH = "There is nothing to transcribe yet: send me a voice note first."
+
+
+def start_after_previous(count: int) -> str:
+    """/start while the open session's notes are still being transcribed: the one answer,
+    which says where that session's transcript is."""
+    return (
+        f"{START}\nYour previous session ({notes(count)}) is still being transcribed: its "
+        "transcript follows when it is ready."
+    )
+
+
 COMMANDS = [
     ("start", "Start a new session"),
     ("done", "Finish the session and get the transcript"),
@@ -76,6 +87,11 @@ COMMANDS = [
 ]
 
 
+def commands(*, multilingual: bool) -> list[tuple[str, str]]:
+    """The command menu (setMyCommands): /lang only where the model knows other languages."""
+    return [(c, d) for c, d in COMMANDS if multilingual or c != "lang"]
+
+
 def megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
@@ -85,6 +101,9 @@ def notes(count: int) -> str:
 
 
 ACCESS_CLOSED_ALERT = "Access to this bot is closed."
+# A stranger in a group: one line. How to let oneself in (the .env) is for the owner, in a
+# private chat with the bot.
+ACCESS_CLOSED_GROUP = "This bot is private: only the people its owner lets in can use it."
 
 
 def access_closed(user_id: int) -> str:
@@ -134,6 +153,12 @@ NOT_SAVED_UNEXPECTED = (
 )
 
 
+NO_READABLE_AUDIO = (
+    "This file has no audio I can read, so it was not saved. The session goes on: send the "
+    "next note."
+)
+
+
 def not_saved_download_failed(attempts: int) -> str:
     return (
         _NOT_SAVED + f"downloading it from Telegram failed {attempts} times. Please send it again."
@@ -161,27 +186,29 @@ def collecting(count: int, total_seconds: float, preview: tuple[int, str] | None
     return "\n".join(lines)
 
 
-def collecting_closed(count: int, total_seconds: float) -> str:
-    """The collecting message once its session is finalized (no button any more)."""
-    return f"Finished: {notes(count)}, {format_duration(total_seconds)}."
+def transcribing(count: int, done: int) -> str:
+    """The session's message once /done came, while notes are left to transcribe (the
+    transcript says how many and how long: not repeated here)."""
+    if count == 1:
+        return "Transcribing the note..."
+    return f"Transcribing: {done} of {count} notes done..."
 
 
-def previous_session_finishing(count: int) -> str:
-    """/start while a session holds notes: that one is finalized first."""
-    return f"Finishing your previous session ({notes(count)}): its transcript will follow."
+FINISHED = "Finished: the transcript is below."
+"""The session's message once nothing is left to wait for: short, the transcript follows."""
+
+# /cancel of a session with more than one note asks first.
+CANCEL_KEPT = "Kept: the session stays open. Send more, or tap Done for the transcript."
+CANCEL_TOO_LATE = "This session is no longer open, so there is nothing to cancel."
+ALREADY_DONE = "Already done."
+"""A tap on a question already answered (a second tap, an old button): a quiet toast."""
 
 
-def transcribing(count: int, total_seconds: float, done: int | None = None) -> str:
-    head = f"Transcribing {notes(count)} ({format_duration(total_seconds)})"
-    return f"{head}: {done} of {count} done..." if done is not None else f"{head}..."
-
-
-def transcribed(session: Session) -> str:
-    """The progress message's last words: short, the transcript's header follows."""
-    failed = sum(e.transcription_status == "FAILED" for e in session.audio_entries)
-    done = len(session.audio_entries) - failed
-    tail = f", {failed} failed" if failed else ""
-    return f"Done: {notes(done)} transcribed{tail}."
+def cancel_question(count: int, total_seconds: float) -> str:
+    return (
+        f"Cancel this session? Its {notes(count)} ({format_duration(total_seconds)}) are "
+        "deleted for good."
+    )
 
 
 def transcript_file_caption(count: int) -> str:
@@ -247,12 +274,9 @@ def status(
                 f"{notes(len(session.audio_entries))}, "
                 f"{format_duration(session.total_duration_seconds)}"
             )
-    lines.append("")
-    lines.append(
-        f"After transcription: {processor} processing."
-        if processor
-        else "After transcription: no processing (none is set up)."
-    )
+    if processor:  # with none set up there is nothing to say
+        lines.append("")
+        lines.append(f"After transcription: {processor} processing.")
     return "\n".join(lines)
 
 

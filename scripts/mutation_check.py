@@ -457,11 +457,42 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             Edit(
                 "bot/services/ingest.py",
-                "if measured is not None and measured > self.max_duration_seconds:",
+                "if measured > self.max_duration_seconds:",
                 "if False:",
             ),
         ),
         ("tests/bot/test_ingest_faults.py::test_measured_duration_beats_the_declared_one",),
+    ),
+    Mutation(
+        "no-audio-refused",
+        "a file with no readable audio is refused at download, with its own reply",
+        (
+            Edit(
+                "bot/services/ingest.py",
+                "            if measured is None:  # damaged",
+                "            if measured is None and False:  # damaged",
+            ),
+        ),
+        (
+            "tests/bot/test_ingest_faults.py::test_a_file_with_no_readable_audio_is_refused_at_once",
+            E2E + "test_a_damaged_file_is_refused_at_once_even_across_a_crash",
+        ),
+    ),
+    Mutation(
+        "question-answered-once",
+        "a question's second Yes (sent before the first took the buttons) does nothing",
+        (
+            Edit(
+                "bot/middlewares/questions.py",
+                "if key in self._answered or not _shows(event, message):",
+                "if not _shows(event, message):",
+            ),
+        ),
+        (
+            "tests/bot/test_chat_settings_handlers.py::"
+            "test_forget_all_deletes_the_chats_sessions_and_settings_only",
+            "tests/bot/test_e2e_chat_flow.py",
+        ),
     ),
     # -- Written notes in the chat -----------------------------------------------------------
     Mutation(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TIMEOUT_SCALE = float(os.environ.get("TEST_TIMEOUT_SCALE", "3"))
 """Every wait of a test for the bot is an upper bound, never a measurement: it is multiplied
 by this, so a machine whose cores are all busy (CI, ``stress-ng``) is slow, not failing."""
+
+
+def silent_wav(seconds: float, *, rate: int = 8000) -> bytes:
+    """A real recording of ``seconds`` of silence (8-bit mono WAV, 8 KB a second): the bot
+    measures it at exactly that length, where made-up bytes would be refused as no audio."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(rate)
+        out.writeframes(b"\x80" * round(seconds * rate))
+    return buffer.getvalue()
 
 
 class EventRecorder:

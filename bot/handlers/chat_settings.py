@@ -92,12 +92,12 @@ async def lang(
     if settings is None:
         return
     typed = (command.args or "").strip()
-    if typed.lower() == "list":
-        await message.answer(ct.lang_list())
-        return
     if not language_support.multilingual and typed.lower() not in (DEFAULT_CHOICE, "reset"):
         # Nothing stored: a language the model cannot honour would only pretend.
         await message.answer(ct.lang_english_only(settings))
+        return
+    if typed.lower() == "list":
+        await message.answer(ct.lang_list())
         return
     if not typed:
         keyboard = language_keyboard(_language_choices())

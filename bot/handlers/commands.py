@@ -1,12 +1,14 @@
-"""/start, /done (and the Done button), /undo, /cancel, /status and /help."""
+"""/start, /done (and the Done button), /undo, /cancel (and its question), /status and
+/help."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, tzinfo
 
 import structlog
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -15,29 +17,65 @@ from bot import chat_settings_texts as ct
 from bot import library_texts as lt
 from bot import note_texts as nt
 from bot import texts
-from bot.callbacks import DoneButton
+from bot.callbacks import CancelButton, DoneButton, cancel_keyboard
+from bot.services.collecting import CollectingStatus
 from bot.services.labels import first_texts
 from bot.services.language import ENGLISH_ONLY, LanguageSupport
 from bot.session_labels import session_label
 from notes.service import NoteService
 from notes.settings import NoteSettings
-from sessions import InvalidStateError, Session, SessionError, SessionManager
+from sessions import (
+    AudioEntry,
+    Delivered,
+    InvalidStateError,
+    Session,
+    SessionError,
+    SessionManager,
+    TranscriptionStatus,
+)
 from sessions.retention import RetentionSettings
 
 _log = structlog.get_logger("bot.handlers.commands")
 
 RECENT_SESSIONS = 5
+# /start on a session whose notes are all transcribed waits this long at most for its
+# transcript, so the chat reads the old transcript, then "New session started".
+START_WAITS_FOR_TRANSCRIPT_SECONDS = 10.0
 
 
 async def start(message: Message, manager: SessionManager) -> None:
-    # Finalizes the chat's open session, whose transcript the notifier then delivers; an
-    # open session with no notes is kept instead (nothing to transcribe or deliver). The
-    # chat hears of that first, so the progress message that follows is no surprise.
+    """A new session, in one answer. An open session with notes is finalized (the notifier
+    delivers its transcript); when nothing of it was left to transcribe, the answer waits
+    (a moment, bounded) for that transcript, so the chat reads them in order. An open
+    session with no notes is kept: nothing to transcribe or deliver."""
     previous = await manager.get_active_session(message.chat.id)
-    if previous is not None and previous.audio_entries:
-        await message.answer(texts.previous_session_finishing(len(previous.audio_entries)))
-    await manager.start_session(message.chat.id)
-    await message.answer(texts.START)
+    if previous is None or not previous.audio_entries:
+        await manager.start_session(message.chat.id)
+        await message.answer(texts.START)
+        return
+    delivered = asyncio.Event()
+
+    async def on_delivered(event: Delivered) -> None:
+        if event.session_id == previous.session_id:
+            delivered.set()
+
+    unsubscribe = manager.events.subscribe(on_delivered, Delivered)
+    try:
+        await manager.start_session(message.chat.id)
+        if _all_transcribed(previous):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(delivered.wait(), START_WAITS_FOR_TRANSCRIPT_SECONDS)
+    finally:
+        unsubscribe()
+    if delivered.is_set():
+        await message.answer(texts.START)
+    else:
+        await message.answer(texts.start_after_previous(len(previous.audio_entries)))
+
+
+def _all_transcribed(session: Session) -> bool:
+    finished = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
+    return all(e.transcription_status in finished for e in session.audio_entries)
 
 
 async def done(message: Message, manager: SessionManager) -> None:
@@ -68,33 +106,83 @@ async def done_pressed(
     await manager.finalize_session(session.session_id)
 
 
-async def undo(message: Message, manager: SessionManager) -> None:
+async def undo(message: Message, manager: SessionManager, collecting: CollectingStatus) -> None:
+    """Take back the open session's last note: its entry, audio and transcript go, the
+    chat's ✍ on it too, and the answer names it (its length, its first words if any)."""
     session = await manager.get_active_session(message.chat.id)
     if session is None or not session.audio_entries:
         await message.answer(lt.NOTHING_TO_UNDO)
         return
-    last = max(e.sequence for e in session.audio_entries)
+    last = max(session.audio_entries, key=lambda e: e.sequence)
+    said = await _transcript_of(manager, session, last)  # read before it is deleted
     try:
-        session = await manager.remove_entry(session.session_id, last)
+        session = await manager.remove_entry(session.session_id, last.sequence)
     except InvalidStateError:  # finished meanwhile (never in order, but say so rather than fail)
         await message.answer(lt.NOTHING_TO_UNDO)
         return
-    _log.info("note_removed", session_id=session.session_id, sequence=last)
-    await message.answer(lt.undone(last, session))
+    _log.info("note_removed", session_id=session.session_id, sequence=last.sequence)
+    await collecting.note_removed(message.chat.id, last.message_id)
+    await message.answer(lt.undone(last.sequence, last.duration_seconds, said, session))
+
+
+async def _transcript_of(
+    manager: SessionManager, session: Session, entry: AudioEntry
+) -> str | None:
+    """The note's transcript, when live transcription has finished it (None otherwise)."""
+    if entry.transcription_status is not TranscriptionStatus.COMPLETED:
+        return None
+    folder = manager.folder(session.session_id)
+    return await asyncio.to_thread(
+        folder.read_transcript_text, entry.sequence, entry.transcript_filename
+    )
 
 
 async def cancel(message: Message, manager: SessionManager) -> None:
+    """Discard the open session: at once with at most one note, after a Yes with more."""
     session = await manager.get_active_session(message.chat.id)
     if session is None:
         await message.answer(lt.NOTHING_TO_CANCEL)
         return
+    count = len(session.audio_entries)
+    if count > 1:
+        question = texts.cancel_question(count, session.total_duration_seconds)
+        await message.answer(question, reply_markup=cancel_keyboard(session.session_id))
+        return
+    await message.answer(await _cancel(manager, session, lt.NOTHING_TO_CANCEL))
+
+
+async def cancel_answered(
+    query: CallbackQuery,
+    callback_data: CancelButton,
+    manager: SessionManager,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """Yes or No to "Cancel this session?": the answer replaces the question (and its
+    buttons). A Yes cancels the session asked about only while it is still the chat's
+    open one: never a session opened since."""
+    if query.message is None:
+        callback_answer.text = lt.BUTTON_EXPIRED
+        return
+    chat_id = query.message.chat.id
+    session = await manager.get_active_session(chat_id)
+    if session is None or session.session_id != callback_data.session:
+        reply = texts.CANCEL_TOO_LATE  # finished, cancelled or forgotten since the question
+    elif not callback_data.confirm:
+        reply = texts.CANCEL_KEPT
+    else:
+        reply = await _cancel(manager, session, texts.CANCEL_TOO_LATE)
+    await bot.edit_message_text(reply, chat_id=chat_id, message_id=query.message.message_id)
+
+
+async def _cancel(manager: SessionManager, session: Session, too_late: str) -> str:
+    """Cancel ``session``; what to tell the chat (``too_late`` if it stopped collecting)."""
     try:
         await manager.cancel_session(session.session_id)
     except InvalidStateError:
-        await message.answer(lt.NOTHING_TO_CANCEL)
-        return
+        return too_late
     _log.info("session_cancelled", session_id=session.session_id)
-    await message.answer(lt.cancelled(session.session_id, len(session.audio_entries)))
+    return lt.cancelled(session.session_id, len(session.audio_entries))
 
 
 async def status(
@@ -147,4 +235,5 @@ def create_router() -> Router:
     router.message.register(status, Command("status"))
     router.message.register(help_, Command("help"))
     router.callback_query.register(done_pressed, DoneButton.filter())
+    router.callback_query.register(cancel_answered, CancelButton.filter())
     return router

@@ -224,9 +224,8 @@ async def get_pressed(
     session = (
         None if chat_id is None else await chat_session(manager, chat_id, callback_data.session)
     )
-    if chat_id is None or session is None:
+    if chat_id is None or session is None:  # forgotten since (or never this chat's): a toast
         callback_answer.text = lt.unknown_session(callback_data.session)
-        callback_answer.show_alert = True
         return
     await send_again(session, manager, courier, bot, chat_id, zone, note_buttons=notes is not None)
 
@@ -334,9 +333,8 @@ async def forget_answered(
     chat_id = _query_chat(query)
     session_id = callback_data.session
     session = None if chat_id is None else await chat_session(manager, chat_id, session_id)
-    if chat_id is None or query.message is None or session is None:
+    if chat_id is None or query.message is None or session is None:  # a toast, no alarm
         callback_answer.text = lt.unknown_session(session_id)
-        callback_answer.show_alert = True
         return
     label = await label_of(manager, session, zone)  # read before the session goes
     if not callback_data.confirm:

@@ -1,8 +1,10 @@
 """Only allowed users get past this; everyone else gets one clear answer and nothing stored.
 
 A stranger is told once a day (per chat, in a private chat as in a group), not at every
-message, and Telegram's service accounts (anonymous admins, channel posts, the "Telegram"
-account) are not answered at all: the bot must not drown a chat in refusals.
+message: in a private chat with their user id and how the owner lets them in, in a group in
+one line (and only when they wrote to the bot: a command or a recording). Telegram's
+service accounts (anonymous admins, channel posts, the "Telegram" account) are not answered
+at all: the bot must not drown a chat in refusals.
 """
 
 from __future__ import annotations
@@ -58,11 +60,16 @@ class AccessMiddleware(BaseMiddleware):
         if event.sender_chat is not None or user_id in SERVICE_ACCOUNT_IDS:
             _log.info("service_account_ignored", user_id=user_id, chat_id=event.chat.id)
             return None  # an anonymous admin or a channel speaking: nobody to answer
-        if not self._due(event.chat.id, user_id):
+        private = event.chat.type == "private"
+        # In a group only what is meant for the bot (a command, a recording) is answered: a
+        # stranger chatting with the others is none of its business.
+        if not (private or _for_the_bot(event)) or not self._due(event.chat.id, user_id):
             _log.info("access_refused_quietly", user_id=user_id, chat_id=event.chat.id)
             return None
         _log.info("access_refused", user_id=user_id, chat_id=event.chat.id)
-        await event.answer(texts.access_closed(user_id))
+        # How to let oneself in (the .env, a restart) is for the owner, who finds their id
+        # in a private chat; a group hears one line.
+        await event.answer(texts.access_closed(user_id) if private else texts.ACCESS_CLOSED_GROUP)
         return None
 
     async def _callback(self, handler: Handler, query: CallbackQuery, data: dict[str, Any]) -> Any:
@@ -89,6 +96,13 @@ class AccessMiddleware(BaseMiddleware):
             }
         self._refused_at[(chat_id, user_id)] = now
         return True
+
+
+def _for_the_bot(message: Message) -> bool:
+    """A command or a recording: what a group member sends the bot, not the group."""
+    if message.text is not None and message.text.startswith("/"):
+        return True
+    return any(m is not None for m in (message.voice, message.audio, message.video_note))
 
 
 def _is_chat_migration(message: Message) -> bool:

@@ -1,10 +1,13 @@
-"""While a session collects notes: few messages, all of them up to date.
+"""Each session's one message, from its first note to its transcript.
 
 Each stored note gets a reaction (no reply of its own), and each open session has one
 message, sent with its first note and edited as the session changes: how many notes and how
-long, the newest note live transcription has finished, and the Done button. Edits are
-throttled (:class:`~bot.services.live_message.LiveMessage`). When the session is finalized,
-cancelled or deleted, the message says so and loses its button.
+long, the newest note live transcription has finished, and the Done button. Once the
+session is finalized the same message shows how many notes are left to transcribe, and the
+notifier settles it (:meth:`CollectingStatus.settle`) when the transcript goes out: one
+/done, one flow of messages. Edits are throttled
+(:class:`~bot.services.live_message.LiveMessage`). When the session is cancelled or deleted,
+the message says so and loses its button.
 
 A note that could not be stored is not this module's business: it gets its own reply.
 The message is a courtesy on top of what is stored: a failure to send or edit it is logged
@@ -58,6 +61,7 @@ class _Open:
     message: LiveMessage
     dirty: bool = False
     refresher: asyncio.Task[None] | None = None
+    settled: bool = False  # its last text is shown: no refresh may overwrite it
 
 
 class CollectingStatus:
@@ -78,6 +82,24 @@ class CollectingStatus:
         self._open: dict[str, _Open] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
+
+    def holds(self, session_id: str) -> bool:
+        """Whether the chat shows a message of this session that this process can edit."""
+        state = self._open.get(session_id)
+        return state is not None and state.message.message_id is not None
+
+    async def settle(self, session_id: str, text: str) -> bool:
+        """Show ``text`` in the session's message for good (its transcript goes out, or
+        why there is none) and let the message go; whether the chat shows it (False: no
+        message of the session here, or Telegram refused the edit)."""
+        state = self._open.pop(session_id, None)
+        if state is None:
+            return False
+        state.settled = True
+        refresher = state.refresher
+        if refresher is not None and refresher is not asyncio.current_task():
+            refresher.cancel()  # an older read must not land after the final text
+        return await state.message.finish(text)
 
     def attach(self) -> None:
         """Follow the sessions' events: a note removed or transcribed, the session ended."""
@@ -116,6 +138,8 @@ class CollectingStatus:
             self._open[session.session_id] = state
         await self._react(chat_id, message_id)
         view = await self._view(session)
+        if view is None:  # (never: the session just took this note) nothing to show
+            return
         try:
             sent = await state.message.send(view.text, view.markup, quiet=True)
         except TelegramAPIError as exc:
@@ -132,7 +156,8 @@ class CollectingStatus:
         self._refresh_soon(event.session_id)
 
     async def _on_entry_status(self, event: EntryStatusChanged) -> None:
-        if event.status is TranscriptionStatus.COMPLETED:  # a new preview, maybe
+        # A new preview while collecting, one more note done after /done.
+        if event.status in (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED):
             self._refresh_soon(event.session_id)
 
     async def _on_state_changed(self, event: StateChanged) -> None:
@@ -156,24 +181,32 @@ class CollectingStatus:
             state.refresher = self._spawn(self._refresh(session_id, state))
 
     async def _refresh(self, session_id: str, state: _Open) -> None:
-        while state.dirty:
+        while state.dirty and not state.settled:
             await state.message.due()  # read the session only when it can be shown
             state.dirty = False
             view = await self._view(await self._manager.get_session(session_id))
+            if view is None or state.settled:  # the notifier has the last word
+                return
             if view.final:
                 self._open.pop(session_id, None)
                 await state.message.finish(view.text, view.markup)
                 return
             await state.message.update(view.text, view.markup)
 
-    async def _view(self, session: Session | None) -> _View:
+    async def _view(self, session: Session | None) -> _View | None:
+        """What the message should show now; None: leave it as it is (the session's
+        outcome is the notifier's to show, see :meth:`settle`)."""
         if session is None:
             return _View(texts.COLLECTING_DELETED, final=True)
         count, total = len(session.audio_entries), session.total_duration_seconds
         if session.state is not SessionState.COLLECTING:
             if was_cancelled(session):
                 return _View(texts.COLLECTING_CANCELLED, final=True)
-            return _View(texts.collecting_closed(count, total), final=True)
+            if session.state is not SessionState.TRANSCRIBING:
+                return None
+            finished = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
+            done = sum(e.transcription_status in finished for e in session.audio_entries)
+            return _View(texts.transcribing(count, done) if done < count else texts.FINISHED)
         if not count:
             return _View(texts.COLLECTING_EMPTY)
         preview = await self._preview(session)
@@ -191,6 +224,16 @@ class CollectingStatus:
             folder.read_transcript_text, newest.sequence, newest.transcript_filename
         )
         return None if text is None else (newest.sequence, text)
+
+    async def note_removed(self, chat_id: int, message_id: int | None) -> None:
+        """Take back the reaction of a note removed from its session (/undo): the chat no
+        longer shows it as stored."""
+        if message_id is None:  # a note recorded by another tool: no message to react to
+            return
+        try:
+            await self._bot.set_message_reaction(chat_id, message_id, reaction=[])
+        except TelegramAPIError as exc:  # deleted meanwhile, or reactions off
+            _log.info("reaction_failed", chat_id=chat_id, error=exc.message)
 
     async def _react(self, chat_id: int, message_id: int) -> None:
         try:

@@ -2,7 +2,8 @@
 
 Checks the declared limits before downloading, takes the entry's sequence number in the
 order the messages were sent, streams the file under a temporary name with the byte limit
-enforced as it arrives, measures the real duration, renames, and only then records the
+enforced as it arrives, measures the real duration (a file with no audio that can be read is
+refused there: it could only fail at transcription), renames, and only then records the
 entry. Idempotent on the Telegram message id. A note that cannot be stored raises
 :class:`NoteNotSaved`, whose text tells the user why; its reserved number is given back.
 """
@@ -272,7 +273,9 @@ class IngestService:
         async with folder.audio_upload(filename) as upload:
             await self._download(audio, upload)
             measured = await measure_duration(upload.path)
-            if measured is not None and measured > self.max_duration_seconds:
+            if measured is None:  # damaged, or not audio after all: it could only fail later
+                raise NoteNotSaved(texts.NO_READABLE_AUDIO, code="no_audio")
+            if measured > self.max_duration_seconds:
                 raise NoteNotSaved(
                     texts.too_long(measured, self.max_duration_seconds), code="too_long"
                 )
@@ -281,9 +284,7 @@ class IngestService:
         entry = AudioEntry(
             sequence=sequence,
             filename=filename,
-            # Measured when the file could be read; an unreadable one keeps the declared
-            # length and fails alone at transcription.
-            duration_seconds=measured if measured is not None else float(audio.duration_seconds),
+            duration_seconds=measured,
             declared_duration_seconds=float(audio.duration_seconds),
             message_id=message_id,
             file_id=audio.file_id,

@@ -1,11 +1,13 @@
 """Tells the chat how its session is going, and delivers the transcript and the outputs.
 
-Listens on the session event bus: a finalized session gets one status message, edited
-with progress at most every ``edit_interval`` seconds (and a "typing" chat action while
-notes are left), ending in a short line; a TRANSCRIBED (or failed) session gets its
-transcript (HTML, times in the owner's time zone, every note in its place, split at note
-boundaries), plus a ``.txt`` document when it does not fit in one message; once processing
-has ended, the processor's files (or its failure). Every message goes through the
+Listens on the session event bus. A finalized session's progress shows in its collecting
+message (:class:`~bot.services.collecting.CollectingStatus`), and the notifier settles that
+message when the transcript goes out; only a session without one in this process (after a
+restart, say) gets a progress message of its own, and only while notes are left to wait
+for. Either way the chat shows "typing" while notes are left. A TRANSCRIBED (or failed)
+session gets its transcript (HTML, times in the owner's time zone, every note in its place,
+split at note boundaries), plus a ``.txt`` document when it does not fit in one message;
+once processing has ended, the processor's files (or its failure). Every message goes through the
 :class:`~bot.services.delivery.Courier`, which records each one that arrived and retries
 transient failures in this process, so delivery finishes and a restart re-sends nothing that
 arrived. ``delivered_at`` and ``outputs_delivered_at`` mark the end of each delivery;
@@ -27,6 +29,7 @@ from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError
 
 from bot import texts
+from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier, Part, RetryPolicy, Sleep
 from bot.services.live_message import LiveMessage
 from bot.services.parts import (
@@ -56,8 +59,7 @@ TYPING_SECONDS = 5.0  # how long Telegram shows a chat action
 class _Status:
     chat_id: int
     entry_count: int
-    total_seconds: float
-    message: LiveMessage
+    message: LiveMessage | None  # a progress message of its own (no collecting message)
     last_typing: float = -TYPING_SECONDS
 
 
@@ -75,8 +77,10 @@ class Notifier:
         zone: tzinfo = UTC,
         courier: Courier | None = None,
         note_buttons: bool = False,
+        collecting: CollectingStatus | None = None,
     ) -> None:
         self._bot = bot
+        self._collecting = collecting  # the sessions' own messages, which show progress
         self._note_buttons = note_buttons  # Summary / Clean text / To-dos under transcripts
         self._zone = zone  # the owner's time zone, for the times in the transcript
         self._manager = manager
@@ -128,17 +132,20 @@ class Notifier:
         count = event.entry_count
         if count == 0:
             return
-        total = event.total_duration_seconds
-        message = LiveMessage(self._bot, event.chat_id, self._edit_interval)
-        status = _Status(event.chat_id, count, total, message)
-        status = self._status.setdefault(event.session_id, status)
-        # With live transcription most notes are usually done already: say so at once.
+        # With live transcription most notes are usually done already.
         session = await self._manager.get_session(event.session_id)
         finished = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
         entries = session.audio_entries if session is not None else []
-        done = sum(e.transcription_status in finished for e in entries) or None
-        self._spawn(self._send_status(status, texts.transcribing(count, total, done)))
-        if (done or 0) < count:
+        done = sum(e.transcription_status in finished for e in entries)
+        own = self._collecting is None or not self._collecting.holds(event.session_id)
+        message = None
+        if own and done < count:  # no session message to show progress in, and a wait
+            message = LiveMessage(self._bot, event.chat_id, self._edit_interval)
+        status = _Status(event.chat_id, count, message)
+        status = self._status.setdefault(event.session_id, status)
+        if status.message is not None:
+            self._spawn(self._send_status(status.message, texts.transcribing(count, done)))
+        if done < count:
             self._spawn(self._typing(status))
 
     async def _on_entry_status(self, event: EntryStatusChanged) -> None:
@@ -146,8 +153,9 @@ class Notifier:
         finished = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
         if status is None or event.status not in finished:
             return
-        text = texts.transcribing(status.entry_count, status.total_seconds, event.done)
-        self._spawn(self._edit_throttled(event.session_id, text))
+        if status.message is not None and event.done < status.entry_count:
+            text = texts.transcribing(status.entry_count, event.done)
+            self._spawn(self._edit_throttled(status.message, text))
         if event.done < status.entry_count:
             self._spawn(self._typing(status))
 
@@ -158,8 +166,8 @@ class Notifier:
 
     # -- status message ------------------------------------------------------------------
 
-    async def _send_status(self, status: _Status, text: str) -> None:
-        await status.message.send(text)
+    async def _send_status(self, message: LiveMessage, text: str) -> None:
+        await message.send(text)
 
     async def _typing(self, status: _Status) -> None:
         """Show "typing" in the chat while the last notes are transcribed (at most once
@@ -173,10 +181,8 @@ class Notifier:
         except TelegramAPIError as exc:
             _log.debug("chat_action_failed", chat_id=status.chat_id, error=exc.message)
 
-    async def _edit_throttled(self, session_id: str, text: str) -> None:
-        status = self._status.get(session_id)
-        if status is not None:
-            await status.message.update(text)
+    async def _edit_throttled(self, message: LiveMessage, text: str) -> None:
+        await message.update(text)
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -203,12 +209,12 @@ class Notifier:
                 # have moved the session on (or failed) by the time this runs.
                 part = Part(f"{TRANSCRIPT}/failed", text=texts.session_failed(session))
                 said = session.delivery.done(part.key)
-                if not said and await self._finish_status(status, part.text or ""):
+                if not said and await self._settle(session.session_id, status, part.text or ""):
                     await self._manager.record_delivery(session.session_id, part.key)
-                else:  # no status message to say it in (a restart), or it could not be edited
+                else:  # no message to say it in (a restart), or it could not be edited
                     await self._courier.send_all(session, [part])
             else:
-                await self._finish_status(status, texts.transcribed(session))
+                await self._settle(session.session_id, status, texts.FINISHED)
                 parts = await transcript_parts(
                     self._manager, session, self._zone, note_buttons=self._note_buttons
                 )
@@ -233,9 +239,14 @@ class Notifier:
             refused=sorted(k for k in done.delivery.refused if k.startswith(OUTPUTS)),
         )
 
-    async def _finish_status(self, status: _Status | None, text: str) -> bool:
-        """Put the final text in the status message; whether the chat now shows it."""
-        return False if status is None else await status.message.finish(text)
+    async def _settle(self, session_id: str, status: _Status | None, text: str) -> bool:
+        """Put the final text in the session's message (its collecting message, else the
+        progress message of its own); whether the chat now shows it."""
+        if self._collecting is not None and await self._collecting.settle(session_id, text):
+            return True
+        if status is None or status.message is None:
+            return False
+        return await status.message.finish(text)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)

@@ -50,18 +50,25 @@ def group_message(fake: FakeTelegram, user_id: int, **extra: Any) -> int:
 
 
 async def test_group_stranger_refused_once_per_interval(fake: FakeTelegram, bot: Bot) -> None:
+    """In a group a stranger hears one line, no .env and no restart (that is for the owner,
+    in a private chat), and only for what they sent the bot: a command or a recording."""
     clock = Clock()
     access = AccessMiddleware(AccessPolicy.parse(str(ALLOWED)), refusal_interval=60, clock=clock)
     calls = Calls()
+    await access(calls, message(fake, bot, group_message(fake, STRANGER)), {})  # chatting
+    assert fake.texts(GROUP) == []
     for _ in range(3):
-        await access(calls, message(fake, bot, group_message(fake, STRANGER)), {})
-    assert fake.texts(GROUP) == [texts.access_closed(STRANGER)]
+        await access(calls, message(fake, bot, group_message(fake, STRANGER, text="/start")), {})
+    assert fake.texts(GROUP) == [texts.ACCESS_CLOSED_GROUP]
+    assert "\n" not in texts.ACCESS_CLOSED_GROUP
+    assert ".env" not in texts.ACCESS_CLOSED_GROUP
     other = 556  # another stranger in the same group is told too
-    await access(calls, message(fake, bot, group_message(fake, other)), {})
-    assert fake.texts(GROUP)[-1] == texts.access_closed(other)
+    voice = {"voice": {"file_id": "v", "file_unique_id": "v", "duration": 2}}
+    await access(calls, message(fake, bot, group_message(fake, other, **voice)), {})
+    assert fake.texts(GROUP) == [texts.ACCESS_CLOSED_GROUP] * 2
     clock.now += 61  # a day (here: a minute) later, told again
-    await access(calls, message(fake, bot, group_message(fake, STRANGER)), {})
-    assert fake.texts(GROUP).count(texts.access_closed(STRANGER)) == 2
+    await access(calls, message(fake, bot, group_message(fake, STRANGER, text="/done")), {})
+    assert fake.texts(GROUP) == [texts.ACCESS_CLOSED_GROUP] * 3
     await access(calls, message(fake, bot, group_message(fake, ALLOWED)), {})
     assert len(calls.handled) == 1
 

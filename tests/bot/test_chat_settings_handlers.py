@@ -4,15 +4,19 @@ dispatcher, with the real session manager, the real SQLite library and the fake 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiogram import Bot
 
 from bot import chat_settings_texts as ct
+from bot import texts
 from bot.callbacks import ForgetAllButton
+from bot.handlers import chat_settings as chat_settings_handlers
 from bot.handlers.chat_settings import FORGET_ALL_VALID_SECONDS, parse_language, parse_words
 from bot.services.language import LanguageSupport
 from bot.texts import MESSAGE_LIMIT
@@ -115,7 +119,11 @@ async def test_lang_with_an_english_only_model_says_so_and_stores_nothing(
     # A choice left from a multilingual model is named, and can be forgotten.
     await manager.update_chat_settings(CHAT, lambda s: s.with_language("de"))
     await harness.text("/lang")
-    assert "German (de), is kept" in harness.replies()[-1]
+    assert "this chat's choice, German (de), waits for" in harness.replies()[-1]
+    assert "\n" not in harness.replies()[-1]  # one line
+    for typed in ("/lang list", "/lang fr"):
+        await harness.text(typed)
+        assert harness.replies()[-1] == ct.lang_english_only(ChatSettings(language="de"))
     await harness.text("/lang default")
     assert (await manager.get_chat_settings(CHAT)).language is None
 
@@ -261,8 +269,26 @@ async def test_forget_all_deletes_the_chats_sessions_and_settings_only(
     assert harness.replies()[-1] == ct.KEPT_ALL
     assert await manager.get_session(gone) is not None
 
-    await tap(harness, CHAT, USER, question, yes)
-    assert harness.replies()[-1] == ct.forgot_all(1, 1, settings_removed=True)
+    await harness.text("/forget all")  # the answer took the buttons: asked again
+    question = last_sent(harness.fake, CHAT)
+    [(_, yes), _] = question.buttons()
+    # Yes tapped twice at once: both taps sent before the first answer took the buttons.
+    taps = [harness.fake.callback(CHAT, USER, question.message_id or 0, yes) for _ in "12"]
+    for update in harness.fake.pending_updates()[-2:]:
+        await harness.feed(update)
+    first, second = (harness.fake.callback_answers[t] for t in taps)
+    assert first == {"text": None, "show_alert": False}
+    assert second == {"text": texts.ALREADY_DONE, "show_alert": False}  # a quiet toast
+    forgotten = ct.forgot_all(1, 1, settings_removed=True)
+    assert harness.replies()[-1] == forgotten  # not replaced by "Forgotten: 0 sessions"
+    [shown] = [m for m in harness.fake.messages(CHAT) if m["message_id"] == question.message_id]
+    assert (shown["text"], "reply_markup" in shown) == (forgotten, False)
+    # A later tap (the message without its buttons, as Telegram sends it) does nothing either.
+    assert await tap(harness, CHAT, USER, question, yes) == {
+        "text": texts.ALREADY_DONE,
+        "show_alert": False,
+    }
+    assert harness.replies()[-1] == forgotten
     assert await manager.get_session(gone) is None
     assert await manager.get_session(kept_busy) is not None  # still transcribing: kept
     assert await manager.get_chat_settings(CHAT) == ChatSettings()
@@ -272,16 +298,21 @@ async def test_forget_all_deletes_the_chats_sessions_and_settings_only(
 
 
 async def test_an_old_forget_all_question_deletes_nothing(
-    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+    harness: Harness,
+    library: SessionLibrary,
+    manager: FileSessionManager,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sid = await transcribed_session(manager, "the walrus")
     await manager.update_chat_settings(CHAT, lambda s: s.with_words(["Kubernetes"]))
-    await harness.text("/forget all")
+    asked = time.time() - FORGET_ALL_VALID_SECONDS - 5
+    with monkeypatch.context() as patch:  # the question was asked long ago
+        patch.setattr(chat_settings_handlers, "time", SimpleNamespace(time=lambda: asked))
+        await harness.text("/forget all")
     question = last_sent(harness.fake, CHAT)
     [(_, yes), _] = question.buttons()
-    stale = ForgetAllButton.unpack(yes)
-    stale = stale.model_copy(update={"asked": stale.asked - FORGET_ALL_VALID_SECONDS - 5})
-    await tap(harness, CHAT, USER, question, stale.pack())
+    assert ForgetAllButton.unpack(yes).asked == asked
+    await tap(harness, CHAT, USER, question, yes)
     assert harness.replies()[-1] == ct.FORGET_ALL_EXPIRED
     assert await manager.get_session(sid) is not None
     assert (await manager.get_chat_settings(CHAT)).vocabulary == ("Kubernetes",)

@@ -104,17 +104,21 @@ async def test_a_message_that_could_not_be_sent_is_sent_with_the_next_note(
     assert len(harness.fake.reactions(CHAT)) == 2
 
 
-async def test_start_while_a_session_is_open_says_it_is_being_finished(harness: Harness) -> None:
+async def test_start_while_a_session_is_open_says_it_in_one_message(harness: Harness) -> None:
     await harness.voice(duration=3)
     await harness.voice(duration=4)
+    sent_before = len([c for c in harness.fake.sent if c.method == "sendMessage"])
     await harness.text("/start")
-    said = harness.replies()
-    assert said.index(texts.previous_session_finishing(2)) < said.index(texts.START)
-    assert texts.collecting_closed(2, 7) in said  # the old message lost its button
+    sent = [c for c in harness.fake.sent if c.method == "sendMessage"][sent_before:]
+    # Its notes are still to be transcribed: /start says so in its one answer, and the old
+    # message shows the progress, without its button.
+    assert [c.text for c in sent] == [texts.start_after_previous(2)]
+    old = next(m for m in harness.fake.messages(CHAT) if m.get("from", {}).get("is_bot"))
+    assert old["text"] == texts.transcribing(2, 0)
+    assert "reply_markup" not in old
     # An open session without notes is kept: nothing to announce.
     await harness.text("/start")
     assert harness.replies()[-1] == texts.START
-    assert harness.replies().count(texts.previous_session_finishing(2)) == 1
 
 
 async def test_edits_are_throttled_and_the_newest_text_wins(

@@ -19,6 +19,7 @@ from bot.updates.polling import ReliablePoller
 from bot.updates.runner import UpdateRunner
 from sessions import FileSessionManager, SessionState
 from tests.bot.test_polling import BOT_ID
+from tests.conftest import silent_wav
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.timeout(30)
@@ -53,8 +54,8 @@ async def test_done_waits_for_notes_still_downloading(
     poller = await real_update_path(fake, bot, manager, tmp_path)
 
     fake.delay_file(1.0)  # each download stalls half-way: /done arrives meanwhile
-    first = fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS first" * 100), duration=3)
-    second = fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS second" * 100), duration=4)
+    first = fake.voice(CHAT, USER, file_id=fake.add_file(silent_wav(3)), duration=3)
+    second = fake.voice(CHAT, USER, file_id=fake.add_file(silent_wav(4)), duration=4)
     done = fake.text(CHAT, USER, "/done")
     task = asyncio.create_task(poller.run())
     try:
@@ -84,7 +85,7 @@ async def test_done_button_waits_for_notes_still_downloading(
     poller = await real_update_path(fake, bot, manager, tmp_path)
     task = asyncio.create_task(poller.run())
     try:
-        fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS first" * 100), duration=3)
+        fake.voice(CHAT, USER, file_id=fake.add_file(silent_wav(3)), duration=3)
         await fake.wait_reactions(CHAT, 1, timeout=20)
         ack = await fake.wait_for(
             lambda c: (c.text or "").startswith("Recording: 1 note, 0:03."), timeout=20
@@ -92,7 +93,7 @@ async def test_done_button_waits_for_notes_still_downloading(
         [(label, data)] = ack.buttons()
         assert label == "Done"
         fake.delay_file(1.0)  # the next download stalls half-way: the tap arrives meanwhile
-        fake.voice(CHAT, USER, file_id=fake.add_file(b"OggS second" * 100), duration=4)
+        fake.voice(CHAT, USER, file_id=fake.add_file(silent_wav(4)), duration=4)
         assert ack.message_id is not None
         tap = fake.callback(CHAT, USER, ack.message_id, data)
         answer = await fake.wait_answered(tap, timeout=20)

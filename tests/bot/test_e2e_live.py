@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot import texts
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import (
     CHAT,
@@ -124,11 +125,22 @@ async def test_live_transcription_off_transcribes_nothing_before_done(
     # With live transcription the first note would be under way (or done) by now.
     assert statuses(tmp_path) == ("COLLECTING", ["PENDING"] * 2)
     assert logged_count(proc, "entry_transcribed") == 0
+    [collecting] = [c for c in fake.sent if c.chat_id == CHAT and c.method == "sendMessage"]
+    since = len(fake.sent)
     fake.text(CHAT, USER, "/done")
-    await fake.wait_for(is_text(CHAT, "Transcribing 2 notes"), timeout=20)
+    # Both notes are left: the session's own message says so, edited in place ...
+    progress = await fake.wait_for(is_text(CHAT, "Transcribing: "), since=since, timeout=20)
+    assert progress.method == "editMessageText"
+    assert progress.message_id == collecting.message_id
+    assert progress.text in (texts.transcribing(2, 0), texts.transcribing(2, 1))
+    assert progress.buttons() == []
     transcript = await fake.wait_for(is_text(CHAT, "Transcript: "), timeout=60)
     assert_matches(transcript_paragraphs(transcript.text), ["speech_01.ogg"] * 2)
     assert logged_count(proc, "entry_transcribed") == 2
+    # ... and the transcript is the one new message.
+    assert [c for c in fake.sent[since:] if c.method == "sendMessage"] == [transcript]
+    shown = [m for m in fake.messages(CHAT) if m["message_id"] == collecting.message_id]
+    assert [m["text"] for m in shown] == [texts.FINISHED]
 
 
 async def test_live_session_on_the_taskiq_backend(fake: FakeTelegram, tmp_path: Path) -> None:

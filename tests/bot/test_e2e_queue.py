@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import CHAT, USER, delivered, eventually, is_text, metadata, send_voice
+from tests.bot.test_e2e_library import tap
 from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram
 from tests.redis_server import RedisServer
@@ -38,7 +39,7 @@ async def test_bot_killed_with_jobs_out_then_restarted(fake: FakeTelegram, tmp_p
             send_voice(fake, name)
         await fake.wait_reactions(CHAT, 4, timeout=20)
         fake.text(CHAT, USER, "/done")
-        await fake.wait_for(is_text(CHAT, "Transcribing 4 notes"), timeout=20)
+        await fake.wait_for(is_text(CHAT, "Transcribing: "), timeout=20)  # the session's message
         await worker.wait_event("job_started")
         await bots[0].kill()  # jobs are out; the bot is gone
         assert metadata(tmp_path)[0]["state"] == "TRANSCRIBING"
@@ -87,7 +88,10 @@ async def test_cancelled_notes_are_skipped_by_the_workers_and_leave_nothing_in_r
         await fake.wait_reactions(CHAT, 2, timeout=20)
         # No worker is up: the notes' jobs wait in the queue.
         await asyncio.wait_for(stream_length(client, 2), 60 * TIMEOUT_SCALE)
-        fake.text(CHAT, USER, "/cancel")
+        fake.text(CHAT, USER, "/cancel")  # two notes: it asks first
+        question = await fake.wait_for(is_text(CHAT, "Cancel this session?"), timeout=20)
+        [(_, yes), _] = question.buttons()
+        await tap(fake, CHAT, USER, question, yes)
         await fake.wait_for(is_text(CHAT, "is cancelled"), timeout=20)
 
         await worker.start()

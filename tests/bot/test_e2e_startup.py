@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import texts
 from tests.bot.bot_process import REPO, BotProcess
 from tests.bot.test_e2e import CHAT, USER, is_text, launch, send_voice
 from tests.conftest import TIMEOUT_SCALE
@@ -78,7 +79,7 @@ async def test_starting_then_ready_and_a_note_waits_for_the_model(
     send_voice(fake, "speech_01.ogg")
     await fake.wait_reactions(CHAT, 1, timeout=20)  # stored while there is no model
     fake.text(CHAT, USER, "/done")
-    await fake.wait_for(is_text(CHAT, "Transcribing 1 note"), timeout=20)
+    await fake.wait_for(is_text(CHAT, texts.transcribing(1, 0)), timeout=20)
     await asyncio.sleep(1.0)
     assert not any(c.text and "could not" in c.text for c in fake.sent)  # waiting, not failed
     assert not any(e["event"] == "whisper_model_loaded" for e in proc.events())

@@ -21,6 +21,7 @@ from bot.services.collecting import CollectingStatus
 from bot.services.ingest import IngestService
 from bot.updates.ordering import ChatOrdering
 from sessions import FileSessionManager, SessionState, Speaker, SpeakerKind
+from tests.conftest import FIXTURES, silent_wav
 from tests.fake_telegram import FakeTelegram, origin_channel
 
 pytestmark = pytest.mark.timeout(30)
@@ -55,14 +56,15 @@ class Harness:
 
     async def voice(
         self,
-        data: bytes = b"OggS voice",
+        data: bytes | None = None,
         *,
         duration: int = 3,
         chat: int = CHAT,
         user: int = USER,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        file_id = self.fake.add_file(data)
+        """A voice note of ``duration`` seconds (silence, unless ``data`` is given)."""
+        file_id = self.fake.add_file(silent_wav(duration) if data is None else data)
         return await self.push(
             self.fake.voice(chat, user, file_id=file_id, duration=duration, **kwargs)
         )
@@ -182,9 +184,8 @@ async def test_done_with_notes_finalizes(harness: Harness) -> None:
     assert done.finalized_at is not None
     assert [e.sequence for e in done.audio_entries] == [1, 2]
     assert await harness.manager.get_active_session(CHAT) is None
-    # The notifier (not attached here) sends the progress message, not the handler; the
-    # collecting message says the session is finished, without its button.
-    assert harness.replies()[replies_before:] == [texts.collecting_closed(2, 7)]
+    # No new message: the session's own message shows the progress, without its button.
+    assert harness.replies()[replies_before:] == [texts.transcribing(2, 0)]
     [collecting] = [m for m in harness.fake.messages(CHAT) if m.get("from", {}).get("is_bot")]
     assert "reply_markup" not in collecting
 
@@ -220,7 +221,8 @@ async def test_help(harness: Harness) -> None:
 
 
 async def test_voice_without_session_opens_one(harness: Harness) -> None:
-    await harness.voice(b"OggS first note", duration=3)
+    first = silent_wav(3)
+    await harness.voice(first, duration=3)
     assert harness.replies() == [texts.collecting(1, 3)]
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
@@ -228,7 +230,7 @@ async def test_voice_without_session_opens_one(harness: Harness) -> None:
     assert entry.filename == "001_audio.ogg"
     assert entry.kind == "voice"
     folder = harness.manager.get_session_path(session.session_id)
-    assert (folder / "audio" / "001_audio.ogg").read_bytes() == b"OggS first note"
+    assert (folder / "audio" / "001_audio.ogg").read_bytes() == first
     assert [p.name for p in (folder / "audio").iterdir()] == ["001_audio.ogg"]  # no .part
 
     await harness.voice(duration=62)
@@ -266,22 +268,24 @@ async def test_duplicate_message_is_stored_once_and_acked_once(harness: Harness)
 
 
 async def test_audio_file_keeps_its_extension(harness: Harness) -> None:
-    file_id = harness.fake.add_file(b"ID3 mp3 bytes", file_path="music/file_1.mp3")
+    mp3 = (FIXTURES / "speech_01.mp3").read_bytes()
+    file_id = harness.fake.add_file(mp3, file_path="music/file_1.mp3")
     await harness.push(
         harness.fake.audio(CHAT, USER, file_id=file_id, duration=5, file_name="talk.MP3")
     )
-    assert harness.replies() == [texts.collecting(1, 5)]
+    assert harness.replies() == [texts.collecting(1, 3.312)]  # measured, not as declared
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
     [entry] = session.audio_entries
     assert entry.filename == "001_audio.mp3"
     assert (entry.kind, entry.original_filename) == ("audio", "talk.MP3")
     folder = harness.manager.get_session_path(session.session_id) / "audio"
-    assert (folder / "001_audio.mp3").read_bytes() == b"ID3 mp3 bytes"
+    assert (folder / "001_audio.mp3").read_bytes() == mp3
 
 
 async def test_video_note_is_taken(harness: Harness) -> None:
-    file_id = harness.fake.add_file(b"mp4 bytes", file_path="video_notes/file_1.mp4")
+    video = (FIXTURES / "speech_02.mp4").read_bytes()
+    file_id = harness.fake.add_file(video, file_path="video_notes/file_1.mp4")
     await harness.push(harness.fake.video_note(CHAT, USER, file_id=file_id, duration=7))
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
@@ -321,19 +325,21 @@ async def test_a_refusal_does_not_take_a_sequence_number(harness: Harness) -> No
 async def test_recording_sent_as_a_file_is_taken_like_an_audio_message(harness: Harness) -> None:
     """A WAV with its MIME type, and an M4A a client sent as octet-stream: both stored,
     under names keeping their extension, measured after download like any note."""
-    wav = harness.fake.add_file(b"RIFF wav bytes", file_path="documents/file_1.wav")
+    wav_bytes = (FIXTURES / "speech_01.wav").read_bytes()
+    wav = harness.fake.add_file(wav_bytes, file_path="documents/file_1.wav")
     await harness.push(
         harness.fake.document(
             CHAT, USER, file_id=wav, file_name="Meeting.WAV", mime_type="audio/x-wav"
         )
     )
-    m4a = harness.fake.add_file(b"m4a bytes", file_path="documents/file_2")
+    m4a_bytes = (FIXTURES / "speech_01.m4a").read_bytes()
+    m4a = harness.fake.add_file(m4a_bytes, file_path="documents/file_2")
     await harness.push(
         harness.fake.document(
             CHAT, USER, file_id=m4a, file_name="memo.m4a", mime_type="application/octet-stream"
         )
     )
-    assert harness.replies() == [texts.collecting(1, 0), texts.collecting(2, 0)]
+    assert harness.replies() == [texts.collecting(1, 3.205), texts.collecting(2, 6.475)]
     session = await harness.manager.get_active_session(CHAT)
     assert session is not None
     assert [(e.filename, e.kind) for e in session.audio_entries] == [
@@ -341,7 +347,7 @@ async def test_recording_sent_as_a_file_is_taken_like_an_audio_message(harness: 
         ("002_audio.m4a", "document"),
     ]
     folder = harness.manager.get_session_path(session.session_id) / "audio"
-    assert (folder / "001_audio.wav").read_bytes() == b"RIFF wav bytes"
+    assert (folder / "001_audio.wav").read_bytes() == wav_bytes
 
 
 async def test_recording_file_has_the_same_size_limit(harness: Harness) -> None:

@@ -9,7 +9,7 @@ from aiogram import Bot
 from bot.services.ingest import IncomingAudio, IngestService
 from bot.updates.ordering import ChatOrdering
 from sessions import FileSessionManager
-from tests.conftest import SaveCounter
+from tests.conftest import SaveCounter, silent_wav
 from tests.fake_telegram import FakeTelegram
 
 CHAT = 77
@@ -21,10 +21,11 @@ async def test_burst_keeps_send_order_with_group_commit(
     ingest = IngestService(bot, manager, max_download_bytes=10**6)
     ingest.attach()
     ordering = ChatOrdering()
-    # Later notes are smaller, so their downloads tend to finish first.
-    audios = []
+    # Later notes are shorter (smaller), so their downloads tend to finish first.
+    audios, datas = [], []
     for n in range(30):
-        data = bytes([n]) * (30_000 - n * 900)
+        data = silent_wav(3.0 - n * 0.09)
+        datas.append(data)
         file_id = fake.add_file(data)
         audios.append(IncomingAudio("voice", file_id, f"u{n}", 2, len(data), None, ".ogg"))
 
@@ -45,6 +46,6 @@ async def test_burst_keeps_send_order_with_group_commit(
     assert [e.sequence for e in session.audio_entries] == list(range(1, 31))
     folder = manager.get_session_path(session.session_id) / "audio"
     for n, entry in enumerate(session.audio_entries):
-        assert (folder / entry.filename).read_bytes()[:1] == bytes([n])
+        assert (folder / entry.filename).read_bytes() == datas[n]
     # 30 reservations + 30 entries + the session itself, in far fewer than 61 writes.
     assert saves.count < 30

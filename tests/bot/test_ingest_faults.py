@@ -189,11 +189,14 @@ async def test_measured_duration_is_stored(harness: Harness) -> None:
     assert (entry.model_extra or {})["declared_duration_seconds"] == 9
 
 
-async def test_undecodable_audio_is_stored_with_its_declared_duration(harness: Harness) -> None:
-    await harness.voice((FIXTURES / "corrupt.ogg").read_bytes(), duration=4)
-    assert harness.replies() == [texts.collecting(1, 4)]
-    [entry] = (await harness.session()).audio_entries
-    assert entry.duration_seconds == 4  # it fails alone at transcription, as before
+async def test_a_file_with_no_readable_audio_is_refused_at_once(harness: Harness) -> None:
+    """A damaged file could only fail after /done: it is refused as it arrives, with its
+    own reply, no ✍, nothing stored, and the session goes on."""
+    note = await harness.voice((FIXTURES / "corrupt.ogg").read_bytes(), duration=4)
+    assert harness.reply_to(note) == texts.NO_READABLE_AUDIO
+    assert harness.replies() == [texts.NO_READABLE_AUDIO]  # no collecting message for it
+    assert harness.fake.reactions(CHAT) == {}
+    await assert_next_note_is_number_one(harness)
 
 
 @pytest.mark.parametrize(

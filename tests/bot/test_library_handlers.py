@@ -100,9 +100,11 @@ async def test_another_chats_session_is_answered_like_an_unknown_id(
     await harness.text("/history", chat=OTHER)
     mine = last_sent(harness.fake, OTHER)
     assert mine.text == lt.HISTORY_EMPTY
-    for forged in (f"get:{sid}", f"forget:{sid}:1"):
-        answer = await tap(harness, OTHER, USER, mine, forged)
-        assert answer == {"text": lt.unknown_session(sid), "show_alert": True}
+    answer = await tap(harness, OTHER, USER, mine, f"get:{sid}")
+    assert answer == {"text": lt.unknown_session(sid), "show_alert": False}
+    # An answer to a question this message never asked: nothing done, a quiet toast.
+    answer = await tap(harness, OTHER, USER, mine, f"forget:{sid}:1")
+    assert answer == {"text": texts.ALREADY_DONE, "show_alert": False}
     assert not [t for t in harness.replies(OTHER) if "keeps a secret" in t]
     assert await manager.get_session(sid) is not None
     # ... while its own chat finds and gets it.
@@ -180,14 +182,14 @@ async def test_undo_then_cancel_and_nothing_is_delivered_for_a_cancelled_session
 ) -> None:
     notifier = Notifier(bot, manager)
     notifier.attach()
-    await harness.voice(b"OggS one")
-    await harness.voice(b"OggS two")
+    await harness.voice(duration=3)
+    await harness.voice(duration=5)
     session = await manager.get_active_session(CHAT)
     assert session is not None
     await harness.text("/undo")
     # The answer, and the collecting message edited to match (in either order).
     assert sorted(harness.replies()[-2:]) == sorted(
-        ["Removed note 2. The session now has 1 note, 0:03.", texts.collecting(1, 3)]
+        ["Removed note 2 (0:05). The session now has 1 note, 0:03.", texts.collecting(1, 3)]
     )
     await harness.text("/cancel")
     assert sorted(harness.replies()[-2:]) == sorted(
@@ -201,6 +203,53 @@ async def test_undo_then_cancel_and_nothing_is_delivered_for_a_cancelled_session
     assert not [t for t in harness.replies() if "could not be transcribed" in t]  # ... unsaid
     await harness.text("/cancel")
     assert harness.replies()[-1] == lt.NOTHING_TO_CANCEL
+
+
+async def test_undo_takes_back_the_notes_reaction_and_names_its_words(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    first = int((await harness.voice(duration=3))["message"]["message_id"])
+    second = int((await harness.voice(duration=5))["message"]["message_id"])
+    session = await manager.get_active_session(CHAT)
+    assert session is not None
+    folder = manager.folder(session.session_id)
+    name = folder.write_transcript(2, Transcript(text="Call the dentist about Monday, please."))
+    await manager.update_transcription_status(
+        session.session_id, 2, TranscriptionStatus.COMPLETED, name
+    )
+    await harness.text("/undo")
+    removed = "Removed note 2 (0:05, “Call the dentist about Monday,…”). The session now has"
+    assert any(t.startswith(removed) for t in harness.replies())
+    assert harness.fake.reactions(CHAT) == {first: ["\u270d"], second: []}
+
+
+async def test_cancel_of_several_notes_asks_and_a_yes_too_late_cancels_nothing(
+    harness: Harness, library: SessionLibrary, manager: FileSessionManager
+) -> None:
+    await harness.voice(duration=3)
+    await harness.voice(duration=4)
+    session = await manager.get_active_session(CHAT)
+    assert session is not None
+    await harness.text("/cancel")
+    question = last_sent(harness.fake, CHAT)
+    assert question.text == texts.cancel_question(2, 7)
+    [(_, yes), (_, no)] = question.buttons()
+    assert (await manager.require_session(session.session_id)).state is SessionState.COLLECTING
+    await tap(harness, CHAT, USER, question, no)
+    assert harness.replies()[-1] == texts.CANCEL_KEPT
+    # Asked again, then the session finished (/done) before the Yes: it is not cancelled.
+    await harness.text("/cancel")
+    question = last_sent(harness.fake, CHAT)
+    await harness.text("/done")
+    assert await tap(harness, CHAT, USER, question, yes) == {"text": None, "show_alert": False}
+    assert harness.replies()[-1] == texts.CANCEL_TOO_LATE
+    assert (await manager.require_session(session.session_id)).state is SessionState.TRANSCRIBING
+    # With one note, /cancel acts at once.
+    await harness.voice(duration=3)
+    one = await manager.get_active_session(CHAT)
+    assert one is not None
+    await harness.text("/cancel")
+    assert lt.cancelled(one.session_id, 1) in harness.replies()
 
 
 async def test_a_search_index_that_fails_gets_a_plain_reply(

@@ -140,8 +140,15 @@ def test_retention_in_words() -> None:
 
 
 def test_undo_and_cancel_name_the_note_and_session() -> None:
-    assert lt.undone(3, session()) == "Removed note 3. The session now has 2 notes, 0:09."
-    assert lt.undone(1, session(notes=0)) == "Removed note 1. The session has no notes now."
+    said = "Call the dentist about the appointment on Monday"
+    assert lt.undone(3, 5.2, said, session()) == (
+        "Removed note 3 (0:05, “Call the dentist about the…”). The session now has 2 notes, 0:09."
+    )
+    short = lt.undone(4, 12, "Short one.", session())
+    assert short.startswith("Removed note 4 (0:12, “Short one.”).")
+    assert lt.undone(1, 3, None, session(notes=0)) == (
+        "Removed note 1 (0:03). The session has no notes now."  # no transcript yet: no words
+    )
     assert "its 2 notes were deleted" in lt.cancelled("2026-11-24_19-47-41", 2)
     assert "its note was deleted" in lt.cancelled("2026-11-24_19-47-41", 1)
 

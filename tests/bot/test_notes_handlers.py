@@ -369,7 +369,13 @@ async def test_style_shows_stores_and_refuses_plainly(
     assert (await manager.get_chat_settings(CHAT)).style == "off"
     [edited] = [m for m in harness.fake.messages(CHAT) if m["message_id"] == shown.message_id]
     assert edited["text"] == nt.style_set("off", None, "summary")
-    await tap(harness, CHAT, USER, shown, StyleButton(style="default").pack())
+    # The answer took the menu's buttons: another tap is "Already done.", a new menu works.
+    again = await tap(harness, CHAT, USER, shown, StyleButton(style="default").pack())
+    assert again == {"text": texts.ALREADY_DONE, "show_alert": False}
+    assert (await manager.get_chat_settings(CHAT)).style == "off"
+    await harness.text("/style")
+    menu = last_sent(harness.fake, CHAT)
+    await tap(harness, CHAT, USER, menu, StyleButton(style="default").pack())
     assert (await manager.get_chat_settings(CHAT)).style is None
     await harness.text("/status")
     assert (

@@ -6,7 +6,9 @@ import itertools
 
 from aiogram import Bot
 
+from bot.services.collecting import CollectingStatus
 from bot.services.notifier import Notifier
+from bot.texts import FINISHED, transcribing
 from sessions import FileSessionManager, Session, TranscriptionStatus
 from tests.conftest import add_note
 from tests.fake_telegram import FakeTelegram
@@ -34,11 +36,11 @@ async def test_progress_is_one_message_edited_at_most_every_interval(
     await notifier.wait_idle()
 
     sends = [c for c in fake.sent if c.method == "sendMessage"]
-    assert sends[0].text == "Transcribing 6 notes (0:12)..."
+    assert sends[0].text == transcribing(6, 0)
     status_id = sends[0].message_id
     edits = [c for c in fake.sent if c.method == "editMessageText"]
     assert all(e.message_id == status_id for e in edits)
-    assert edits[-1].text == "Done: 6 notes transcribed."
+    assert edits[-1].text == FINISHED
     progress = edits[:-1]
     assert len(progress) < 6  # throttled: six entries finished within one interval
     gaps = [b.timestamp - a.timestamp for a, b in itertools.pairwise(edits)]
@@ -72,9 +74,44 @@ async def test_progress_counts_notes_transcribed_before_done(
     await notifier.wait_idle()
 
     [status] = [c for c in fake.sent if c.method == "sendMessage"]
-    assert status.text == "Transcribing 3 notes (0:06): 2 of 3 done..."
+    assert status.text == "Transcribing: 2 of 3 notes done..."
     [typing] = [c for c in fake.sent if c.method == "sendChatAction"]  # the last note runs
     assert typing.params["action"] == "typing"
+
+
+async def test_progress_shows_in_the_sessions_own_message_and_nothing_else_is_sent(
+    fake: FakeTelegram, bot: Bot, manager: FileSessionManager
+) -> None:
+    """One /done, one flow: the collecting message shows what is left, then that the
+    transcript is below; the chat gets no progress message of its own."""
+    collecting = CollectingStatus(bot, manager, edit_interval=0)
+    collecting.attach()
+    notifier = Notifier(bot, manager, collecting=collecting)
+    notifier.attach()
+    session = await manager.create_session(chat_id=CHAT)
+    for n in (1, 2):
+        session = await add_note(manager, session, message_id=n, data=f"text:note {n}".encode())
+        await collecting.note_stored(CHAT, n, session)
+    await manager.update_transcription_status(  # transcribed live, before /done
+        session.session_id, 1, TranscriptionStatus.COMPLETED, "001.txt"
+    )
+    await manager.finalize_session(session.session_id)
+    await notifier.wait_idle()
+    await collecting.wait_idle()
+    [message] = [c for c in fake.sent if c.method == "sendMessage"]  # the collecting one
+    [shown] = [m for m in fake.messages(CHAT) if m["message_id"] == message.message_id]
+    assert (shown["text"], "reply_markup" in shown) == (transcribing(2, 1), False)
+
+    await transcribe_session(manager, ScriptedTranscriber(), session.session_id, SETTINGS)
+    await notifier.wait_idle()
+    sends = [c for c in fake.sent if c.method == "sendMessage"]
+    assert len(sends) == 2  # the collecting message, then the transcript: nothing between
+    assert (sends[1].text or "").startswith("Transcript: ")
+    [shown] = [m for m in fake.messages(CHAT) if m["message_id"] == message.message_id]
+    assert shown["text"] == FINISHED
+    edits = [c for c in fake.sent if c.method == "editMessageText"]
+    assert edits[-1].timestamp <= sends[1].timestamp  # settled before the transcript went
+    await collecting.stop()
 
 
 async def test_long_transcript_is_split_and_sent_as_a_file(
