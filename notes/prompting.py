@@ -17,7 +17,7 @@ from string import Template
 import structlog
 
 BUNDLED = Path(__file__).resolve().parent / "prompts"
-NAMES = ("clean", "summary", "todo", "minutes", "custom", "reply", "condense")
+NAMES = ("clean", "summary", "todo", "minutes", "custom", "reply", "condense", "ask")
 _MAX_PROMPT_BYTES = 64 * 1024
 
 _log = structlog.get_logger("notes.prompts")
