@@ -84,7 +84,7 @@ def bound(
 
 def user_message(question: str, passages: Sequence[Passage], zone: tzinfo) -> str:
     """What the model reads: the passages between markers, then the question."""
-    blocks = "\n\n".join(f"{header(p, zone)}\n{p.text}" for p in passages)
+    blocks = "\n\n".join(f"{header(p, zone)}\n{clean(p.text)}" for p in passages)
     return f"<passages>\n{blocks}\n</passages>\n\nQuestion: {clean(question)}"
 
 
