@@ -33,8 +33,8 @@ from notes.client import ModelClient, ModelError
 from notes.prompting import Prompts
 from notes.settings import NoteSettings
 from notes.tokens import estimate_tokens
-from sessions import Session, SessionManager, SessionState
-from sessions.events import NotesChanged, StateChanged
+from sessions import Session, SessionManager
+from sessions.events import NotesChanged, SessionCancelled, SessionDeleted, StateChanged
 from sessions.library import LibraryError, SessionLibrary
 from sessions.library_passages import (
     Candidate,
@@ -44,7 +44,7 @@ from sessions.library_passages import (
     notes_by_id,
     relevant,
 )
-from sessions.library_vectors import VectorKeeper, nearest, to_blob
+from sessions.library_vectors import VectorCache, VectorKeeper, to_blob
 
 CANDIDATES = 40
 """Notes retrieved by each method before fusion."""
@@ -105,6 +105,8 @@ class AskService:
         self._slots = asyncio.Semaphore(settings.llm_concurrency)
         self._embedding_model = settings.llm_embedding_model if settings.embeddings else ""
         self._keeper: VectorKeeper | None = None
+        self._vectors = VectorCache()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
 
     @property
@@ -116,11 +118,15 @@ class AskService:
         """With embeddings on: keep every indexed note embedded, from now on."""
         if self._client is None or not self._embedding_model:
             return
-        self._keeper = VectorKeeper(self._library, self._embedding_model, self._embed)
+        self._keeper = VectorKeeper(
+            self._library, self._embedding_model, self._embed, self._vectors.invalidate
+        )
         events = self._manager.events
         self._unsubscribe = [
-            events.subscribe(self._on_state_changed, StateChanged),
-            events.subscribe(self._on_notes_changed, NotesChanged),
+            events.subscribe(self._on_changed, StateChanged),
+            events.subscribe(self._on_changed, NotesChanged),
+            events.subscribe(self._on_changed, SessionDeleted),
+            events.subscribe(self._on_changed, SessionCancelled),
         ]
         self._keeper.start()
 
@@ -129,6 +135,10 @@ class AskService:
             unsubscribe()
         if self._keeper is not None:
             await self._keeper.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._vectors.invalidate()
         if self._own_client is not None:
             await self._own_client.close()
 
@@ -182,8 +192,13 @@ class AskService:
             return []
         try:
             (vector,) = await self._embed([question])
-            return await self._library.in_index(
-                nearest, chat_id, self._embedding_model, to_blob(vector), CANDIDATES, session_id
+            return await self._vectors.nearest(
+                self._library,
+                chat_id,
+                self._embedding_model,
+                to_blob(vector),
+                CANDIDATES,
+                session_id,
             )
         except (ModelError, LibraryError, ValueError) as exc:  # BM25 alone still answers
             _log.warning("ask_embedding_failed", error=type(exc).__name__)
@@ -263,13 +278,21 @@ class AskService:
 
     # -- events ----------------------------------------------------------------------------
 
-    async def _on_state_changed(self, event: StateChanged) -> None:
-        if event.to_state is SessionState.TRANSCRIBED and self._keeper is not None:
+    async def _on_changed(
+        self, event: StateChanged | NotesChanged | SessionDeleted | SessionCancelled
+    ) -> None:
+        """The index changes (or will, once the library has followed the event): the vectors
+        in memory go now and again once it has; new notes are embedded soon."""
+        self._vectors.invalidate()
+        if self._keeper is not None and not isinstance(event, SessionDeleted | SessionCancelled):
             self._keeper.poke()
+        task = asyncio.create_task(self._invalidate_when_indexed())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _on_notes_changed(self, event: NotesChanged) -> None:
-        if self._keeper is not None:
-            self._keeper.poke()
+    async def _invalidate_when_indexed(self) -> None:
+        await self._library.wait_idle()
+        self._vectors.invalidate()
 
 
 def _speakers(session: Session, sequence: int) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ BATCH = 16
 MAX_EMBED_CHARS = 6000
 """A note's text beyond this is not embedded (its start stands for it)."""
 RETRY_SECONDS = 30.0
+CACHE_SECONDS = 300.0
 _log = structlog.get_logger("sessions.library_vectors")
 
 _SCHEMA = (
@@ -56,8 +58,8 @@ _STORE = """
     SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM notes_text WHERE rowid = ? AND text = ?)
 """
 _CHAT = """
-    SELECT v.note_id, v.vector FROM note_vectors AS v JOIN notes AS n ON n.id = v.note_id
-    WHERE n.chat_id = ? AND v.model = ? {scope}
+    SELECT v.note_id, n.session_id, v.vector FROM note_vectors AS v
+    JOIN notes AS n ON n.id = v.note_id WHERE n.chat_id = ? AND v.model = ?
 """
 
 
@@ -104,6 +106,19 @@ def to_blob(vector: list[float]) -> bytes:
     return (array / norm if norm > 0 else array).astype(np.float32).tobytes()
 
 
+def chat_vectors(
+    db: sqlite3.Connection, chat_id: int, model: str
+) -> tuple[list[int], list[str], bytes]:
+    """The note ids, session ids and vectors (concatenated, float32) of the chat's notes
+    with a vector of ``model``; vectors of another length (another model's) are left out."""
+    if not has_table(db):
+        return [], [], b""
+    rows = db.execute(_CHAT, (chat_id, model)).fetchall()
+    size = max((len(r[2]) for r in rows), default=0)
+    rows = [r for r in rows if len(r[2]) == size]
+    return [int(r[0]) for r in rows], [str(r[1]) for r in rows], b"".join(r[2] for r in rows)
+
+
 def nearest(
     db: sqlite3.Connection,
     chat_id: int,
@@ -114,20 +129,62 @@ def nearest(
 ) -> list[int]:
     """The ids of the chat's notes (only ``session_id``'s, when given) whose vectors are
     nearest ``query`` (a :func:`to_blob`), best first, at most ``limit``."""
-    if not has_table(db):
-        return []
-    scope, args = "", [chat_id, model]
-    if session_id is not None:
-        scope, args = "AND n.session_id = ?", [*args, session_id]
-    rows = db.execute(_CHAT.format(scope=scope), args).fetchall()
-    wanted = np.frombuffer(query, dtype=np.float32)
-    rows = [r for r in rows if len(r[1]) == len(query)]  # another size: another model's
-    if not rows:
-        return []
-    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-    scores = matrix.reshape(len(rows), -1) @ wanted
-    best = np.argsort(-scores)[:limit]
-    return [int(rows[i][0]) for i in best]
+    return ChatVectors(*chat_vectors(db, chat_id, model)).nearest(query, limit, session_id)
+
+
+class ChatVectors:
+    """One chat's vectors as a matrix, searched by dot product (they are normalised)."""
+
+    def __init__(self, ids: list[int], sessions: list[str], blob: bytes) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.sessions = np.asarray(sessions, dtype=object)
+        data = np.frombuffer(blob, dtype=np.float32)
+        self.matrix = data.reshape(len(ids), -1) if ids else data.reshape(0, 0)
+        self.loaded = time.monotonic()
+
+    def nearest(self, query: bytes, limit: int, session_id: str | None = None) -> list[int]:
+        wanted = np.frombuffer(query, dtype=np.float32)
+        if not len(self.ids) or self.matrix.shape[1] != len(wanted):
+            return []
+        scores = self.matrix @ wanted
+        if session_id is not None:
+            scores = np.where(self.sessions == session_id, scores, -np.inf)
+        best = np.argsort(-scores)[:limit]
+        return [int(self.ids[i]) for i in best if np.isfinite(scores[i])]
+
+
+class VectorCache:
+    """The chats' vectors in memory, so a question does not read them all from the file.
+    Dropped as a whole whenever the index may have changed (:meth:`invalidate`: a session
+    indexed, deleted, cancelled; vectors stored) and after :data:`CACHE_SECONDS` at most, so
+    nothing of a forgotten note stays in memory, and the chat filter of the passages (by
+    the index) stays the final word on what a chat sees."""
+
+    def __init__(self) -> None:
+        self._generation = 0
+        self._chats: dict[tuple[int, str], ChatVectors] = {}
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._chats.clear()
+
+    async def nearest(
+        self,
+        library: SessionLibrary,
+        chat_id: int,
+        model: str,
+        query: bytes,
+        limit: int,
+        session_id: str | None = None,
+    ) -> list[int]:
+        key = (chat_id, model)
+        found = self._chats.get(key)
+        if found is None or time.monotonic() - found.loaded > CACHE_SECONDS:
+            generation = self._generation
+            found = ChatVectors(*await library.in_index(chat_vectors, chat_id, model))
+            if generation == self._generation:  # nothing changed while it was read
+                self._chats[key] = found
+        return found.nearest(query, limit, session_id)
 
 
 class VectorKeeper:
@@ -135,8 +192,15 @@ class VectorKeeper:
     missing or rebuilt table fills again), after the index changes (:meth:`poke`) and
     every few minutes. Failures are logged and tried again later; nothing waits for it."""
 
-    def __init__(self, library: SessionLibrary, model: str, embed: Embed) -> None:
+    def __init__(
+        self,
+        library: SessionLibrary,
+        model: str,
+        embed: Embed,
+        on_stored: Callable[[], None] = lambda: None,
+    ) -> None:
         self._library = library
+        self._on_stored = on_stored
         self._model = model
         self._embed = embed
         self._wake = asyncio.Event()
@@ -171,6 +235,8 @@ class VectorKeeper:
             rows = [(i, t, to_blob(v)) for (i, t), v in zip(batch, vectors, strict=True)]
             done = await self._library.in_index(store, self._model, rows)
             stored += done
+            if done:
+                self._on_stored()
             if done == 0:  # every one changed meanwhile: read again, but not in a tight loop
                 await asyncio.sleep(1.0)
 
@@ -191,7 +257,10 @@ class VectorKeeper:
 
 
 __all__ = [
+    "ChatVectors",
+    "VectorCache",
     "VectorKeeper",
+    "chat_vectors",
     "count",
     "ensure_schema",
     "missing",

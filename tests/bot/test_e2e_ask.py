@@ -116,7 +116,15 @@ async def test_ask_with_a_model_then_without(
 
     # An answer (or, if the tiny model cites nothing it was given, the passages), with a
     # Get button for each session referenced: only this chat's.
-    reply = await ask(fake, "When is Anna's deadline?")
+    # ... while the model works on it, another chat is answered.
+    since = len(fake.sent)
+    fake.text(CHAT, USER, "/ask When is Anna's deadline?")
+    fake.text(OTHER, OTHER, "/find deadline")
+    found = await fake.wait_for(in_chat(OTHER), since=since, timeout=60)
+    reply = await fake.wait_for(in_chat(CHAT), since=since, timeout=180)
+    order = [id(c) for c in fake.sent]
+    assert order.index(id(found)) < order.index(id(reply))
+    assert ids["theirs"] in (found.text or "")
     assert reply.params.get("parse_mode") == "HTML"
     sessions = check_reply(reply, ours, theirs)
     assert ids["anna"] in sessions

@@ -18,7 +18,7 @@ from sessions.library_passages import (
     relevant,
     stem,
 )
-from sessions.library_vectors import count, missing, nearest, store, to_blob
+from sessions.library_vectors import VectorCache, count, missing, nearest, store, to_blob
 from tests.sessions.helpers import transcribed
 
 
@@ -116,3 +116,23 @@ async def test_a_vector_for_a_note_that_changed_meanwhile_is_not_stored(
     [(note_id, _)] = await library.in_index(missing, "m", 10)
     stale = [(note_id, "other words than the note has", to_blob([1.0]))]
     assert await library.in_index(store, "m", stale) == 0
+
+
+async def test_the_vectors_in_memory_go_when_invalidated(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    gone = await transcribed(manager, 1, ["the zanzibar plan"])
+    kept = await transcribed(manager, 1, ["keep this note"])
+    await library.wait_idle()
+    rows = [(i, t, to_blob([1.0, 0.5])) for i, t in await library.in_index(missing, "m", 10)]
+    await library.in_index(store, "m", rows)
+    cache = VectorCache()
+    query = to_blob([1.0, 0.5])
+    assert len(await cache.nearest(library, 1, "m", query, 10)) == 2
+    assert len(await cache.nearest(library, 1, "m", query, 10, kept.session_id)) == 1
+
+    await manager.delete_session(gone.session_id)
+    await library.wait_idle()
+    assert len(await cache.nearest(library, 1, "m", query, 10)) == 2  # held in memory ...
+    cache.invalidate()
+    assert len(await cache.nearest(library, 1, "m", query, 10)) == 1  # ... until invalidated
