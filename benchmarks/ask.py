@@ -53,8 +53,8 @@ from sessions import (
 )
 from sessions.ids import base_id
 from sessions.layout import TRANSCRIPTS_DIR, audio_filename, transcript_filename
-from sessions.library_passages import content_words
-from sessions.library_vectors import VectorKeeper, ensure_schema, to_blob
+from sessions.library_passages import content_words, notes_by_id
+from sessions.library_vectors import VectorKeeper, ensure_schema, nearest, to_blob
 from sessions.logging_setup import configure_logging
 from sessions.storage import METADATA_FILE, SUBFOLDERS
 
@@ -275,6 +275,13 @@ async def part_embeddings(base: Path, sessions: int, url: str, e2e: int) -> None
     )
     print(f"   recall@5 BM25 alone:         {await recall(plain, facts):.2f}")
     print(f"   recall@5 BM25 + embeddings:  {await recall(fused, facts):.2f}")
+    hits = 0
+    for question, sid, seq in facts:
+        (vector,) = await client.embed(embed_model, [question])
+        ids = await library.in_index(nearest, CHAT, embed_model, to_blob(vector), 5)
+        found = await library.in_index(notes_by_id, CHAT, ids)
+        hits += (sid, seq) in [(c.session_id, c.sequence) for c in found]
+    print(f"   recall@5 embeddings alone:   {hits / len(facts):.2f}")
     outcomes: dict[str, int] = {}
     checked = 0
     for question, _, _ in facts[:e2e]:
@@ -341,6 +348,7 @@ async def part_latency(base: Path, sessions: int, runs: int) -> None:
         await service.retrieve(CHAT, content_words(question), question)
         samples.append(time.perf_counter() - started)
     print(f"   retrieve, BM25 + vectors ({filled} x 576 float32): {_ms(samples)}")
+    print(f"     the first, which reads the chat's vectors into memory: {samples[0] * 1000:.0f} ms")
     await library.close()
 
 
