@@ -22,13 +22,21 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from enum import StrEnum
 
 import structlog
 
-from notes.ask_passages import Passage, bound, check_references, shorten, user_message
+from notes.ask_passages import (
+    Passage,
+    bound,
+    check_references,
+    clean,
+    excerpt,
+    shorten,
+    user_message,
+)
 from notes.client import ModelClient, ModelError
 from notes.prompting import Prompts
 from notes.settings import NoteSettings
@@ -51,6 +59,8 @@ CANDIDATES = 40
 MAX_PASSAGES = 8
 """Passages sent to the model at most (and shown without one: :data:`SHOWN_PASSAGES`)."""
 SHOWN_PASSAGES = 5
+SHOWN_TOKENS = 80
+"""A passage shown without an answer: its part about the question, about 250 characters."""
 ANSWER_TOKENS = 400
 """The answer's length, asked of the model (a few sentences need far less)."""
 MARGIN_TOKENS = 200
@@ -153,7 +163,7 @@ class AskService:
             _log.info("ask_nothing_found", chat_id=chat_id, words=len(stems))
             return AskResult(Outcome.NOTHING)
         if self._client is None:
-            return AskResult(Outcome.PASSAGES, passages[:SHOWN_PASSAGES])
+            return AskResult(Outcome.PASSAGES, _shown(passages, stems))
         result = await self._answer(question, stems, passages)
         _log.info(
             "ask_answered",
@@ -251,17 +261,17 @@ class AskService:
         )
         sent = bound(found, stems, budget, self._zone)
         if not sent:
-            return AskResult(Outcome.PASSAGES, found[:SHOWN_PASSAGES])
+            return AskResult(Outcome.PASSAGES, _shown(found, stems))
         try:
             async with self._slots:
                 completion = await self._client.complete(
                     system, user_message(question, sent, self._zone), max_tokens=ANSWER_TOKENS
                 )
         except ModelError as exc:
-            return AskResult(Outcome.PASSAGES, found[:SHOWN_PASSAGES], reason=exc.reason)
+            return AskResult(Outcome.PASSAGES, _shown(found, stems), reason=exc.reason)
         answer, cited = check_references(shorten(completion.text), len(sent))
         if not cited or not answer:
-            return AskResult(Outcome.PASSAGES, found[:SHOWN_PASSAGES], reason=NO_VALID_REFERENCES)
+            return AskResult(Outcome.PASSAGES, _shown(found, stems), reason=NO_VALID_REFERENCES)
         by_number = {p.number: p for p in sent}
         passages = [
             Passage(
@@ -293,6 +303,14 @@ class AskService:
     async def _invalidate_when_indexed(self) -> None:
         await self._library.wait_idle()
         self._vectors.invalidate()
+
+
+def _shown(passages: list[Passage], stems: list[str]) -> list[Passage]:
+    """The best passages to show as they are: each cut to its part about the question."""
+    return [
+        replace(p, text=excerpt(clean(p.text), stems, SHOWN_TOKENS))
+        for p in passages[:SHOWN_PASSAGES]
+    ]
 
 
 def _speakers(session: Session, sequence: int) -> tuple[str, ...]:

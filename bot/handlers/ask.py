@@ -77,6 +77,10 @@ async def ask(
         _log.exception("ask_search_failed", chat_id=chat_id)
         await message.answer(at.ASK_UNAVAILABLE)
         return
+    except Exception:  # a question is never left without a reply
+        _log.exception("ask_failed", chat_id=chat_id)
+        await message.answer(at.ASK_UNAVAILABLE)
+        return
     reply = ask_reply(result, zone, in_session=session_id is not None)
     await message.answer(
         reply.text, parse_mode="HTML" if reply.html else None, reply_markup=reply.keyboard

@@ -102,3 +102,14 @@ async def test_nothing_relevant_asks_no_model(
     assert model.sent == []
     scoped = await ask.ask(1, "Anna budget report", session_id=flat)
     assert scoped.outcome is Outcome.NOTHING
+
+
+async def test_a_passage_shown_is_its_part_about_the_question(
+    manager: FileSessionManager, library: SessionLibrary
+) -> None:
+    long = "Filler words about nothing much. " * 60 + "Anna's deadline is Friday. " + "More. " * 60
+    await transcribed(manager, 1, [long])
+    await library.wait_idle()
+    [shown] = (await service(manager, library, None).ask(1, "Anna's deadline")).passages
+    assert "Anna's deadline is Friday." in shown.text
+    assert len(shown.text) < 400
