@@ -48,6 +48,7 @@ from bot.updates.ordering import ChatOrdering
 from bot.updates.polling import ReliablePoller
 from bot.updates.runner import UpdateRunner
 from bot.updates.webhook import WebhookServer, run_webhook
+from notes.ask import AskService
 from notes.service import NoteService
 from notes.settings import NoteSettings
 from processing import ProcessingService, ProcessingSettings, build_processor
@@ -383,6 +384,11 @@ async def _serve(
             dp["note_delivery"] = note_delivery
             parts.push_async_callback(notes.stop)
             await notes.start()
+        # /ask: answers from the chat's notes (with a model), or its best passages (without).
+        ask_service = AskService(manager, library, note_settings, zone=settings.zone)
+        parts.push_async_callback(ask_service.stop)
+        await ask_service.start()
+        dp["ask_service"] = ask_service
         secrets = [
             *settings.secrets,
             *transcription.secrets,

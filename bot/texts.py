@@ -29,6 +29,7 @@ HELP = (
     "/history - your sessions, newest first, to get one again\n"
     "/get <session> - send a session's transcript again\n"
     "/find <words> - search your transcripts\n"
+    "/ask <question> - an answer from your notes, with where it came from\n"
     "/forget <session> - delete a session for good (/forget all: every session and "
     "this chat's settings)\n"
     "/lang - the language of this chat's notes\n"
@@ -78,6 +79,7 @@ COMMANDS = [
     ("history", "Your sessions, to get one again"),
     ("get", "Send a session's transcript again"),
     ("find", "Search your transcripts"),
+    ("ask", "A question answered from your notes"),
     ("forget", "Delete a session for good"),
     ("lang", "Language of this chat's notes"),
     ("vocab", "Names and words to get right"),

@@ -93,6 +93,29 @@ class ModelClient:
             await asyncio.sleep(delay)
         raise ModelError(NO_USABLE_ANSWER)
 
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        """The endpoint's embeddings (``/v1/embeddings``) of ``texts``, in their order;
+        ModelError when there are none (after the client's bounded retries)."""
+        try:
+            response = await self._client.embeddings.create(model=model, input=texts)
+        except openai.APIResponseValidationError:
+            raise ModelError(NO_USABLE_ANSWER) from None
+        except openai.APIError as exc:
+            _log.warning(
+                "embedding_request_failed",
+                error=type(exc).__name__,
+                status=getattr(exc, "status_code", None),
+                model=model,
+            )
+            raise ModelError(_reason(exc)) from None
+        except ValueError:
+            raise ModelError(NO_USABLE_ANSWER) from None
+        data = sorted(getattr(response, "data", None) or [], key=lambda d: d.index)
+        vectors = [list(d.embedding) for d in data if isinstance(d.embedding, list)]
+        if len(vectors) != len(texts) or not all(vectors):
+            raise ModelError(NO_USABLE_ANSWER)
+        return vectors
+
     async def close(self) -> None:
         await self._client.close()
 

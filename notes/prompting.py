@@ -18,6 +18,9 @@ import structlog
 
 BUNDLED = Path(__file__).resolve().parent / "prompts"
 NAMES = ("clean", "summary", "todo", "minutes", "custom", "reply", "condense")
+"""The prompts of written notes: each is filled with the session's language and speakers."""
+QUESTION_NAMES = ("ask",)
+"""Prompts of another kind: /ask's (its passages carry their own dates and speakers)."""
 _MAX_PROMPT_BYTES = 64 * 1024
 
 _log = structlog.get_logger("notes.prompts")
@@ -58,7 +61,7 @@ class Prompts:
 
     def template(self, name: str) -> str:
         """The text of prompt ``name`` (one of :data:`NAMES`)."""
-        if name not in NAMES:
+        if name not in NAMES and name not in QUESTION_NAMES:
             raise ValueError(f"no prompt called {name!r}")
         if self._override is not None:
             text = _read(self._override / f"{name}.md")
@@ -103,4 +106,4 @@ def _read(path: Path) -> str | None:
     return text or None
 
 
-__all__ = ["BUNDLED", "NAMES", "Context", "Prompts"]
+__all__ = ["BUNDLED", "NAMES", "QUESTION_NAMES", "Context", "Prompts"]

@@ -22,8 +22,10 @@ class NoteSettings(ProjectSettings):
     llm_context_tokens: int = Field(default=8192, ge=1024)
     llm_concurrency: int = Field(default=1, ge=1, le=32)
     llm_prompts_dir: Path | None = None
+    # /ask: a model of the same endpoint's /v1/embeddings, for retrieval besides BM25.
+    llm_embedding_model: str = ""
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "llm_embedding_model")
     @classmethod
     def _trimmed(cls, value: str) -> str:
         return value.strip()
@@ -41,6 +43,11 @@ class NoteSettings(ProjectSettings):
     def enabled(self) -> bool:
         """Whether a language model is set up (``LLM_BASE_URL`` is not empty)."""
         return bool(self.llm_base_url)
+
+    @property
+    def embeddings(self) -> bool:
+        """Whether /ask uses embeddings (a model set up and ``LLM_EMBEDDING_MODEL`` set)."""
+        return self.enabled and bool(self.llm_embedding_model)
 
     @property
     def secrets(self) -> list[str]:

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
@@ -42,6 +43,7 @@ from sessions.storage import LIBRARY_DIR
 
 LIBRARY_FILE = "library.sqlite3"
 MAX_HITS = 50
+_T = TypeVar("_T")
 _log = structlog.get_logger("sessions.library")
 
 # A session is searchable once it reached TRANSCRIBED, whatever happened to it after.
@@ -254,6 +256,14 @@ class SessionLibrary(IndexUpkeep):
             SearchHit(session_id=sid, sequence=seq, score=-rank, fragments=fragments(snippet))
             for sid, seq, rank, snippet in rows
         ]
+
+    async def in_index(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(connection, *args)`` on the index's thread, with its connection (for
+        ``/ask``'s passages and the notes' vectors, kept in the same file). Blocking work
+        only; LibraryRebuildingError while the index is rebuilt, LibraryError when it failed."""
+        if self.rebuilding:
+            raise LibraryRebuildingError("the search index is being rebuilt")
+        return await self._call(lambda: function(self._db.connection(), *args))
 
     # -- chats' settings: the manager's ChatSettingsStore, kept apart from the index -------
 

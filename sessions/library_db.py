@@ -234,6 +234,11 @@ class LibraryDatabase:
             self._db.close()
             self._db = None
 
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (LibraryError when closed), for the index's other readers
+        and writers on the same thread (:mod:`sessions.library_passages`, ``_vectors``)."""
+        return self._require_db()
+
     def _require_db(self) -> sqlite3.Connection:
         if self._db is None:
             raise LibraryError("the search index is not open")

@@ -129,8 +129,10 @@ class LlamaServer:
         api_key: str | None = None,
         ignore_eos: bool = False,
         cache_prompt: bool = True,
+        embedding: bool = False,
     ) -> None:
         self.model = model
+        self.embedding = embedding  # also /v1/embeddings (mean pooling), for /ask
         self.port = free_port()
         self.log_path = log_dir / f"llama-server-{self.port}.log"
         self.context_tokens = context_tokens
@@ -177,6 +179,7 @@ class LlamaServer:
                  "--max-tokens", str(self.max_tokens), "--parallel", str(self.parallel),
                  "--threads", str(self.threads),
                  *(["--ignore-eos"] if self.ignore_eos else []),
+                 *(["--embedding"] if self.embedding else []),
                  *([] if self.cache_prompt else ["--no-cache-prompt"])],
                 cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )  # fmt: skip
@@ -283,6 +286,9 @@ def _serve(args: argparse.Namespace) -> None:
     params.sampling.seed = 42
     params.sampling.ignore_eos = args.ignore_eos
     params.cache_prompt = args.cache_prompt
+    if args.embedding:  # chat completions still work; embeddings are the tokens' mean
+        params.embedding = True
+        params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     params.warmup = False  # saves a second at every start; the first answer is barely slower
     key = os.environ.pop(API_KEY_ENV, "")
     if key:
@@ -360,6 +366,7 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--parallel", type=int, default=2)
         sub.add_argument("--threads", type=int, default=default_threads())
         sub.add_argument("--ignore-eos", action="store_true")
+        sub.add_argument("--embedding", action="store_true")
         sub.add_argument("--no-cache-prompt", dest="cache_prompt", action="store_false")
     args = parser.parse_args(argv)
     if args.command == "fetch":

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import audio, chat_settings, commands, fallback, library, migration, notes
+from bot.handlers import (
+    ask,
+    audio,
+    chat_settings,
+    commands,
+    fallback,
+    library,
+    migration,
+    notes,
+)
 
 
 def build_router() -> Router:
@@ -14,6 +23,7 @@ def build_router() -> Router:
         migration.create_router(),
         commands.create_router(),
         library.create_router(),
+        ask.create_router(),
         chat_settings.create_router(),
         notes.create_router(),
         audio.create_router(),

@@ -213,6 +213,7 @@ def test_every_fixed_text_fits_a_message() -> None:
         "history",
         "get",
         "find",
+        "ask",
         "forget",
         "lang",
         "vocab",

@@ -1,0 +1,81 @@
+"""What the bot says for /ask. The answers are HTML: the model's text and the notes' words
+are escaped (they are untrusted), the rest is ours; every message fits Telegram's limit."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import UTC, tzinfo
+
+from bot.texts import MESSAGE_LIMIT, REASON_LIMIT, fit
+from notes.ask_passages import Passage
+
+EXCERPT_LIMIT = 300  # characters of a passage shown without a model's answer
+
+ASK_USAGE = "Ask about your notes after /ask, e.g. /ask when is Anna's deadline?"
+NOTHING_FOUND = "I found nothing about that in your notes."
+NOTHING_FOUND_IN_SESSION = "I found nothing about that in this session's notes."
+ASK_REBUILDING = (
+    "The search index is being rebuilt from the saved sessions, so /ask cannot look yet. "
+    "Please try again in a few minutes."
+)
+ASK_UNAVAILABLE = "/ask is not available right now. Please try again in a few minutes."
+PASSAGES_HEADER = "The passages of your notes that match best:"
+
+
+def reference(passage: Passage, zone: tzinfo = UTC) -> str:
+    """A reference as the chat reads it: ``[1] Tue 24 Nov, note 3`` (or ``written note``)."""
+    what = "written note" if passage.sequence == 0 else f"note {passage.sequence}"
+    return f"[{passage.number}] {passage.created_at.astimezone(zone):%a %d %b}, {what}"
+
+
+def _speakers(passage: Passage) -> str:
+    return f" ({fit(', '.join(passage.speakers), 80)})" if passage.speakers else ""
+
+
+def answer(text: str, passages: Sequence[Passage], zone: tzinfo = UTC) -> str:
+    """The model's answer (escaped) and its references, in HTML."""
+    lines = [html.escape(reference(p, zone) + _speakers(p), quote=False) for p in passages]
+    tail = "\n\n" + "\n".join(lines)
+    room = limit = MESSAGE_LIMIT - len(tail)
+    body = html.escape(fit(text, limit), quote=False)
+    while len(body) > room:  # escaping made it longer ("&" is "&amp;")
+        limit = limit * 4 // 5
+        body = html.escape(fit(text, limit), quote=False)
+    return body + tail
+
+
+def excerpt(text: str, limit: int = EXCERPT_LIMIT) -> str:
+    """A passage's words on one line, at most ``limit`` characters."""
+    return fit(" ".join(text.split()), limit)
+
+
+def passages(found: Sequence[Passage], zone: tzinfo = UTC, reason: str | None = None) -> str:
+    """The best passages themselves, ranked (no model set up, or it gave no answer), HTML."""
+    lines = []
+    if reason:
+        lines.append(html.escape(f"No answer: {fit(reason, REASON_LIMIT)}.", quote=False))
+    lines.append(PASSAGES_HEADER)
+    for passage in found:
+        where = html.escape(reference(passage, zone) + _speakers(passage), quote=False)
+        lines.append(f"\n<b>{where}</b>\n{html.escape(excerpt(passage.text), quote=False)}")
+    return "\n".join(lines)  # at most 5 passages of EXCERPT_LIMIT: well within a message
+
+
+def get_button(numbers: Sequence[int], passage: Passage, zone: tzinfo = UTC) -> str:
+    """The Get button of a referenced session: ``[1][3] Get Tue 24 Nov, 19:47``."""
+    cited = "".join(f"[{n}]" for n in numbers)
+    return f"{cited} Get {passage.created_at.astimezone(zone):%a %d %b, %H:%M}"
+
+
+__all__ = [
+    "ASK_REBUILDING",
+    "ASK_UNAVAILABLE",
+    "ASK_USAGE",
+    "NOTHING_FOUND",
+    "NOTHING_FOUND_IN_SESSION",
+    "answer",
+    "get_button",
+    "passages",
+    "reference",
+]
