@@ -218,7 +218,7 @@ async def test_undo_takes_back_the_notes_reaction_and_names_its_words(
         session.session_id, 2, TranscriptionStatus.COMPLETED, name
     )
     await harness.text("/undo")
-    removed = "Removed note 2 (0:05, “Call the dentist about Monday,…”). The session now has"
+    removed = "Removed note 2 (0:05, “Call the dentist about Monday…”). The session now has"
     assert any(t.startswith(removed) for t in harness.replies())
     assert harness.fake.reactions(CHAT) == {first: ["\u270d"], second: []}
 
