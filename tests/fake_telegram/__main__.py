@@ -33,7 +33,9 @@ async def _serve(host: str, port: int, token: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point: ``python -m tests.fake_telegram --port 8081``."""
-    parser = argparse.ArgumentParser(description="Serve a fake Telegram Bot API.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fake_telegram", description="Serve a fake Telegram Bot API."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
