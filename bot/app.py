@@ -48,6 +48,8 @@ from bot.updates.ordering import ChatOrdering
 from bot.updates.polling import ReliablePoller
 from bot.updates.runner import UpdateRunner
 from bot.updates.webhook import WebhookServer, run_webhook
+from library.index import SessionLibrary, library_path
+from library.retention import RetentionSettings, RetentionSweeper
 from notes.ask import AskService
 from notes.service import NoteService
 from notes.settings import NoteSettings
@@ -59,8 +61,6 @@ from sessions import (
     SessionConfig,
     SessionManager,
 )
-from sessions.library import SessionLibrary, library_path
-from sessions.retention import RetentionSettings, RetentionSweeper
 from transcription import (
     Transcriber,
     TranscriptionService,

@@ -627,7 +627,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "/find searches only the chat's own transcripts",
         (
             Edit(
-                "sessions/library_db.py",
+                "library/db.py",
                 "    WHERE notes_text MATCH ? AND t.rowid >= ? AND n.chat_id = ?",
                 "    WHERE notes_text MATCH ? AND t.rowid >= ? AND (n.chat_id = ? OR 1)",
             ),
@@ -734,7 +734,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "a rebuild of the search index leaves the live file as it was until the new one is complete",
         (
             Edit(
-                "sessions/library_db.py",
+                "library/db.py",
                 "        spare = self._spare\n",
                 "        spare = self.path\n",
             ),
@@ -748,7 +748,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "the chats' settings of an older index move to their own file before the index drops them",
         (
             Edit(
-                "sessions/chat_settings_db.py",
+                "library/chat_settings_store.py",
                 "        rows = legacy_rows(self._legacy) if self._legacy is not None else []\n",
                 "        rows: list[_Row] = []\n",
             ),

@@ -39,7 +39,7 @@ _ACTIVE_DIR = ".active"
 # A deleted session's folder is renamed into here (atomic), then emptied; a crash in between
 # leaves it here, never half a session under its own name. Emptied again at start.
 TRASH_DIR = ".trash"
-# The search index (sessions.library): SQLite's own files, left alone by the housekeeping.
+# The search index (library.index): SQLite's own files, left alone by the housekeeping.
 LIBRARY_DIR = ".library"
 
 _log = structlog.get_logger("sessions.storage")

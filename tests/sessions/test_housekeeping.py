@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from sessions import (
-    FileSessionManager,
-    FileSessionStorage,
-    RetentionSettings,
-    RetentionSweeper,
-    SessionState,
-)
+from library import RetentionSettings, RetentionSweeper
+from sessions import FileSessionManager, FileSessionStorage, SessionState
 from sessions.storage import partial_name, write_atomic
 from tests.conftest import EventRecorder, add_note
 from tests.sessions.helpers import transcribed

@@ -7,7 +7,7 @@ waits behind the index (a rebuild, a retention sweep's deletions).
 
 Older versions kept them in the index's ``chat_settings`` table: the first open copies them
 from there into a new file, made under a temporary name and renamed into place when
-complete, before the index drops the table (:mod:`sessions.library_db`).
+complete, before the index drops the table (:mod:`library.db`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from sessions.chat_settings import ChatSettings
-from sessions.library_files import (
+from library.files import (
     LibraryError,
     connect,
     is_corruption,
@@ -34,7 +33,8 @@ from sessions.library_files import (
     replace_database,
     transaction,
 )
-from sessions.redaction import error_kinds
+from runtime.redaction import error_kinds
+from sessions.chat_settings import ChatSettings
 from sessions.storage import make_dir
 
 CHAT_SETTINGS_FILE = "chat_settings.sqlite3"
