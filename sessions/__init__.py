@@ -51,13 +51,7 @@ from sessions.events import (
     SessionFinalized,
     StateChanged,
 )
-from sessions.folder import (
-    AudioUpload,
-    AudioWriter,
-    OutputListing,
-    SessionFolder,
-    UnreadableOutputError,
-)
+from sessions.folder import AudioUpload, AudioWriter, SessionFolder
 from sessions.locks import KeyedLocks
 from sessions.manager import FileSessionManager
 from sessions.models import (
@@ -69,6 +63,7 @@ from sessions.models import (
     SpeakerKind,
     TranscriptionStatus,
 )
+from sessions.process_files import OutputListing, UnreadableOutputError
 from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
 from sessions.transcripts import Transcript, TranscriptSegment
 
