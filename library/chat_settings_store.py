@@ -34,8 +34,8 @@ from library.files import (
     transaction,
 )
 from runtime.redaction import error_kinds
+from sessions.atomic import make_dir
 from sessions.chat_settings import ChatSettings
-from sessions.storage import make_dir
 
 CHAT_SETTINGS_FILE = "chat_settings.sqlite3"
 _TABLE = (

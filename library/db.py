@@ -21,9 +21,9 @@ from library.files import (
     transaction,
 )
 from library.query import MARK_END, MARK_START
+from sessions.atomic import make_dir
 from sessions.layout import FILE_MODE
 from sessions.models import Session
-from sessions.storage import make_dir
 
 SCHEMA_VERSION = 3
 """Raise it with any change to the tables: an index of another version is rebuilt (except

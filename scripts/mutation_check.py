@@ -558,7 +558,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "nothing read from Redis is unpickled",
         (
             Edit(
-                "transcription/queue.py",
+                "transcription/broker.py",
                 "    return broker.with_result_backend(backend).with_serializer(JSONSerializer())",
                 "    return broker.with_result_backend(backend)",
             ),

@@ -21,6 +21,7 @@ files only through :class:`SessionFolder` (``manager.folder(session_id)``): only
 package knows the layout.
 """
 
+from sessions.atomic import make_dir, write_atomic
 from sessions.chat_settings import ChatSettings, VocabularyLimitError
 from sessions.config import SessionConfig
 from sessions.contract import SessionManager
@@ -64,7 +65,7 @@ from sessions.models import (
     TranscriptionStatus,
 )
 from sessions.process_files import OutputListing, UnreadableOutputError
-from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
+from sessions.storage import FileSessionStorage, SessionStorage
 from sessions.transcripts import Transcript, TranscriptSegment
 
 __all__ = [

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import structlog
 
+from sessions.atomic import dump_json_atomic, fsync_dir, write_atomic
 from sessions.layout import (
     AUDIO_DIR,
     FILE_MODE,
@@ -28,7 +29,7 @@ from sessions.layout import (
 )
 from sessions.note_files import NoteFiles
 from sessions.process_files import ProcessFiles
-from sessions.storage import dump_json_atomic, fsync_dir, partial_name, write_atomic
+from sessions.storage import partial_name
 from sessions.transcripts import Transcript, transcript_from_json
 
 _log = structlog.get_logger("sessions.folder")

@@ -17,8 +17,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sessions.atomic import make_dir, write_atomic
 from sessions.layout import DIR_MODE, FILE_MODE, PROCESS_DIR, PROCESS_INPUT, PROCESS_OUTPUT_DIR
-from sessions.storage import make_dir, write_atomic
 
 # The processor's own log, in its output folder; it stays on the server.
 PROCESSOR_LOG = "processor.log"
