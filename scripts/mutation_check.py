@@ -632,7 +632,7 @@ MUTATIONS: tuple[Mutation, ...] = (
                 "    WHERE notes_text MATCH ? AND t.rowid >= ? AND (n.chat_id = ? OR 1)",
             ),
         ),
-        ("tests/sessions/test_library.py::test_a_chat_sees_only_its_own_notes",),
+        ("tests/library/test_library.py::test_a_chat_sees_only_its_own_notes",),
     ),
     Mutation(
         "library-stranger-tap",
@@ -740,7 +740,7 @@ MUTATIONS: tuple[Mutation, ...] = (
             ),
         ),
         (
-            "tests/sessions/test_library_repair.py::test_a_rebuild_killed_part_of_the_way_leaves_the_live_file_and_settings",
+            "tests/library/test_library_repair.py::test_a_rebuild_killed_part_of_the_way_leaves_the_live_file_and_settings",
         ),
     ),
     Mutation(
