@@ -44,7 +44,7 @@ _TABLE = (
 )
 _Row = tuple[int, str, str]
 _T = TypeVar("_T")
-_log = structlog.get_logger("sessions.chat_settings")
+_log = structlog.get_logger("library.chat_settings")
 
 
 class ChatSettingsUnavailableError(LibraryError):
