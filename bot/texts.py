@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, tzinfo
 
+from runtime.formatting import format_duration
 from sessions import Session
-from sessions.formatting import format_duration
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024

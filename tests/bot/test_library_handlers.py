@@ -16,6 +16,7 @@ from bot import texts
 from bot.handlers.library import label_of
 from bot.services.delivery import Courier
 from bot.services.notifier import Notifier
+from library.index import SessionLibrary, library_path
 from sessions import (
     AudioEntry,
     FileSessionManager,
@@ -23,7 +24,6 @@ from sessions import (
     Transcript,
     TranscriptionStatus,
 )
-from sessions.library import SessionLibrary, library_path
 from tests.bot.test_handlers import CHAT, STRANGER, USER, Harness
 from tests.bot.test_handlers import harness as harness  # the fixture, reused
 from tests.fake_telegram import FakeTelegram, SentCall

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from bot.transcript_texts import FOLD_AT, Transcript, build_transcript, telegram_length
+from runtime.settings import TimeZoneSettings, describe_invalid
 from sessions import AudioEntry, ErrorEntry, Session, TranscriptionStatus
-from sessions.settings import TimeZoneSettings, describe_invalid
 from tests.fake_telegram import render_html
 
 START = datetime(2026, 11, 24, 19, 47, 41, tzinfo=UTC)
