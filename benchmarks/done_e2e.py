@@ -203,6 +203,17 @@ async def main_async(args: argparse.Namespace) -> None:
                         f"{b.first:.2f} s ({b.first / bracket:.3f}x), bot cpu {b.cpu:.1f} s; "
                         f"load {loads[r]:.2f}"
                     )
+                # Where the time went: the bot's own per-note inference times, per round.
+                done = [e for e in proc.events() if e.get("event") == "entry_transcribed"]
+                per_round = [
+                    done[1 + r * len(notes) : 1 + (r + 1) * len(notes)] for r in range(args.rounds)
+                ]
+                for r, entries in enumerate(per_round):
+                    inference = sum(float(e.get("seconds", 0.0)) for e in entries)
+                    print(
+                        f"round {r + 1}: bot inference (entry_transcribed, {len(entries)} notes) "
+                        f"{inference:.2f} s of {bots[r].first:.2f} s first note -> delivered"
+                    )
             finally:
                 await proc.stop()
         raw_thread.shutdown()
