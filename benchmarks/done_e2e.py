@@ -31,10 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse
 import asyncio
-import resource
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +42,7 @@ from pathlib import Path
 from faster_whisper import WhisperModel
 
 from benchmarks.corpus import FIXTURES, SPEECH, Note, build_corpus
+from benchmarks.timing import cpu_seconds, set_thread_nice
 from tests.bot.bot_process import BotProcess
 from tests.fake_telegram import FakeTelegram, SentCall
 from transcription import TranscriptionSettings, bundled_model_path
@@ -68,26 +67,15 @@ class BotTimes:
 # -- the raw baseline --------------------------------------------------------------------------
 
 
-def _set_thread_nice(nice: int) -> None:
-    # The model's threads are started by the thread that loads it and inherit its priority.
-    if nice > 0:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_raw(model: WhisperModel, notes: list[Note], beam_size: int) -> tuple[float, float]:
     """Raw faster-whisper over the notes, one after another; returns (wall, CPU) seconds."""
-    cpu = _cpu_seconds()
+    cpu = cpu_seconds()
     start = time.perf_counter()
     for note in notes:
         segments, _info = model.transcribe(str(note.path), beam_size=beam_size, vad_filter=True)
         for _segment in segments:  # decoding happens as the segments are consumed
             pass
-    return time.perf_counter() - start, _cpu_seconds() - cpu
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
 # -- the bot -----------------------------------------------------------------------------------
@@ -151,7 +139,7 @@ async def main_async(args: argparse.Namespace) -> None:
             f"built in {time.perf_counter() - started:.1f} s"
         )
         raw_thread = ThreadPoolExecutor(
-            max_workers=1, initializer=_set_thread_nice, initargs=(nice,)
+            max_workers=1, initializer=set_thread_nice, initargs=(nice,)
         )
         model = await loop.run_in_executor(
             raw_thread,

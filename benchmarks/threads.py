@@ -34,14 +34,10 @@ from pathlib import Path
 from faster_whisper import WhisperModel
 
 from benchmarks.corpus import build_corpus
+from benchmarks.timing import set_thread_nice
 from transcription import TranscriptionSettings, bundled_model_path
 
 NOTE_SECONDS = 30.0
-
-
-def _set_thread_nice(nice: int) -> None:
-    if nice > 0 and hasattr(os, "setpriority"):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 class LoopLag:
@@ -109,7 +105,7 @@ def main() -> None:
                 f"nice {args.nice}, load average before {os.getloadavg()[0]:.2f}"
             )
             pool = ThreadPoolExecutor(
-                max_workers=1, initializer=_set_thread_nice, initargs=(args.nice,)
+                max_workers=1, initializer=set_thread_nice, initargs=(args.nice,)
             )
             models = {
                 c: pool.submit(

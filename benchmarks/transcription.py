@@ -37,7 +37,6 @@ import resource
 import shutil
 import statistics
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from pathlib import Path
 from faster_whisper import WhisperModel
 
 from benchmarks.corpus import FIXTURES, FORMAT, SPEECH, Note, build_corpus, corpus_wer
+from benchmarks.timing import cpu_seconds, set_thread_nice
 from runtime.log_setup import configure_logging
 from sessions import (
     AudioEntry,
@@ -100,16 +100,6 @@ class Runs:
 # -- the two contestants -----------------------------------------------------------------------
 
 
-def _set_thread_nice(nice: int) -> None:
-    if nice > 0:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def settings_for(variant: Variant, nice: int) -> TranscriptionSettings:
     """The worker's defaults, spelled out so the environment cannot change them."""
     return TranscriptionSettings(
@@ -144,7 +134,7 @@ def check_defaults() -> None:
 def run_baseline(model: WhisperModel, settings: TranscriptionSettings, notes: list[Note]) -> Timed:
     """Raw faster-whisper over the notes, one after another; segments consumed."""
     texts: list[str] = []
-    cpu = _cpu_seconds()
+    cpu = cpu_seconds()
     start = time.perf_counter()
     for note in notes:
         segments, _info = model.transcribe(
@@ -154,7 +144,7 @@ def run_baseline(model: WhisperModel, settings: TranscriptionSettings, notes: li
             vad_filter=settings.whisper_vad_filter,
         )
         texts.append(" ".join(s.text.strip() for s in segments if s.text.strip()))
-    return time.perf_counter() - start, _cpu_seconds() - cpu, texts
+    return time.perf_counter() - start, cpu_seconds() - cpu, texts
 
 
 class InstantTranscriber:
@@ -199,12 +189,12 @@ async def run_pipeline(
             done.set()
 
     bus.subscribe(on_state, StateChanged)
-    cpu = _cpu_seconds()
+    cpu = cpu_seconds()
     start = time.perf_counter()
     await manager.finalize_session(sid)
     await done.wait()
     wall = time.perf_counter() - start
-    cpu = _cpu_seconds() - cpu
+    cpu = cpu_seconds() - cpu
     await worker.stop()
 
     final = await manager.require_session(sid)
@@ -287,7 +277,7 @@ def main() -> None:
         # The baseline runs in a thread of its own at the pipeline's inference priority; the
         # model's threads are started by the thread that loads it and inherit its priority.
         base_thread = ThreadPoolExecutor(
-            max_workers=1, initializer=_set_thread_nice, initargs=(args.nice,)
+            max_workers=1, initializer=set_thread_nice, initargs=(args.nice,)
         )
         model = base_thread.submit(
             WhisperModel,
