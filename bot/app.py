@@ -18,6 +18,7 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.config import BotSettings
 from bot.handlers import build_router
+from bot.i18n import ChatLanguageMiddleware, ChatLanguages, build_i18n
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
@@ -101,6 +102,12 @@ def build_dispatcher(
     tap is answered, and a question's buttons only once."""
     dp = Dispatcher(manager=manager, ingest=ingest, collecting=collecting)
     dp.update.outer_middleware(UpdateLoggingMiddleware())
+    # Each update in its sender's language (the refusal of a stranger too); the chat's
+    # last-seen language kept for what is sent later, outside an update.
+    languages = ChatLanguages()
+    i18n = build_i18n()
+    dp["chat_languages"] = languages
+    dp.update.outer_middleware(ChatLanguageMiddleware(i18n, languages))
     access = AccessMiddleware(settings.access)
     dp.message.outer_middleware(access)
     dp.callback_query.outer_middleware(access)
