@@ -518,6 +518,9 @@ class FakeTelegram:
         """The text of the latest successful setMyDescription (None: never set)."""
         self.short_description: str | None = None
         """The text of the latest successful setMyShortDescription (None: never set)."""
+        self.by_language: dict[str, dict[str, Any]] = {}
+        """What those three calls set for one ``language_code``: by language, then by field
+        ("commands", "description", "short_description"); the fields above are the default."""
         self.confirmed_offset = 0
         """Highest offset any getUpdates has confirmed (every update_id below it is gone)."""
         self.webhook_deleted = False
@@ -707,6 +710,7 @@ class FakeTelegram:
         chat_type: str = "private",
         message_id: int | None = None,
         reply_to: int | None = None,
+        language_code: str | None = None,
     ) -> int:
         """Push a text message; ``/commands`` in it get ``bot_command`` entities. With
         ``reply_to``, a reply to that message of the chat (as Telegram sends it: the message
@@ -726,7 +730,8 @@ class FakeTelegram:
         ]
         if entities:
             content["entities"] = entities
-        return self._push_message(chat_id, user_id, content, chat_type, message_id)
+        sender = {"language_code": language_code}  # None: the default "en"
+        return self._push_message(chat_id, user_id, content, chat_type, message_id, sender)
 
     def voice(
         self,
@@ -742,6 +747,7 @@ class FakeTelegram:
         first_name: str | None = None,
         last_name: str | None = None,
         forward_origin: dict[str, Any] | None = None,
+        language_code: str | None = None,
     ) -> int:
         """Push a voice note; size and unique id come from :meth:`add_file` unless given.
 
@@ -753,7 +759,7 @@ class FakeTelegram:
         content: dict[str, Any] = {"voice": voice}
         if forward_origin is not None:
             content["forward_origin"] = forward_origin
-        sender = {"first_name": first_name, "last_name": last_name}
+        sender = {"first_name": first_name, "last_name": last_name, "language_code": language_code}
         return self._push_message(chat_id, user_id, content, chat_type, message_id, sender)
 
     def audio(
@@ -840,7 +846,14 @@ class FakeTelegram:
         return self._push_message(chat_id, user_id, content, chat_type, message_id)
 
     def callback(
-        self, chat_id: int, user_id: int, message_id: int, data: str, *, chat_type: str = "private"
+        self,
+        chat_id: int,
+        user_id: int,
+        message_id: int,
+        data: str,
+        *,
+        chat_type: str = "private",
+        language_code: str | None = None,
     ) -> str:
         """Push a tap on an inline button of the bot's message ``message_id``; returns the
         callback query's id (see :meth:`wait_answered`)."""
@@ -849,7 +862,9 @@ class FakeTelegram:
             raise ValueError(f"no message {message_id} in chat {chat_id}")
         self._callback_count += 1
         query_id = f"cb{self._callback_count}"
-        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if language_code is not None:
+            user["language_code"] = language_code
         if chat_type != "private":
             message = {**message, "chat": {**message["chat"], "type": chat_type}}
         query = {
@@ -1384,10 +1399,18 @@ class FakeTelegram:
                 raise _bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise _bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands = [
+        listed = [
             {"command": str(c["command"]), "description": str(c["description"])} for c in commands
         ]
+        self._set_for_language(params, "commands", listed)
         return True
+
+    def _set_for_language(self, params: _Params, field: str, value: Any) -> None:
+        language = _str_param(params, "language_code")
+        if language:
+            self.by_language.setdefault(language, {})[field] = value
+        else:
+            setattr(self, field, value)
 
     async def _get_my_commands(
         self, params: _Params, uploads: dict[str, _Upload]
@@ -1402,7 +1425,7 @@ class FakeTelegram:
         text = _str_param(params, "description") or ""
         if len(text) > 512:  # Telegram's limit; an empty text removes the description
             raise _bad_request("BOT_DESCRIPTION_INVALID")
-        self.description = text
+        self._set_for_language(params, "description", text)
         return True
 
     async def _get_my_description(
@@ -1414,7 +1437,7 @@ class FakeTelegram:
         text = _str_param(params, "short_description") or ""
         if len(text) > 120:  # Telegram's limit
             raise _bad_request("BOT_SHORT_DESCRIPTION_INVALID")
-        self.short_description = text
+        self._set_for_language(params, "short_description", text)
         return True
 
     async def _get_my_short_description(
