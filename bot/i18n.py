@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,22 @@ class ChatLanguageMiddleware(SimpleI18nMiddleware):
         if chat is not None and user is not None:
             self._chats.seen(chat.id, locale)
         return locale
+
+
+@dataclass(frozen=True)
+class ChatSpeech:
+    """What a message sent outside an update is written in: the chat's last-seen language."""
+
+    i18n: I18n
+    languages: ChatLanguages
+
+    def in_chat(self, chat_id: int) -> contextlib.AbstractContextManager[None]:
+        return speaking(self.i18n, self.languages.of(chat_id))
+
+
+def in_chat(speech: ChatSpeech | None, chat_id: int) -> contextlib.AbstractContextManager[None]:
+    """Texts built inside are in ``chat_id``'s language (English without ``speech``)."""
+    return contextlib.nullcontext() if speech is None else speech.in_chat(chat_id)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,8 @@
 """End to end: the real bot answers each person in their Telegram language. In one group a
 German and a Russian member get their own language, someone whose language has no catalog
-gets English, and the command menu and the descriptions are registered per language."""
+gets English, the transcript (sent outside any update) is in the language of whoever
+finished the session, and the command menu and the descriptions are registered per
+language."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import pytest
 from bot import texts
 from bot.i18n import build_i18n, speaking
 from tests.bot.bot_process import BotProcess
-from tests.bot.test_e2e import eventually, is_text, launch
+from tests.bot.test_e2e import DURATIONS, eventually, is_text, launch
+from tests.conftest import FIXTURES
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -48,6 +51,24 @@ async def test_each_member_of_a_group_is_answered_in_their_language(
         lambda c: c.chat_id == GROUP and c.text is not None, timeout=20, since=since
     )
     assert answer.text == texts.HELP
+
+    # A German records, a Russian finishes: the transcript is in Russian.
+    file_id = fake.add_file((FIXTURES / "speech_01.ogg").read_bytes())
+    fake.voice(
+        GROUP,
+        GERMAN,
+        file_id=file_id,
+        duration=DURATIONS["speech_01.ogg"],
+        chat_type="supergroup",
+        language_code="de",
+    )
+    await fake.wait_reactions(GROUP, 1, timeout=20)
+    since = len(fake.sent)
+    fake.text(GROUP, RUSSIAN, "/done", chat_type="supergroup", language_code="ru")
+    await fake.wait_for(is_text(GROUP, "Расшифровка: "), timeout=60, since=since)
+    with speaking(i18n, "ru"):
+        finished = texts.FINISHED
+    await fake.wait_for(is_text(GROUP, finished), timeout=20, since=since)
 
     # The menu (an English-only model: no /lang) and the descriptions: English for
     # everyone, German and Russian for theirs.
