@@ -8,7 +8,9 @@ import pytest
 from babel.messages.catalog import Catalog
 
 from bot import catalogs, texts
+from bot.callbacks import BUTTON_LABELS
 from bot.i18n import build_i18n, locales, speaking
+from bot.session_labels import BUTTON_LIMIT
 from bot.texts import MESSAGE_LIMIT
 
 LANGUAGES = ["de", "ru"]
@@ -74,6 +76,7 @@ def test_translations_keep_the_english_placeholders(template: Catalog, locale: s
 def test_translations_fit_telegram(template: Catalog, locale: str) -> None:
     catalog = catalogs.read(locale)
     bounded = {
+        **dict.fromkeys(BUTTON_LABELS, BUTTON_LIMIT),
         texts.DESCRIPTION: DESCRIPTION_LIMIT,
         texts.SHORT_DESCRIPTION: SHORT_DESCRIPTION_LIMIT,
         **{d: COMMAND_DESCRIPTION_LIMIT for _, d in texts.COMMANDS},
