@@ -10,6 +10,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import N_, _
+from bot.note_texts import STYLE_LABELS
+
+STYLE_BUTTON_LABELS = tuple(STYLE_LABELS.values())
 
 # The fixed buttons' labels (a test keeps each translation within what a phone shows).
 BUTTON_LABELS = (
@@ -24,6 +27,11 @@ BUTTON_LABELS = (
     N_("Clean text"),
     N_("To-dos"),
     N_("Try again"),
+    # Beside the choices under /lang and /style (bot.handlers).
+    N_("Off"),
+    N_("Bot default"),
+    N_("Recognise each note"),
+    *STYLE_BUTTON_LABELS,
 )
 
 

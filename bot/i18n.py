@@ -46,6 +46,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return i18n.gettext(singular, plural, n)
 
 
+def current_locale() -> str:
+    """The language texts are being written in now ("en" outside an update)."""
+    i18n = I18n.get_current(no_error=True)
+    return DEFAULT_LOCALE if i18n is None else i18n.current_locale
+
+
 def translated(texts: Mapping[str, str], name: str, module: str) -> str:
     """The module constant ``name`` of ``texts`` (keyed there by its name in lower case),
     translated: what each texts module's ``__getattr__`` answers, so ``texts.START`` is said
