@@ -8,7 +8,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY runtime ./runtime
 COPY sessions ./sessions
+COPY library ./library
 COPY transcription ./transcription
 COPY processing ./processing
 COPY notes ./notes

@@ -37,25 +37,24 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.library import vocabulary
+from library import SessionLibrary, library_path
+from library.passages import content_words, notes_by_id
+from library.vectors import VectorKeeper, ensure_schema, nearest, to_blob
 from notes.ask import AskService, Outcome
 from notes.client import ModelClient
 from notes.settings import NoteSettings
+from runtime.log_setup import configure_logging
 from sessions import (
     AudioEntry,
     FileSessionManager,
     FileSessionStorage,
     Session,
     SessionConfig,
-    SessionLibrary,
     SessionState,
     TranscriptionStatus,
-    library_path,
 )
 from sessions.ids import base_id
 from sessions.layout import TRANSCRIPTS_DIR, audio_filename, transcript_filename
-from sessions.library_passages import content_words, notes_by_id
-from sessions.library_vectors import VectorKeeper, ensure_schema, nearest, to_blob
-from sessions.logging_setup import configure_logging
 from sessions.storage import METADATA_FILE, SUBFOLDERS
 
 CHAT = 1000

@@ -2,7 +2,7 @@
 
     python -m benchmarks.ingestion [--threads 1 2] [--rounds 3] [--notes 50] [--long-notes 6]
 
-Runs the fake Bot API (tests/fake_telegram.py) in this process and the real bot
+Runs the fake Bot API (tests/fake_telegram/) in this process and the real bot
 (``python -m bot``, JSON logs, a temp SESSIONS_DIR) as a subprocess, once per
 WHISPER_CPU_THREADS value, for ``--rounds`` rounds (new chats each round). Each round:
 - chat A sends ``--long-notes`` voice notes of 15 s of speech (speech_04.ogg) and /done;

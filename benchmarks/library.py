@@ -37,6 +37,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 
+from library import SessionLibrary, library_path
+from runtime.log_setup import configure_logging
 from sessions import (
     AudioEntry,
     ChatSettings,
@@ -44,14 +46,11 @@ from sessions import (
     FileSessionStorage,
     Session,
     SessionConfig,
-    SessionLibrary,
     SessionState,
     TranscriptionStatus,
-    library_path,
 )
 from sessions.ids import base_id
 from sessions.layout import TRANSCRIPTS_DIR, audio_filename, transcript_filename
-from sessions.logging_setup import configure_logging
 from sessions.storage import METADATA_FILE, SUBFOLDERS
 
 COMMON_TEXT = """

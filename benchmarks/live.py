@@ -7,7 +7,7 @@ Builds ``--notes`` voice notes of at least ``--note-seconds`` of speech each (th
 fixtures concatenated with short silences, OGG/Opus like Telegram's: benchmarks/corpus.py)
 in a temp folder. Runs two real bots (``python -m bot``, JSON logs, their own SESSIONS_DIR),
 one with LIVE_TRANSCRIPTION=true and one with false, each against its own fake Bot API
-(tests/fake_telegram.py) in this process, both started once and kept for every round. Each
+(tests/fake_telegram/) in this process, both started once and kept for every round. Each
 round, in a new chat each time:
 - live on, then off: the user sends the notes one by one, waiting for each note's reaction (stored)
   and then ``--pause`` seconds, then /done right after the last reply;

@@ -52,6 +52,7 @@ from pathlib import Path
 from faster_whisper import decode_audio
 
 from benchmarks.corpus import FIXTURES, FORMAT, RATE, SPEECH, Note, build_corpus, corpus_wer
+from runtime.log_setup import configure_logging
 from sessions import (
     FileSessionManager,
     FileSessionStorage,
@@ -60,7 +61,6 @@ from sessions import (
     TranscriptionStatus,
 )
 from sessions.layout import TRANSCRIPTS_DIR, transcript_filename
-from sessions.logging_setup import configure_logging
 from tests.conftest import add_note
 from tests.redis_server import RedisServer
 from tests.transcription.test_queue import WorkerProcess

@@ -20,11 +20,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from runtime.log_setup import configure_logging
 from sessions import AudioEntry, FileSessionManager, FileSessionStorage, Session, SessionConfig
+from sessions.atomic import write_atomic
 from sessions.ids import base_id
 from sessions.layout import audio_filename
-from sessions.logging_setup import configure_logging
-from sessions.storage import METADATA_FILE, SUBFOLDERS, write_atomic
+from sessions.storage import METADATA_FILE, SUBFOLDERS
 
 
 def _ms(seconds: float) -> str:

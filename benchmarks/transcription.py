@@ -46,6 +46,7 @@ from pathlib import Path
 from faster_whisper import WhisperModel
 
 from benchmarks.corpus import FIXTURES, FORMAT, SPEECH, Note, build_corpus, corpus_wer
+from runtime.log_setup import configure_logging
 from sessions import (
     AudioEntry,
     EventBus,
@@ -56,7 +57,6 @@ from sessions import (
     StateChanged,
 )
 from sessions.layout import AUDIO_DIR, TRANSCRIPTS_DIR, audio_filename
-from sessions.logging_setup import configure_logging
 from transcription import (
     Transcriber,
     TranscriptionService,

@@ -19,7 +19,7 @@ import sys  # noqa: E402
 import structlog  # noqa: E402
 
 from bot.config import InvalidSettings, Settings, load_settings  # noqa: E402
-from sessions.logging_setup import configure_logging  # noqa: E402
+from runtime.log_setup import configure_logging  # noqa: E402
 
 PROGRAM = "voice-notes-bot"
 

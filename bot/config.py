@@ -11,11 +11,11 @@ from typing import TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from library.retention import RetentionSettings
 from notes.settings import NoteSettings
 from processing.settings import ProcessingSettings
+from runtime.settings import LogSettings, TimeZoneSettings, describe_problems, env_alias
 from sessions.config import SessionConfig
-from sessions.retention import RetentionSettings
-from sessions.settings import LogSettings, TimeZoneSettings, describe_problems, env_alias
 from transcription.settings import TranscriptionSettings
 
 _S = TypeVar("_S")

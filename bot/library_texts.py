@@ -15,9 +15,9 @@ from datetime import UTC, tzinfo
 from bot.i18n import N_, _, ngettext, translated
 from bot.session_labels import snippet, zone_note
 from bot.texts import MESSAGE_LIMIT, fit, notes
+from library.index import WRITTEN_NOTES_SEQUENCE
+from runtime.formatting import format_duration
 from sessions import Session, SessionState
-from sessions.formatting import format_duration
-from sessions.library import WRITTEN_NOTES_SEQUENCE
 
 AMBIGUOUS_SHOWN = 5  # candidates offered as buttons when a reference names several
 SNIPPET_LIMIT = 300  # characters of one /find snippet

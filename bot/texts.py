@@ -1,18 +1,24 @@
 """What the bot says, in plain text (no parse mode), in the current update's language
 (:mod:`bot.i18n`): each constant here is read through ``__getattr__``, so ``texts.START`` is
-translated where it is used. The transcript itself is HTML: :mod:`bot.transcript_texts`."""
+translated where it is used. The transcript itself is HTML: :mod:`bot.transcript_texts`.
+Fitting text into messages (``fit``, ``split_message``...) lives in :mod:`bot.message_fit`
+and is re-exported here, where the texts modules and handlers have always found it."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, tzinfo
 
 from bot.i18n import N_, _, ngettext, translated
+from bot.message_fit import CAPTION_LIMIT as CAPTION_LIMIT
+from bot.message_fit import MESSAGE_LIMIT as MESSAGE_LIMIT
+from bot.message_fit import fit as fit
+from bot.message_fit import pack_lines as pack_lines
+from bot.message_fit import shorten as _shorten
+from bot.message_fit import split_message as split_message
+from bot.message_fit import without_paths as without_paths
+from runtime.formatting import format_duration
 from sessions import Session
-from sessions.formatting import format_duration
 
-MESSAGE_LIMIT = 4096
-CAPTION_LIMIT = 1024
 REASON_LIMIT = 300  # an error reason quoted in the chat: one or two lines, not a traceback
 PREVIEW_LIMIT = 160  # of the last note's text in the collecting message: a glimpse, no more
 
@@ -375,107 +381,3 @@ def state_name(session: Session) -> str:
 def zone_note(zone: tzinfo) -> str:
     """The time zone, said once per message: "times in Europe/Berlin"."""
     return _("times in {zone}").format(zone=zone)
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-
-
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split ``text`` into chunks of at most ``limit`` characters.
-
-    Breaks at paragraph boundaries where possible, then at sentence ends, then at spaces,
-    and only cuts a word that is longer than a whole message.
-    """
-    chunks: list[str] = []
-    current = ""
-    for piece in _pieces(text.strip(), limit):
-        joiner = "\n\n" if piece.startswith("\x00") else " "
-        piece = piece.lstrip("\x00")
-        if not current:
-            current = piece
-        elif len(current) + len(joiner) + len(piece) <= limit:
-            current += joiner + piece
-        else:
-            chunks.append(current)
-            current = piece
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def _pieces(text: str, limit: int) -> list[str]:
-    # Each paragraph's first piece is marked with \x00 so it is rejoined with a blank line.
-    pieces: list[str] = []
-    for paragraph in (p.strip() for p in text.split("\n\n")):
-        if not paragraph:
-            continue
-        parts = [paragraph] if len(paragraph) <= limit else _split_long(paragraph, limit)
-        pieces.append("\x00" + parts[0])
-        pieces.extend(parts[1:])
-    return pieces
-
-
-def _split_long(paragraph: str, limit: int) -> list[str]:
-    out: list[str] = []
-    for sentence in _SENTENCE_END.split(paragraph):
-        if len(sentence) <= limit:
-            out.append(sentence)
-            continue
-        words = sentence.split()  # any whitespace: no blank or padded pieces
-        line = ""
-        for word in words:
-            while len(word) > limit:
-                if line:
-                    out.append(line)
-                    line = ""
-                out.append(word[:limit])
-                word = word[limit:]
-            if line and len(line) + 1 + len(word) > limit:
-                out.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        if line:
-            out.append(line)
-    return out
-
-
-def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``text``, cut to at most ``limit`` characters (ending in "…" when cut)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def pack_lines(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Lines joined into as few messages of at most ``limit`` characters as they fit in."""
-    messages: list[str] = []
-    current = ""
-    for line in (fit(line, limit) for line in lines):
-        if current and len(current) + 1 + len(line) <= limit:
-            current += "\n" + line
-        else:
-            if current:
-                messages.append(current)
-            current = line
-    if current:
-        messages.append(current)
-    return messages
-
-
-# An absolute path: a "/" that starts a word (not "1/2", not the "//" of a URL), then
-# anything up to whitespace, a quote or a bracket.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w/.:~])/[^\s'\"<>()\[\]]*")
-
-
-def without_paths(text: str) -> str:
-    """``text`` with each absolute path replaced by its last part (a file name, not where
-    it lives on the server)."""
-
-    def last_part(match: re.Match[str]) -> str:
-        parts = [p for p in match.group(0).split("/") if p]
-        return parts[-1] if parts else "/"
-
-    return _ABSOLUTE_PATH.sub(last_part, text)
-
-
-def _shorten(text: str, limit: int) -> str:
-    return fit(" ".join(text.split()), limit)

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, tzinfo
 from bot.i18n import N_, _
 from bot.session_labels import first_words_of, session_label, zone_note
 from bot.texts import MESSAGE_LIMIT, notes, split_message
+from runtime.formatting import format_duration
 from sessions import AudioEntry, Session, TranscriptionStatus
-from sessions.formatting import format_duration
 from sessions.speakers import note_source, speaker_labels
 
 # A note longer than this (in characters) is shown folded: an expandable blockquote.

@@ -2,7 +2,7 @@
 
 1. Retrieval, strictly within the chat (and within one session when the question replies to
    it): BM25 from the search index over the question's content words
-   (:mod:`sessions.library_passages`), and, with ``LLM_EMBEDDING_MODEL`` set, the nearest
+   (:mod:`library.passages`), and, with ``LLM_EMBEDDING_MODEL`` set, the nearest
    notes by embedding, the two combined by reciprocal rank fusion. Whether anything is
    relevant is decided by the words a note shares with the question, not by a model: when
    nothing is, the answer is :attr:`Outcome.NOTHING`.
@@ -28,6 +28,16 @@ from enum import StrEnum
 
 import structlog
 
+from library.index import LibraryError, SessionLibrary
+from library.passages import (
+    Candidate,
+    bm25_candidates,
+    content_words,
+    fuse,
+    notes_by_id,
+    relevant,
+)
+from library.vectors import VectorCache, VectorKeeper, to_blob
 from notes.ask_passages import (
     Passage,
     bound,
@@ -43,16 +53,6 @@ from notes.settings import NoteSettings
 from notes.tokens import estimate_tokens
 from sessions import Session, SessionManager
 from sessions.events import NotesChanged, SessionCancelled, SessionDeleted, StateChanged
-from sessions.library import LibraryError, SessionLibrary
-from sessions.library_passages import (
-    Candidate,
-    bm25_candidates,
-    content_words,
-    fuse,
-    notes_by_id,
-    relevant,
-)
-from sessions.library_vectors import VectorCache, VectorKeeper, to_blob
 
 CANDIDATES = 40
 """Notes retrieved by each method before fusion."""

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
+from library.passages import matched_words
 from notes.tokens import estimate_tokens, split_text
-from sessions.library_passages import matched_words
 
 PASSAGE_SHARE = 3
 """One passage takes at most this fraction (1/n) of the passages' budget."""

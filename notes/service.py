@@ -28,11 +28,11 @@ from notes.source import TRANSCRIBED_STATES, has_transcript, read_source
 from notes.state import Ledger, NoteRecord, NotesState, Stage
 from notes.styles import REPLY_TITLE, TITLES, Style, chat_style
 from notes.writer import Completer, Task, write_note
+from runtime.redaction import error_kinds
 from sessions import SessionManager
 from sessions.errors import SessionNotFoundError
 from sessions.events import Delivered, NotesChanged, SessionDeleted
 from sessions.note_files import is_note_key
-from sessions.redaction import error_kinds
 
 TRANSCRIPT_GONE = "the session's transcript is no longer there"
 WENT_WRONG = "something went wrong on the bot's side"

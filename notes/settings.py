@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
+from runtime.settings import ProjectSettings
 from sessions.chat_settings import NOTE_STYLES, STYLE_OFF
-from sessions.settings import ProjectSettings
 
 
 class NoteSettings(ProjectSettings):

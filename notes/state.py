@@ -16,10 +16,10 @@ from typing import Any
 import structlog
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from runtime.redaction import error_kinds
 from sessions import SessionManager
 from sessions.locks import KeyedLocks
 from sessions.models import utc_now
-from sessions.redaction import error_kinds
 
 _log = structlog.get_logger("notes.state")
 

@@ -1,8 +1,9 @@
 """The optional stage after transcription: TRANSCRIBED -> PROCESSING -> PROCESSED.
 
 A processor (``PROCESSOR``: the built-in markdown writer, or an external command) turns a
-transcribed session into files in its ``process/output/``. Imports ``sessions``; never
-Telegram or Whisper.
+transcribed session into files in its ``process/output/``. May import: ``runtime``,
+``sessions`` and ``library`` (the layers below); never ``transcription``, ``notes`` or
+``bot``, never Telegram or Whisper.
 """
 
 from processing.processors import (

@@ -3,7 +3,7 @@
 The command line is the operator's configuration and is never altered: the session reaches
 the program only through files named in its environment. That environment is built from an
 allow-list, not copied from the bot's: see :data:`INHERITED`. What the command prints on
-stderr is redacted (:class:`~sessions.redaction.Redactor`) before its end is stored in
+stderr is redacted (:class:`~runtime.redaction.Redactor`) before its end is stored in
 ``metadata.json`` or shown in the chat.
 """
 
@@ -21,8 +21,8 @@ import structlog
 
 from processing.base import ProcessorError, within_session
 from processing.settings import NEVER_PASSED
+from runtime.redaction import Redactor
 from sessions import Session, SessionFolder
-from sessions.redaction import Redactor
 
 _log = structlog.get_logger("processing.command")
 

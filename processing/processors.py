@@ -15,8 +15,8 @@ from datetime import UTC, tzinfo
 from processing.base import Processor, ProcessorError
 from processing.command import CommandProcessor
 from processing.settings import MARKDOWN, ProcessingSettings
+from runtime.formatting import format_duration
 from sessions import AudioEntry, Session, SessionFolder, Transcript, TranscriptionStatus
-from sessions.formatting import format_duration
 from sessions.speakers import labelled_line, note_source, speaker_labels
 
 __all__ = [

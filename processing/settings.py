@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from sessions.settings import TimeZoneSettings
+from runtime.settings import TimeZoneSettings
 
 MARKDOWN = "markdown"
 COMMAND_PREFIX = "command:"

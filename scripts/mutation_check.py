@@ -558,7 +558,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "nothing read from Redis is unpickled",
         (
             Edit(
-                "transcription/queue.py",
+                "transcription/broker.py",
                 "    return broker.with_result_backend(backend).with_serializer(JSONSerializer())",
                 "    return broker.with_result_backend(backend)",
             ),
@@ -627,12 +627,12 @@ MUTATIONS: tuple[Mutation, ...] = (
         "/find searches only the chat's own transcripts",
         (
             Edit(
-                "sessions/library_db.py",
+                "library/db.py",
                 "    WHERE notes_text MATCH ? AND t.rowid >= ? AND n.chat_id = ?",
                 "    WHERE notes_text MATCH ? AND t.rowid >= ? AND (n.chat_id = ? OR 1)",
             ),
         ),
-        ("tests/sessions/test_library.py::test_a_chat_sees_only_its_own_notes",),
+        ("tests/library/test_library.py::test_a_chat_sees_only_its_own_notes",),
     ),
     Mutation(
         "library-stranger-tap",
@@ -734,13 +734,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         "a rebuild of the search index leaves the live file as it was until the new one is complete",
         (
             Edit(
-                "sessions/library_db.py",
+                "library/db.py",
                 "        spare = self._spare\n",
                 "        spare = self.path\n",
             ),
         ),
         (
-            "tests/sessions/test_library_repair.py::test_a_rebuild_killed_part_of_the_way_leaves_the_live_file_and_settings",
+            "tests/library/test_library_repair.py::test_a_rebuild_killed_part_of_the_way_leaves_the_live_file_and_settings",
         ),
     ),
     Mutation(
@@ -748,7 +748,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "the chats' settings of an older index move to their own file before the index drops them",
         (
             Edit(
-                "sessions/chat_settings_db.py",
+                "library/chat_settings_store.py",
                 "        rows = legacy_rows(self._legacy) if self._legacy is not None else []\n",
                 "        rows: list[_Row] = []\n",
             ),

@@ -1,10 +1,27 @@
-"""The session core: models, state machine, atomic file storage and events.
+"""The session core: the contract and what implements it.
 
-Knows nothing of Telegram or Whisper. The names below are public and fixed. Other packages
-depend on the abstract :class:`SessionManager` and reach a session's files only through
-:class:`SessionFolder` (``manager.folder(session_id)``): only this package knows the layout.
+Owns the models (:class:`Session`, :class:`AudioEntry`, ...), the state machine, the
+abstract :class:`SessionManager` and its file implementation, :class:`SessionStorage`,
+:class:`SessionFolder`, the events and the errors, plus the rule that labels who said what
+(``sessions.speakers``: a rule over the session model, shared by the transcript, notes and
+the bot's texts, so it lives with the model it reads).
+
+A chat's :class:`ChatSettings` is a contract type (``get_chat_settings`` /
+``update_chat_settings`` return it), so the model stays here together with the small
+:class:`~sessions.chat_settings.ChatSettingsStore` protocol the manager keeps them in
+(in memory by default). The SQLite store that implements that protocol lives in the
+library package (``library.chat_settings_store``) and is handed to the manager by the
+composition root (``manager.use_chat_settings``): dependency inversion, so this package
+never imports the library.
+
+May import: the standard library, pydantic, structlog and ``runtime`` only. Knows nothing
+of Telegram, Whisper, the library or the note writer. The names below are public and
+fixed. Other packages depend on the abstract :class:`SessionManager` and reach a session's
+files only through :class:`SessionFolder` (``manager.folder(session_id)``): only this
+package knows the layout.
 """
 
+from sessions.atomic import make_dir, write_atomic
 from sessions.chat_settings import ChatSettings, VocabularyLimitError
 from sessions.config import SessionConfig
 from sessions.contract import SessionManager
@@ -35,15 +52,7 @@ from sessions.events import (
     SessionFinalized,
     StateChanged,
 )
-from sessions.folder import (
-    AudioUpload,
-    AudioWriter,
-    OutputListing,
-    SessionFolder,
-    UnreadableOutputError,
-)
-from sessions.library import LibraryError, SearchHit, SessionLibrary, library_path
-from sessions.library_query import Fragment
+from sessions.folder import AudioUpload, AudioWriter, SessionFolder
 from sessions.locks import KeyedLocks
 from sessions.manager import FileSessionManager
 from sessions.models import (
@@ -55,8 +64,8 @@ from sessions.models import (
     SpeakerKind,
     TranscriptionStatus,
 )
-from sessions.retention import RetentionSettings, RetentionSweeper, SweepReport
-from sessions.storage import FileSessionStorage, SessionStorage, make_dir, write_atomic
+from sessions.process_files import OutputListing, UnreadableOutputError
+from sessions.storage import FileSessionStorage, SessionStorage
 from sessions.transcripts import Transcript, TranscriptSegment
 
 __all__ = [
@@ -78,16 +87,11 @@ __all__ = [
     "EventBus",
     "FileSessionManager",
     "FileSessionStorage",
-    "Fragment",
     "InvalidStateError",
     "KeyedLocks",
-    "LibraryError",
     "NotesChanged",
     "OutputListing",
     "OutputsDelivered",
-    "RetentionSettings",
-    "RetentionSweeper",
-    "SearchHit",
     "Session",
     "SessionCancelled",
     "SessionConfig",
@@ -98,7 +102,6 @@ __all__ = [
     "SessionFinalized",
     "SessionFolder",
     "SessionImmutableError",
-    "SessionLibrary",
     "SessionManager",
     "SessionNotFoundError",
     "SessionState",
@@ -106,13 +109,11 @@ __all__ = [
     "Speaker",
     "SpeakerKind",
     "StateChanged",
-    "SweepReport",
     "Transcript",
     "TranscriptSegment",
     "TranscriptionStatus",
     "UnreadableOutputError",
     "VocabularyLimitError",
-    "library_path",
     "make_dir",
     "write_atomic",
 ]

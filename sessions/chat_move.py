@@ -25,13 +25,14 @@ import os
 import structlog
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
+from sessions.atomic import write_atomic
 from sessions.chat_settings import ChatSettings
 from sessions.chat_settings_manager import ChatSettingsKeeper
 from sessions.errors import SessionNotFoundError
 from sessions.ids import sort_key
 from sessions.models import Session, SessionState, utc_now
 from sessions.reading import SessionReader
-from sessions.storage import SessionStorage, write_atomic
+from sessions.storage import SessionStorage
 from sessions.transitions import apply_transition
 
 _log = structlog.get_logger("sessions.chat_move")

@@ -2,7 +2,7 @@
 the style of the written note made after each transcript.
 
 Kept per chat in a small SQLite file of their own beside the session library's index (see
-:mod:`sessions.chat_settings_db`), read by the transcription for every note and removed
+:mod:`library.chat_settings_store`), read by the transcription for every note and removed
 with the chat's sessions by ``/forget all``. Nothing here knows Whisper: a language is a code the
 consumer checks against its model; the limits keep a vocabulary well inside a Whisper prompt.
 """

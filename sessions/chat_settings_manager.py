@@ -2,7 +2,7 @@
 
 A mixin of :class:`~sessions.manager.FileSessionManager`: the settings live in a
 :class:`~sessions.chat_settings.ChatSettingsStore` (their own SQLite file once the bot
-hands it over, :mod:`sessions.chat_settings_db`; in memory until then), changed one at a time.
+hands it over, :mod:`library.chat_settings_store`; in memory until then), changed one at a time.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from sessions.settings import ProjectSettings, env_alias
+from runtime.settings import ProjectSettings, env_alias
 
 
 class SessionConfig(ProjectSettings):

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import structlog
 
 from sessions import events as ev
-from sessions import removal
 from sessions.chat_move import ChatMove, ChatMoves, move_chat_settings
 from sessions.chat_settings import ChatSettingsStore
 from sessions.chat_settings_manager import ChatSettingsKeeper
@@ -32,6 +31,8 @@ from sessions.folder import SessionFolder
 from sessions.ids import base_id, candidate_ids
 from sessions.layout import is_plain_filename
 from sessions.locks import KeyedLocks
+from sessions.manager_marks import SessionMarks
+from sessions.manager_removals import SessionRemovals
 from sessions.models import (
     AudioEntry,
     ErrorEntry,
@@ -41,8 +42,7 @@ from sessions.models import (
     utc_now,
 )
 from sessions.reading import SessionReader
-from sessions.recording import audio_addition, ensure_collecting
-from sessions.state_machine import is_terminal
+from sessions.recording import audio_addition
 from sessions.storage import SessionStorage
 from sessions.transitions import apply_transition, transition_events
 from sessions.write_queue import Change as _Change
@@ -54,8 +54,13 @@ _log = structlog.get_logger("sessions.manager")
 _FINISHED = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
 
 
-class FileSessionManager(ChatSettingsKeeper, SessionManager):
-    """:class:`SessionManager` over a :class:`SessionStorage`, safe across tasks and processes."""
+class FileSessionManager(ChatSettingsKeeper, SessionMarks, SessionRemovals, SessionManager):
+    """:class:`SessionManager` over a :class:`SessionStorage`, safe across tasks and processes.
+
+    Its parts by concern: chats' settings (:mod:`sessions.chat_settings_manager`),
+    delivery marks and reserved numbers (:mod:`sessions.manager_marks`), removals
+    (:mod:`sessions.manager_removals`); the rest (opening, transitions, recording, chat
+    moves) is here."""
 
     def __init__(
         self,
@@ -165,134 +170,7 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
 
         return await self._mutate(session_id, change)
 
-    async def mark_delivered(self, session_id: str) -> Session:
-        """Record that the session's transcript reached the chat (idempotent)."""
-        return await self._stamp_once(session_id, "delivered_at", ev.Delivered)
-
-    async def mark_outputs_delivered(self, session_id: str) -> Session:
-        """Record that the processing stage's outcome reached the chat (idempotent)."""
-        return await self._stamp_once(session_id, "outputs_delivered_at", ev.OutputsDelivered)
-
-    async def record_delivery(
-        self, session_id: str, part: str, refused: str | None = None
-    ) -> Session:
-        """Record that one part of the delivery reached the chat, or (with ``refused``, the
-        reason) that Telegram refused it for good. Idempotent."""
-
-        def change(session: Session) -> _Events | None:
-            progress = session.delivery
-            if refused is None:
-                if part in progress.sent:
-                    return None
-                progress.sent.append(part)
-            else:
-                if part in progress.refused:
-                    return None
-                progress.refused[part] = refused
-            return []
-
-        return await self._mutate(session_id, change)
-
-    async def mark_processing_due(self, session_id: str) -> Session:
-        """Record that the processing stage owes the session a run (idempotent).
-
-        Only a session on its way to TRANSCRIBED (or there) is marked; later states already
-        say what processing did.
-        """
-
-        def change(session: Session) -> _Events | None:
-            due = (SessionState.TRANSCRIBING, SessionState.TRANSCRIBED)
-            if session.processing_due or session.state not in due:
-                return None
-            session.processing_due = True
-            return []
-
-        return await self._mutate(session_id, change)
-
-    async def clear_processing_due(self, session_id: str) -> Session:
-        """Clear ``processing_due`` of a PROCESSED or ERROR session (idempotent): a marker
-        that sessions written before it was cleared on arrival there still carry. A session
-        in any other state keeps it: it may still be owed its run."""
-
-        def change(session: Session) -> _Events | None:
-            if not session.processing_due or not is_terminal(session.state):
-                return None
-            session.processing_due = False
-            return []
-
-        return await self._mutate(session_id, change)
-
-    async def _stamp_once(
-        self, session_id: str, field: str, event: Callable[..., ev.Event]
-    ) -> Session:
-        def change(session: Session) -> _Events | None:
-            if getattr(session, field) is not None:
-                return None
-            setattr(session, field, utc_now())
-            return [event]
-
-        return await self._mutate(session_id, change)
-
     # -- audio -------------------------------------------------------------------------------
-
-    async def reserve_sequence(self, session_id: str, message_id: int | None = None) -> int:
-        """Take the next sequence number, in the order calls arrive.
-
-        With a ``message_id`` the reservation is remembered: asking again for the same
-        message (a redelivered update, a retry after a crash) returns the same number.
-        """
-        sequence, _ = await self.reserve(session_id, message_id)
-        return sequence
-
-    async def reserve(self, session_id: str, message_id: int | None = None) -> tuple[int, Session]:
-        """:meth:`reserve_sequence`, also returning the session as saved.
-
-        ``session.entry_for_message(message_id)`` then tells whether the message is already
-        recorded. The request joins the session's write queue before this coroutine first
-        suspends, so reservations started in some order are numbered in that order.
-        """
-        taken: list[int] = []
-
-        def change(session: Session) -> _Events | None:
-            ensure_collecting(session)
-            if message_id is not None:
-                existing = session.entry_for_message(message_id)
-                if existing is not None:
-                    taken.append(existing.sequence)
-                    return None
-                if message_id in session.reserved_sequences:
-                    taken.append(session.reserved_sequences[message_id])
-                    return None
-                session.reserved_sequences[message_id] = session.next_sequence
-            taken.append(session.next_sequence)
-            session.next_sequence += 1
-            return []
-
-        session = await self._mutate(session_id, change)
-        return taken[0], session
-
-    async def release_reservation(self, session_id: str, message_id: int) -> Session:
-        """Give back the number reserved for a message that will not be recorded after all.
-
-        When it is the last number handed out, it is taken back, so the next note gets it
-        and the session's numbering stays without gaps; when later notes already hold
-        later numbers, it stays a gap (renumbering them would rename files in flight).
-        Does nothing for a message already recorded, or a session no longer COLLECTING.
-        """
-
-        def change(session: Session) -> _Events | None:
-            if session.state is not SessionState.COLLECTING:
-                return None
-            if session.entry_for_message(message_id) is not None:
-                return None
-            sequence = session.reserved_sequences.pop(message_id, None)
-            if sequence is None:
-                return None
-            if sequence == session.next_sequence - 1 and session.entry(sequence) is None:
-                session.next_sequence = sequence
-            return []
-
-        return await self._mutate(session_id, change)
 
     async def add_audio(self, session_id: str, audio_entry: AudioEntry) -> Session:
         """Record ``audio_entry``, as the contract says: whether its file is in the session's
@@ -382,58 +260,6 @@ class FileSessionManager(ChatSettingsKeeper, SessionManager):
             return [added]
 
         return await self._mutate(session_id, change)
-
-    # -- taking things back -------------------------------------------------------------------
-
-    async def remove_entry(self, session_id: str, sequence: int) -> Session:
-        """Remove note ``sequence`` of a COLLECTING session: its audio file, its transcript
-        files (if any) and its entry. If it held the last number handed out, the next note
-        gets that number again. InvalidStateError unless COLLECTING; EntryNotFoundError for
-        no such note. Publishes :class:`~sessions.events.EntryRemoved`."""
-        return await self._mutate(
-            session_id, removal.entry_removal(self.folder(session_id), sequence)
-        )
-
-    async def cancel_session(self, session_id: str) -> Session:
-        """Discard a COLLECTING session: its audio files and transcripts (texts and timed
-        segments of notes transcribed live) are deleted, an error entry with code
-        ``cancelled`` is added and it moves to ERROR (InvalidStateError from any other
-        state). Publishes AudioRemoved, ErrorAdded, StateChanged and SessionCancelled."""
-        return await self._mutate(session_id, removal.cancellation(self.folder(session_id)))
-
-    async def remove_audio(self, session_id: str) -> Session:
-        """Delete the audio files of a TRANSCRIBED, PROCESSED or ERROR session and record
-        when (``audio_removed_at``); its transcripts stay. InvalidStateError in any other
-        state, so a session whose audio is gone is never transcribed again. Publishes
-        :class:`~sessions.events.AudioRemoved` (not again when there was nothing left)."""
-        return await self._mutate(session_id, removal.audio_removal(self.folder(session_id)))
-
-    async def delete_session(
-        self, session_id: str, *, unless_in: Collection[SessionState] = ()
-    ) -> None:
-        """Delete the session's folder and everything in it, whatever its state; with
-        ``unless_in``, InvalidStateError (nothing deleted) when it is in one of those
-        states, checked in the same locked step as the deletion.
-
-        SessionNotFoundError if there is no such session; CorruptSessionError if its
-        metadata cannot be read (its chat is unknown). The folder is first renamed out of
-        the way in one atomic step, so a crash leaves the whole session or nothing that
-        looks like one (:meth:`remove_leftovers` finishes the job). Publishes
-        :class:`~sessions.events.SessionDeleted`.
-        """
-        self.storage.session_path(session_id)  # malformed id -> SessionNotFoundError
-        async with self._writes.exclusive(session_id):  # no write of it is under way
-            session = await asyncio.to_thread(self._delete_sync, session_id, unless_in)
-        await self._publish(session, [partial(ev.SessionDeleted, state=session.state)])
-
-    def _delete_sync(self, session_id: str, unless_in: Collection[SessionState]) -> Session:
-        with self.storage.lock(session_id):
-            session = self._reader.load_required(session_id)
-            if session.state in unless_in:
-                raise InvalidStateError(f"session {session_id} is {session.state}; kept")
-            self.storage.delete(session_id)
-            self._retired_ids.add(session_id)
-        return session
 
     # -- a chat that got a new id ------------------------------------------------------------
 

@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from sessions.atomic import dump_json_atomic, fsync_dir, make_dir, write_atomic
 from sessions.layout import NOTES_DIR, NOTES_STATE
-from sessions.storage import dump_json_atomic, fsync_dir, make_dir, write_atomic
 
 # A note's key names its file: a plain lower-case word ("summary", "reply-42"), never a
 # name the model or a peer chose.

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 import secrets
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
+from sessions.atomic import fsync_dir, make_dir, write_atomic
 from sessions.errors import CorruptSessionError, SessionNotFoundError
 from sessions.ids import is_valid_session_id, sort_key
 from sessions.layout import DIR_MODE, FILE_MODE
@@ -30,7 +29,6 @@ METADATA_FILE = "metadata.json"
 SUBFOLDERS = ("audio", "transcripts", "process", "process/output")
 _LOCK_FILE = ".lock"
 # Hidden files with these endings are unfinished writes; at start they are leftovers.
-TEMP_SUFFIX = ".tmp"
 PART_SUFFIX = ".part"
 # write_atomic's temporary files are ".<name>.<8 random characters>.tmp" (tempfile.mkstemp).
 _LEFTOVER = re.compile(r"\..+(\.[a-z0-9_]{8}\.tmp|\.part)")
@@ -39,7 +37,7 @@ _ACTIVE_DIR = ".active"
 # A deleted session's folder is renamed into here (atomic), then emptied; a crash in between
 # leaves it here, never half a session under its own name. Emptied again at start.
 TRASH_DIR = ".trash"
-# The search index (sessions.library): SQLite's own files, left alone by the housekeeping.
+# The search index (library.index): SQLite's own files, left alone by the housekeeping.
 LIBRARY_DIR = ".library"
 
 _log = structlog.get_logger("sessions.storage")
@@ -341,54 +339,6 @@ def _is_leftover(name: str) -> bool:
     return bool(_LEFTOVER.fullmatch(name))
 
 
-def make_dir(path: Path, mode: int = DIR_MODE) -> None:
-    """Create ``path`` (and missing parents) with exactly ``mode``, whatever the umask.
-
-    Folders that already existed keep their mode, except ``path`` itself, which gets ``mode``
-    when this process owns it (a mounted volume owned by someone else is left as it is).
-    """
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # another thread made it first
-            folder.mkdir(mode=mode)
-        os.chmod(folder, mode)
-    if not missing and path.stat().st_uid == os.geteuid() and (path.stat().st_mode & 0o777) != mode:
-        os.chmod(path, mode)
-
-
-def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
-    """Replace ``path`` with ``data`` atomically and durably; the file gets exactly ``mode``.
-
-    On any failure the previous content of ``path`` is untouched and the temporary file is
-    removed. The temporary name starts with a dot, so it never looks like a session file.
-    """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        os.fchmod(fd, mode)  # explicit, not whatever mkstemp or the umask would give
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def _flock(lock_path: Path) -> Iterator[None]:
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
@@ -398,8 +348,3 @@ def _flock(lock_path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-def dump_json_atomic(path: Path, payload: object) -> None:
-    """Write ``payload`` as pretty JSON with :func:`write_atomic`."""
-    write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False).encode())

@@ -10,9 +10,10 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from bot.config import BotSettings
+from library import RetentionSettings
 from notes.settings import NoteSettings
 from processing import ProcessingSettings
-from sessions import RetentionSettings, SessionConfig
+from sessions import SessionConfig
 from transcription import TranscriptionSettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"

@@ -1,6 +1,7 @@
 """Speech to text with faster-whisper, and the service that transcribes finalized sessions.
 
-Imports ``sessions``; never Telegram.
+May import: ``runtime``, ``sessions`` and ``library`` (the layers below); never
+``processing``, ``notes`` or ``bot``, never Telegram.
 """
 
 from transcription.engine import (

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field
 
-from sessions.settings import ProjectSettings
+from runtime.settings import ProjectSettings
 
 
 class TranscriptionSettings(ProjectSettings):

@@ -22,11 +22,12 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from taskiq.api import run_receiver_task
 
-from sessions.logging_setup import configure_logging
-from sessions.settings import LogSettings, describe_invalid
+from runtime.log_setup import configure_logging
+from runtime.settings import LogSettings, describe_invalid
+from transcription.broker import build_broker
 from transcription.engine import ModelLoadError, WhisperTranscriber
 from transcription.jobs import JobMarks, redact_url
-from transcription.queue import JOB_SETTINGS, build_broker, register_transcription_task
+from transcription.queue import JOB_SETTINGS, register_transcription_task
 from transcription.settings import TranscriptionSettings
 
 _log = structlog.get_logger("transcription.worker")

@@ -21,9 +21,9 @@ from bot import note_texts as nt
 from bot.handlers.library import chat_session
 from bot.services.ask import ask_reply
 from bot.services.message_index import MessageIndex
+from library.index import LibraryError, LibraryRebuildingError
 from notes.ask import AskService
 from sessions import SessionManager
-from sessions.library import LibraryError, LibraryRebuildingError
 
 _log = structlog.get_logger("bot.ask")
 

@@ -28,9 +28,9 @@ from bot.callbacks import (
 from bot.i18n import _
 from bot.services.forgetting import EVERY_SESSION, Outcome, forget_session
 from bot.services.language import ENGLISH_ONLY, LanguageSupport
+from library.index import SessionLibrary
 from sessions import SessionError, SessionManager
 from sessions.chat_settings import AUTO_LANGUAGE, ChatSettings, VocabularyLimitError, clean_word
-from sessions.library import SessionLibrary
 from transcription.languages import WHISPER_LANGUAGES
 
 _log = structlog.get_logger("bot.chat_settings")

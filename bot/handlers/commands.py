@@ -22,6 +22,7 @@ from bot.services.collecting import CollectingStatus
 from bot.services.labels import first_texts
 from bot.services.language import ENGLISH_ONLY, LanguageSupport
 from bot.session_labels import session_label
+from library.retention import RetentionSettings
 from notes.service import NoteService
 from notes.settings import NoteSettings
 from sessions import (
@@ -33,7 +34,6 @@ from sessions import (
     SessionManager,
     TranscriptionStatus,
 )
-from sessions.retention import RetentionSettings
 
 _log = structlog.get_logger("bot.handlers.commands")
 

@@ -38,9 +38,9 @@ from bot.services.lookup import Ambiguous, NotFound, chat_session, resolve
 from bot.services.parts import resend_parts, was_cancelled
 from bot.session_labels import button_labels, session_label
 from bot.session_refs import described
+from library.index import LibraryError, LibraryRebuildingError, SessionLibrary
 from notes.service import NoteService
 from sessions import Session, SessionManager, SessionState
-from sessions.library import LibraryError, LibraryRebuildingError, SessionLibrary
 
 _log = structlog.get_logger("bot.library")
 

@@ -7,9 +7,9 @@ from enum import StrEnum
 
 import structlog
 
+from library.index import SessionLibrary
 from sessions import InvalidStateError, SessionError, SessionManager, SessionNotFoundError
 from sessions import SessionState as State
-from sessions.library import SessionLibrary
 
 _log = structlog.get_logger("bot.forgetting")
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import structlog
 
-from sessions import KeyedLocks, SessionLibrary, SessionManager
+from library import SessionLibrary
+from sessions import KeyedLocks, SessionManager
 
 _log = structlog.get_logger("bot.migration")
 

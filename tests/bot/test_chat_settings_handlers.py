@@ -20,9 +20,9 @@ from bot.handlers import chat_settings as chat_settings_handlers
 from bot.handlers.chat_settings import FORGET_ALL_VALID_SECONDS, parse_language, parse_words
 from bot.services.language import LanguageSupport
 from bot.texts import MESSAGE_LIMIT
+from library.index import LibraryError, SessionLibrary, library_path
 from sessions import ChatSettings, FileSessionManager, Session, SessionState
 from sessions.chat_settings import MemoryChatSettings
-from sessions.library import LibraryError, SessionLibrary, library_path
 from tests.bot.test_handlers import CHAT, USER, Harness
 from tests.bot.test_handlers import harness as harness  # the fixture, reused
 from tests.bot.test_library_handlers import OTHER, last_sent, tap, transcribed_session

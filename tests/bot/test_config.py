@@ -20,7 +20,7 @@ from bot.config import (
     InvalidSettings,
     load_settings,
 )
-from sessions.settings import describe_invalid
+from runtime.settings import describe_invalid
 from tests.conftest import TIMEOUT_SCALE
 from tests.test_env_example import clear_settings_environment
 

@@ -261,7 +261,7 @@ async def test_restart_after_part_one_of_three_sends_only_the_rest(
     finally:
         await close_bot(second_run)
     texts = sent_texts(fake)
-    assert [t.split(" ", 1)[0] for t in texts] == ["Transcript", "Note", "Note"]
+    assert [t.split(" ", 1)[0] for t in texts] == ["Transcript:", "Note", "Note"]
     assert texts[0].split("\n\n")[1].split("\n")[1].startswith("First.")
     assert texts[1].split("\n")[1].startswith("Second.")
     assert texts[2].split("\n")[1].startswith("Third.")

@@ -1,6 +1,6 @@
 """End to end: the real bot process, the real model, real speech, over real HTTP.
 
-The fake Bot API server (tests/fake_telegram.py) plays Telegram; the bot runs as
+The fake Bot API server (tests/fake_telegram/) plays Telegram; the bot runs as
 ``python -m bot`` with TELEGRAM_API_URL pointing at it.
 """
 

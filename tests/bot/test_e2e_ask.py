@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot import ask_texts as at
-from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig, library_path
+from library import library_path
+from sessions import EventBus, FileSessionManager, FileSessionStorage, SessionConfig
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import CHAT, USER, eventually, launch
 from tests.bot.test_e2e_library import OTHER, in_chat, tap

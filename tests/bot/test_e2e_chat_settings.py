@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot import chat_settings_texts as ct
-from sessions import library_path
-from sessions.chat_settings_db import chat_settings_path
+from library import library_path
+from library.chat_settings_store import chat_settings_path
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import CHAT, USER, delivered, eventually, is_text, launch, metadata
 from tests.bot.test_e2e_library import tap

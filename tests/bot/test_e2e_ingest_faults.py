@@ -1,6 +1,6 @@
 """End to end: notes the real bot cannot store are named to the user, and nothing is half-kept.
 
-``python -m bot`` runs against the fake Bot API (tests/fake_telegram.py), which fails
+``python -m bot`` runs against the fake Bot API (tests/fake_telegram/), which fails
 downloads, hides file sizes and pauses a download half-way on request.
 """
 

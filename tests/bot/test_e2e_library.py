@@ -16,15 +16,9 @@ import pytest
 
 from bot import library_texts as lt
 from bot import texts
-from sessions import (
-    ChatSettings,
-    EventBus,
-    FileSessionManager,
-    FileSessionStorage,
-    SessionConfig,
-    library_path,
-)
-from sessions.chat_settings_db import ChatSettingsFile, chat_settings_path
+from library import library_path
+from library.chat_settings_store import ChatSettingsFile, chat_settings_path
+from sessions import ChatSettings, EventBus, FileSessionManager, FileSessionStorage, SessionConfig
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import (
     CHAT,

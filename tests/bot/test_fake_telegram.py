@@ -37,7 +37,7 @@ from tests.bot.conftest import close_bot, make_bot
 from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, SentCall
 
-FAKE_SCRIPT = Path(__file__).parent.parent / "fake_telegram.py"
+REPO_ROOT = Path(__file__).parent.parent.parent
 
 
 def method_names(fake: FakeTelegram) -> list[str]:
@@ -362,7 +362,13 @@ async def test_dispatcher_polling_echo(fake: FakeTelegram, bot: Bot) -> None:
 
 async def test_standalone_main_with_control_api() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(FAKE_SCRIPT), "--port", "0", stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-m",
+        "tests.fake_telegram",
+        "--port",
+        "0",
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
     try:

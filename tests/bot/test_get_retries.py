@@ -11,8 +11,8 @@ from aiogram import Bot
 from bot import library_texts as lt
 from bot.handlers.library import label_of
 from bot.services.delivery import RESEND_ATTEMPTS, Courier
+from library.index import SessionLibrary
 from sessions import FileSessionManager
-from sessions.library import SessionLibrary
 from tests.bot.test_handlers import Harness
 from tests.bot.test_handlers import harness as harness  # the fixture, reused
 from tests.bot.test_library_handlers import library as library  # the fixture, reused

@@ -16,6 +16,7 @@ from bot import texts
 from bot.handlers.library import label_of
 from bot.services.delivery import Courier
 from bot.services.notifier import Notifier
+from library.index import SessionLibrary, library_path
 from sessions import (
     AudioEntry,
     FileSessionManager,
@@ -23,7 +24,6 @@ from sessions import (
     Transcript,
     TranscriptionStatus,
 )
-from sessions.library import SessionLibrary, library_path
 from tests.bot.test_handlers import CHAT, STRANGER, USER, Harness
 from tests.bot.test_handlers import harness as harness  # the fixture, reused
 from tests.fake_telegram import FakeTelegram, SentCall
@@ -218,7 +218,7 @@ async def test_undo_takes_back_the_notes_reaction_and_names_its_words(
         session.session_id, 2, TranscriptionStatus.COMPLETED, name
     )
     await harness.text("/undo")
-    removed = "Removed note 2 (0:05, “Call the dentist about Monday,…”). The session now has"
+    removed = "Removed note 2 (0:05, “Call the dentist about Monday…”). The session now has"
     assert any(t.startswith(removed) for t in harness.replies())
     assert harness.fake.reactions(CHAT) == {first: ["\u270d"], second: []}
 

@@ -14,7 +14,7 @@ import structlog
 import bot.app
 from bot import __main__ as bot_main
 from bot.config import BotSettings
-from sessions.logging_setup import LogRedactor, configure_logging
+from runtime.log_setup import LogRedactor, configure_logging
 from tests.test_env_example import clear_settings_environment
 
 SECRET = "123456:TEST-secret_abcdefghijklmnopqrstuvwxyz01"

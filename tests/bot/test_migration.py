@@ -20,7 +20,8 @@ from bot.services.delivery import Courier, Part
 from bot.services.migration import ChatMigrations
 from bot.updates.ordering import ChatOrdering
 from bot.updates.runner import ticket_for
-from sessions import FileSessionManager, SessionLibrary, library_path
+from library import SessionLibrary, library_path
+from sessions import FileSessionManager
 from tests.bot.conftest import close_bot, make_bot
 from tests.fake_telegram import FakeTelegram
 from tests.sessions.helpers import transcribed

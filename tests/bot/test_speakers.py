@@ -13,11 +13,11 @@ from bot.services.speakers import note_origin
 from bot.transcript_texts import build_transcript, telegram_length
 from sessions import AudioEntry, Session, Speaker, SpeakerKind, TranscriptionStatus
 from tests.fake_telegram import (
-    _render_html,
     origin_channel,
     origin_chat,
     origin_hidden_user,
     origin_user,
+    render_html,
 )
 
 GROUP = -100123
@@ -162,7 +162,7 @@ BEN = Speaker(name="Ben <b>&</b>", kind=SpeakerKind.USER, user_id=8)
 
 
 def headings(built_messages: list[str]) -> list[str]:
-    text = "\n\n".join(_render_html(m) for m in built_messages)
+    text = "\n\n".join(render_html(m) for m in built_messages)
     return [line for line in text.split("\n") if line.startswith("Note ")]
 
 

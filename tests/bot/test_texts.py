@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot import chat_settings_texts as ct
 from bot import texts
 from bot.texts import MESSAGE_LIMIT, split_message
-from sessions.formatting import format_duration
+from runtime.formatting import format_duration
 
 
 def non_space(text: str) -> str:

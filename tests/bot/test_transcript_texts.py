@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from bot.transcript_texts import FOLD_AT, Transcript, build_transcript, telegram_length
+from runtime.settings import TimeZoneSettings, describe_invalid
 from sessions import AudioEntry, ErrorEntry, Session, TranscriptionStatus
-from sessions.settings import TimeZoneSettings, describe_invalid
-from tests.fake_telegram import _render_html
+from tests.fake_telegram import render_html
 
 START = datetime(2026, 11, 24, 19, 47, 41, tzinfo=UTC)
 COMPLETED = TranscriptionStatus.COMPLETED
@@ -47,7 +47,7 @@ def session(*entries: AudioEntry, errors: list[ErrorEntry] | None = None) -> Ses
 
 def shown(messages: list[str]) -> list[str]:
     """What the chat shows for each message (raises like Telegram on malformed HTML)."""
-    return [_render_html(m) for m in messages]
+    return [render_html(m) for m in messages]
 
 
 def test_transcript_text_is_escaped_and_shows_as_said() -> None:

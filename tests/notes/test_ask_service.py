@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from library import SessionLibrary, library_path
 from notes.ask import NO_VALID_REFERENCES, AskService, Outcome
 from notes.client import Completion, ModelError
 from notes.settings import NoteSettings
-from sessions import FileSessionManager, SessionLibrary, library_path
+from sessions import FileSessionManager
 from tests.sessions.helpers import transcribed
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sessions import ChatSettings, FileSessionManager, SessionLibrary, library_path
+from library import SessionLibrary, library_path
+from sessions import ChatSettings, FileSessionManager
 from sessions.chat_settings import MAX_STYLE_INSTRUCTION_CHARS
 from tests.sessions.helpers import transcribed
 

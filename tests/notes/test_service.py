@@ -414,7 +414,7 @@ async def test_the_key_is_sent_to_the_endpoint_and_nowhere_else(
 async def test_find_searches_the_written_notes_too(
     manager: FileSessionManager, server: StandIn, sessions_dir: Path
 ) -> None:
-    from sessions import SessionLibrary, library_path
+    from library import SessionLibrary, library_path
 
     library = SessionLibrary(library_path(sessions_dir), manager)
     await library.open()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from library import SessionLibrary, library_path
 from sessions import (
     ChatSettings,
     EventBus,
@@ -17,9 +18,7 @@ from sessions import (
     FileSessionStorage,
     Session,
     SessionConfig,
-    SessionLibrary,
     SessionState,
-    library_path,
 )
 from tests.conftest import EventRecorder, add_note
 from tests.sessions.helpers import transcribed

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from sessions import ChatSettings, FileSessionManager, SessionLibrary, library_db, library_path
+from library import SessionLibrary, library_path
+from library import db as library_db
+from sessions import ChatSettings, FileSessionManager
 from sessions.chat_settings import (
     MAX_VOCABULARY_CHARS,
     MAX_VOCABULARY_WORDS,

@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from sessions import (
-    FileSessionManager,
-    FileSessionStorage,
-    RetentionSettings,
-    RetentionSweeper,
-    SessionState,
-)
-from sessions.storage import partial_name, write_atomic
+from library import RetentionSettings, RetentionSweeper
+from sessions import FileSessionManager, FileSessionStorage, SessionState
+from sessions.atomic import write_atomic
+from sessions.storage import partial_name
 from tests.conftest import EventRecorder, add_note
 from tests.sessions.helpers import transcribed
 from tests.undeletable import undeletable

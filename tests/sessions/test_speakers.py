@@ -42,7 +42,8 @@ def note(
 
 
 def session(*entries: AudioEntry) -> Session:
-    return Session(session_id="2026-11-24_19-47-41", chat_id=1, audio_entries=list(entries))
+    # A group: in a private chat only forwards are named.
+    return Session(session_id="2026-11-24_19-47-41", chat_id=-1001, audio_entries=list(entries))
 
 
 def test_one_speaker_is_not_labelled() -> None:

@@ -15,8 +15,9 @@ from sessions import (
     SessionNotFoundError,
     SessionState,
 )
+from sessions.atomic import make_dir, write_atomic
 from sessions.layout import DIR_MODE, FILE_MODE
-from sessions.storage import METADATA_FILE, make_dir, write_atomic
+from sessions.storage import METADATA_FILE
 
 SID = "2025-12-18_14-30-00"
 

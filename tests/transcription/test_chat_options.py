@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from sessions import ChatSettings, FileSessionManager, LibraryError, Session, SessionState
+from library import LibraryError
+from sessions import ChatSettings, FileSessionManager, Session, SessionState
 from tests.conftest import FIXTURES, add_note
 from tests.redis_server import RedisServer
 from tests.transcription.fakes import (

@@ -26,8 +26,9 @@ from tests.conftest import add_note
 from tests.redis_server import RedisServer
 from tests.transcription.fakes import ScriptedAudioTranscriber
 from transcription import TranscriptionSettings, transcribe_entry, transcribe_session
+from transcription.broker import build_broker
 from transcription.jobs import RESULT_PREFIX, JobMarks
-from transcription.queue import QUEUE_NAME, QueueTranscriber, build_broker
+from transcription.queue import QUEUE_NAME, QueueTranscriber
 from transcription.queue import register_transcription_task as register
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

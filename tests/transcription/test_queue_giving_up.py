@@ -27,8 +27,9 @@ from tests.transcription.test_queue import workers as workers  # the fixture
 from tests.transcription.test_queue_faults import bot_side, queued_jobs, settings_for, worker
 from tests.transcription.test_queue_privacy import everything_in
 from transcription import TranscriptionService
+from transcription.broker import build_broker
 from transcription.jobs import RESULT_PREFIX, TASK_NAME, JobMarks
-from transcription.queue import QueueTranscriber, build_broker, make_job
+from transcription.queue import QueueTranscriber, make_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 

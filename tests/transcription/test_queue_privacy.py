@@ -16,8 +16,9 @@ from taskiq.kicker import AsyncKicker
 from tests.redis_server import RedisServer
 from tests.transcription.fakes import ScriptedAudioTranscriber
 from tests.transcription.test_queue_faults import bot_side, settings_for, worker
+from transcription.broker import build_broker
 from transcription.jobs import RESULT_PREFIX, TASK_NAME, Job
-from transcription.queue import _problems, build_broker, make_job
+from transcription.queue import _problems, make_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings
 
 from bot.config import BotSettings
 from processing import ProcessingSettings
+from runtime.settings import LogSettings, ProjectSettings, env_alias
 from sessions import SessionConfig
-from sessions.settings import LogSettings, ProjectSettings, env_alias
 from tests.conftest import TIMEOUT_SCALE
 from tests.test_env_example import SETTINGS, TOKEN, _env_names, clear_settings_environment
 from transcription import TranscriptionSettings
@@ -121,7 +121,7 @@ def test_time_zones_work_without_the_systems_database(tmp_path: Path) -> None:
     script = (
         "import zoneinfo, datetime\n"
         "assert zoneinfo.TZPATH == (), zoneinfo.TZPATH\n"
-        "from sessions.settings import TimeZoneSettings\n"
+        "from runtime.settings import TimeZoneSettings\n"
         "zone = TimeZoneSettings(timezone='Asia/Kolkata').zone\n"
         "print(datetime.datetime(2026, 1, 1, tzinfo=zone).utcoffset())\n"
     )

@@ -14,17 +14,10 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from sessions import (
-    FileSessionManager,
-    Fragment,
-    LibraryError,
-    SearchHit,
-    SessionLibrary,
-    Transcript,
-    library_db,
-    library_path,
-)
-from sessions.library_query import fragments, match_expression
+from library import Fragment, LibraryError, SearchHit, SessionLibrary, library_path
+from library import db as library_db
+from library.query import fragments, match_expression
+from sessions import FileSessionManager, Transcript
 from tests.conftest import add_note
 from tests.sessions.helpers import transcribed
 

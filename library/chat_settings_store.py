@@ -7,7 +7,7 @@ waits behind the index (a rebuild, a retention sweep's deletions).
 
 Older versions kept them in the index's ``chat_settings`` table: the first open copies them
 from there into a new file, made under a temporary name and renamed into place when
-complete, before the index drops the table (:mod:`sessions.library_db`).
+complete, before the index drops the table (:mod:`library.db`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from sessions.chat_settings import ChatSettings
-from sessions.library_files import (
+from library.files import (
     LibraryError,
     connect,
     is_corruption,
@@ -34,8 +33,9 @@ from sessions.library_files import (
     replace_database,
     transaction,
 )
-from sessions.redaction import error_kinds
-from sessions.storage import make_dir
+from runtime.redaction import error_kinds
+from sessions.atomic import make_dir
+from sessions.chat_settings import ChatSettings
 
 CHAT_SETTINGS_FILE = "chat_settings.sqlite3"
 _TABLE = (
@@ -44,7 +44,7 @@ _TABLE = (
 )
 _Row = tuple[int, str, str]
 _T = TypeVar("_T")
-_log = structlog.get_logger("sessions.chat_settings")
+_log = structlog.get_logger("library.chat_settings")
 
 
 class ChatSettingsUnavailableError(LibraryError):

@@ -13,7 +13,7 @@ third of the question's content words (:func:`relevant`). A question whose words
 has gets no passages, and ``/ask`` says so instead of letting a model guess.
 
 Blocking: the functions taking a connection run on the library's worker thread
-(:meth:`~sessions.library.SessionLibrary.in_index`).
+(:meth:`~library.index.SessionLibrary.in_index`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass
 
-from sessions.library_query import query_words
+from library.query import query_words
 
 MAX_CONTENT_WORDS = 12
 """Content words of a question beyond this are ignored."""

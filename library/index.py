@@ -4,7 +4,7 @@ The index is never the source of truth: it is built from the session folders, up
 sessions are transcribed or deleted (through the manager's events), checked against the
 folders at every start, and rebuilt from them (in the background, beside the live file)
 when its file is missing, corrupt or of an older schema (``PRAGMA user_version``). The
-chats' settings, which nothing can rebuild, are kept apart (:mod:`sessions.chat_settings_db`).
+chats' settings, which nothing can rebuild, are kept apart (:mod:`library.chat_settings_store`).
 
 Every SQLite call runs on one worker thread that owns the one connection. A single
 long-lived connection keeps searches fast (no reopening, a warm page cache), serialises the
@@ -26,25 +26,25 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel
 
-from sessions.chat_settings import ChatSettings
-from sessions.chat_settings_db import SqliteChatSettings, chat_settings_path
-from sessions.contract import SessionManager
-from sessions.events import NotesChanged, SessionCancelled, SessionDeleted, StateChanged
-from sessions.library_db import LibraryDatabase, Note, stamp
-from sessions.library_files import LibraryError, LibraryRebuildingError
-from sessions.library_query import Fragment, clean_text, fragments, match_expression
-from sessions.library_upkeep import (
+from library.chat_settings_store import SqliteChatSettings, chat_settings_path
+from library.db import LibraryDatabase, Note, stamp
+from library.files import LibraryError, LibraryRebuildingError
+from library.query import Fragment, clean_text, fragments, match_expression
+from library.upkeep import (
     RETRY_FIRST_SECONDS,
     SCRUB_QUIET_SECONDS,
     IndexUpkeep,
 )
+from sessions.chat_settings import ChatSettings
+from sessions.contract import SessionManager
+from sessions.events import NotesChanged, SessionCancelled, SessionDeleted, StateChanged
 from sessions.models import Session, SessionState, TranscriptionStatus
 from sessions.storage import LIBRARY_DIR
 
 LIBRARY_FILE = "library.sqlite3"
 MAX_HITS = 50
 _T = TypeVar("_T")
-_log = structlog.get_logger("sessions.library")
+_log = structlog.get_logger("library.index")
 
 # A session is searchable once it reached TRANSCRIBED, whatever happened to it after.
 _SEARCHABLE_STATES = (

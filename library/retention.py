@@ -19,14 +19,14 @@ from typing import Literal
 import structlog
 from pydantic import BaseModel, Field
 
+from runtime.settings import ProjectSettings
 from sessions.contract import SessionManager
 from sessions.errors import InvalidStateError, SessionNotFoundError
 from sessions.models import Session, SessionState, utc_now
 from sessions.removal import AUDIO_REMOVABLE
-from sessions.settings import ProjectSettings
 from sessions.state_machine import is_terminal
 
-_log = structlog.get_logger("sessions.retention")
+_log = structlog.get_logger("library.retention")
 _Outcome = Literal["deleted", "skipped", "failed"]
 
 # Sessions nothing works on any more. COLLECTING, TRANSCRIBING and PROCESSING ones are

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from structlog.typing import WrappedLogger
 
-from sessions.redaction import Redactor
+from runtime.redaction import Redactor
 
 # Libraries that log every event at INFO; each entry point logs its own line instead.
 QUIET_LOGGERS = ("aiogram.event", "taskiq.receiver.receiver")

@@ -1,8 +1,8 @@
 """The SQLite files beside the sessions (the search index, the chats' settings): how they
 are opened, how an error is told from corruption, and how a new file replaces an old one.
 
-Blocking; used from the worker threads of :mod:`sessions.library` and
-:mod:`sessions.chat_settings_db`.
+Blocking; used from the worker threads of :mod:`library.index` and
+:mod:`library.chat_settings_store`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The part of :class:`~sessions.library.SessionLibrary` that keeps the index usable without
+"""The part of :class:`~library.index.SessionLibrary` that keeps the index usable without
 ever holding anything up: opening (never waiting for a repair), rebuilding beside the live
 file in the background, trying again when the file is only unavailable, and scrubbing the
 words of removed notes out of the files once for many removals.
@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 import structlog
 
-from sessions.chat_settings_db import SqliteChatSettings
-from sessions.library_db import LibraryDatabase, Note, RebuildCancelledError
-from sessions.library_files import LibraryError, is_corruption
+from library.chat_settings_store import SqliteChatSettings
+from library.db import LibraryDatabase, Note, RebuildCancelledError
+from library.files import LibraryError, is_corruption
 from sessions.models import Session
 
 SCRUB_QUIET_SECONDS = 2.0
@@ -38,7 +38,7 @@ RETRY_MAX_SECONDS = 300.0
 """An index that cannot be opened or rebuilt (locked, I/O, a full disk) is tried again
 after these delays, doubling."""
 _T = TypeVar("_T")
-_log = structlog.get_logger("sessions.library")
+_log = structlog.get_logger("library.index")
 
 
 class IndexUpkeep:

@@ -11,7 +11,7 @@ never the only copy of anything. Vectors of another model than the one set are n
 and are replaced.
 
 Blocking functions take the index's connection and run on its worker thread
-(:meth:`~sessions.library.SessionLibrary.in_index`).
+(:meth:`~library.index.SessionLibrary.in_index`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import structlog
 
-from sessions.library_files import LibraryError, transaction
+from library.files import LibraryError, transaction
 
 if TYPE_CHECKING:
-    from sessions.library import SessionLibrary
+    from library.index import SessionLibrary
 
 Embed = Callable[[list[str]], Awaitable[list[list[float]]]]
 BATCH = 16
@@ -38,7 +38,7 @@ MAX_EMBED_CHARS = 6000
 """A note's text beyond this is not embedded (its start stands for it)."""
 RETRY_SECONDS = 30.0
 CACHE_SECONDS = 300.0
-_log = structlog.get_logger("sessions.library_vectors")
+_log = structlog.get_logger("library.vectors")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS note_vectors (note_id INTEGER PRIMARY KEY,"

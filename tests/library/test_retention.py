@@ -12,15 +12,9 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
+from library import RetentionSettings, RetentionSweeper, SweepReport
 from processing import CommandProcessor, MarkdownProcessor, ProcessingService, Processor
-from sessions import (
-    FileSessionManager,
-    RetentionSettings,
-    RetentionSweeper,
-    Session,
-    SessionState,
-    SweepReport,
-)
+from sessions import FileSessionManager, Session, SessionState
 from tests.conftest import TIMEOUT_SCALE, add_note
 from tests.processing import transcribed_session as transcribed_by_stage
 from tests.processing.test_service import CountingProcessor

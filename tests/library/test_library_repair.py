@@ -20,17 +20,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from sessions import (
-    ChatSettings,
-    FileSessionManager,
-    LibraryError,
-    SearchHit,
-    Session,
-    SessionLibrary,
-    library_path,
-)
-from sessions.library import LibraryRebuildingError
-from sessions.library_db import LibraryDatabase, Note
+from library import LibraryError, SearchHit, SessionLibrary, library_path
+from library.db import LibraryDatabase, Note
+from library.index import LibraryRebuildingError
+from sessions import ChatSettings, FileSessionManager, Session
 from sessions.storage import METADATA_FILE
 from tests.conftest import TIMEOUT_SCALE
 from tests.sessions.helpers import transcribed
@@ -221,8 +214,9 @@ async def test_a_locked_index_is_not_rebuilt_and_is_opened_once_free(
 _KILLED_REBUILD = """
 import asyncio, sys, time
 from pathlib import Path
-from sessions import FileSessionManager, FileSessionStorage, SessionConfig, SessionLibrary
-from sessions import library_path
+from sessions import FileSessionManager, FileSessionStorage, SessionConfig
+from library import SessionLibrary
+from library import library_path
 
 async def main() -> None:
     base = Path(sys.argv[1])

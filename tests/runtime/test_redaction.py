@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessions.redaction import Redactor
+from runtime.redaction import Redactor
 
 TOKEN = "123456789:AAHfakeTokenForTests_abcdefghijklmnop"
 

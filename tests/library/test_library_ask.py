@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sessions import FileSessionManager, SessionLibrary, library_path
-from sessions.library_passages import (
+from library import SessionLibrary, library_path
+from library.passages import (
     ask_expression,
     bm25_candidates,
     content_words,
@@ -18,7 +18,8 @@ from sessions.library_passages import (
     relevant,
     stem,
 )
-from sessions.library_vectors import VectorCache, count, missing, nearest, store, to_blob
+from library.vectors import VectorCache, count, missing, nearest, store, to_blob
+from sessions import FileSessionManager
 from tests.sessions.helpers import transcribed
 
 

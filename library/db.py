@@ -1,6 +1,6 @@
 """The search index's SQLite database: its tables, and every statement run on it.
 
-Blocking, and not thread-safe: :class:`~sessions.library.SessionLibrary` makes one and
+Blocking, and not thread-safe: :class:`~library.index.SessionLibrary` makes one and
 uses it from its one worker thread only.
 """
 
@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessions.layout import FILE_MODE
-from sessions.library_files import (
+from library.files import (
     LibraryError,
     connect,
     is_corruption,
@@ -21,14 +20,15 @@ from sessions.library_files import (
     replace_database,
     transaction,
 )
-from sessions.library_query import MARK_END, MARK_START
+from library.query import MARK_END, MARK_START
+from sessions.atomic import make_dir
+from sessions.layout import FILE_MODE
 from sessions.models import Session
-from sessions.storage import make_dir
 
 SCHEMA_VERSION = 3
 """Raise it with any change to the tables: an index of another version is rebuilt (except
 the steps in ``_MIGRATIONS``, done in place). 2: chats' settings; 3: chats' settings moved
-out, into a file of their own (:mod:`sessions.chat_settings_db`)."""
+out, into a file of their own (:mod:`library.chat_settings_store`)."""
 SNIPPET_TOKENS = 12
 """Words around the matches in a hit's snippet."""
 RANKED_WINDOW = 2000
@@ -201,7 +201,7 @@ class LibraryDatabase:
         """Leave no deleted word anywhere in the files. Without FTS5's secure-delete, a
         deleted note's words stay in the index's older segments until they are merged:
         merge them all (it rewrites the whole index: once for many deletions, see
-        :class:`~sessions.library.SessionLibrary`). Then copy everything back into the
+        :class:`~library.index.SessionLibrary`). Then copy everything back into the
         (secure-deleting) main file and empty the WAL, which holds the old pages."""
         db = self._require_db()
         if not FTS5_SECURE_DELETE:
@@ -236,7 +236,7 @@ class LibraryDatabase:
 
     def connection(self) -> sqlite3.Connection:
         """The open connection (LibraryError when closed), for the index's other readers
-        and writers on the same thread (:mod:`sessions.library_passages`, ``_vectors``)."""
+        and writers on the same thread (:mod:`library.passages`, ``_vectors``)."""
         return self._require_db()
 
     def _require_db(self) -> sqlite3.Connection:
