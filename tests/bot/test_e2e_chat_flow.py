@@ -59,7 +59,8 @@ async def test_taps_undo_cancel_and_words_for_users(
     # -- /undo names the note it took back, and takes back its ✍ --------------------------
     send_voice(fake, "speech_01.ogg")
     send_voice(fake, "speech_02.ogg")
-    first, second = await fake.wait_reactions(CHAT, 2, timeout=20)
+    # By message id: the two reactions are sent side by side, in either order.
+    first, second = sorted(await fake.wait_reactions(CHAT, 2, timeout=20))
     await eventually(lambda: statuses(tmp_path) == ("COLLECTING", ["COMPLETED"] * 2), 60)
     [session] = metadata(tmp_path)
     sid = session["session_id"]
