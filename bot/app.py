@@ -18,6 +18,7 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.config import BotSettings
 from bot.handlers import build_router
+from bot.i18n import ChatLanguageMiddleware, ChatLanguages, ChatSpeech, build_i18n
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.answer import AnswerEveryTap
 from bot.middlewares.logging import UpdateLoggingMiddleware
@@ -93,12 +94,18 @@ def build_dispatcher(
     ingest: IngestService,
     ordering: ChatOrdering,
     collecting: CollectingStatus,
+    speech: ChatSpeech | None = None,
 ) -> Dispatcher:
     """The dispatcher, with dependencies handed to handlers as workflow data. Messages and
     button taps alike pass the access check and wait for their turn in their chat; every
-    tap is answered, and a question's buttons only once."""
-    dp = Dispatcher(manager=manager, ingest=ingest, collecting=collecting)
+    tap is answered, and a question's buttons only once. Each update is answered in its
+    sender's language (``speech``: the catalogs and the chats' last-seen languages)."""
+    speech = speech or ChatSpeech(build_i18n(), ChatLanguages())
+    dp = Dispatcher(manager=manager, ingest=ingest, collecting=collecting, speech=speech)
     dp.update.outer_middleware(UpdateLoggingMiddleware())
+    # Each update in its sender's language (the refusal of a stranger too); the chat's
+    # last-seen language kept for what is sent later, outside an update.
+    dp.update.outer_middleware(ChatLanguageMiddleware(speech.i18n, speech.languages))
     access = AccessMiddleware(settings.access)
     dp.message.outer_middleware(access)
     dp.callback_query.outer_middleware(access)
@@ -250,10 +257,13 @@ async def _serve(
         ordering = ChatOrdering()
         ingest = IngestService(bot, manager, max_download_bytes=settings.max_download_bytes)
         ingest.attach()
-        collecting = CollectingStatus(bot, manager)
+        # The chats' languages: each update in its sender's, what is sent later in the
+        # chat's last-seen one (in memory: after a restart English until someone writes).
+        speech = ChatSpeech(build_i18n(), ChatLanguages())
+        collecting = CollectingStatus(bot, manager, speech=speech)
         collecting.attach()
         parts.push_async_callback(collecting.stop)
-        dp = build_dispatcher(settings, manager, ingest, ordering, collecting)
+        dp = build_dispatcher(settings, manager, ingest, ordering, collecting, speech)
         dp["processor_label"] = processing.label
         dp["retention"] = retention
         # Each message sent is remembered by session: a reply to it reaches that session.
@@ -296,6 +306,7 @@ async def _serve(
             courier=courier,
             note_buttons=notes is not None,
             collecting=collecting,
+            speech=speech,
         )
         notifier.attach()
         parts.push_async_callback(notifier.stop, grace_seconds=2.0)

@@ -7,25 +7,44 @@ import html
 from collections.abc import Sequence
 from datetime import UTC, tzinfo
 
+from bot.i18n import N_, _, translated
 from bot.texts import MESSAGE_LIMIT, REASON_LIMIT, fit
 from notes.ask_passages import Passage
 
 EXCERPT_LIMIT = 300  # characters of a passage shown without a model's answer
 
-ASK_USAGE = "Ask about your notes after /ask, e.g. /ask when is Anna's deadline?"
-NOTHING_FOUND = "I found nothing about that in your notes."
-NOTHING_FOUND_IN_SESSION = "I found nothing about that in this session's notes."
-ASK_REBUILDING = (
-    "The search index is being rebuilt from the saved sessions, so /ask cannot look yet. "
-    "Please try again in a few minutes."
-)
-ASK_UNAVAILABLE = "/ask is not available right now. Please try again in a few minutes."
-PASSAGES_HEADER = "The passages of your notes that match best:"
+# The translated constants (declared for the type checker, answered by __getattr__).
+ASK_USAGE: str
+NOTHING_FOUND: str
+NOTHING_FOUND_IN_SESSION: str
+ASK_REBUILDING: str
+ASK_UNAVAILABLE: str
+PASSAGES_HEADER: str
+
+_TEXTS = {
+    "ask_usage": N_("Ask about your notes after /ask, e.g. /ask when is Anna's deadline?"),
+    "nothing_found": N_("I found nothing about that in your notes."),
+    "nothing_found_in_session": N_("I found nothing about that in this session's notes."),
+    "ask_rebuilding": N_(
+        "The search index is being rebuilt from the saved sessions, so /ask cannot look yet. "
+        "Please try again in a few minutes."
+    ),
+    "ask_unavailable": N_("/ask is not available right now. Please try again in a few minutes."),
+    "passages_header": N_("The passages of your notes that match best:"),
+}
+
+
+def __getattr__(name: str) -> str:
+    return translated(_TEXTS, name, __name__)
 
 
 def reference(passage: Passage, zone: tzinfo = UTC) -> str:
     """A reference as the chat reads it: ``[1] Tue 24 Nov, note 3`` (or ``written note``)."""
-    what = "written note" if passage.sequence == 0 else f"note {passage.sequence}"
+    what = (
+        _("written note")
+        if passage.sequence == 0
+        else _("note {number}").format(number=passage.sequence)
+    )
     return f"[{passage.number}] {passage.created_at.astimezone(zone):%a %d %b}, {what}"
 
 
@@ -54,8 +73,9 @@ def passages(found: Sequence[Passage], zone: tzinfo = UTC, reason: str | None = 
     """The best passages themselves, ranked (no model set up, or it gave no answer), HTML."""
     lines = []
     if reason:
-        lines.append(html.escape(f"No answer: {fit(reason, REASON_LIMIT)}.", quote=False))
-    lines.append(PASSAGES_HEADER)
+        no_answer = _("No answer: {reason}.").format(reason=fit(reason, REASON_LIMIT))
+        lines.append(html.escape(no_answer, quote=False))
+    lines.append(_(_TEXTS["passages_header"]))
     for passage in found:
         where = html.escape(reference(passage, zone) + _speakers(passage), quote=False)
         lines.append(f"\n<b>{where}</b>\n{html.escape(excerpt(passage.text), quote=False)}")
@@ -65,7 +85,8 @@ def passages(found: Sequence[Passage], zone: tzinfo = UTC, reason: str | None = 
 def get_button(numbers: Sequence[int], passage: Passage, zone: tzinfo = UTC) -> str:
     """The Get button of a referenced session: ``[1][3] Get Tue 24 Nov, 19:47``."""
     cited = "".join(f"[{n}]" for n in numbers)
-    return f"{cited} Get {passage.created_at.astimezone(zone):%a %d %b, %H:%M}"
+    when = f"{passage.created_at.astimezone(zone):%a %d %b, %H:%M}"
+    return _("{cited} Get {when}").format(cited=cited, when=when)
 
 
 __all__ = [

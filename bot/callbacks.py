@@ -9,6 +9,31 @@ from __future__ import annotations
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import N_, _
+from bot.note_texts import STYLE_LABELS
+
+STYLE_BUTTON_LABELS = tuple(STYLE_LABELS.values())
+
+# The fixed buttons' labels (a test keeps each translation within what a phone shows).
+BUTTON_LABELS = (
+    N_("Done"),
+    N_("Yes, delete it"),
+    N_("Yes, cancel it"),
+    N_("No, keep it"),
+    N_("« Newer"),
+    N_("Older »"),
+    N_("Yes, delete everything"),
+    N_("Summary"),
+    N_("Clean text"),
+    N_("To-dos"),
+    N_("Try again"),
+    # Beside the choices under /lang and /style (bot.handlers).
+    N_("Off"),
+    N_("Bot default"),
+    N_("Recognise each note"),
+    *STYLE_BUTTON_LABELS,
+)
+
 
 class DoneButton(CallbackData, prefix="done"):
     """Under each stored note: finish its session, as /done does."""
@@ -50,7 +75,9 @@ class CancelButton(CallbackData, prefix="cancel"):
 
 def done_keyboard(session_id: str) -> InlineKeyboardMarkup:
     """The "Done" button under the reply to a stored note."""
-    button = InlineKeyboardButton(text="Done", callback_data=DoneButton(session=session_id).pack())
+    button = InlineKeyboardButton(
+        text=_("Done"), callback_data=DoneButton(session=session_id).pack()
+    )
     return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
@@ -58,14 +85,14 @@ def forget_keyboard(session_id: str) -> InlineKeyboardMarkup:
     """Yes / No under the question whether to forget a session."""
     yes = ForgetButton(session=session_id, confirm=True).pack()
     no = ForgetButton(session=session_id, confirm=False).pack()
-    return _yes_or_no("Yes, delete it", yes, no)
+    return _yes_or_no(_("Yes, delete it"), yes, no)
 
 
 def cancel_keyboard(session_id: str) -> InlineKeyboardMarkup:
     """Yes / No under the question whether to cancel the open session."""
     yes = CancelButton(session=session_id, confirm=True).pack()
     no = CancelButton(session=session_id, confirm=False).pack()
-    return _yes_or_no("Yes, cancel it", yes, no)
+    return _yes_or_no(_("Yes, cancel it"), yes, no)
 
 
 def _yes_or_no(yes_text: str, yes: str, no: str) -> InlineKeyboardMarkup:
@@ -74,7 +101,7 @@ def _yes_or_no(yes_text: str, yes: str, no: str) -> InlineKeyboardMarkup:
         inline_keyboard=[
             [
                 InlineKeyboardButton(text=yes_text, callback_data=yes),
-                InlineKeyboardButton(text="No, keep it", callback_data=no),
+                InlineKeyboardButton(text=_("No, keep it"), callback_data=no),
             ]
         ]
     )
@@ -107,11 +134,11 @@ def history_keyboard(
     paging = []
     if newer is not None:
         paging.append(
-            InlineKeyboardButton(text="« Newer", callback_data=HistoryPage(offset=newer).pack())
+            InlineKeyboardButton(text=_("« Newer"), callback_data=HistoryPage(offset=newer).pack())
         )
     if older is not None:
         paging.append(
-            InlineKeyboardButton(text="Older »", callback_data=HistoryPage(offset=older).pack())
+            InlineKeyboardButton(text=_("Older »"), callback_data=HistoryPage(offset=older).pack())
         )
     if paging:
         rows.append(paging)
@@ -147,7 +174,7 @@ def forget_all_keyboard(asked: float) -> InlineKeyboardMarkup:
     """Yes / No under the question whether to forget everything of a chat."""
     yes = ForgetAllButton(confirm=True, asked=asked).pack()
     no = ForgetAllButton(confirm=False, asked=asked).pack()
-    return _yes_or_no("Yes, delete everything", yes, no)
+    return _yes_or_no(_("Yes, delete everything"), yes, no)
 
 
 class StyleButton(CallbackData, prefix="style"):
@@ -171,14 +198,14 @@ class NoteRetryButton(CallbackData, prefix="noteretry"):
 
 
 # The on-demand notes under a transcript: (button label, style).
-NOTE_BUTTONS = (("Summary", "summary"), ("Clean text", "clean"), ("To-dos", "todo"))
+NOTE_BUTTONS = ((N_("Summary"), "summary"), (N_("Clean text"), "clean"), (N_("To-dos"), "todo"))
 
 
 def note_keyboard(session_id: str) -> InlineKeyboardMarkup:
     """Summary / Clean text / To-dos under a transcript, on one row."""
     row = [
         InlineKeyboardButton(
-            text=label, callback_data=NoteButton(session=session_id, style=style).pack()
+            text=_(label), callback_data=NoteButton(session=session_id, style=style).pack()
         )
         for label, style in NOTE_BUTTONS
     ]
@@ -188,7 +215,7 @@ def note_keyboard(session_id: str) -> InlineKeyboardMarkup:
 def note_retry_keyboard(session_id: str, key: str) -> InlineKeyboardMarkup:
     """The "Try again" button under a note's failure."""
     data = NoteRetryButton(session=session_id, key=key).pack()
-    button = InlineKeyboardButton(text="Try again", callback_data=data)
+    button = InlineKeyboardButton(text=_("Try again"), callback_data=data)
     return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 

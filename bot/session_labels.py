@@ -13,12 +13,13 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
+from bot.i18n import N_, _
 from bot.texts import notes, zone_note
 from sessions import Session
 
 SNIPPET_LIMIT = 32  # characters of the first words in a label (a message line)
 BUTTON_LIMIT = 30  # characters of a button's label: what a phone shows on one line
-NO_SPEECH = "no speech"
+_NO_SPEECH = N_("no speech")
 
 __all__ = [
     "button_labels",
@@ -86,7 +87,7 @@ def session_label(
     if words:
         return f"{head} · {quoted(words)}"
     if first_text is not None:
-        return f"{head} · {NO_SPEECH}"  # said as a remark, never quoted as if spoken
+        return f"{head} · {_(_NO_SPEECH)}"  # said as a remark, never quoted as if spoken
     return f"{head} · {notes(len(session.audio_entries))}" if count else head
 
 
@@ -109,8 +110,8 @@ def button_labels(
         words = snippet(first_text, room) if room >= 4 else ""
         if words:
             labels.append(f"{head} {words}")
-        elif first_text is not None and room >= len(NO_SPEECH) + 2:
-            labels.append(f"{head} · {NO_SPEECH}")
+        elif first_text is not None and room >= len(_(_NO_SPEECH)) + 2:
+            labels.append(f"{head} · {_(_NO_SPEECH)}")
         else:
             count = f"· {notes(len(session.audio_entries))}"
             labels.append(f"{head} {count}" if len(count) <= room else head)

@@ -20,6 +20,7 @@ from aiogram.types import BotCommand, User
 
 from bot import texts
 from bot.config import BotSettings
+from bot.i18n import DEFAULT_LOCALE, build_i18n, locales, speaking
 from bot.services.language import LanguageSupport
 from bot.updates.connect import until_answered
 from transcription import Transcriber, TranscriptionSettings
@@ -150,20 +151,51 @@ async def describe_bot(
     bot: Bot, stopping: asyncio.Event, api: str, *, multilingual: bool = True
 ) -> bool:
     """Set the command menu (/lang only with a ``multilingual`` model), the description and
-    the short description, each tried until Telegram answers. False when a stop came first."""
-    commands = [
-        BotCommand(command=c, description=d) for c, d in texts.commands(multilingual=multilingual)
-    ]
+    the short description, each tried until Telegram answers: in English for everyone, then
+    in each language with a catalog for its speakers. False when a stop came first."""
+    i18n = build_i18n()
+    for locale in locales(i18n):
+        with speaking(i18n, locale):
+            words = _Description(
+                [
+                    BotCommand(command=c, description=d)
+                    for c, d in texts.commands(multilingual=multilingual)
+                ],
+                texts.DESCRIPTION,
+                texts.SHORT_DESCRIPTION,
+            )
+        language = None if locale == DEFAULT_LOCALE else locale  # English: everyone else's
+        if not await _describe(bot, stopping, api, words, language):
+            return False
+    _log.info("bot_described", commands=len(words.commands), languages=locales(i18n))
+    return True
+
+
+@dataclass(frozen=True)
+class _Description:
+    commands: list[BotCommand]
+    description: str
+    short: str
+
+
+async def _describe(
+    bot: Bot, stopping: asyncio.Event, api: str, words: _Description, language: str | None
+) -> bool:
     setup: list[tuple[str, Callable[[], Awaitable[bool]]]] = [
-        ("setMyCommands", lambda: bot.set_my_commands(commands)),
+        ("setMyCommands", lambda: bot.set_my_commands(words.commands, language_code=language)),
         # What an empty chat shows before the first message: what the bot does.
-        ("setMyDescription", lambda: bot.set_my_description(texts.DESCRIPTION)),
-        ("setMyShortDescription", lambda: bot.set_my_short_description(texts.SHORT_DESCRIPTION)),
+        (
+            "setMyDescription",
+            lambda: bot.set_my_description(words.description, language_code=language),
+        ),
+        (
+            "setMyShortDescription",
+            lambda: bot.set_my_short_description(words.short, language_code=language),
+        ),
     ]
     for what, call in setup:
         if await until_answered(call, what=what, api=api, stopping=stopping) is None:
             return False
-    _log.info("bot_described", commands=len(commands))
     return True
 
 

@@ -1,190 +1,260 @@
-"""What the bot says, in plain text (no parse mode). The transcript itself is HTML:
-:mod:`bot.transcript_texts`."""
+"""What the bot says, in plain text (no parse mode), in the current update's language
+(:mod:`bot.i18n`): each constant here is read through ``__getattr__``, so ``texts.START`` is
+translated where it is used. The transcript itself is HTML: :mod:`bot.transcript_texts`.
+Fitting text into messages (``fit``, ``split_message``...) lives in :mod:`bot.message_fit`
+and is re-exported here, where the texts modules and handlers have always found it."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, tzinfo
 
+from bot.i18n import N_, _, ngettext, translated
+from bot.message_fit import CAPTION_LIMIT as CAPTION_LIMIT
+from bot.message_fit import MESSAGE_LIMIT as MESSAGE_LIMIT
+from bot.message_fit import fit as fit
+from bot.message_fit import pack_lines as pack_lines
+from bot.message_fit import shorten as _shorten
+from bot.message_fit import split_message as split_message
+from bot.message_fit import without_paths as without_paths
 from runtime.formatting import format_duration
 from sessions import Session
 
-MESSAGE_LIMIT = 4096
-CAPTION_LIMIT = 1024
 REASON_LIMIT = 300  # an error reason quoted in the chat: one or two lines, not a traceback
+PREVIEW_LIMIT = 160  # of the last note's text in the collecting message: a glimpse, no more
 
-START = (
-    "New session started. Send me voice notes (or audio files, or round videos).\n"
-    "Type /done when you are finished and I will send back the transcript."
-)
-HELP = (
-    "How it works:\n"
-    "1. Send voice notes, audio files or round video notes, as many as you like (a recording "
-    "sent as a file works too).\n"
-    "2. Type /done: I transcribe them on this machine and send back one transcript.\n\n"
-    "/start - start a new session (finishes the current one)\n"
-    "/done - finish the session and transcribe it (or tap Done under the Recording message)\n"
-    "/undo - take back the last note of the open session\n"
-    "/cancel - discard the open session and its notes\n"
-    "/history - your sessions, newest first, to get one again\n"
-    "/get <session> - send a session's transcript again\n"
-    "/find <words> - search your transcripts\n"
-    "/ask <question> - an answer from your notes, with where it came from\n"
-    "/forget <session> - delete a session for good (/forget all: every session and "
-    "this chat's settings)\n"
-    "/lang - the language of this chat's notes\n"
-    "/vocab - names and words I should write right, e.g. /vocab add Kubernetes, Zoë Ortega\n"
-    "/style - a written note after each transcript: a summary, clean text or to-dos (reply "
-    "to a transcript with an instruction, e.g. shorter, for a note of your own)\n"
-    "/status - the current session and the last ones\n"
-    "/help - this message\n\n"
-    "Name a session by when you recorded it, in your time: /get 09:47, /get 2 Dec 09:47 or "
-    "/get yesterday 18:10."
-)
-HINT = (
-    "I only take voice notes, audio files, round videos, or audio and video sent as a file. "
-    "Type /help to see how I work."
-)
-NOT_AUDIO_FILE = (
-    "I can't use this file: I only take recordings. Send a voice note, an audio file or a "
-    "round video, or send a recording as a file (for example .m4a, .mp3, .wav, .ogg, .opus, "
-    ".flac or .mp4). Type /help to see how I work."
-)
-# What an empty chat with the bot shows (setMyDescription, up to 512 characters) and its
-# profile and share card (setMyShortDescription, up to 120 characters).
-DESCRIPTION = (
-    "I turn voice notes into text.\n\n"
-    "Send me voice notes, audio files or round videos, as many as you like (a recording "
-    "sent as a file works too), then type /done: I send back one transcript of them all.\n\n"
-    "I run on my owner's own machine, so your recordings stay there. Tap Start to begin."
-)
-SHORT_DESCRIPTION = "Send voice notes, type /done, get one transcript. Runs on its owner's machine."
-NOTHING_TO_FINISH = "There is nothing to transcribe yet: send me a voice note first."
+# The translated constants (declared for the type checker, answered by __getattr__).
+START: str
+HELP: str
+HINT: str
+NOT_AUDIO_FILE: str
+DESCRIPTION: str
+SHORT_DESCRIPTION: str
+NOTHING_TO_FINISH: str
+ACCESS_CLOSED_ALERT: str
+ACCESS_CLOSED_GROUP: str
+NOT_SAVED_TELEGRAM_TOO_BIG: str
+NOT_SAVED_TELEGRAM_REFUSED: str
+NOT_SAVED_DISK_FULL: str
+NOT_SAVED_DISK_ERROR: str
+NOT_SAVED_UNEXPECTED: str
+NO_READABLE_AUDIO: str
+NO_SPEECH: str
+COLLECTING_EMPTY: str
+COLLECTING_CANCELLED: str
+COLLECTING_DELETED: str
+FINISHED: str
+CANCEL_KEPT: str
+CANCEL_TOO_LATE: str
+ALREADY_DONE: str
+PROCESSED_NO_FILES: str
+COMMANDS: list[tuple[str, str]]
+
+_TEXTS = {
+    "start": N_(
+        "New session started. Send me voice notes (or audio files, or round videos).\n"
+        "Type /done when you are finished and I will send back the transcript."
+    ),
+    "help": N_(
+        "How it works:\n"
+        "1. Send voice notes, audio files or round video notes, as many as you like (a "
+        "recording sent as a file works too).\n"
+        "2. Type /done: I transcribe them on this machine and send back one transcript.\n\n"
+        "/start - start a new session (finishes the current one)\n"
+        "/done - finish the session and transcribe it (or tap Done under the Recording "
+        "message)\n"
+        "/undo - take back the last note of the open session\n"
+        "/cancel - discard the open session and its notes\n"
+        "/history - your sessions, newest first, to get one again\n"
+        "/get <session> - send a session's transcript again\n"
+        "/find <words> - search your transcripts\n"
+        "/ask <question> - an answer from your notes, with where it came from\n"
+        "/forget <session> - delete a session for good (/forget all: every session and "
+        "this chat's settings)\n"
+        "/lang - the language of this chat's notes\n"
+        "/vocab - names and words I should write right, e.g. /vocab add Kubernetes, Zoë "
+        "Ortega\n"
+        "/style - a written note after each transcript: a summary, clean text or to-dos "
+        "(reply to a transcript with an instruction, e.g. shorter, for a note of your own)\n"
+        "/status - the current session and the last ones\n"
+        "/help - this message\n\n"
+        "Name a session by when you recorded it, in your time: /get 09:47, /get 2 Dec 09:47 "
+        "or /get yesterday 18:10."
+    ),
+    "hint": N_(
+        "I only take voice notes, audio files, round videos, or audio and video sent as a "
+        "file. Type /help to see how I work."
+    ),
+    "not_audio_file": N_(
+        "I can't use this file: I only take recordings. Send a voice note, an audio file or "
+        "a round video, or send a recording as a file (for example .m4a, .mp3, .wav, .ogg, "
+        ".opus, .flac or .mp4). Type /help to see how I work."
+    ),
+    # What an empty chat with the bot shows (setMyDescription, up to 512 characters) and its
+    # profile and share card (setMyShortDescription, up to 120 characters).
+    "description": N_(
+        "I turn voice notes into text.\n\n"
+        "Send me voice notes, audio files or round videos, as many as you like (a recording "
+        "sent as a file works too), then type /done: I send back one transcript of them "
+        "all.\n\n"
+        "I run on my owner's own machine, so your recordings stay there. Tap Start to begin."
+    ),
+    "short_description": N_(
+        "Send voice notes, type /done, get one transcript. Runs on its owner's machine."
+    ),
+    "nothing_to_finish": N_("There is nothing to transcribe yet: send me a voice note first."),
+    "access_closed_alert": N_("Access to this bot is closed."),
+    # A stranger in a group: one line. How to let oneself in (the .env) is for the owner, in
+    # a private chat with the bot.
+    "access_closed_group": N_("This bot is private: only the people its owner lets in can use it."),
+    # A note that could not be stored: sent as a reply to it, so the chat shows which one.
+    "not_saved_telegram_too_big": N_(
+        "I could not save this note: Telegram would not hand over the file (it is larger "
+        "than the 20 MB a bot may download)."
+    ),
+    "not_saved_telegram_refused": N_(
+        "I could not save this note: Telegram would not hand over the file. Please send it again."
+    ),
+    "not_saved_disk_full": N_(
+        "I could not save this note: the disk of the bot's machine is full. Free some space "
+        "there, then send it again."
+    ),
+    "not_saved_disk_error": N_(
+        "I could not save this note: writing it to the disk of the bot's machine failed. "
+        "Please send it again."
+    ),
+    "not_saved_unexpected": N_(
+        "I could not save this note: something went wrong on the bot's side (its log has "
+        "the details). Please send it again."
+    ),
+    "no_readable_audio": N_(
+        "This file has no audio I can read, so it was not saved. The session goes on: send "
+        "the next note."
+    ),
+    "no_speech": N_("no speech recognised."),
+    "collecting_empty": N_(
+        "No notes in this session now (all taken back). Send a voice note to go on."
+    ),
+    "collecting_cancelled": N_("Cancelled: the notes of this session were discarded."),
+    "collecting_deleted": N_("This session was deleted."),
+    # The session's message once nothing is left to wait for: short, the transcript follows.
+    "finished": N_("Finished: the transcript is below."),
+    # /cancel of a session with more than one note asks first.
+    "cancel_kept": N_("Kept: the session stays open. Send more, or tap Done for the transcript."),
+    "cancel_too_late": N_("This session is no longer open, so there is nothing to cancel."),
+    # A tap on a question already answered (a second tap, an old button): a quiet toast.
+    "already_done": N_("Already done."),
+    "processed_no_files": N_("Processing finished; it produced no files."),
+}
+
+_COMMANDS = [
+    ("start", N_("Start a new session")),
+    ("done", N_("Finish the session and get the transcript")),
+    ("undo", N_("Take back the last note")),
+    ("cancel", N_("Discard the open session")),
+    ("history", N_("Your sessions, to get one again")),
+    ("get", N_("Send a session's transcript again")),
+    ("find", N_("Search your transcripts")),
+    ("ask", N_("A question answered from your notes")),
+    ("forget", N_("Delete a session for good")),
+    ("lang", N_("Language of this chat's notes")),
+    ("vocab", N_("Names and words to get right")),
+    ("style", N_("A written note after each transcript")),
+    ("status", N_("Current session and recent ones")),
+    ("help", N_("How to use this bot")),
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "COMMANDS":
+        return [(command, _(description)) for command, description in _COMMANDS]
+    return translated(_TEXTS, name, __name__)
 
 
 def start_after_previous(count: int) -> str:
     """/start while the open session's notes are still being transcribed: the one answer,
     which says where that session's transcript is."""
-    return (
-        f"{START}\nYour previous session ({notes(count)}) is still being transcribed: its "
+    return _(
+        "{start}\nYour previous session ({notes}) is still being transcribed: its "
         "transcript follows when it is ready."
-    )
-
-
-COMMANDS = [
-    ("start", "Start a new session"),
-    ("done", "Finish the session and get the transcript"),
-    ("undo", "Take back the last note"),
-    ("cancel", "Discard the open session"),
-    ("history", "Your sessions, to get one again"),
-    ("get", "Send a session's transcript again"),
-    ("find", "Search your transcripts"),
-    ("ask", "A question answered from your notes"),
-    ("forget", "Delete a session for good"),
-    ("lang", "Language of this chat's notes"),
-    ("vocab", "Names and words to get right"),
-    ("style", "A written note after each transcript"),
-    ("status", "Current session and recent ones"),
-    ("help", "How to use this bot"),
-]
+    ).format(start=_(_TEXTS["start"]), notes=notes(count))
 
 
 def commands(*, multilingual: bool) -> list[tuple[str, str]]:
     """The command menu (setMyCommands): /lang only where the model knows other languages."""
-    return [(c, d) for c, d in COMMANDS if multilingual or c != "lang"]
+    return [(c, _(d)) for c, d in _COMMANDS if multilingual or c != "lang"]
 
 
 def megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+    return _("{size} MB").format(size=f"{size / (1024 * 1024):.1f}")
 
 
 def notes(count: int) -> str:
-    return f"{count} note" if count == 1 else f"{count} notes"
-
-
-ACCESS_CLOSED_ALERT = "Access to this bot is closed."
-# A stranger in a group: one line. How to let oneself in (the .env) is for the owner, in a
-# private chat with the bot.
-ACCESS_CLOSED_GROUP = "This bot is private: only the people its owner lets in can use it."
+    return ngettext("{count} note", "{count} notes", count).format(count=count)
 
 
 def access_closed(user_id: int) -> str:
-    return (
+    return _(
         "Access to this bot is closed.\n"
-        f"Your Telegram user id is {user_id}. To let yourself in, add it to ALLOWED_USER_IDS "
+        "Your Telegram user id is {user_id}. To let yourself in, add it to ALLOWED_USER_IDS "
         "in the bot's .env and restart it."
-    )
+    ).format(user_id=user_id)
 
 
 def too_long(actual: float, limit: int) -> str:
-    return (
-        f"This recording is {format_duration(actual)} long; the limit is {format_duration(limit)}, "
-        f"so it is {format_duration(actual - limit)} over. It was not saved."
+    return _(
+        "This recording is {actual} long; the limit is {limit}, so it is {over} over. It "
+        "was not saved."
+    ).format(
+        actual=format_duration(actual),
+        limit=format_duration(limit),
+        over=format_duration(actual - limit),
     )
 
 
 def too_big(actual: int, limit: int) -> str:
-    return (
-        f"This file is {megabytes(actual)}; I can download at most {megabytes(limit)}, "
-        f"so it is {megabytes(actual - limit)} over. It was not saved."
-    )
+    return _(
+        "This file is {actual}; I can download at most {limit}, so it is {over} over. It "
+        "was not saved."
+    ).format(actual=megabytes(actual), limit=megabytes(limit), over=megabytes(actual - limit))
 
 
 def too_big_unannounced(limit: int) -> str:
-    return f"This file is larger than the {megabytes(limit)} I can download. It was not saved."
-
-
-# A note that could not be stored: sent as a reply to it, so the chat shows which one.
-_NOT_SAVED = "I could not save this note: "
-NOT_SAVED_TELEGRAM_TOO_BIG = (
-    _NOT_SAVED + "Telegram would not hand over the file (it is larger than the 20 MB a bot "
-    "may download)."
-)
-NOT_SAVED_TELEGRAM_REFUSED = (
-    _NOT_SAVED + "Telegram would not hand over the file. Please send it again."
-)
-NOT_SAVED_DISK_FULL = (
-    _NOT_SAVED + "the disk of the bot's machine is full. Free some space there, then send it again."
-)
-NOT_SAVED_DISK_ERROR = (
-    _NOT_SAVED + "writing it to the disk of the bot's machine failed. Please send it again."
-)
-NOT_SAVED_UNEXPECTED = (
-    _NOT_SAVED + "something went wrong on the bot's side (its log has the details). "
-    "Please send it again."
-)
-
-
-NO_READABLE_AUDIO = (
-    "This file has no audio I can read, so it was not saved. The session goes on: send the "
-    "next note."
-)
-
-
-def not_saved_download_failed(attempts: int) -> str:
-    return (
-        _NOT_SAVED + f"downloading it from Telegram failed {attempts} times. Please send it again."
+    return _("This file is larger than the {limit} I can download. It was not saved.").format(
+        limit=megabytes(limit)
     )
 
 
-PREVIEW_LIMIT = 160  # of the last note's text in the collecting message: a glimpse, no more
-NO_SPEECH = "no speech recognised."
-COLLECTING_EMPTY = "No notes in this session now (all taken back). Send a voice note to go on."
-COLLECTING_CANCELLED = "Cancelled: the notes of this session were discarded."
-COLLECTING_DELETED = "This session was deleted."
+def not_saved_download_failed(attempts: int) -> str:
+    return ngettext(
+        "I could not save this note: downloading it from Telegram failed {attempts} time. "
+        "Please send it again.",
+        "I could not save this note: downloading it from Telegram failed {attempts} times. "
+        "Please send it again.",
+        attempts,
+    ).format(attempts=attempts)
 
 
 def collecting(count: int, total_seconds: float, preview: tuple[int, str] | None = None) -> str:
     """The one message of an open session, edited as notes arrive: how much is recorded,
     and the newest note live transcription has finished (its number and first words)."""
-    lines = [f"Recording: {notes(count)}, {format_duration(total_seconds)}."]
+    lines = [
+        _("Recording: {notes}, {duration}.").format(
+            notes=notes(count), duration=format_duration(total_seconds)
+        )
+    ]
     if preview is not None:
         sequence, text = preview
         glimpse = _shorten(text, PREVIEW_LIMIT)
         # Silence is said as a remark, never in quotes as if it were what was said.
-        quoted = f"\u201c{glimpse}\u201d" if glimpse else NO_SPEECH
-        lines.append(f"Note {sequence}: {quoted}")
-    lines.append("Send more, or tap Done for the transcript.")
+        if glimpse:
+            lines.append(
+                _("Note {number}: \u201c{text}\u201d").format(number=sequence, text=glimpse)
+            )
+        else:
+            lines.append(
+                _("Note {number}: {text}").format(number=sequence, text=_(_TEXTS["no_speech"]))
+            )
+    lines.append(_("Send more, or tap Done for the transcript."))
     return "\n".join(lines)
 
 
@@ -192,62 +262,62 @@ def transcribing(count: int, done: int) -> str:
     """The session's message once /done came, while notes are left to transcribe (the
     transcript says how many and how long: not repeated here)."""
     if count == 1:
-        return "Transcribing the note..."
-    return f"Transcribing: {done} of {count} notes done..."
-
-
-FINISHED = "Finished: the transcript is below."
-"""The session's message once nothing is left to wait for: short, the transcript follows."""
-
-# /cancel of a session with more than one note asks first.
-CANCEL_KEPT = "Kept: the session stays open. Send more, or tap Done for the transcript."
-CANCEL_TOO_LATE = "This session is no longer open, so there is nothing to cancel."
-ALREADY_DONE = "Already done."
-"""A tap on a question already answered (a second tap, an old button): a quiet toast."""
+        return _("Transcribing the note...")
+    return ngettext(
+        "Transcribing: {done} of {count} note done...",
+        "Transcribing: {done} of {count} notes done...",
+        count,
+    ).format(done=done, count=count)
 
 
 def cancel_question(count: int, total_seconds: float) -> str:
-    return (
-        f"Cancel this session? Its {notes(count)} ({format_duration(total_seconds)}) are "
-        "deleted for good."
-    )
+    return ngettext(
+        "Cancel this session? Its {notes} ({duration}) is deleted for good.",
+        "Cancel this session? Its {notes} ({duration}) are deleted for good.",
+        count,
+    ).format(notes=notes(count), duration=format_duration(total_seconds))
 
 
 def transcript_file_caption(count: int) -> str:
-    return f"The whole transcript ({notes(count)}) as a text file."
+    return _("The whole transcript ({notes}) as a text file.").format(notes=notes(count))
 
 
 def session_failed(session: Session) -> str:
-    reason = session.errors[-1].message if session.errors else "unknown error"
+    reason = session.errors[-1].message if session.errors else _("unknown error")
     reason = _shorten(without_paths(reason), REASON_LIMIT)
-    return f"Session {session.session_id} could not be transcribed: {reason}."
-
-
-PROCESSED_NO_FILES = "Processing finished; it produced no files."
+    return _("Session {session} could not be transcribed: {reason}.").format(
+        session=session.session_id, reason=reason
+    )
 
 
 def processing_failed(reason: str, session_id: str | None = None) -> str:
     reason = _shorten(without_paths(reason), REASON_LIMIT)
     if session_id is None:
-        return f"Processing the transcript failed: {reason}"
-    return f"Processing the transcript failed (session {session_id}): {reason}"
+        return _("Processing the transcript failed: {reason}").format(reason=reason)
+    return _("Processing the transcript failed (session {session}): {reason}").format(
+        session=session_id, reason=reason
+    )
 
 
 def outputs_not_sent(empty: list[str], not_files: list[str]) -> str:
     """Why some of the processor's outputs were not sent (both lists hold file names)."""
     lines = []
     if empty:
-        lines.append(f"Not sent, because they are empty: {', '.join(empty)}.")
+        lines.append(_("Not sent, because they are empty: {names}.").format(names=", ".join(empty)))
     if not_files:
-        lines.append(f"Not sent, because they are not plain files: {', '.join(not_files)}.")
+        lines.append(
+            _("Not sent, because they are not plain files: {names}.").format(
+                names=", ".join(not_files)
+            )
+        )
     return fit("\n".join(lines))
 
 
 def output_too_big(name: str, size: int, limit: int) -> str:
-    return (
-        f"{name} is {megabytes(size)}, over the {megabytes(limit)} a bot may send; "
-        "it is kept in the session's process/output/ folder on the bot's machine."
-    )
+    return _(
+        "{name} is {size}, over the {limit} a bot may send; it is kept in the session's "
+        "process/output/ folder on the bot's machine."
+    ).format(name=name, size=megabytes(size), limit=megabytes(limit))
 
 
 def status(
@@ -259,133 +329,55 @@ def status(
     """/status: the open session and the recent ones, each as (session, label)."""
     lines = []
     if active is None:
-        lines.append("No session is open. Send a voice note to start one.")
+        lines.append(_("No session is open. Send a voice note to start one."))
     else:
         session, label = active
         lines.append(
-            f"Open session: {label}; {notes(len(session.audio_entries))}, "
-            f"{format_duration(session.total_duration_seconds)} ({zone_note(zone)})."
+            _("Open session: {label}; {notes}, {duration} ({zone}).").format(
+                label=label,
+                notes=notes(len(session.audio_entries)),
+                duration=format_duration(session.total_duration_seconds),
+                zone=zone_note(zone),
+            )
         )
     if recent:
         lines.append("")
         # The zone is said once: with the open session when there is one.
-        lines.append("Recent sessions:" if active else f"Recent sessions ({zone_note(zone)}):")
+        if active:
+            lines.append(_("Recent sessions:"))
+        else:
+            lines.append(_("Recent sessions ({zone}):").format(zone=zone_note(zone)))
         for session, label in recent:
             lines.append(
-                f"- {label}: {session.state.value.lower()}, "
-                f"{notes(len(session.audio_entries))}, "
-                f"{format_duration(session.total_duration_seconds)}"
+                _("- {label}: {state}, {notes}, {duration}").format(
+                    label=label,
+                    state=state_name(session),
+                    notes=notes(len(session.audio_entries)),
+                    duration=format_duration(session.total_duration_seconds),
+                )
             )
     if processor:  # with none set up there is nothing to say
         lines.append("")
-        lines.append(f"After transcription: {processor} processing.")
+        lines.append(_("After transcription: {processor} processing.").format(processor=processor))
     return "\n".join(lines)
+
+
+_STATES = {
+    "collecting": N_("collecting"),
+    "transcribing": N_("transcribing"),
+    "transcribed": N_("transcribed"),
+    "processing": N_("processing"),
+    "processed": N_("processed"),
+    "error": N_("error"),
+}
+
+
+def state_name(session: Session) -> str:
+    """A session's state in words (the state's own name, lower case, in English)."""
+    name = session.state.value.lower()
+    return _(_STATES[name]) if name in _STATES else name
 
 
 def zone_note(zone: tzinfo) -> str:
     """The time zone, said once per message: "times in Europe/Berlin"."""
-    return f"times in {zone}"
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-
-
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split ``text`` into chunks of at most ``limit`` characters.
-
-    Breaks at paragraph boundaries where possible, then at sentence ends, then at spaces,
-    and only cuts a word that is longer than a whole message.
-    """
-    chunks: list[str] = []
-    current = ""
-    for piece in _pieces(text.strip(), limit):
-        joiner = "\n\n" if piece.startswith("\x00") else " "
-        piece = piece.lstrip("\x00")
-        if not current:
-            current = piece
-        elif len(current) + len(joiner) + len(piece) <= limit:
-            current += joiner + piece
-        else:
-            chunks.append(current)
-            current = piece
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def _pieces(text: str, limit: int) -> list[str]:
-    # Each paragraph's first piece is marked with \x00 so it is rejoined with a blank line.
-    pieces: list[str] = []
-    for paragraph in (p.strip() for p in text.split("\n\n")):
-        if not paragraph:
-            continue
-        parts = [paragraph] if len(paragraph) <= limit else _split_long(paragraph, limit)
-        pieces.append("\x00" + parts[0])
-        pieces.extend(parts[1:])
-    return pieces
-
-
-def _split_long(paragraph: str, limit: int) -> list[str]:
-    out: list[str] = []
-    for sentence in _SENTENCE_END.split(paragraph):
-        if len(sentence) <= limit:
-            out.append(sentence)
-            continue
-        words = sentence.split()  # any whitespace: no blank or padded pieces
-        line = ""
-        for word in words:
-            while len(word) > limit:
-                if line:
-                    out.append(line)
-                    line = ""
-                out.append(word[:limit])
-                word = word[limit:]
-            if line and len(line) + 1 + len(word) > limit:
-                out.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        if line:
-            out.append(line)
-    return out
-
-
-def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``text``, cut to at most ``limit`` characters (ending in "…" when cut)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def pack_lines(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Lines joined into as few messages of at most ``limit`` characters as they fit in."""
-    messages: list[str] = []
-    current = ""
-    for line in (fit(line, limit) for line in lines):
-        if current and len(current) + 1 + len(line) <= limit:
-            current += "\n" + line
-        else:
-            if current:
-                messages.append(current)
-            current = line
-    if current:
-        messages.append(current)
-    return messages
-
-
-# An absolute path: a "/" that starts a word (not "1/2", not the "//" of a URL), then
-# anything up to whitespace, a quote or a bracket.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w/.:~])/[^\s'\"<>()\[\]]*")
-
-
-def without_paths(text: str) -> str:
-    """``text`` with each absolute path replaced by its last part (a file name, not where
-    it lives on the server)."""
-
-    def last_part(match: re.Match[str]) -> str:
-        parts = [p for p in match.group(0).split("/") if p]
-        return parts[-1] if parts else "/"
-
-    return _ABSOLUTE_PATH.sub(last_part, text)
-
-
-def _shorten(text: str, limit: int) -> str:
-    return fit(" ".join(text.split()), limit)
+    return _("times in {zone}").format(zone=zone)

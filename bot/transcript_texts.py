@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from bot.i18n import N_, _
 from bot.session_labels import first_words_of, session_label, zone_note
 from bot.texts import MESSAGE_LIMIT, notes, split_message
 from runtime.formatting import format_duration
@@ -29,11 +30,11 @@ _HEADING_ROOM = 120
 
 # The entry's failure, by the code the transcription stage records for it, in plain words.
 _REASONS = {
-    "decode_failed": "the file is damaged or not audio",
-    "audio_missing": "the audio file is missing",
-    "timeout": "it took too long to transcribe",
-    "too_long": "it is too long",
-    "transcription_failed": "transcription failed (the bot's log has the details)",
+    "decode_failed": N_("the file is damaged or not audio"),
+    "audio_missing": N_("the audio file is missing"),
+    "timeout": N_("it took too long to transcribe"),
+    "too_long": N_("it is too long"),
+    "transcription_failed": N_("transcription failed (the bot's log has the details)"),
 }
 # Without a known code (an older session, say), words of the recorded error say which.
 _REASON_WORDS = (
@@ -43,7 +44,7 @@ _REASON_WORDS = (
     ("timed out", _REASONS["timeout"]),
     ("too long", _REASONS["too_long"]),
 )
-_UNKNOWN_REASON = "something went wrong (the bot's log has the details)"
+_UNKNOWN_REASON = N_("something went wrong (the bot's log has the details)")
 _TAG = re.compile(r"<[^<>]*>")
 
 
@@ -67,9 +68,9 @@ def failure_reason(session: Session, entry: AudioEntry) -> str:
     codes = [e.code for e in session.errors if e.sequence == entry.sequence]
     for code in reversed(codes):
         if code in _REASONS:
-            return _REASONS[code]
+            return _(_REASONS[code])
     error = (entry.error or "").lower()
-    return next((reason for words, reason in _REASON_WORDS if words in error), _UNKNOWN_REASON)
+    return _(next((reason for words, reason in _REASON_WORDS if words in error), _UNKNOWN_REASON))
 
 
 def header_lines(
@@ -85,13 +86,17 @@ def header_lines(
         f"{notes(len(session.audio_entries))}, {format_duration(session.total_duration_seconds)}"
     )
     if failed:
-        counts += f", {failed} failed"
+        counts = _("{counts}, {failed} failed").format(counts=counts, failed=failed)
     label = session_label(session, first_text, zone, now or datetime.now(UTC))
-    return [f"Transcript: {label}", f"{counts} · {zone_note(zone)}", session_id_line(session)]
+    return [
+        _("Transcript: {label}").format(label=label),
+        f"{counts} · {zone_note(zone)}",
+        session_id_line(session),
+    ]
 
 
 def session_id_line(session: Session) -> str:
-    return f"Session id {session.session_id}"
+    return _("Session id {session}").format(session=session.session_id)
 
 
 def build_transcript(
@@ -131,7 +136,11 @@ def _heading(entry: AudioEntry, created: datetime, zone: tzinfo, speaker: str | 
     when = f"{received:%H:%M}"
     if received.date() != created.date():
         when = f"{received:%d %b} {when}"
-    parts = [f"Note {entry.sequence}", when, format_duration(entry.duration_seconds)]
+    parts = [
+        _("Note {number}").format(number=entry.sequence),
+        when,
+        format_duration(entry.duration_seconds),
+    ]
     source = note_source(entry)
     if source is not None:
         parts.append(source)
@@ -147,11 +156,11 @@ def _utf16_length(text: str) -> int:
 def _body(session: Session, entry: AudioEntry, text: str | None) -> tuple[str, bool]:
     """The note's text, and whether it is the speech itself (rather than a remark)."""
     if entry.transcription_status is TranscriptionStatus.FAILED:
-        return f"(not transcribed: {failure_reason(session, entry)})", False
+        return _("(not transcribed: {reason})").format(reason=failure_reason(session, entry)), False
     if entry.transcription_status is not TranscriptionStatus.COMPLETED or text is None:
-        return "(its transcript is missing)", False
+        return _("(its transcript is missing)"), False
     if not text.strip():
-        return "(no speech recognised)", False
+        return _("(no speech recognised)"), False
     return text.strip(), True
 
 
@@ -163,7 +172,7 @@ def _note_blocks(heading: str, body: str, speech: bool, room: int) -> list[str]:
     chunks = _split_counted(body, room)
     blocks = []
     for n, chunk in enumerate(chunks):
-        title = heading if n == 0 else f"{heading.split(' · ')[0]} (continued)"
+        title = heading if n == 0 else _("{note} (continued)").format(note=heading.split(" · ")[0])
         text = html.escape(chunk)
         if len(body) > FOLD_AT:
             text = f"<blockquote expandable>{text}</blockquote>"

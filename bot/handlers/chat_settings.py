@@ -25,6 +25,7 @@ from bot.callbacks import (
     forget_all_keyboard,
     language_keyboard,
 )
+from bot.i18n import _
 from bot.services.forgetting import EVERY_SESSION, Outcome, forget_session
 from bot.services.language import ENGLISH_ONLY, LanguageSupport
 from library.index import SessionLibrary
@@ -79,7 +80,7 @@ async def _settings_or_say(message: Message, manager: SessionManager) -> ChatSet
 
 def _language_choices() -> list[tuple[str, str]]:
     choices = [(WHISPER_LANGUAGES[code], code) for code in COMMON_LANGUAGES]
-    return [*choices, ("Recognise each note", AUTO_LANGUAGE), ("Bot default", DEFAULT_CHOICE)]
+    return [*choices, (_("Recognise each note"), AUTO_LANGUAGE), (_("Bot default"), DEFAULT_CHOICE)]
 
 
 async def lang(

@@ -18,6 +18,7 @@ from bot import library_texts as lt
 from bot import note_texts as nt
 from bot.callbacks import NoteButton, NoteRetryButton, StyleButton, style_keyboard
 from bot.handlers.library import chat_session
+from bot.i18n import _
 from bot.services.message_index import MessageIndex
 from bot.services.notes import NoteDelivery, ask_for_note, title_of
 from notes.service import NoteService, NoTranscriptError
@@ -32,7 +33,7 @@ _log = structlog.get_logger("bot.notes")
 DEFAULT_CHOICE = "default"
 OFF = "off"
 INSTRUCTION_LIMIT = 1000  # characters of a reply's instruction given to the model
-_BUTTONS = [(nt.STYLE_LABELS[s.value], s.value) for s in Style if s is not Style.CUSTOM]
+_BUTTONS = [s.value for s in Style if s is not Style.CUSTOM]
 
 
 def _default_style(note_settings: NoteSettings | None) -> str:
@@ -93,7 +94,11 @@ async def style(
             await message.answer(ct.SETTINGS_UNAVAILABLE)
             return
         text = nt.style_status(settings.style, settings.style_instruction, default)
-        choices = [*_BUTTONS, ("Off", OFF), ("Bot default", DEFAULT_CHOICE)]
+        choices = [
+            *((nt.style_label(style), style) for style in _BUTTONS),
+            (_("Off"), OFF),
+            (_("Bot default"), DEFAULT_CHOICE),
+        ]
         await message.answer(text, reply_markup=style_keyboard(choices))
         return
     chosen = _chosen(typed)

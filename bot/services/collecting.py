@@ -28,6 +28,7 @@ from aiogram.types import InlineKeyboardMarkup, ReactionTypeEmoji
 
 from bot import texts
 from bot.callbacks import done_keyboard
+from bot.i18n import ChatSpeech, in_chat
 from bot.services.live_message import LiveMessage
 from bot.services.parts import was_cancelled
 from sessions import (
@@ -74,8 +75,10 @@ class CollectingStatus:
         *,
         edit_interval: float = 2.0,
         reaction: str = STORED_REACTION,
+        speech: ChatSpeech | None = None,
     ) -> None:
         self._bot = bot
+        self._speech = speech  # each chat's language: the message is edited outside updates
         self._manager = manager
         self._edit_interval = edit_interval
         self._reaction = reaction
@@ -184,7 +187,9 @@ class CollectingStatus:
         while state.dirty and not state.settled:
             await state.message.due()  # read the session only when it can be shown
             state.dirty = False
-            view = await self._view(await self._manager.get_session(session_id))
+            session = await self._manager.get_session(session_id)
+            with in_chat(self._speech, state.message.chat_id):
+                view = await self._view(session)
             if view is None or state.settled:  # the notifier has the last word
                 return
             if view.final:

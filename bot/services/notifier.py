@@ -29,6 +29,7 @@ from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError
 
 from bot import texts
+from bot.i18n import ChatSpeech, in_chat
 from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier, Part, RetryPolicy, Sleep
 from bot.services.live_message import LiveMessage
@@ -78,8 +79,10 @@ class Notifier:
         courier: Courier | None = None,
         note_buttons: bool = False,
         collecting: CollectingStatus | None = None,
+        speech: ChatSpeech | None = None,
     ) -> None:
         self._bot = bot
+        self._speech = speech  # each chat's language, for what is sent outside an update
         self._collecting = collecting  # the sessions' own messages, which show progress
         self._note_buttons = note_buttons  # Summary / Clean text / To-dos under transcripts
         self._zone = zone  # the owner's time zone, for the times in the transcript
@@ -144,7 +147,9 @@ class Notifier:
         status = _Status(event.chat_id, count, message)
         status = self._status.setdefault(event.session_id, status)
         if status.message is not None:
-            self._spawn(self._send_status(status.message, texts.transcribing(count, done)))
+            with in_chat(self._speech, event.chat_id):
+                text = texts.transcribing(count, done)
+            self._spawn(self._send_status(status.message, text))
         if done < count:
             self._spawn(self._typing(status))
 
@@ -154,7 +159,8 @@ class Notifier:
         if status is None or event.status not in finished:
             return
         if status.message is not None and event.done < status.entry_count:
-            text = texts.transcribing(status.entry_count, event.done)
+            with in_chat(self._speech, status.chat_id):
+                text = texts.transcribing(status.entry_count, event.done)
             self._spawn(self._edit_throttled(status.message, text))
         if event.done < status.entry_count:
             self._spawn(self._typing(status))
@@ -192,12 +198,17 @@ class Notifier:
         parts recorded as sent are not sent again."""
         async with self._delivering.hold(session_id):
             session = await self._manager.require_session(session_id)
-            if session.delivered_at is None:
-                await self._deliver_transcript(session)
-                self._status.pop(session_id, None)
-                session = await self._manager.require_session(session_id)
-            if session.outputs_delivered_at is None and processing_ended(session):
-                await self._deliver_outputs(session)
+            with in_chat(self._speech, session.chat_id):
+                await self._deliver_due(session)
+
+    async def _deliver_due(self, session: Session) -> None:
+        session_id = session.session_id
+        if session.delivered_at is None:
+            await self._deliver_transcript(session)
+            self._status.pop(session_id, None)
+            session = await self._manager.require_session(session_id)
+        if session.outputs_delivered_at is None and processing_ended(session):
+            await self._deliver_outputs(session)
 
     async def _deliver_transcript(self, session: Session) -> None:
         started = time.perf_counter()

@@ -87,7 +87,9 @@ async def test_connect_sets_the_description_until_answered(
     assert fake.description == texts.DESCRIPTION
     assert fake.short_description == texts.SHORT_DESCRIPTION
     assert [c["command"] for c in fake.commands] == [c for c, _ in texts.COMMANDS]
-    assert [name for name, _ in fake.calls].count("setMyDescription") == 2
+    # English twice (the failed attempt, then again), then once for each other language.
+    assert sorted(fake.by_language) == ["de", "ru"]
+    assert [name for name, _ in fake.calls].count("setMyDescription") == 2 + len(fake.by_language)
     # Within Telegram's limits, and in words for people.
     assert 0 < len(texts.DESCRIPTION) <= 512
     assert 0 < len(texts.SHORT_DESCRIPTION) <= 120

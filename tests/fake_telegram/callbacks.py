@@ -30,7 +30,14 @@ class CallbacksMixin(UpdatesMixin):
         return {**super()._api_methods(), "answerCallbackQuery": self._answer_callback_query}
 
     def callback(
-        self, chat_id: int, user_id: int, message_id: int, data: str, *, chat_type: str = "private"
+        self,
+        chat_id: int,
+        user_id: int,
+        message_id: int,
+        data: str,
+        *,
+        chat_type: str = "private",
+        language_code: str | None = None,
     ) -> str:
         """Push a tap on an inline button of the bot's message ``message_id``; returns the
         callback query's id (see :meth:`wait_answered`)."""
@@ -39,7 +46,9 @@ class CallbacksMixin(UpdatesMixin):
             raise ValueError(f"no message {message_id} in chat {chat_id}")
         self._callback_count += 1
         query_id = f"cb{self._callback_count}"
-        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if language_code is not None:
+            user["language_code"] = language_code
         if chat_type != "private":
             message = {**message, "chat": {**message["chat"], "type": chat_type}}
         query = {

@@ -45,6 +45,9 @@ class ProfileMixin(FakeCore):
         """The text of the latest successful setMyDescription (None: never set)."""
         self.short_description: str | None = None
         """The text of the latest successful setMyShortDescription (None: never set)."""
+        self.by_language: dict[str, dict[str, Any]] = {}
+        """What those three calls set for one ``language_code``: by language, then by field
+        ("commands", "description", "short_description"); the fields above are the default."""
 
     def _api_methods(self) -> dict[str, Handler]:
         return {
@@ -85,10 +88,18 @@ class ProfileMixin(FakeCore):
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands = [
+        listed = [
             {"command": str(c["command"]), "description": str(c["description"])} for c in commands
         ]
+        self._set_for_language(params, "commands", listed)
         return True
+
+    def _set_for_language(self, params: Params, field: str, value: Any) -> None:
+        language = str_param(params, "language_code")
+        if language:
+            self.by_language.setdefault(language, {})[field] = value
+        else:
+            setattr(self, field, value)
 
     async def _get_my_commands(
         self, params: Params, uploads: dict[str, Upload]
@@ -103,7 +114,7 @@ class ProfileMixin(FakeCore):
         text = str_param(params, "description") or ""
         if len(text) > 512:  # Telegram's limit; an empty text removes the description
             raise bad_request("BOT_DESCRIPTION_INVALID")
-        self.description = text
+        self._set_for_language(params, "description", text)
         return True
 
     async def _get_my_description(
@@ -115,7 +126,7 @@ class ProfileMixin(FakeCore):
         text = str_param(params, "short_description") or ""
         if len(text) > 120:  # Telegram's limit
             raise bad_request("BOT_SHORT_DESCRIPTION_INVALID")
-        self.short_description = text
+        self._set_for_language(params, "short_description", text)
         return True
 
     async def _get_my_short_description(

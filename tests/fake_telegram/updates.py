@@ -128,6 +128,7 @@ class UpdatesMixin(FilesMixin):
         chat_type: str = "private",
         message_id: int | None = None,
         reply_to: int | None = None,
+        language_code: str | None = None,
     ) -> int:
         """Push a text message; ``/commands`` in it get ``bot_command`` entities. With
         ``reply_to``, a reply to that message of the chat (as Telegram sends it: the message
@@ -147,7 +148,8 @@ class UpdatesMixin(FilesMixin):
         ]
         if entities:
             content["entities"] = entities
-        return self._push_message(chat_id, user_id, content, chat_type, message_id)
+        sender = {"language_code": language_code}  # None: the default "en"
+        return self._push_message(chat_id, user_id, content, chat_type, message_id, sender)
 
     def voice(
         self,
@@ -163,6 +165,7 @@ class UpdatesMixin(FilesMixin):
         first_name: str | None = None,
         last_name: str | None = None,
         forward_origin: dict[str, Any] | None = None,
+        language_code: str | None = None,
     ) -> int:
         """Push a voice note; size and unique id come from :meth:`add_file` unless given.
 
@@ -174,7 +177,7 @@ class UpdatesMixin(FilesMixin):
         content: dict[str, Any] = {"voice": voice}
         if forward_origin is not None:
             content["forward_origin"] = forward_origin
-        sender = {"first_name": first_name, "last_name": last_name}
+        sender = {"first_name": first_name, "last_name": last_name, "language_code": language_code}
         return self._push_message(chat_id, user_id, content, chat_type, message_id, sender)
 
     def audio(
