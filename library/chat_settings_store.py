@@ -27,6 +27,7 @@ import structlog
 
 from library.files import (
     LibraryError,
+    SingleConnection,
     connect,
     is_corruption,
     remove_database,
@@ -51,17 +52,15 @@ class ChatSettingsUnavailableError(LibraryError):
     """The chats' settings file cannot be used right now (locked, a full disk, I/O)."""
 
 
-class ChatSettingsFile:
+class ChatSettingsFile(SingleConnection):
     """The settings file at ``path`` and its one connection (blocking, one thread)."""
 
-    def __init__(self, path: Path, legacy_index: Path | None = None) -> None:
-        self.path = path
-        self._legacy = legacy_index
-        self._db: sqlite3.Connection | None = None
+    closed_error = ChatSettingsUnavailableError
+    closed_message = "the chats' settings are not open"
 
-    @property
-    def is_open(self) -> bool:
-        return self._db is not None
+    def __init__(self, path: Path, legacy_index: Path | None = None) -> None:
+        super().__init__(path)
+        self._legacy = legacy_index
 
     def open(self) -> int:
         """Open the file, made (with the settings of the old index, if any) when missing;
@@ -129,17 +128,7 @@ class ChatSettingsFile:
         return bool(removed)
 
     def count(self) -> int:
-        return int(self._require().execute("SELECT count(*) FROM chat_settings").fetchone()[0])
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _require(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise ChatSettingsUnavailableError("the chats' settings are not open")
-        return self._db
+        return self._count("chat_settings")
 
 
 def legacy_rows(index: Path) -> list[_Row]:

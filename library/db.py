@@ -14,6 +14,7 @@ from pathlib import Path
 
 from library.files import (
     LibraryError,
+    SingleConnection,
     connect,
     is_corruption,
     remove_database,
@@ -83,16 +84,10 @@ class Note:
     text: str
 
 
-class LibraryDatabase:
+class LibraryDatabase(SingleConnection):
     """The index file at ``path`` and its one connection."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._db is not None
+    closed_message = "the search index is not open"
 
     def open(self) -> str | None:
         """Open the file; the reason it must be rebuilt (missing, another schema version,
@@ -169,7 +164,7 @@ class LibraryDatabase:
         """Replace what the index holds of ``session_id`` by ``session``'s ``notes``
         (nothing, when ``session`` is None); whether it held notes of it. Their words may
         stay in the index's older segments and the WAL until the next :meth:`scrub`."""
-        db = self._require_db()
+        db = self._require()
         with transaction(db):
             removed = self._delete(db, session_id)
             if session is not None:
@@ -180,7 +175,7 @@ class LibraryDatabase:
         """Remove the notes of every session of ``session_ids`` in one transaction (one
         sync for many: a retention sweep's removals come in bursts); whether any had notes.
         Their words leave the files with the next :meth:`scrub`."""
-        db = self._require_db()
+        db = self._require()
         removed = False
         with transaction(db):
             for session_id in session_ids:  # every one, not only up to the first with notes
@@ -203,7 +198,7 @@ class LibraryDatabase:
         merge them all (it rewrites the whole index: once for many deletions, see
         :class:`~library.index.SessionLibrary`). Then copy everything back into the
         (secure-deleting) main file and empty the WAL, which holds the old pages."""
-        db = self._require_db()
+        db = self._require()
         if not FTS5_SECURE_DELETE:
             db.execute("INSERT INTO notes_text (notes_text) VALUES ('optimize')")
         busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
@@ -214,7 +209,7 @@ class LibraryDatabase:
         self, expression: str, chat_id: int, limit: int, offset: int
     ) -> list[tuple[str, int, float, str]]:
         """(session id, sequence, bm25 rank, marked snippet) of the chat's best matches."""
-        db = self._require_db()
+        db = self._require()
         oldest = db.execute(_WINDOW, (expression, chat_id, RANKED_WINDOW - 1)).fetchone()
         lowest_rowid = oldest[0] if oldest is not None else 0
         snippet = (MARK_START, MARK_END, SNIPPET_TOKENS)
@@ -224,25 +219,15 @@ class LibraryDatabase:
     def indexed(self) -> dict[str, str]:
         """Each indexed session's id, with when it reached TRANSCRIBED."""
         query = "SELECT session_id, transcribed_at FROM sessions"
-        return {str(row[0]): str(row[1]) for row in self._require_db().execute(query)}
+        return {str(row[0]): str(row[1]) for row in self._require().execute(query)}
 
     def count(self) -> int:
-        return int(self._require_db().execute("SELECT count(*) FROM notes").fetchone()[0])
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        return self._count("notes")
 
     def connection(self) -> sqlite3.Connection:
         """The open connection (LibraryError when closed), for the index's other readers
         and writers on the same thread (:mod:`library.passages`, ``_vectors``)."""
-        return self._require_db()
-
-    def _require_db(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise LibraryError("the search index is not open")
-        return self._db
+        return self._require()
 
 
 def stamp(session: Session) -> str:

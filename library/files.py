@@ -32,6 +32,36 @@ class LibraryRebuildingError(LibraryError):
     once it is done."""
 
 
+class SingleConnection:
+    """A database file a store keeps one connection to (blocking, one thread): whether it is
+    open, the connection (``closed_error`` when it is not), counting a table's rows, closing."""
+
+    closed_error: type[LibraryError] = LibraryError
+    closed_message = "the database is not open"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    def close(self) -> None:
+        """Close the connection; closing a closed file does nothing."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _require(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise self.closed_error(self.closed_message)
+        return self._db
+
+    def _count(self, table: str) -> int:
+        return int(self._require().execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
 def is_corruption(exc: BaseException) -> bool:
     """Whether ``exc`` says the file itself is damaged (not a database, malformed). Every
     other error ("database is locked", a full disk, an I/O error) passes and must not
