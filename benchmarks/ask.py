@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.library import vocabulary
+from benchmarks.library import write_session as write_transcribed
 from library import SessionLibrary, library_path
 from library.passages import content_words, notes_by_id
 from library.vectors import VectorKeeper, ensure_schema, nearest, to_blob
@@ -45,17 +46,10 @@ from notes.client import ModelClient
 from notes.settings import NoteSettings
 from runtime.log_setup import configure_logging
 from sessions import (
-    AudioEntry,
     FileSessionManager,
     FileSessionStorage,
-    Session,
     SessionConfig,
-    SessionState,
-    TranscriptionStatus,
 )
-from sessions.ids import base_id
-from sessions.layout import TRANSCRIPTS_DIR, audio_filename, transcript_filename
-from sessions.storage import METADATA_FILE, SUBFOLDERS
 
 CHAT = 1000
 NAMES = [
@@ -159,35 +153,7 @@ def _filler(rng: random.Random, words: list[str], weights: list[float], lo: int,
 def write_session(base: Path, index: int, chat: int, texts: list[str]) -> str:
     """A TRANSCRIBED session folder of ``texts`` (a note each), in the storage's format."""
     moment = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=index)
-    sid = base_id(moment)
-    folder = base / sid
-    for sub in SUBFOLDERS:
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    entries = []
-    for sequence, text in enumerate(texts, start=1):
-        name = transcript_filename(sequence)
-        (folder / TRANSCRIPTS_DIR / name).write_text(text + "\n", encoding="utf-8")
-        entries.append(
-            AudioEntry(
-                sequence=sequence,
-                filename=audio_filename(sequence),
-                duration_seconds=20.0,
-                transcription_status=TranscriptionStatus.COMPLETED,
-                transcript_filename=name,
-            )
-        )
-    session = Session(
-        session_id=sid,
-        chat_id=chat,
-        state=SessionState.TRANSCRIBED,
-        created_at=moment,
-        finalized_at=moment,
-        transcribed_at=moment,
-        audio_entries=entries,
-        next_sequence=len(texts) + 1,
-    )
-    (folder / METADATA_FILE).write_text(session.model_dump_json())
-    return sid
+    return write_transcribed(base, moment, chat, texts, 20.0)
 
 
 def build(

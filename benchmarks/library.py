@@ -83,6 +83,42 @@ def vocabulary() -> tuple[list[str], list[float]]:
     return words, list(accumulate(1 / rank for rank in range(1, len(words) + 1)))
 
 
+def write_session(
+    base: Path, moment: datetime, chat: int, texts: list[str], duration: float
+) -> str:
+    """A TRANSCRIBED session folder of ``texts`` (a note of ``duration`` seconds each), begun
+    at ``moment``, in the storage's format; returns its id."""
+    sid = base_id(moment)
+    folder = base / sid
+    for sub in SUBFOLDERS:
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    entries = []
+    for sequence, text in enumerate(texts, start=1):
+        name = transcript_filename(sequence)
+        (folder / TRANSCRIPTS_DIR / name).write_text(text + "\n", encoding="utf-8")
+        entries.append(
+            AudioEntry(
+                sequence=sequence,
+                filename=audio_filename(sequence),
+                duration_seconds=duration,
+                transcription_status=TranscriptionStatus.COMPLETED,
+                transcript_filename=name,
+            )
+        )
+    session = Session(
+        session_id=sid,
+        chat_id=chat,
+        state=SessionState.TRANSCRIBED,
+        created_at=moment,
+        finalized_at=moment,
+        transcribed_at=moment,
+        audio_entries=entries,
+        next_sequence=len(texts) + 1,
+    )
+    (folder / METADATA_FILE).write_text(session.model_dump_json(indent=2))
+    return sid
+
+
 def populate(base: Path, sessions: int, notes: int, chats: int, seed: int) -> int:
     """Write ``sessions`` TRANSCRIBED sessions of ``notes`` notes; returns the words written."""
     rng = random.Random(seed)
@@ -90,37 +126,12 @@ def populate(base: Path, sessions: int, notes: int, chats: int, seed: int) -> in
     start = datetime(2024, 1, 1, tzinfo=UTC)
     written = 0
     for i in range(sessions):
-        moment = start + timedelta(minutes=i)
-        sid = base_id(moment)
-        folder = base / sid
-        for sub in SUBFOLDERS:
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        entries = []
-        for sequence in range(1, notes + 1):
+        texts = []
+        for _ in range(notes):
             text = " ".join(rng.choices(words, cum_weights=weights, k=rng.randint(40, 160)))
             written += text.count(" ") + 1
-            name = transcript_filename(sequence)
-            (folder / TRANSCRIPTS_DIR / name).write_text(text + "\n", encoding="utf-8")
-            entries.append(
-                AudioEntry(
-                    sequence=sequence,
-                    filename=audio_filename(sequence),
-                    duration_seconds=30.0,
-                    transcription_status=TranscriptionStatus.COMPLETED,
-                    transcript_filename=name,
-                )
-            )
-        session = Session(
-            session_id=sid,
-            chat_id=1000 + i % chats,
-            state=SessionState.TRANSCRIBED,
-            created_at=moment,
-            finalized_at=moment,
-            transcribed_at=moment,
-            audio_entries=entries,
-            next_sequence=notes + 1,
-        )
-        (folder / METADATA_FILE).write_text(session.model_dump_json(indent=2))
+            texts.append(text)
+        write_session(base, start + timedelta(minutes=i), 1000 + i % chats, texts, 30.0)
     return written
 
 
