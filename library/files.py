@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from sessions.atomic import fsync_path
 from sessions.errors import SessionError
 from sessions.layout import FILE_MODE
 
@@ -108,12 +109,12 @@ def replace_database(new: Path, live: Path) -> None:
     a crash leaves either the old file or the new one, never neither. The old file's
     -wal/-shm go first (they would be read as the new file's); its connection must be
     closed (which folds its WAL back into it)."""
-    _fsync(new)
+    fsync_path(new)
     for suffix in SIDE_FILES:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(f"{live}{suffix}")
     os.replace(new, live)
-    _fsync(live.parent)
+    fsync_path(live.parent)
 
 
 @contextlib.contextmanager
@@ -126,14 +127,6 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 __all__ = [

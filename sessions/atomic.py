@@ -56,11 +56,13 @@ def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def fsync_path(path: Path) -> None:
+    """Make ``path`` durable: a directory's entries (a file made, renamed or removed in it),
+    or a file's contents (the call opens either read-only)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
     finally:
@@ -72,4 +74,4 @@ def dump_json_atomic(path: Path, payload: object) -> None:
     write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False).encode())
 
 
-__all__ = ["TEMP_SUFFIX", "dump_json_atomic", "fsync_dir", "make_dir", "write_atomic"]
+__all__ = ["TEMP_SUFFIX", "dump_json_atomic", "fsync_path", "make_dir", "write_atomic"]

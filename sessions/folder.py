@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import structlog
 
-from sessions.atomic import dump_json_atomic, fsync_dir, write_atomic
+from sessions.atomic import dump_json_atomic, fsync_path, write_atomic
 from sessions.layout import (
     AUDIO_DIR,
     FILE_MODE,
@@ -127,7 +127,7 @@ class SessionFolder(NoteFiles, ProcessFiles):
         _remove(self._inside(AUDIO_DIR, audio))
         for folder in (transcripts, self.path / AUDIO_DIR):
             with contextlib.suppress(FileNotFoundError):
-                fsync_dir(folder)
+                fsync_path(folder)
 
     def remove_all_audio(self) -> int:
         """Delete every audio file of the session, durably; returns how many there were.
@@ -215,7 +215,7 @@ def _commit(temporary: Path, destination: Path) -> None:
     with open(temporary, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, destination)
-    fsync_dir(destination.parent)
+    fsync_path(destination.parent)
 
 
 def _remove_files_in(folder: Path) -> int:
@@ -232,7 +232,7 @@ def _remove_files_in(folder: Path) -> int:
             os.unlink(entry.path)
             removed += 1
     if removed:
-        fsync_dir(folder)
+        fsync_path(folder)
     return removed
 
 

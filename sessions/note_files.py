@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sessions.atomic import dump_json_atomic, fsync_dir, make_dir, write_atomic
+from sessions.atomic import dump_json_atomic, fsync_path, make_dir, write_atomic
 from sessions.layout import NOTES_DIR, NOTES_STATE
 
 # A note's key names its file: a plain lower-case word ("summary", "reply-42"), never a
@@ -73,7 +73,7 @@ class NoteFiles:
         if self.notes_dir.is_dir():
             shutil.rmtree(self.notes_dir, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
-                fsync_dir(self.path)
+                fsync_path(self.path)
 
     def read_notes_state(self) -> dict[str, Any]:
         """What the notes engine recorded (empty when nothing, or unreadable: the engine

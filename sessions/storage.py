@@ -19,7 +19,7 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
-from sessions.atomic import fsync_dir, make_dir, write_atomic
+from sessions.atomic import fsync_path, make_dir, write_atomic
 from sessions.errors import CorruptSessionError, SessionNotFoundError
 from sessions.ids import is_valid_session_id, sort_key
 from sessions.layout import DIR_MODE, FILE_MODE
@@ -173,7 +173,7 @@ class FileSessionStorage(SessionStorage):
         os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask; chmod is not
         for sub in SUBFOLDERS:
             make_dir(folder / sub)
-        fsync_dir(self.base_dir)
+        fsync_path(self.base_dir)
         return folder
 
     def list_all(self) -> list[str]:
@@ -239,7 +239,7 @@ class FileSessionStorage(SessionStorage):
             os.rename(folder, target)
         except FileNotFoundError:
             raise SessionNotFoundError(f"unknown session: {session_id}") from None
-        fsync_dir(self.base_dir)
+        fsync_path(self.base_dir)
         _remove_from_trash(target)
 
     def empty_trash(self) -> list[Path]:
