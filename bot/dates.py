@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from babel import Locale
-from babel.dates import format_skeleton
+from babel.dates import format_date, format_skeleton
 
 from bot.i18n import DEFAULT_LOCALE, current_locale
 
@@ -55,7 +55,13 @@ def short_moment(local: datetime, *, year: bool, seconds: bool = False) -> str:
     if locale is None:
         shown = f" {local:%y}" if year else ""
         return f"{local.day} {local:%b}{shown} {clock(local, seconds=seconds)}"
-    day = format_skeleton("yyMMMd" if year else "MMMd", local, locale=locale)
+    # Another year's date in the language's short figures ("28.10.25"): a button has no
+    # room for "28. Okt. 2025".
+    day = (
+        format_date(local, "short", locale=locale)
+        if year
+        else format_skeleton("MMMd", local, locale=locale)
+    )
     return f"{day} {clock(local, seconds=seconds)}"
 
 
