@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from babel import Locale, UnknownLocaleError
+from babel import UnknownLocaleError
 
+from bot.dates import babel_locale
 from bot.i18n import DEFAULT_LOCALE, N_, _, current_locale, ngettext, translated
 from bot.texts import fit
 from sessions.chat_settings import (
@@ -112,7 +113,7 @@ def language_word(code: str) -> str:
     name = current_locale()
     if name != DEFAULT_LOCALE:
         try:
-            own = Locale.parse(name, sep="-").languages.get(code)
+            own = babel_locale(name).languages.get(code)
         except (UnknownLocaleError, ValueError):
             own = None
         if isinstance(own, str) and own:

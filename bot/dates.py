@@ -18,10 +18,15 @@ from bot.i18n import DEFAULT_LOCALE, current_locale
 _ANY_MONDAY = date(2024, 1, 1)  # a leap year's Monday: stands in for a date not typed
 
 
+def babel_locale(name: str) -> Locale:
+    """Babel's locale for a catalog's language name ("de", "pt_BR", or "pt-BR")."""
+    return Locale.parse(name.replace("-", "_"))
+
+
 def _locale() -> Locale | None:
     """Babel's locale for the current language; None for English (the bot's own forms)."""
     name = current_locale()
-    return None if name == DEFAULT_LOCALE else Locale.parse(name, sep="-")
+    return None if name == DEFAULT_LOCALE else babel_locale(name)
 
 
 def _joined(locale: Locale, day: str, clock: str) -> str:

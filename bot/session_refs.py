@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from babel import Locale
 from babel.dates import format_skeleton
 
 from bot import dates
@@ -89,7 +88,7 @@ def date_words() -> DateWords:
     name = current_locale()
     if name == DEFAULT_LOCALE:
         return ENGLISH
-    locale = Locale.parse(name, sep="-")
+    locale = dates.babel_locale(name)
     months, weekdays = dict(_MONTHS), dict(_WEEKDAYS)
     for context in ("format", "stand-alone"):
         for width in ("abbreviated", "wide"):
