@@ -129,7 +129,7 @@ def test_a_transcripts_speakers_and_note_kinds_are_in_the_readers_language() -> 
     )
     plain = build_transcript(session, dict.fromkeys(range(1, 6), "Hallo"), UTC).plain
     assert "Nachricht 1 · 08:47 · 0:05 · Anna\n" in plain
-    assert "weitergeleitet von Ben Miller" in plain
+    assert "weitergeleitet: Ben Miller" in plain  # no case to decline: "ein Kanal"
     assert "rundes Video" in plain
     assert "Audiodatei" in plain
     assert "Kanal (Eva)" in plain
