@@ -4,7 +4,7 @@ what it said ("Wed 2 Dec, 09:46 · “Please remember to buy…”"), never by i
 Pure functions, used by every text that names a session (the transcript's header,
 /history, /find, /status, /get's and /forget's answers and buttons). A label is plain
 text: a caller writing HTML escapes it. The time zone is not part of a label; a message
-says it once (:func:`zone_note`).
+says it once (:func:`zone_note`). Dates are in the current language (:mod:`bot.dates`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ a label copied from /history, ``Wed 2 Dec, 09:46 · “Please…”``), in the o
 
 Pure functions. :func:`parse_when` turns the text into a :class:`When` (or None when the
 text is no date or time, e.g. a session id or a part of one); :func:`matching` picks the
-sessions it names.
+sessions it names. The words for days and months are English's and, from
+:func:`date_words` (which reads the current language), the reader's own ("heute 09:47",
+"2. Dez.", "вчера").
 """
 
 from __future__ import annotations
