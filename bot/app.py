@@ -311,7 +311,7 @@ async def _serve(
         notifier.attach()
         parts.push_async_callback(notifier.stop, grace_seconds=2.0)
         if notes is not None:  # listening before a transcript can be delivered
-            note_delivery = NoteDelivery(manager, courier, notes)
+            note_delivery = NoteDelivery(manager, courier, notes, speech)
             note_delivery.attach()
             dp["note_delivery"] = note_delivery
             parts.push_async_callback(notes.stop)

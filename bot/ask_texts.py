@@ -7,7 +7,9 @@ import html
 from collections.abc import Sequence
 from datetime import UTC, tzinfo
 
+from bot import dates
 from bot.i18n import N_, _, translated
+from bot.note_texts import model_reason
 from bot.texts import MESSAGE_LIMIT, REASON_LIMIT, fit
 from notes.ask_passages import Passage
 
@@ -45,7 +47,7 @@ def reference(passage: Passage, zone: tzinfo = UTC) -> str:
         if passage.sequence == 0
         else _("note {number}").format(number=passage.sequence)
     )
-    return f"[{passage.number}] {passage.created_at.astimezone(zone):%a %d %b}, {what}"
+    return f"[{passage.number}] {dates.weekday_day(passage.created_at.astimezone(zone))}, {what}"
 
 
 def _speakers(passage: Passage) -> str:
@@ -73,7 +75,7 @@ def passages(found: Sequence[Passage], zone: tzinfo = UTC, reason: str | None = 
     """The best passages themselves, ranked (no model set up, or it gave no answer), HTML."""
     lines = []
     if reason:
-        no_answer = _("No answer: {reason}.").format(reason=fit(reason, REASON_LIMIT))
+        no_answer = _("No answer: {reason}.").format(reason=fit(model_reason(reason), REASON_LIMIT))
         lines.append(html.escape(no_answer, quote=False))
     lines.append(_(_TEXTS["passages_header"]))
     for passage in found:
@@ -85,7 +87,7 @@ def passages(found: Sequence[Passage], zone: tzinfo = UTC, reason: str | None = 
 def get_button(numbers: Sequence[int], passage: Passage, zone: tzinfo = UTC) -> str:
     """The Get button of a referenced session: ``[1][3] Get Tue 24 Nov, 19:47``."""
     cited = "".join(f"[{n}]" for n in numbers)
-    when = f"{passage.created_at.astimezone(zone):%a %d %b, %H:%M}"
+    when = dates.weekday_moment(passage.created_at.astimezone(zone))
     return _("{cited} Get {when}").format(cited=cited, when=when)
 
 

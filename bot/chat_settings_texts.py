@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import N_, _, ngettext, translated
+from babel import UnknownLocaleError
+
+from bot.dates import babel_locale
+from bot.i18n import DEFAULT_LOCALE, N_, _, current_locale, ngettext, translated
 from bot.texts import fit
 from sessions.chat_settings import (
     AUTO_LANGUAGE,
@@ -13,8 +16,9 @@ from sessions.chat_settings import (
     MAX_VOCABULARY_WORDS,
     MAX_WORD_CHARS,
     ChatSettings,
+    VocabularyLimitError,
 )
-from transcription.languages import WHISPER_LANGUAGES, language_name
+from transcription.languages import WHISPER_LANGUAGES
 
 EXAMPLE_WORDS = "Kubernetes, Zoë Ortega"
 
@@ -102,6 +106,26 @@ def _plain(language: str | None) -> str:
     return language_name(language)
 
 
+def language_word(code: str) -> str:
+    """A language's name in the current language ("German", "Deutsch", "немецкий"): Babel's
+    where it knows the code, else Whisper's English name; an unknown code as itself."""
+    english = WHISPER_LANGUAGES.get(code)
+    name = current_locale()
+    if name != DEFAULT_LOCALE:
+        try:
+            own = babel_locale(name).languages.get(code)
+        except (UnknownLocaleError, ValueError):
+            own = None
+        if isinstance(own, str) and own:
+            return own
+    return english or code
+
+
+def language_name(code: str) -> str:
+    """A language's name and code: "German (de)"; an unknown code as itself."""
+    return f"{language_word(code)} ({code})" if code in WHISPER_LANGUAGES else code
+
+
 def lang_status(settings: ChatSettings, default_language: str | None) -> str:
     current = language_label(settings.language, default_language)
     return _("Language of this chat's notes: {language}.\n\n{usage}").format(
@@ -135,7 +159,7 @@ def lang_unknown(typed: str) -> str:
 
 
 def lang_list() -> str:
-    entries = [f"{code} {name}" for code, name in sorted(WHISPER_LANGUAGES.items())]
+    entries = [f"{code} {language_word(code)}" for code in sorted(WHISPER_LANGUAGES)]
     return _("Languages I know (type /lang and the code):\n{languages}").format(
         languages=", ".join(entries)
     )
@@ -193,16 +217,27 @@ def vocab_added(added: list[str], already: list[str], settings: ChatSettings) ->
     return fit("\n".join(lines))
 
 
-def vocab_refused(reason: str, *, word_too_long: bool = False) -> str:
+def vocab_refused(refused: VocabularyLimitError) -> str:
     """/vocab add refused: a word too long (a shorter form helps; removing others would not),
     or a vocabulary that would be too full (removing words makes room)."""
-    if word_too_long:
+    if refused.word_too_long:
+        reason = _('"{word}..." is too long: at most {maximum} characters a word or name.').format(
+            word=refused.word, maximum=refused.maximum
+        )
         return fit(
             _(
                 "{reason} Nothing was added. Separate words and names with commas (/vocab add "
                 "Kubernetes, Zoë Ortega), or add a shorter form of it."
             ).format(reason=reason)
         )
+    if refused.limit == "words":
+        reason = _("That would make {size} words; the vocabulary holds at most {maximum}.")
+    else:
+        reason = _(
+            "That would make {size} characters; the vocabulary holds at most {maximum} (the "
+            "speech model reads only so much)."
+        )
+    reason = reason.format(size=refused.size, maximum=refused.maximum)
     return fit(_("{reason} Nothing was added; /vocab remove makes room.").format(reason=reason))
 
 

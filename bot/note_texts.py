@@ -34,6 +34,20 @@ _TITLES = (
     N_("Note"),
     N_("Answer"),
 )
+# Why a note or an answer was not written, as the note engine says it (notes.client,
+# notes.service, notes.ask: plain English sentences, kept as data): said in the chat's
+# language by :func:`model_reason`.
+REASONS = (
+    N_("the language model did not answer"),
+    N_("the language model is busy"),
+    N_("the language model refused the bot's access"),
+    N_("the language model was not found"),
+    N_("the language model refused the request"),
+    N_("the language model gave no usable answer"),
+    N_("the language model's answer did not point to your notes"),
+    N_("the session's transcript is no longer there"),
+    N_("something went wrong on the bot's side"),
+)
 
 # The translated constants (declared for the type checker, answered by __getattr__).
 NOT_SET_UP: str
@@ -148,10 +162,16 @@ def with_header(title: str, first: str) -> str | None:
     return text if len(text) <= MESSAGE_LIMIT else None
 
 
+def model_reason(reason: str) -> str:
+    """A reason from the note engine (:data:`REASONS`) in the current language; one it
+    does not know, as it came."""
+    return _(reason)
+
+
 def note_failed(title: str, reason: str) -> str:
     """A note that could not be written, with why (one plain sentence from the engine)."""
     return _("The {title} could not be written: {reason}. Tap Try again to ask once more.").format(
-        title=_in_sentence(title), reason=reason.rstrip(".")
+        title=_in_sentence(title), reason=model_reason(reason).rstrip(".")
     )
 
 

@@ -4,7 +4,7 @@ what it said ("Wed 2 Dec, 09:46 · “Please remember to buy…”"), never by i
 Pure functions, used by every text that names a session (the transcript's header,
 /history, /find, /status, /get's and /forget's answers and buttons). A label is plain
 text: a caller writing HTML escapes it. The time zone is not part of a label; a message
-says it once (:func:`zone_note`).
+says it once (:func:`zone_note`). Dates are in the current language (:mod:`bot.dates`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
+from bot import dates
 from bot.i18n import N_, _
 from bot.texts import notes, zone_note
 from sessions import Session
@@ -33,20 +34,18 @@ __all__ = [
 
 
 def moment(created: datetime, zone: tzinfo, now: datetime) -> str:
-    """When a session began, as people say it: "Wed 2 Dec, 09:46" (the year added when it
-    is not this year's: "Tue 2 Dec 2025, 09:46")."""
+    """When a session began, as people say it, in the current language: "Wed 2 Dec, 09:46"
+    (the year added when it is not this year's: "Tue 2 Dec 2025, 09:46")."""
     local = created.astimezone(zone)
-    year = f" {local.year}" if local.year != now.astimezone(zone).year else ""
-    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M}"
+    return dates.moment(local, year=local.year != now.astimezone(zone).year)
 
 
 def short_moment(created: datetime, zone: tzinfo, now: datetime, *, seconds: bool = False) -> str:
     """The compact form for buttons: "2 Dec 09:46" ("2 Dec 09:46:05" with ``seconds``;
     "2 Dec 25 09:46" in another year)."""
     local = created.astimezone(zone)
-    year = f" {local:%y}" if local.year != now.astimezone(zone).year else ""
-    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
-    return f"{local.day} {local:%b}{year} {clock}"
+    year = local.year != now.astimezone(zone).year
+    return dates.short_moment(local, year=year, seconds=seconds)
 
 
 def snippet(text: str | None, limit: int = SNIPPET_LIMIT) -> str:

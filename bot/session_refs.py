@@ -4,16 +4,22 @@ a label copied from /history, ``Wed 2 Dec, 09:46 · “Please…”``), in the o
 
 Pure functions. :func:`parse_when` turns the text into a :class:`When` (or None when the
 text is no date or time, e.g. a session id or a part of one); :func:`matching` picks the
-sessions it names.
+sessions it names. The words for days and months are English's and, from
+:func:`date_words` (which reads the current language), the reader's own ("heute 09:47",
+"2. Dez.", "вчера").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from babel.dates import format_skeleton
+
+from bot import dates
+from bot.i18n import DEFAULT_LOCALE, N_, _, current_locale
 from sessions import Session, SessionState
 
 _MONTHS = {
@@ -52,6 +58,7 @@ _WEEKDAYS = {
     )
     for name in names
 }
+_TODAY, _YESTERDAY = N_("today"), N_("yesterday")  # typed: each language's own words too
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _MONTH_DAY = re.compile(r"(\d{1,2})-(\d{1,2})")
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(am|pm)?")
@@ -61,6 +68,50 @@ _YEAR = re.compile(r"\d{4}")
 _LABEL_WORDS = re.compile(r"[·\u201c\"«]")
 _SPANS_SCANNED = 400  # days of one session's life checked for a time of day (a session
 # left open for longer is found by its start and its last days)
+
+
+@dataclass(frozen=True)
+class DateWords:
+    """The words for days a person may type: English's, and their own language's."""
+
+    today: frozenset[str]
+    yesterday: frozenset[str]
+    months: Mapping[str, int]
+    weekdays: Mapping[str, int]
+    ignored: frozenset[str] = frozenset()  # a date's own words in a copied label
+
+
+ENGLISH = DateWords(frozenset({"today"}), frozenset({"yesterday"}), _MONTHS, _WEEKDAYS)
+
+
+def date_words() -> DateWords:
+    """English's words and the current language's (its catalog's "today" and "yesterday",
+    Babel's month and weekday names, whole and abbreviated, with or without their dot)."""
+    name = current_locale()
+    if name == DEFAULT_LOCALE:
+        return ENGLISH
+    locale = dates.babel_locale(name)
+    months, weekdays = dict(_MONTHS), dict(_WEEKDAYS)
+    for context in ("format", "stand-alone"):
+        for width in ("abbreviated", "wide"):
+            for number, month in locale.months[context][width].items():
+                months.setdefault(_word(month), number)
+            for number, day in locale.days[context][width].items():
+                weekdays.setdefault(_word(day), number)
+    # What a date says besides its numbers and names: the year's word in Russian
+    sample = format_skeleton("yMMMEd", date(2026, 12, 2), locale=locale)
+    ignored = {_word(t) for t in re.split(r"[\s,]+", sample)} - set(months) - set(weekdays)
+    return DateWords(
+        today=frozenset({"today", _word(_(_TODAY))}),
+        yesterday=frozenset({"yesterday", _word(_(_YESTERDAY))}),
+        months=months,
+        weekdays=weekdays,
+        ignored=frozenset(w for w in ignored if w and not w.isdigit()),
+    )
+
+
+def _word(text: str) -> str:
+    return text.strip().lower().rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -80,12 +131,15 @@ class When:
         return self.hour is not None
 
 
-def parse_when(typed: str, today: date) -> When | None:
+def parse_when(typed: str, today: date, words: DateWords = ENGLISH) -> When | None:
     """``typed`` as a local date and/or time of day, or None when it is not one (an id, a
     part of an id such as ``08-47``, words). ``today`` is the owner's date, for "today"
-    and "yesterday"."""
+    and "yesterday"; ``words`` the names of days and months understood
+    (:func:`date_words`)."""
     text = _LABEL_WORDS.split(typed.strip().lower(), maxsplit=1)[0]
-    tokens = [t for t in re.split(r"[\s,]+", text) if t]
+    # "Mi., 2. Dez." is German's "Wed 2 Dec": a word's or a day's dot says nothing more.
+    tokens = [t for t in (_word(t) for t in re.split(r"[\s,]+", text)) if t]
+    tokens = [t for t in tokens if t not in words.ignored]
     if not tokens:
         return None
     parts: dict[str, int] = {}
@@ -95,7 +149,7 @@ def parse_when(typed: str, today: date) -> When | None:
             if not _set_meridiem(parts, token):
                 return None
             continue
-        if not _read_token(token, today, parts):
+        if not _read_token(token, today, parts, words):
             day = _DAY.fullmatch(token)
             if day is None or pending_day is not None or "day" in parts:
                 return None
@@ -107,7 +161,7 @@ def parse_when(typed: str, today: date) -> When | None:
     return _checked(parts)
 
 
-def _read_token(token: str, today: date, parts: dict[str, int]) -> bool:
+def _read_token(token: str, today: date, parts: dict[str, int], words: DateWords) -> bool:
     """Read one token into ``parts``; False when it is no date or time part (or repeats one)."""
 
     def put(**values: int) -> bool:
@@ -116,13 +170,13 @@ def _read_token(token: str, today: date, parts: dict[str, int]) -> bool:
         parts.update(values)
         return True
 
-    if token in ("today", "yesterday"):
-        day = today - timedelta(days=1 if token == "yesterday" else 0)
+    if token in words.today or token in words.yesterday:
+        day = today - timedelta(days=1 if token in words.yesterday else 0)
         return put(year=day.year, month=day.month, day=day.day)
-    if token in _MONTHS:
-        return put(month=_MONTHS[token])
-    if token in _WEEKDAYS:
-        return put(weekday=_WEEKDAYS[token])
+    if token in words.months:
+        return put(month=words.months[token])
+    if token in words.weekdays:
+        return put(weekday=words.weekdays[token])
     if match := _ISO_DATE.fullmatch(token):
         return put(year=int(match[1]), month=int(match[2]), day=int(match[3]))
     if match := _MONTH_DAY.fullmatch(token):
@@ -241,17 +295,12 @@ def _day_matches(when: When, day: date) -> bool:
 
 
 def described(when: When) -> str:
-    """``when`` as the bot repeats it: "2 Dec 2026 09:47", "09:47", "Wed 09:47"."""
-    parts = []
-    if when.weekday is not None:
-        parts.append(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[when.weekday])
-    if when.day is not None:
-        parts.append(str(when.day))
-    if when.month is not None:
-        parts.append(date(2024, when.month, 1).strftime("%b"))
-    if when.year is not None:
-        parts.append(str(when.year))
+    """``when`` as the bot repeats it, in the current language: "2 Dec 2026 09:47",
+    "09:47", "Wed 09:47"."""
+    clock = None
     if when.hour is not None:
         seconds = f":{when.second:02d}" if when.second is not None else ""
-        parts.append(f"{when.hour:02d}:{when.minute:02d}{seconds}")
-    return " ".join(parts)
+        clock = f"{when.hour:02d}:{when.minute:02d}{seconds}"
+    return dates.partial(
+        year=when.year, month=when.month, day=when.day, weekday=when.weekday, time_of_day=clock
+    )

@@ -179,6 +179,15 @@ def start_after_previous(count: int) -> str:
     ).format(start=_(_TEXTS["start"]), notes=notes(count))
 
 
+def help_text(*, multilingual: bool) -> str:
+    """/help: every command, /lang only where the model knows other languages (as the
+    menu, :func:`commands`)."""
+    text = _(_TEXTS["help"])
+    if multilingual:
+        return text
+    return "\n".join(line for line in text.split("\n") if not line.startswith("/lang "))
+
+
 def commands(*, multilingual: bool) -> list[tuple[str, str]]:
     """The command menu (setMyCommands): /lang only where the model knows other languages."""
     return [(c, _(d)) for c, d in _COMMANDS if multilingual or c != "lang"]

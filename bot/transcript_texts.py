@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from bot import dates
 from bot.i18n import N_, _
 from bot.session_labels import first_words_of, session_label, zone_note
 from bot.texts import MESSAGE_LIMIT, notes, split_message
 from runtime.formatting import format_duration
 from sessions import AudioEntry, Session, TranscriptionStatus
-from sessions.speakers import note_source, speaker_labels
+from sessions.speakers import note_source, shorten, speaker_labels, speaker_name
 
 # A note longer than this (in characters) is shown folded: an expandable blockquote.
 FOLD_AT = 700
@@ -117,7 +118,7 @@ def build_transcript(
     created = session.created_at.astimezone(zone)
     blocks: list[str] = []
     plain = [*head]
-    labels = speaker_labels(session)
+    labels = _speaker_labels(session)
     for entry in ordered:
         heading = _heading(entry, created, zone, labels.get(entry.sequence))
         body, shown = _body(session, entry, texts.get(entry.sequence))
@@ -133,9 +134,9 @@ def _heading(entry: AudioEntry, created: datetime, zone: tzinfo, speaker: str | 
     that matters (an audio file's name, a round video) and its speaker when the session is
     labelled ("Anna", "forwarded from Ben")."""
     received = entry.received_at.astimezone(zone)
-    when = f"{received:%H:%M}"
+    when = dates.clock(received)
     if received.date() != created.date():
-        when = f"{received:%d %b} {when}"
+        when = f"{dates.day_month(received)} {when}"
     parts = [
         _("Note {number}").format(number=entry.sequence),
         when,
@@ -143,10 +144,37 @@ def _heading(entry: AudioEntry, created: datetime, zone: tzinfo, speaker: str | 
     ]
     source = note_source(entry)
     if source is not None:
-        parts.append(source)
+        parts.append(_(source) if source in _SOURCES else source)  # else a file's name
     if speaker is not None:
         parts.append(speaker)
     return " · ".join(parts)
+
+
+# What sessions.speakers says of a note and its speaker (English data there), said here in
+# the chat's language.
+_SOURCES = (N_("audio file"), N_("round video"))
+_UNNAMED = (N_("someone"), N_("a group"), N_("a channel"))
+
+
+def _speaker_labels(session: Session) -> dict[int, str]:
+    """:func:`sessions.speakers.speaker_labels` in the current language: "Anna", "forwarded
+    from Ben"."""
+    labels = speaker_labels(session)
+    worded = {}
+    for entry in session.audio_entries:
+        if entry.sequence not in labels:
+            continue
+        name = labels[entry.sequence]
+        if entry.speaker is not None:
+            name = speaker_name(entry.speaker)
+            if not shorten(entry.speaker.name):  # unnamed: "a channel (Ben)"
+                unnamed = next((w for w in _UNNAMED if name.startswith(w)), "")
+                name = _(unnamed) + name[len(unnamed) :] if unnamed else name
+        if entry.forwarded:
+            forwarded = _("forwarded from {name}").format(name=name)
+            name = forwarded if entry.speaker is not None else _("forwarded")
+        worded[entry.sequence] = name
+    return worded
 
 
 def _utf16_length(text: str) -> int:

@@ -39,13 +39,24 @@ _SPACES = re.compile(r"\s+")
 
 
 class VocabularyLimitError(ValueError):
-    """A vocabulary change would break a limit; the message says which, for people.
-    ``word_too_long``: one word or name is longer than a word may be (making room would not
-    help; a shorter spelling would)."""
+    """A vocabulary change would break a limit; the message says which (in English, for the
+    log), the attributes say it as data for a caller that words it itself: ``limit`` is
+    ``"word"`` (one word or name longer than a word may be: making room would not help, a
+    shorter spelling would; ``word`` is its start), ``"words"`` or ``"characters"``;
+    ``size`` what the change would make, ``maximum`` what is allowed."""
 
-    def __init__(self, message: str, *, word_too_long: bool = False) -> None:
+    def __init__(
+        self, message: str, *, limit: str, size: int, maximum: int, word: str = ""
+    ) -> None:
         super().__init__(message)
-        self.word_too_long = word_too_long
+        self.limit = limit
+        self.size = size
+        self.maximum = maximum
+        self.word = word
+
+    @property
+    def word_too_long(self) -> bool:
+        return self.limit == "word"
 
 
 def clean_word(word: str) -> str:
@@ -173,18 +184,27 @@ def check_vocabulary(words: list[str] | tuple[str, ...]) -> None:
             raise VocabularyLimitError(
                 f'"{word[:MAX_WORD_CHARS]}..." is too long: at most {MAX_WORD_CHARS} '
                 "characters a word or name.",
-                word_too_long=True,
+                limit="word",
+                size=len(word),
+                maximum=MAX_WORD_CHARS,
+                word=word[:MAX_WORD_CHARS],
             )
     if len(words) > MAX_VOCABULARY_WORDS:
         raise VocabularyLimitError(
             f"That would make {len(words)} words; the vocabulary holds at most "
-            f"{MAX_VOCABULARY_WORDS}."
+            f"{MAX_VOCABULARY_WORDS}.",
+            limit="words",
+            size=len(words),
+            maximum=MAX_VOCABULARY_WORDS,
         )
     total = len(vocabulary_text(words))
     if total > MAX_VOCABULARY_CHARS:
         raise VocabularyLimitError(
             f"That would make {total} characters; the vocabulary holds at most "
-            f"{MAX_VOCABULARY_CHARS} (the speech model reads only so much)."
+            f"{MAX_VOCABULARY_CHARS} (the speech model reads only so much).",
+            limit="characters",
+            size=total,
+            maximum=MAX_VOCABULARY_CHARS,
         )
 
 

@@ -46,7 +46,8 @@ FORGET_ALL_VALID_SECONDS = 600
 def parse_language(typed: str) -> str | ValueError | None:
     """The setting ``typed`` asks for (a code, ``auto``, or None for the default); a
     ValueError (returned, not raised) when it names no language Whisper knows. English
-    names count too (``/lang german``)."""
+    names count too (``/lang german``), and the names in the current language (``/lang
+    deutsch``)."""
     word = typed.strip().lower()
     if word in (DEFAULT_CHOICE, "reset"):
         return None
@@ -55,7 +56,7 @@ def parse_language(typed: str) -> str | ValueError | None:
     if word in WHISPER_LANGUAGES:
         return word
     for code, name in WHISPER_LANGUAGES.items():
-        if name.lower() == word:
+        if word in (name.lower(), ct.language_word(code).lower()):
             return code
     return ValueError(typed)
 
@@ -79,7 +80,8 @@ async def _settings_or_say(message: Message, manager: SessionManager) -> ChatSet
 
 
 def _language_choices() -> list[tuple[str, str]]:
-    choices = [(WHISPER_LANGUAGES[code], code) for code in COMMON_LANGUAGES]
+    names = ((ct.language_word(code), code) for code in COMMON_LANGUAGES)
+    choices = [(name[:1].upper() + name[1:], code) for name, code in names]
     return [*choices, (_("Recognise each note"), AUTO_LANGUAGE), (_("Bot default"), DEFAULT_CHOICE)]
 
 
@@ -189,7 +191,7 @@ async def _add_words(manager: SessionManager, chat_id: int, words: list[str]) ->
     try:
         after = await manager.update_chat_settings(chat_id, lambda s: s.with_words(words))
     except VocabularyLimitError as exc:
-        return ct.vocab_refused(str(exc), word_too_long=exc.word_too_long)
+        return ct.vocab_refused(exc)
     known = {w.casefold() for w in before.vocabulary}
     added = [w for w in after.vocabulary if w.casefold() not in known]
     already = [w for w in words if w.casefold() in known]

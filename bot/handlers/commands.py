@@ -221,8 +221,8 @@ async def status(
     await message.answer(text)
 
 
-async def help_(message: Message) -> None:
-    await message.answer(texts.HELP)
+async def help_(message: Message, language_support: LanguageSupport = ENGLISH_ONLY) -> None:
+    await message.answer(texts.help_text(multilingual=language_support.multilingual))
 
 
 def create_router() -> Router:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from bot.services.forgetting import EVERY_SESSION
-from bot.session_refs import When, matching, parse_when
+from bot.session_refs import When, date_words, matching, parse_when
 from sessions import CorruptSessionError, Session, SessionManager
 from sessions.ids import is_valid_session_id
 
@@ -71,7 +71,7 @@ async def resolve(
     exact = await chat_session(manager, chat_id, typed)
     if exact is not None:
         return exact
-    when = parse_when(typed, now.astimezone(zone).date())
+    when = parse_when(typed, now.astimezone(zone).date(), date_words())
     sessions = await manager.list_sessions(EVERY_SESSION, chat_id=chat_id) if typed else []
     # About 15 µs a session: a chat's thousands of sessions are matched off the event loop.
     found = [] if when is None else await asyncio.to_thread(matching, when, sessions, zone, now)

@@ -15,6 +15,7 @@ import structlog
 
 from bot import note_texts as nt
 from bot.callbacks import note_retry_keyboard
+from bot.i18n import ChatSpeech, in_chat
 from bot.services.delivery import Courier, Part
 from notes.service import NoteFailure, NoteService, WrittenNote
 from notes.styles import REPLY_TITLE, TITLES, Style
@@ -48,17 +49,27 @@ def note_parts(note: WrittenNote) -> list[Part]:
     data = note.markdown.encode()
     if data:
         name = nt.note_filename(note.session_id, note.key)
-        parts.append(Part(f"{prefix}/file", data=data, filename=name, caption=note.title))
+        parts.append(
+            Part(f"{prefix}/file", data=data, filename=name, caption=nt.note_title(note.title))
+        )
     return parts
 
 
 class NoteDelivery:
-    """Sends written notes and their failures to the session's chat."""
+    """Sends written notes and their failures to the session's chat, in the chat's language
+    (``speech``: sent outside an update, like the transcript; English without it)."""
 
-    def __init__(self, manager: SessionManager, courier: Courier, notes: NoteService) -> None:
+    def __init__(
+        self,
+        manager: SessionManager,
+        courier: Courier,
+        notes: NoteService,
+        speech: ChatSpeech | None = None,
+    ) -> None:
         self._manager = manager
         self._courier = courier
         self._notes = notes
+        self._speech = speech
 
     def attach(self) -> None:
         """Receive the service's notes and failures from now on."""
@@ -69,7 +80,9 @@ class NoteDelivery:
         """Send what of ``note`` has not arrived yet, then tell the service it was."""
         session = await self._manager.get_session(note.session_id)
         if session is not None:  # forgotten meanwhile: nothing to send it to
-            await self._courier.send_all(session, note_parts(note))
+            with in_chat(self._speech, session.chat_id):
+                parts = note_parts(note)
+            await self._courier.send_all(session, parts)
             _log.info("note_delivered", session_id=note.session_id, key=note.key)
         await self._notes.mark_delivered(note.session_id, note.key)
 
@@ -83,8 +96,9 @@ class NoteDelivery:
         session = await self._manager.get_session(failure.session_id)
         if session is None:
             return
-        text = nt.note_failed(title_of(failure.key), failure.reason)
-        keyboard = note_retry_keyboard(failure.session_id, failure.key)
+        with in_chat(self._speech, session.chat_id):
+            text = nt.note_failed(title_of(failure.key), failure.reason)
+            keyboard = note_retry_keyboard(failure.session_id, failure.key)
         part = Part(f"{NOTE}/{failure.key}/failed", text=text, keyboard=keyboard)
         # Not recorded: a later failure of the same note (after Try again) is said again.
         await self._courier.send(session, part, record=False)

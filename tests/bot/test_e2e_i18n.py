@@ -1,16 +1,19 @@
 """End to end: the real bot answers each person in their Telegram language. In one group a
 German and a Russian member get their own language, someone whose language has no catalog
 gets English, the transcript (sent outside any update) is in the language of whoever
-finished the session, and the command menu and the descriptions are registered per
-language."""
+finished the session, dates are written in each reader's language (Babel's formats, in
+TIMEZONE) and read in their words (/get heute), and the command menu and the descriptions
+are registered per language."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import texts
+from bot import dates, texts
 from bot.i18n import build_i18n, speaking
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import DURATIONS, eventually, is_text, launch
@@ -21,12 +24,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 GROUP = -100_4242
 GERMAN, RUSSIAN, PORTUGUESE = 3001, 3002, 3003
+ZONE = "Asia/Kolkata"  # the bot's TIMEZONE: the dates are its local ones
+
+
+def local_day(language: str, *, weekday: bool = True) -> str:
+    """Today in the bot's zone as ``language`` writes it ("Mi., 2. Dez.", "2. Dez.")."""
+    now = datetime.now(ZoneInfo(ZONE))
+    with speaking(build_i18n(), language):
+        return dates.weekday_day(now) if weekday else dates.day_month(now)
 
 
 async def test_each_member_of_a_group_is_answered_in_their_language(
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
-    await launch(fake, tmp_path, running)
+    await launch(fake, tmp_path, running, TIMEZONE=ZONE)
     i18n = build_i18n()
 
     since = len(fake.sent)
@@ -50,7 +61,7 @@ async def test_each_member_of_a_group_is_answered_in_their_language(
     answer = await fake.wait_for(
         lambda c: c.chat_id == GROUP and c.text is not None, timeout=20, since=since
     )
-    assert answer.text == texts.HELP
+    assert answer.text == texts.help_text(multilingual=False)  # tiny.en: no /lang
 
     # A German records, a Russian finishes: the transcript is in Russian.
     file_id = fake.add_file((FIXTURES / "speech_01.ogg").read_bytes())
@@ -65,10 +76,31 @@ async def test_each_member_of_a_group_is_answered_in_their_language(
     await fake.wait_reactions(GROUP, 1, timeout=20)
     since = len(fake.sent)
     fake.text(GROUP, RUSSIAN, "/done", chat_type="supergroup", language_code="ru")
-    await fake.wait_for(is_text(GROUP, "Расшифровка: "), timeout=60, since=since)
+    header = await fake.wait_for(is_text(GROUP, "Расшифровка: "), timeout=60, since=since)
+    assert f"Расшифровка: {local_day('ru')}, " in (
+        header.text or ""
+    )  # the Russian weekday and month
     with speaking(i18n, "ru"):
         finished = texts.FINISHED
     await fake.wait_for(is_text(GROUP, finished), timeout=20, since=since)
+
+    # A German's /history: the session by its German date, on its button too.
+    since = len(fake.sent)
+    fake.text(GROUP, GERMAN, "/history", chat_type="supergroup", language_code="de")
+    history = await fake.wait_for(
+        is_text(GROUP, "Die Sitzungen dieses Chats"), timeout=20, since=since
+    )
+    assert history.text is not None
+    assert f"{local_day('de')}, " in history.text  # "Mi., 2. Dez., 09:46 · …"
+    english = datetime.now(ZoneInfo(ZONE))
+    assert f"{english:%a} {english.day} {english:%b}" not in history.text
+    [(button, _)] = history.buttons()
+    assert button.startswith(f"1. {local_day('de', weekday=False)} ")  # "1. 2. Dez. 09:46 …"
+
+    # A date in the German's words names the session: its transcript again, in German.
+    since = len(fake.sent)
+    fake.text(GROUP, GERMAN, "/get heute", chat_type="supergroup", language_code="de")
+    await fake.wait_for(is_text(GROUP, f"Transkript: {local_day('de')}, "), timeout=30, since=since)
 
     # The menu (an English-only model: no /lang) and the descriptions: English for
     # everyone, German and Russian for theirs.

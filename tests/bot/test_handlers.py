@@ -213,8 +213,11 @@ async def test_status_lists_the_open_and_recent_sessions(harness: Harness) -> No
 
 
 async def test_help(harness: Harness) -> None:
+    """An English-only model: /help, like the menu, offers no /lang."""
     await harness.text("/help")
-    assert harness.replies() == [texts.HELP]
+    assert harness.replies() == [texts.help_text(multilingual=False)]
+    assert "/lang" not in harness.replies()[0]
+    assert "/lang" in texts.HELP  # the full text, for a multilingual model
 
 
 # -- audio --------------------------------------------------------------------------------
