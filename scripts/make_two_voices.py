@@ -56,8 +56,14 @@ def main() -> None:
         audio = speak(VOICES[speaker], text)
         pieces.append((cursor, audio))
         spans = audible(audio, cursor)
-        truth.append({"start": round(spans[0][0], 2), "end": round(spans[-1][1], 2),
-                      "speaker": speaker, "text": text})
+        truth.append(
+            {
+                "start": round(spans[0][0], 2),
+                "end": round(spans[-1][1], 2),
+                "speaker": speaker,
+                "text": text,
+            }
+        )
         cursor += len(audio) / RATE + (PAUSES[index] if index < len(PAUSES) else 0.4)
     mix = np.zeros(int(cursor * RATE), dtype=np.float32)
     for start, audio in pieces:
