@@ -11,6 +11,7 @@ import numpy.typing as npt
 from transcription.diarization.clustering import (
     CLUSTER_THRESHOLD,
     MERGE_DISTANCE,
+    MERGE_NOISE,
     centroids,
     cluster_voices,
 )
@@ -88,12 +89,14 @@ class VoiceDiarizer:
         threads: int = 1,
         threshold: float = CLUSTER_THRESHOLD,
         merge: float = MERGE_DISTANCE,
+        noise: float = MERGE_NOISE,
     ) -> None:
         self._encoder = encoder
         self._frontend = MelFrontend()
         self._threads = max(1, threads)
         self._threshold = threshold
         self._merge = merge
+        self._noise = noise
 
     def diarize(
         self,
@@ -127,10 +130,14 @@ class VoiceDiarizer:
         return Embedded(regions, planned, self._embed(wav, planned))
 
     def decide(
-        self, embedded: Embedded, threshold: float | None = None, merge: float | None = None
+        self,
+        embedded: Embedded,
+        threshold: float | None = None,
+        merge: float | None = None,
+        noise: float | None = None,
     ) -> Diarization:
-        """The cheap half of :meth:`diarize`: clustering (at ``threshold`` and ``merge``, by
-        default the diarizer's own; see :func:`cluster_voices`) and turns."""
+        """The cheap half of :meth:`diarize`: clustering (at ``threshold``, ``merge`` and
+        ``noise``, by default the diarizer's own; see :func:`cluster_voices`) and turns."""
         if not embedded.planned:
             return Diarization(turns=[], centroids=[])
         labels = _labels(
@@ -138,6 +145,7 @@ class VoiceDiarizer:
             embedded.planned,
             self._threshold if threshold is None else threshold,
             self._merge if merge is None else merge,
+            self._noise if noise is None else noise,
         )
         windows = [
             Window(r, s, e, k) for (r, s, e), k in zip(embedded.planned, labels, strict=True)
@@ -180,6 +188,7 @@ def _labels(
     planned: Sequence[tuple[int, float, float]],
     threshold: float,
     merge: float,
+    noise: float,
 ) -> list[int]:
     """Cluster the full-length windows (at most MAX_CLUSTERED of them, evenly spread),
     then give every window the voice of its nearest centroid (centred as they were)."""
@@ -189,7 +198,7 @@ def _labels(
     if len(full) > MAX_CLUSTERED:
         full = [full[i] for i in np.linspace(0, len(full) - 1, MAX_CLUSTERED).astype(int)]
     chosen = embeddings[full]
-    labels = cluster_voices(chosen, threshold, merge)
+    labels = cluster_voices(chosen, threshold, merge, noise)
     mean = chosen.mean(axis=0) if len(full) > 1 else np.zeros_like(chosen[0])
     centres = centroids(chosen - mean, labels)
     nearest: list[int] = np.argmax((embeddings - mean) @ centres.T, axis=1).tolist()
