@@ -28,6 +28,7 @@ MIN_FULL = 1.0  # seconds: shorter windows are assigned to a voice, they do not 
 MIN_REGION = 0.25  # seconds: shorter speech regions are left out of the turns
 MAX_CLUSTERED = 1500  # windows clustered at most (an n x n matrix); the rest are assigned
 FRAMES_PER_SECOND = SAMPLE_RATE // HOP
+VAD_PIECE = 300.0  # seconds of audio the VAD sees at once
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,28 @@ class Embedded:
     embeddings: FloatArray
 
 
-def find_speech(audio: FloatArray) -> list[tuple[float, float]]:
+def find_speech(audio: FloatArray, piece: float = VAD_PIECE) -> list[tuple[float, float]]:
     """Speech regions (seconds) of 16 kHz ``audio`` by the Silero VAD that ships with
-    faster-whisper, with short pauses kept apart (turns change in them)."""
+    faster-whisper, with short pauses kept apart (turns change in them). Run on ``piece``
+    seconds at a time (its batch of an hour would take hundreds of MB); a region cut by a
+    piece's end is joined again."""
     try:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
     except ImportError as exc:  # pragma: no cover - faster-whisper is a dependency
         raise DiarizationUnavailable("faster-whisper (its Silero VAD) is not installed.") from exc
     options = VadOptions(min_silence_duration_ms=250, speech_pad_ms=100)
-    stamps = get_speech_timestamps(audio, vad_options=options)
-    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+    step = int(piece * SAMPLE_RATE)
+    regions: list[tuple[float, float]] = []
+    for offset in range(0, len(audio), step):
+        stamps = get_speech_timestamps(audio[offset : offset + step], vad_options=options)
+        for stamp in stamps:
+            start = (offset + stamp["start"]) / SAMPLE_RATE
+            end = (offset + stamp["end"]) / SAMPLE_RATE
+            if regions and start - regions[-1][1] < 0.05:
+                regions[-1] = (regions[-1][0], end)
+            else:
+                regions.append((start, end))
+    return regions
 
 
 def _resample(audio: FloatArray, rate: int) -> FloatArray:
