@@ -5,6 +5,9 @@ this package as ``voice_encoder.npz``) is evaluated with numpy; no torch, nothin
 Speech regions come from the Silero VAD that ships with faster-whisper unless the caller
 passes them; 1.6 s windows every 0.8 s are embedded and clustered (average linkage on cosine
 distance, the speaker count found by a threshold), then merged into turns.
+
+May import: numpy, faster-whisper (its VAD) and, lazily, threadpoolctl (the ``diarization``
+extra); nothing else of the project (it is a leaf of ``transcription``). No torch at run time.
 """
 
 from transcription.diarization.clustering import link_speakers
