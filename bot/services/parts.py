@@ -16,8 +16,10 @@ import structlog
 from bot import texts
 from bot.callbacks import note_keyboard
 from bot.services.delivery import UPLOAD_LIMIT_BYTES, Part
+from bot.speaker_texts import speaker_word
 from bot.transcript_texts import build_transcript
 from sessions import Session, SessionFolder, SessionManager, SessionState, TranscriptionStatus
+from sessions.turns import SPEAKER_WORD, note_text
 
 _log = structlog.get_logger("bot.delivery")
 
@@ -49,7 +51,8 @@ async def transcript_parts(
     ``note_buttons`` (a language model is set up), Summary / Clean text / To-dos under its
     last message."""
     folder = manager.folder(session.session_id)
-    texts_by_note = await asyncio.to_thread(_note_texts, folder, session)
+    word = speaker_word()  # in the chat's language, before leaving this task's context
+    texts_by_note = await asyncio.to_thread(_note_texts, folder, session, word)
     transcript = build_transcript(session, texts_by_note, zone)
     last = len(transcript.messages)
     keyboard = note_keyboard(session.session_id) if note_buttons else None
@@ -65,8 +68,12 @@ async def transcript_parts(
     return parts
 
 
-def _note_texts(folder: SessionFolder, session: Session) -> dict[int, str | None]:
-    """Each finished note's transcript text, by sequence (blocking: reads the disk)."""
+def _note_texts(
+    folder: SessionFolder, session: Session, word: str = SPEAKER_WORD
+) -> dict[int, str | None]:
+    """Each finished note's transcript text, by sequence, in speaker turns ("Speaker 1:
+    ...", ``word`` for an unnamed voice) where it has several voices (blocking: reads the
+    disk)."""
     found: dict[int, str | None] = {}
     for entry in session.audio_entries:
         if entry.transcription_status is TranscriptionStatus.COMPLETED:
@@ -77,6 +84,9 @@ def _note_texts(folder: SessionFolder, session: Session) -> dict[int, str | None
                     session_id=session.session_id,
                     sequence=entry.sequence,
                 )
+            if text:
+                detail = folder.read_transcript(entry.sequence)
+                text = note_text(session, entry.sequence, detail, text, word)
             found[entry.sequence] = text
     return found
 
