@@ -40,6 +40,18 @@ class Transcript(BaseModel):
     speaker_centroids: list[list[float]] | None = None
 
 
+def transcript_to_json(transcript: Transcript) -> dict[str, Any]:
+    """The transcript as it is stored: a note that was not diarized is written exactly as
+    before speaker turns existed (no ``speaker`` or ``speaker_centroids`` keys)."""
+    data = transcript.model_dump(mode="json")
+    if data.get("speaker_centroids") is None:
+        data.pop("speaker_centroids", None)
+    for segment in data["segments"]:
+        if segment.get("speaker") is None:
+            segment.pop("speaker", None)
+    return data
+
+
 def transcript_from_json(data: dict[str, Any]) -> Transcript:
     """A stored transcript, read forgivingly: a damaged segment or field is left out (or at
     its default) rather than costing the whole note its timings."""
