@@ -143,7 +143,7 @@ def _link_default(notes: list[list[list[float]]]) -> list[list[int]]:
 def session_numbers(
     folder: SessionFolder,
     session: Session,
-    link: Callable[[list[list[list[float]]]], list[list[int]]] = _link_default,
+    link: Callable[[list[list[list[float]]]], list[list[int]]] | None = None,
 ) -> dict[int, list[int]]:
     """Each diarized note's voices as session-wide numbers (by sequence), one voice the
     same number in every note where it speaks; empty when no note was diarized or the
@@ -160,7 +160,7 @@ def session_numbers(
     if not sequences:
         return {}
     try:
-        linked = link(centroids)
+        linked = (link or _link_default)(centroids)
         if len(linked) != len(sequences) or any(
             len(numbers) != len(found) for numbers, found in zip(linked, centroids, strict=True)
         ):
