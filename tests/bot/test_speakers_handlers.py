@@ -1,0 +1,79 @@
+"""/speakers, fed in-process through the real dispatcher, the real session manager and the
+fake Bot API (no model): the chat's switch, honoured only where the owner enabled
+``DIARIZATION``; the names of a session's voices; what is refused and said."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import speaker_texts as st
+from sessions import FileSessionManager, SessionState, Transcript, TranscriptSegment
+from tests.bot.test_handlers import CHAT, Harness
+from tests.bot.test_handlers import harness as harness  # the fixture, reused
+from tests.bot.test_library_handlers import transcribed_session
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_without_the_owners_diarization_speakers_on_is_refused_and_stores_nothing(
+    harness: Harness, manager: FileSessionManager
+) -> None:
+    await harness.text("/speakers on")
+    assert harness.replies()[-1] == st.SPEAKERS_NOT_ENABLED
+    assert not (await manager.get_chat_settings(CHAT)).speakers
+    await harness.text("/speakers")
+    assert harness.replies()[-1].startswith(st.SPEAKERS_NOT_ENABLED)
+    await harness.text("/speakers off")  # always allowed: it only confirms the default
+    assert harness.replies()[-1] == st.speakers_set(False)
+
+
+async def test_with_diarization_the_chat_turns_speakers_on_and_off(
+    harness: Harness, manager: FileSessionManager
+) -> None:
+    harness.dp["diarization"] = True
+    await harness.text("/speakers on")
+    assert harness.replies()[-1] == st.speakers_set(True)
+    assert (await manager.get_chat_settings(CHAT)).speakers
+    await harness.text("/speakers")
+    assert harness.replies()[-1].startswith("Speaker turns in this chat's recordings: on.")
+    await harness.text("/speakers off")
+    assert not (await manager.get_chat_settings(CHAT)).speakers
+    await harness.text("/speakers please")
+    assert harness.replies()[-1] == st.SPEAKERS_USAGE
+
+
+async def test_naming_a_voice_of_the_latest_session(
+    harness: Harness, manager: FileSessionManager
+) -> None:
+    await harness.text("/speakers 1 Anna")
+    assert harness.replies()[-1] == st.SPEAKERS_NO_SESSION
+    sid = await transcribed_session(manager, "Hello there. Fine, thanks.")
+    folder = manager.folder(sid)
+    two_voices = Transcript(
+        text="Hello there. Fine, thanks.",
+        segments=[
+            TranscriptSegment(start=0, end=2, text="Hello there.", speaker=0),
+            TranscriptSegment(start=2, end=4, text="Fine, thanks.", speaker=1),
+        ],
+        speaker_centroids=[[1.0, 0.0], [0.0, 1.0]],
+    )
+    folder.write_transcript(1, two_voices)
+    await manager.set_speaker_numbers(sid, {1: [1, 2]})
+
+    await harness.text("/speakers 3 Carol")  # the session has two voices
+    assert harness.replies()[-1] == st.speaker_unknown(3, 2)
+    await harness.text("/speakers 2   Bob\u200b  Smith")
+    answer = harness.replies()[-1]
+    assert "Speaker 2 of the session" in answer
+    assert "is now called Bob Smith." in answer
+    assert "/get sends the transcript again" in answer
+    session = await manager.require_session(sid)
+    assert session.speaker_names == {"2": "Bob Smith"}
+    assert session.state is SessionState.TRANSCRIBED
+    # What written notes are made from has the name now.
+    assert folder.read_process_input() == "Speaker 1: Hello there.\nBob Smith: Fine, thanks.\n"
+    await harness.text("/speakers")
+    assert "Speaker 1\nSpeaker 2: Bob Smith" in harness.replies()[-1]
+    await harness.text("/speakers 2")
+    assert "has no name now" in harness.replies()[-1]
+    assert (await manager.require_session(sid)).speaker_names is None
