@@ -28,15 +28,16 @@ class DecodeOptions(BaseModel):
     diarize: bool = False
 
     @classmethod
-    def from_chat(cls, settings: ChatSettings, *, diarization: bool = False) -> DecodeOptions:
-        """The chat's options (``diarize`` only with the owner's ``diarization`` on). A
-        vocabulary longer than ``hotwords`` may be (stored under other limits: they are not
-        checked again when read) is cut after its last whole word that fits; the model
-        reads only its first 223 tokens anyway."""
+    def from_chat(cls, settings: ChatSettings) -> DecodeOptions:
+        """The chat's options (``diarize``: its ``/speakers``, which the transcription
+        honours only with the owner's ``DIARIZATION``). A vocabulary longer than
+        ``hotwords`` may be (stored under other limits: they are not checked again when
+        read) is cut after its last whole word that fits; the model reads only its first
+        223 tokens anyway."""
         return cls(
             language=settings.language,
             hotwords=_cut(settings.hotwords()),
-            diarize=diarization and settings.speakers,
+            diarize=settings.speakers,
         )
 
     def language_for(self, deployment_language: str | None) -> str | None:

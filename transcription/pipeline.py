@@ -124,7 +124,9 @@ async def transcribe_entry(
     await manager.update_transcription_status(
         session_id, sequence, TranscriptionStatus.IN_PROGRESS, note=entry
     )
-    options = await chat_options(manager, session.chat_id, diarization=settings.diarization)
+    options = await chat_options(manager, session.chat_id)
+    if not settings.diarization:  # the owner's DIARIZATION gates the chat's /speakers
+        options = options.model_copy(update={"diarize": False})
     attempt_entry = _Attempt(manager, session_id, entry)
 
     timeout = settings.timeout_for(entry.duration_seconds)
@@ -234,16 +236,13 @@ class _Attempt:
         raise EntryGone(f"the audio of note {current.sequence} is gone")
 
 
-async def chat_options(
-    manager: SessionManager, chat_id: int, *, diarization: bool = False
-) -> DecodeOptions:
-    """The chat's language, vocabulary and speaker turns (``/speakers``, only with the
-    owner's ``diarization`` on) for its next note. When its settings cannot be
+async def chat_options(manager: SessionManager, chat_id: int) -> DecodeOptions:
+    """The chat's language, vocabulary and speaker turns (``/speakers``; the caller gates
+    them with the owner's ``DIARIZATION``) for its next note. When its settings cannot be
     read (the library's database failed) or make no valid options, the note is transcribed
     with the deployment's settings rather than not at all (logged)."""
     try:
-        chat = await manager.get_chat_settings(chat_id)
-        return DecodeOptions.from_chat(chat, diarization=diarization)
+        return DecodeOptions.from_chat(await manager.get_chat_settings(chat_id))
     except SessionError as exc:
         _log.warning("chat_settings_unavailable", chat_id=chat_id, error=str(exc))
         return DEFAULT_OPTIONS
@@ -277,12 +276,11 @@ def consolidate(folder: SessionFolder, session: Session) -> str:
         if text is None:  # COMPLETED without its transcript: the consolidation fails
             raise FileNotFoundError(f"the transcript of note {entry.sequence} is missing")
         if text:
-            label = labels.get(entry.sequence)
             turns = note_turns(session, entry.sequence, folder.read_transcript(entry.sequence))
             if turns is None:
-                paragraphs.append(labelled_line(label, text))
+                paragraphs.append(labelled_line(labels.get(entry.sequence), text))
             else:  # the turns sit under the note's own label, when it has one
-                head = labelled_line(label, "").rstrip()
+                head = labelled_line(labels.get(entry.sequence), "").rstrip()
                 paragraphs.append("\n".join(filter(None, [head, turns_text(session, turns)])))
     return "\n\n".join(paragraphs) + ("\n" if paragraphs else "")
 

@@ -243,14 +243,22 @@ async def test_the_chats_speakers_setting_counts_only_where_the_owner_enabled_it
     manager: FileSessionManager,
 ) -> None:
     await manager.update_chat_settings(5, lambda s: s.with_speakers(True))
-    assert (await chat_options(manager, 5, diarization=True)).diarize
-    assert not (await chat_options(manager, 5, diarization=False)).diarize
-    assert not (await chat_options(manager, 6, diarization=True)).diarize  # off by default
+    asked: list[bool] = []
+    for chat, owner in ((5, True), (5, False), (6, True)):  # chat 6: off by default
+        session = await manager.create_session(chat_id=chat)
+        await add_note(manager, session, data=ONE_VOICE.model_dump_json().encode())
+        await manager.finalize_session(session.session_id)
+        transcriber = StoredTranscriber()
+        settings = FAST.model_copy(update={"diarization": owner})
+        await transcribe_session(manager, transcriber, session.session_id, settings)
+        asked += [o.diarize for o in transcriber.options]
+    assert asked == [True, False, False]
 
 
-async def test_a_job_carries_the_diarize_flag() -> None:
-    options = DecodeOptions.from_chat(ChatSettings(speakers=True), diarization=True)
+async def test_a_job_carries_the_diarize_flag(manager: FileSessionManager) -> None:
+    options = DecodeOptions.from_chat(ChatSettings(speakers=True))
     assert DecodeOptions.model_validate_json(options.model_dump_json()).diarize
+    assert not (await chat_options(manager, 7)).diarize
 
 
 # -- the session: numbering across notes, and every written transcript ---------------------
