@@ -145,7 +145,7 @@ def conversation(
     text: list[tuple[int, str]] = []
     cursor, last = 0.5, -1
     for _ in range(turns):
-        speaker = rng.choice([k for k in range(len(voices)) if k != last])
+        speaker = rng.choice([k for k in range(len(voices)) if k != last] or [0])
         sentence = rng.choice(SENTENCES)
         audio = speak(voices[speaker], sentence)
         if pieces:
@@ -167,11 +167,15 @@ def conversation(
 
 
 def synthetic_set(
-    count: int, seed: int = 27, turns: tuple[int, int] = (6, 12)
+    count: int,
+    seed: int = 27,
+    turns: tuple[int, int] = (6, 12),
+    speakers: tuple[int, ...] = (2, 3),
 ) -> list[Conversation]:
-    """``count`` conversations, alternately of two and three speakers, reproducible by ``seed``."""
+    """``count`` conversations, their speaker counts cycling through ``speakers``,
+    reproducible by ``seed``."""
     rng = random.Random(seed)
     return [
-        conversation(rng, random_voices(rng, 2 + index % 2), rng.randint(*turns))
+        conversation(rng, random_voices(rng, speakers[index % len(speakers)]), rng.randint(*turns))
         for index in range(count)
     ]

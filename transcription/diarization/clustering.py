@@ -10,10 +10,15 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
 
-# Cosine distance below which two groups of windows are one voice. Learned on the synthetic
-# set of benchmarks/diarization.py (see BENCHMARKS.md); the same value links notes.
-CLUSTER_THRESHOLD = 0.3
-LINK_THRESHOLD = 0.3
+# Learned on the synthetic set of benchmarks/diarization.py (see BENCHMARKS.md).
+# Cosine distance, between the recording-centred embeddings, below which two groups of
+# windows are one voice: 1.0 is "no more alike than two random directions".
+CLUSTER_THRESHOLD = 1.0
+# Cosine distance between two voices' raw (uncentred) centroids below which they are one
+# voice after all: centring magnifies a single voice's noise into clusters, this undoes it.
+MERGE_DISTANCE = 0.15
+# Notes are linked on raw centroids (nothing to centre on across notes).
+LINK_THRESHOLD = MERGE_DISTANCE
 _FORBIDDEN = 1e6  # the distance between two speakers of one note: never merged
 
 
@@ -98,6 +103,35 @@ def cluster(embeddings: FloatArray, threshold: float = CLUSTER_THRESHOLD) -> lis
     if n == 0:
         return []
     return cut(n, average_linkage(cosine_distances(embeddings)), threshold)
+
+
+def cluster_voices(
+    embeddings: FloatArray,
+    threshold: float = CLUSTER_THRESHOLD,
+    merge: float = MERGE_DISTANCE,
+) -> list[int]:
+    """Voice labels 0..k-1 for the windows of one recording (rows of unit-norm
+    ``embeddings``), k found automatically: average linkage at ``threshold`` on the
+    embeddings centred on the recording's mean (what all its windows share, the channel and
+    the synthesiser, drops out and the voices' differences remain), then the two voices
+    whose raw centroids are nearest merged while they are nearer than ``merge``."""
+    n = embeddings.shape[0]
+    if n < 2:
+        return [0] * n
+    centred = _unit_rows(embeddings - embeddings.mean(axis=0))
+    labels = np.asarray(cluster(centred, threshold))
+    while labels.max() > 0:
+        centres = centroids(embeddings, labels.tolist())
+        distances = 1.0 - centres @ centres.T
+        np.fill_diagonal(distances, np.inf)
+        a, b = np.unravel_index(int(np.argmin(distances)), distances.shape)
+        if distances[a, b] >= merge:
+            break
+        keep, gone = min(a, b), max(a, b)
+        labels[labels == gone] = keep
+        labels[labels > gone] -= 1
+    numbers: dict[int, int] = {}  # renumbered in order of first window, as cluster() does
+    return [numbers.setdefault(int(label), len(numbers)) for label in labels]
 
 
 def centroids(embeddings: FloatArray, labels: Sequence[int]) -> FloatArray:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from transcription.diarization.clustering import CLUSTER_THRESHOLD, centroids, cluster
+from transcription.diarization.clustering import (
+    CLUSTER_THRESHOLD,
+    MERGE_DISTANCE,
+    centroids,
+    cluster_voices,
+)
 from transcription.diarization.encoder import VoiceEncoder
 from transcription.diarization.frontend import HOP, SAMPLE_RATE, MelFrontend, normalize_volume
 from transcription.diarization.turns import Window, build_turns
@@ -79,12 +83,17 @@ class VoiceDiarizer:
     Holds only read-only state after construction: safe to call from several threads."""
 
     def __init__(
-        self, encoder: VoiceEncoder, threads: int = 1, threshold: float = CLUSTER_THRESHOLD
+        self,
+        encoder: VoiceEncoder,
+        threads: int = 1,
+        threshold: float = CLUSTER_THRESHOLD,
+        merge: float = MERGE_DISTANCE,
     ) -> None:
         self._encoder = encoder
         self._frontend = MelFrontend()
         self._threads = max(1, threads)
         self._threshold = threshold
+        self._merge = merge
 
     def diarize(
         self,
@@ -117,13 +126,19 @@ class VoiceDiarizer:
             return Embedded(regions, planned, np.zeros((0, 256), dtype=np.float32))
         return Embedded(regions, planned, self._embed(wav, planned))
 
-    def decide(self, embedded: Embedded, threshold: float | None = None) -> Diarization:
-        """The cheap half of :meth:`diarize`: clustering (at ``threshold``, by default the
-        diarizer's own) and turns."""
+    def decide(
+        self, embedded: Embedded, threshold: float | None = None, merge: float | None = None
+    ) -> Diarization:
+        """The cheap half of :meth:`diarize`: clustering (at ``threshold`` and ``merge``, by
+        default the diarizer's own; see :func:`cluster_voices`) and turns."""
         if not embedded.planned:
             return Diarization(turns=[], centroids=[])
-        limit = self._threshold if threshold is None else threshold
-        labels = _labels(embedded.embeddings, embedded.planned, limit)
+        labels = _labels(
+            embedded.embeddings,
+            embedded.planned,
+            self._threshold if threshold is None else threshold,
+            self._merge if merge is None else merge,
+        )
         windows = [
             Window(r, s, e, k) for (r, s, e), k in zip(embedded.planned, labels, strict=True)
         ]
@@ -149,29 +164,35 @@ class VoiceDiarizer:
                     piece = mel[spans[index][0] : spans[index][1]]
                     batch[row, : len(piece)] = piece
                 jobs.append((part, batch))
-        if self._threads == 1 or len(jobs) == 1:
-            results = [self._encoder.embed(batch) for _, batch in jobs]
-        else:
-            with ThreadPoolExecutor(self._threads) as pool:
-                results = list(pool.map(self._encoder.embed, [batch for _, batch in jobs]))
-        for (part, _), embedded in zip(jobs, results, strict=True):
-            out[part] = embedded
+        # The LSTM's many small matrix products are slower, not faster, on many BLAS threads
+        # (and those fight Whisper's for the cores): bounded while the encoder runs.
+        # Imported here: the package imports without the extra, load_diarizer says it lacks it.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=self._threads, user_api="blas"):
+            for part, batch in jobs:
+                out[part] = self._encoder.embed(batch)
         return out
 
 
 def _labels(
-    embeddings: FloatArray, planned: Sequence[tuple[int, float, float]], threshold: float
+    embeddings: FloatArray,
+    planned: Sequence[tuple[int, float, float]],
+    threshold: float,
+    merge: float,
 ) -> list[int]:
     """Cluster the full-length windows (at most MAX_CLUSTERED of them, evenly spread),
-    then give every window the voice of its nearest centroid."""
+    then give every window the voice of its nearest centroid (centred as they were)."""
     full = [i for i, (_, s, e) in enumerate(planned) if e - s >= MIN_FULL]
     if not full:
         full = list(range(len(planned)))
     if len(full) > MAX_CLUSTERED:
         full = [full[i] for i in np.linspace(0, len(full) - 1, MAX_CLUSTERED).astype(int)]
-    labels = cluster(embeddings[full], threshold)
-    centres = centroids(embeddings[full], labels)
-    nearest: list[int] = np.argmax(embeddings @ centres.T, axis=1).tolist()
+    chosen = embeddings[full]
+    labels = cluster_voices(chosen, threshold, merge)
+    mean = chosen.mean(axis=0) if len(full) > 1 else np.zeros_like(chosen[0])
+    centres = centroids(chosen - mean, labels)
+    nearest: list[int] = np.argmax((embeddings - mean) @ centres.T, axis=1).tolist()
     return nearest
 
 
@@ -190,11 +211,14 @@ def _finish(
 
 
 def load_diarizer(threads: int = 1) -> VoiceDiarizer:
-    """The shipped diarizer, its weights loaded; ``threads`` bounds how many batches of
-    windows are embedded at once. Raises :class:`DiarizationUnavailable` (one line for people)
-    if the weights or a dependency are missing."""
+    """The shipped diarizer, its weights loaded; ``threads`` bounds the BLAS threads its
+    encoder uses. Raises :class:`DiarizationUnavailable` (one line for people) if the weights
+    or a dependency (the ``diarization`` extra, faster-whisper's VAD) are missing."""
     try:
         import faster_whisper.vad  # noqa: F401  (the VAD, checked now rather than per note)
+        import threadpoolctl  # noqa: F401
     except ImportError as exc:
-        raise DiarizationUnavailable("faster-whisper (its Silero VAD) is not installed.") from exc
+        raise DiarizationUnavailable(
+            f"Speaker diarization needs {exc.name}: pip install 'voice-notes-bot[diarization]'."
+        ) from exc
     return VoiceDiarizer(VoiceEncoder.load(), threads=threads)
