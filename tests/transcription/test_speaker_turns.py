@@ -6,6 +6,7 @@ names, and how every written transcript reads them: ``process/input.txt``, ``ses
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,10 @@ from sessions import (
 )
 from sessions.chat_settings import ChatSettings
 from sessions.turns import note_text, note_turns
-from tests.conftest import add_note
+from tests.conftest import FIXTURES, add_note
 from tests.processing import output_dir, parse_srt
-from transcription import TranscriptionSettings, transcribe_session
+from tests.transcription.fakes import FakeWhisperModel
+from transcription import TranscriptionSettings, WhisperTranscriber, transcribe_session
 from transcription import speaker_turns as turns_module
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.pipeline import chat_options
@@ -373,3 +375,52 @@ def test_linking_that_fails_leaves_each_note_its_own_numbers(tmp_path: Path) -> 
         )
     )
     assert session_numbers(Folder(), session, broken) == {}  # type: ignore[arg-type]
+
+
+# -- in the engine: after Whisper, in the note's thread, within its timeout -------------------
+
+
+class SlowDiarizer(FakeDiarizer):
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def diarize(self, audio: Any, sample_rate: int = 16000, speech: Any = None) -> Found:
+        time.sleep(self.seconds)
+        return super().diarize(audio, sample_rate, speech)
+
+
+async def test_the_engine_diarizes_after_whisper_only_the_notes_that_ask() -> None:
+    fake = FakeDiarizer()
+    turns = SpeakerTurns(load=lambda threads: fake, assign=assign)
+    model = FakeWhisperModel(segments=3)
+    transcriber = WhisperTranscriber(FAST, turns)
+    transcriber._model = model  # no load: the fake stands in for faster-whisper's model
+    note = FIXTURES / "speech_01.ogg"
+    try:
+        plain = await transcriber.transcribe(note)
+        asked = await transcriber.transcribe(note, DecodeOptions(diarize=True))
+    finally:
+        await transcriber.aclose()
+    assert plain.speaker_centroids is None
+    assert len(fake.calls) == 1  # only the note that asked
+    samples, rate = fake.calls[0]
+    assert rate == 16000
+    assert 2.5 * 16000 < samples < 5 * 16000  # the note's audio, decoded once at 16 kHz
+    assert [s.speaker for s in asked.segments] == [0, 0, 0]
+    assert asked.speaker_centroids == [A, B]
+    assert asked.text == plain.text
+
+
+async def test_diarization_counts_against_the_notes_run_timeout() -> None:
+    turns = SpeakerTurns(load=lambda threads: SlowDiarizer(1.5), assign=assign)
+    transcriber = WhisperTranscriber(FAST, turns)
+    transcriber._model = FakeWhisperModel(segments=2)
+    note = FIXTURES / "speech_01.ogg"
+    try:
+        with pytest.raises(TimeoutError):
+            await transcriber.transcribe_timed(note, 0.5, DecodeOptions(diarize=True))
+        done = await transcriber.transcribe_timed(note, 0.5, DEFAULT_OPTIONS)
+    finally:
+        await transcriber.aclose()
+    assert done.text == "word0 word1"
