@@ -19,7 +19,7 @@ from bot.services.delivery import UPLOAD_LIMIT_BYTES, Part
 from bot.speaker_texts import speaker_word
 from bot.transcript_texts import build_transcript
 from sessions import Session, SessionFolder, SessionManager, SessionState, TranscriptionStatus
-from sessions.turns import SPEAKER_WORD, note_text
+from sessions.turns import note_text
 
 _log = structlog.get_logger("bot.delivery")
 
@@ -52,8 +52,9 @@ async def transcript_parts(
     last message."""
     folder = manager.folder(session.session_id)
     word = speaker_word()  # in the chat's language, before leaving this task's context
-    texts_by_note = await asyncio.to_thread(_note_texts, folder, session, word)
-    transcript = build_transcript(session, texts_by_note, zone)
+    texts_by_note = await asyncio.to_thread(_note_texts, folder, session)
+    bodies = await asyncio.to_thread(_in_turns, folder, session, texts_by_note, word)
+    transcript = build_transcript(session, texts_by_note, zone, bodies=bodies)
     last = len(transcript.messages)
     keyboard = note_keyboard(session.session_id) if note_buttons else None
     parts = [
@@ -68,12 +69,21 @@ async def transcript_parts(
     return parts
 
 
-def _note_texts(
-    folder: SessionFolder, session: Session, word: str = SPEAKER_WORD
+def _in_turns(
+    folder: SessionFolder, session: Session, found: dict[int, str | None], word: str
 ) -> dict[int, str | None]:
-    """Each finished note's transcript text, by sequence, in speaker turns ("Speaker 1:
-    ...", ``word`` for an unnamed voice) where it has several voices (blocking: reads the
-    disk)."""
+    """The notes' texts as they are shown: in speaker turns ("Speaker 1: ...", ``word`` for
+    an unnamed voice) where a note has several voices (blocking: reads the disk)."""
+    return {
+        sequence: note_text(session, sequence, folder.read_transcript(sequence), text, word)
+        if text
+        else text
+        for sequence, text in found.items()
+    }
+
+
+def _note_texts(folder: SessionFolder, session: Session) -> dict[int, str | None]:
+    """Each finished note's transcript text, by sequence (blocking: reads the disk)."""
     found: dict[int, str | None] = {}
     for entry in session.audio_entries:
         if entry.transcription_status is TranscriptionStatus.COMPLETED:
@@ -84,9 +94,6 @@ def _note_texts(
                     session_id=session.session_id,
                     sequence=entry.sequence,
                 )
-            if text:
-                detail = folder.read_transcript(entry.sequence)
-                text = note_text(session, entry.sequence, detail, text, word)
             found[entry.sequence] = text
     return found
 

@@ -7,10 +7,21 @@ from __future__ import annotations
 import pytest
 
 from bot import speaker_texts as st
-from sessions import FileSessionManager, SessionState, Transcript, TranscriptSegment
+from bot.i18n import build_i18n, speaking
+from bot.services.parts import transcript_parts
+from sessions import (
+    FileSessionManager,
+    SessionState,
+    Speaker,
+    SpeakerKind,
+    Transcript,
+    TranscriptionStatus,
+    TranscriptSegment,
+)
 from tests.bot.test_handlers import CHAT, Harness
 from tests.bot.test_handlers import harness as harness  # the fixture, reused
 from tests.bot.test_library_handlers import transcribed_session
+from tests.conftest import add_note
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,3 +88,35 @@ async def test_naming_a_voice_of_the_latest_session(
     await harness.text("/speakers 2")
     assert "has no name now" in harness.replies()[-1]
     assert (await manager.require_session(sid)).speaker_names is None
+
+
+async def test_the_chats_transcript_shows_turns_under_the_notes_label_in_its_language(
+    manager: FileSessionManager,
+) -> None:
+    """In a group, a forwarded recording's turns sit inside its note, under its label;
+    an unnamed voice is written in the chat's language."""
+    ben = Speaker(name="Ben", kind=SpeakerKind.USER, user_id=8)
+    session = await manager.create_session(-1001)
+    await add_note(manager, session, message_id=1, speaker=ben, forwarded=True)
+    sid = session.session_id
+    await manager.finalize_session(sid)
+    folder = manager.folder(sid)
+    two_voices = Transcript(
+        text="Hello there. Fine, thanks.",
+        segments=[
+            TranscriptSegment(start=0, end=2, text="Hello there.", speaker=0),
+            TranscriptSegment(start=2, end=4, text="Fine, thanks.", speaker=1),
+        ],
+        speaker_centroids=[[1.0, 0.0], [0.0, 1.0]],
+    )
+    name = folder.write_transcript(1, two_voices)
+    await manager.update_transcription_status(sid, 1, TranscriptionStatus.COMPLETED, name)
+    await manager.set_speaker_numbers(sid, {1: [1, 2]})
+    session = await manager.name_speaker(sid, 2, "Anna")
+    with speaking(build_i18n(), "de"):
+        parts = await transcript_parts(manager, session)
+    [message] = [p.text for p in parts if p.text and "Hello" in p.text]
+    assert "Transkript: " in message
+    assert "“Hello there. Fine, thanks.”" in message  # the session's name: its words alone
+    # The label stays as the group's notes are labelled today; the voices are the chat's.
+    assert "· forwarded from Ben</b>\nSprecher 1: Hello there.\nAnna: Fine, thanks." in message
