@@ -19,6 +19,8 @@ from aiogram.types import Message
 from bot import chat_settings_texts as ct
 from bot import speaker_texts as st
 from bot.handlers.library import label_of
+from processing import MarkdownProcessor
+from processing.settings import MARKDOWN
 from sessions import Session, SessionError, SessionManager, SessionState
 from sessions.turns import session_speakers
 from transcription.pipeline import consolidate
@@ -37,6 +39,7 @@ async def speakers(
     manager: SessionManager,
     zone: tzinfo = UTC,
     diarization: bool = False,
+    processor_label: str | None = None,
 ) -> None:
     typed = (command.args or "").strip()
     word = typed.lower()
@@ -45,7 +48,7 @@ async def speakers(
         return
     number, _, name = typed.partition(" ")
     if number.isdigit():
-        await _name(message, manager, zone, int(number), name)
+        await _name(message, manager, zone, int(number), name, processor_label)
         return
     if typed:
         await message.answer(st.SPEAKERS_USAGE)
@@ -79,7 +82,12 @@ async def _switch(message: Message, manager: SessionManager, *, on: bool, enable
 
 
 async def _name(
-    message: Message, manager: SessionManager, zone: tzinfo, number: int, name: str
+    message: Message,
+    manager: SessionManager,
+    zone: tzinfo,
+    number: int,
+    name: str,
+    processor: str | None,
 ) -> None:
     session = await _latest(manager, message.chat.id)
     if session is None:
@@ -99,19 +107,24 @@ async def _name(
         await message.answer(ct.SETTINGS_UNAVAILABLE)
         return
     if session.state in _CONSOLIDATED:
-        await _rewrite_input(manager, session)
+        await _rewrite_input(manager, session, zone, processor)
     shown = (session.speaker_names or {}).get(str(number))
     label = await label_of(manager, session, zone)
     await message.answer(st.speaker_named(number, shown, label, session.state not in _STILL_OPEN))
 
 
-async def _rewrite_input(manager: SessionManager, session: Session) -> None:
-    """``process/input.txt`` again, with the names: written notes are made from it."""
+async def _rewrite_input(
+    manager: SessionManager, session: Session, zone: tzinfo, processor: str | None
+) -> None:
+    """``process/input.txt`` again, with the names: written notes are made from it; and the
+    built-in processor's ``session.md`` and ``session.srt``, which ``/get`` sends again."""
     folder = manager.folder(session.session_id)
     try:
         await asyncio.to_thread(lambda: folder.write_process_input(consolidate(folder, session)))
-    except OSError as exc:  # the names are stored; the transcript file keeps the old ones
-        _log.warning("process_input_not_rewritten", session_id=session.session_id, error=str(exc))
+        if processor == MARKDOWN and session.state is SessionState.PROCESSED:
+            await MarkdownProcessor(zone).run(session, folder)
+    except OSError as exc:  # the names are stored; the files keep the old ones
+        _log.warning("process_files_not_rewritten", session_id=session.session_id, error=str(exc))
 
 
 async def _latest(manager: SessionManager, chat_id: int) -> Session | None:

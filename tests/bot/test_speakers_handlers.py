@@ -120,3 +120,31 @@ async def test_the_chats_transcript_shows_turns_under_the_notes_label_in_its_lan
     assert "“Hello there. Fine, thanks.”" in message  # the session's name: its words alone
     # The label stays as the group's notes are labelled today; the voices are the chat's.
     assert "· forwarded from Ben</b>\nSprecher 1: Hello there.\nAnna: Fine, thanks." in message
+
+
+async def test_a_name_given_after_processing_reaches_session_md_and_srt(
+    harness: Harness, manager: FileSessionManager
+) -> None:
+    """With PROCESSOR=markdown the files /get sends again are written again with the name."""
+    harness.dp["processor_label"] = "markdown"
+    sid = await transcribed_session(manager, "Hello there. Fine, thanks.")
+    folder = manager.folder(sid)
+    folder.write_transcript(
+        1,
+        Transcript(
+            text="Hello there. Fine, thanks.",
+            segments=[
+                TranscriptSegment(start=0, end=2, text="Hello there.", speaker=0),
+                TranscriptSegment(start=2, end=4, text="Fine, thanks.", speaker=1),
+            ],
+            speaker_centroids=[[1.0, 0.0], [0.0, 1.0]],
+        ),
+    )
+    await manager.set_speaker_numbers(sid, {1: [1, 2]})
+    await manager.transition_state(sid, SessionState.PROCESSING)
+    await manager.transition_state(sid, SessionState.PROCESSED)
+    await harness.text("/speakers 2 Bob")
+    assert "is now called Bob." in harness.replies()[-1]
+    markdown = (folder.output_dir / "session.md").read_text()
+    assert "**Speaker 1:** Hello there.\n\n**Bob:** Fine, thanks." in markdown
+    assert "Bob: Fine, thanks." in (folder.output_dir / "session.srt").read_text()
