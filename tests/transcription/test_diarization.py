@@ -110,3 +110,17 @@ def test_missing_weights_make_the_diarizer_unavailable(monkeypatch: pytest.Monke
 
 def _missing() -> None:
     raise DiarizationUnavailable("The voice encoder's weights (voice_encoder.npz) are missing.")
+
+
+def test_long_audio_is_searched_for_speech_piece_by_piece(
+    truth: list[dict[str, object]],
+) -> None:
+    from transcription.diarization.diarizer import find_speech
+
+    audio = decode_audio(str(FIXTURES / "two_voices.ogg"))
+    whole = find_speech(audio)
+    pieces = find_speech(audio, piece=2.0)  # every turn is cut by a piece's end
+    assert len(pieces) == len(whole) == len(truth)
+    for (a_start, a_end), (b_start, b_end) in zip(pieces, whole, strict=True):
+        assert a_start == pytest.approx(b_start, abs=0.2)
+        assert a_end == pytest.approx(b_end, abs=0.2)

@@ -73,3 +73,16 @@ def test_missing_weights_are_reported_in_one_line() -> None:
     with pytest.raises(DiarizationUnavailable, match="lack") as caught:
         VoiceEncoder({"w_ih_0": np.zeros((1024, 40), dtype=np.float16)})
     assert "\n" not in str(caught.value)
+
+
+def test_long_audio_frames_are_computed_a_minute_at_a_time_without_seams(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from transcription.diarization import frontend as frontend_module
+
+    noise = np.random.default_rng(0).normal(scale=0.1, size=16000 * 65).astype(np.float32)
+    chunked = MelFrontend().frames(noise)
+    monkeypatch.setattr(frontend_module, "_FRAMES_AT_ONCE", 10**9)
+    whole = MelFrontend().frames(noise)
+    assert chunked.shape == whole.shape == (1 + len(noise) // 160, 40)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5)

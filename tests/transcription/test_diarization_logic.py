@@ -129,3 +129,14 @@ def test_link_speakers_never_merges_two_speakers_of_one_note() -> None:
     a = [1.0] + [0.0] * 255
     assert link_speakers([[a, a], [a]]) == [[1, 2], [1]]
     assert link_speakers([[a], [a]], threshold=-1.0) == [[1], [2]]
+
+
+def test_speakers_are_renumbered_by_first_turn_with_their_centroids() -> None:
+    from transcription.diarization.diarizer import _finish
+
+    x = voices(5, [1, 1, 1], spread=0.0)
+    windows = [Window(0, 0.0, 1.0, 2), Window(1, 2.0, 3.0, 0), Window(2, 4.0, 5.0, 1)]
+    turns = [SpeakerTurn(0.0, 1.0, 2), SpeakerTurn(2.0, 3.0, 0)]  # speaker 1 was dropped
+    result = _finish(turns, windows, x)
+    assert [t.speaker for t in result.turns] == [0, 1]
+    assert np.allclose(result.centroids, [x[0], x[1]], atol=1e-6)

@@ -16,9 +16,12 @@ FloatArray = npt.NDArray[np.float32]
 CLUSTER_THRESHOLD = 1.0
 # Cosine distance between two voices' raw (uncentred) centroids below which they are one
 # voice after all: centring magnifies a single voice's noise into clusters, this undoes it.
-MERGE_DISTANCE = 0.15
-# Notes are linked on raw centroids (nothing to centre on across notes).
-LINK_THRESHOLD = MERGE_DISTANCE
+# A centroid of few windows is noisy: MERGE_NOISE * (1/n_a + 1/n_b) is added to the limit.
+MERGE_DISTANCE = 0.10
+MERGE_NOISE = 0.10
+# Notes are linked on raw centroids (nothing to centre on across notes; a note's centroid
+# averages many windows, hence a little above MERGE_DISTANCE).
+LINK_THRESHOLD = 0.14
 _FORBIDDEN = 1e6  # the distance between two speakers of one note: never merged
 
 
@@ -109,12 +112,14 @@ def cluster_voices(
     embeddings: FloatArray,
     threshold: float = CLUSTER_THRESHOLD,
     merge: float = MERGE_DISTANCE,
+    noise: float = MERGE_NOISE,
 ) -> list[int]:
     """Voice labels 0..k-1 for the windows of one recording (rows of unit-norm
     ``embeddings``), k found automatically: average linkage at ``threshold`` on the
     embeddings centred on the recording's mean (what all its windows share, the channel and
     the synthesiser, drops out and the voices' differences remain), then the two voices
-    whose raw centroids are nearest merged while they are nearer than ``merge``."""
+    whose raw centroids are nearest merged while they are nearer than
+    ``merge + noise * (1/n_a + 1/n_b)`` (n: their numbers of windows)."""
     n = embeddings.shape[0]
     if n < 2:
         return [0] * n
@@ -122,7 +127,8 @@ def cluster_voices(
     labels = np.asarray(cluster(centred, threshold))
     while labels.max() > 0:
         centres = centroids(embeddings, labels.tolist())
-        distances = 1.0 - centres @ centres.T
+        inverse = 1.0 / np.bincount(labels)
+        distances = 1.0 - centres @ centres.T - noise * (inverse[:, None] + inverse[None, :])
         np.fill_diagonal(distances, np.inf)
         a, b = np.unravel_index(int(np.argmin(distances)), distances.shape)
         if distances[a, b] >= merge:

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from transcription.diarization.clustering import (
     CLUSTER_THRESHOLD,
     MERGE_DISTANCE,
+    MERGE_NOISE,
     centroids,
     cluster_voices,
 )
@@ -27,6 +28,7 @@ MIN_FULL = 1.0  # seconds: shorter windows are assigned to a voice, they do not 
 MIN_REGION = 0.25  # seconds: shorter speech regions are left out of the turns
 MAX_CLUSTERED = 1500  # windows clustered at most (an n x n matrix); the rest are assigned
 FRAMES_PER_SECOND = SAMPLE_RATE // HOP
+VAD_PIECE = 300.0  # seconds of audio the VAD sees at once
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,28 @@ class Embedded:
     embeddings: FloatArray
 
 
-def find_speech(audio: FloatArray) -> list[tuple[float, float]]:
+def find_speech(audio: FloatArray, piece: float = VAD_PIECE) -> list[tuple[float, float]]:
     """Speech regions (seconds) of 16 kHz ``audio`` by the Silero VAD that ships with
-    faster-whisper, with short pauses kept apart (turns change in them)."""
+    faster-whisper, with short pauses kept apart (turns change in them). Run on ``piece``
+    seconds at a time (its batch of an hour would take hundreds of MB); a region cut by a
+    piece's end is joined again."""
     try:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
     except ImportError as exc:  # pragma: no cover - faster-whisper is a dependency
         raise DiarizationUnavailable("faster-whisper (its Silero VAD) is not installed.") from exc
     options = VadOptions(min_silence_duration_ms=250, speech_pad_ms=100)
-    stamps = get_speech_timestamps(audio, vad_options=options)
-    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+    step = int(piece * SAMPLE_RATE)
+    regions: list[tuple[float, float]] = []
+    for offset in range(0, len(audio), step):
+        stamps = get_speech_timestamps(audio[offset : offset + step], vad_options=options)
+        for stamp in stamps:
+            start = (offset + stamp["start"]) / SAMPLE_RATE
+            end = (offset + stamp["end"]) / SAMPLE_RATE
+            if regions and start - regions[-1][1] < 0.05:
+                regions[-1] = (regions[-1][0], end)
+            else:
+                regions.append((start, end))
+    return regions
 
 
 def _resample(audio: FloatArray, rate: int) -> FloatArray:
@@ -88,12 +102,14 @@ class VoiceDiarizer:
         threads: int = 1,
         threshold: float = CLUSTER_THRESHOLD,
         merge: float = MERGE_DISTANCE,
+        noise: float = MERGE_NOISE,
     ) -> None:
         self._encoder = encoder
         self._frontend = MelFrontend()
         self._threads = max(1, threads)
         self._threshold = threshold
         self._merge = merge
+        self._noise = noise
 
     def diarize(
         self,
@@ -127,10 +143,14 @@ class VoiceDiarizer:
         return Embedded(regions, planned, self._embed(wav, planned))
 
     def decide(
-        self, embedded: Embedded, threshold: float | None = None, merge: float | None = None
+        self,
+        embedded: Embedded,
+        threshold: float | None = None,
+        merge: float | None = None,
+        noise: float | None = None,
     ) -> Diarization:
-        """The cheap half of :meth:`diarize`: clustering (at ``threshold`` and ``merge``, by
-        default the diarizer's own; see :func:`cluster_voices`) and turns."""
+        """The cheap half of :meth:`diarize`: clustering (at ``threshold``, ``merge`` and
+        ``noise``, by default the diarizer's own; see :func:`cluster_voices`) and turns."""
         if not embedded.planned:
             return Diarization(turns=[], centroids=[])
         labels = _labels(
@@ -138,6 +158,7 @@ class VoiceDiarizer:
             embedded.planned,
             self._threshold if threshold is None else threshold,
             self._merge if merge is None else merge,
+            self._noise if noise is None else noise,
         )
         windows = [
             Window(r, s, e, k) for (r, s, e), k in zip(embedded.planned, labels, strict=True)
@@ -180,6 +201,7 @@ def _labels(
     planned: Sequence[tuple[int, float, float]],
     threshold: float,
     merge: float,
+    noise: float,
 ) -> list[int]:
     """Cluster the full-length windows (at most MAX_CLUSTERED of them, evenly spread),
     then give every window the voice of its nearest centroid (centred as they were)."""
@@ -189,7 +211,7 @@ def _labels(
     if len(full) > MAX_CLUSTERED:
         full = [full[i] for i in np.linspace(0, len(full) - 1, MAX_CLUSTERED).astype(int)]
     chosen = embeddings[full]
-    labels = cluster_voices(chosen, threshold, merge)
+    labels = cluster_voices(chosen, threshold, merge, noise)
     mean = chosen.mean(axis=0) if len(full) > 1 else np.zeros_like(chosen[0])
     centres = centroids(chosen - mean, labels)
     nearest: list[int] = np.argmax((embeddings - mean) @ centres.T, axis=1).tolist()

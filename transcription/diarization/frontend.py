@@ -13,6 +13,8 @@ HOP = 160  # 10 ms
 N_MELS = 40
 TARGET_DBFS = -30.0  # Resemblyzer's volume normalisation (increase only)
 _INT16_MAX = 2**15 - 1
+_SLICE = 1 << 20  # samples summed at once
+_FRAMES_AT_ONCE = 6000  # one minute of frames: bounds the STFT's temporary arrays
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -71,7 +73,12 @@ def normalize_volume(wav: FloatArray, target_dbfs: float = TARGET_DBFS) -> Float
     preprocessing does: the mel spectrogram is not logarithmic, so the level matters."""
     if wav.size == 0:
         return wav
-    rms = float(np.sqrt(np.mean((wav.astype(np.float64) * _INT16_MAX) ** 2)))
+    # Summed in slices: a float64 copy of an hour's audio would be 460 MB.
+    squares = sum(
+        float(np.sum(np.square(wav[i : i + _SLICE], dtype=np.float64)))
+        for i in range(0, wav.size, _SLICE)
+    )
+    rms = float(np.sqrt(squares / wav.size)) * _INT16_MAX
     if rms <= 0.0:
         return wav
     change = target_dbfs - 20 * np.log10(rms / _INT16_MAX)
@@ -90,13 +97,19 @@ class MelFrontend:
     def frames(self, wav: FloatArray) -> FloatArray:
         """Mel power frames of ``wav`` (16 kHz): shape (1 + len(wav) // 160, 40), float32,
         frame ``i`` centred on sample ``160 * i`` (librosa's ``center=True``)."""
-        padded = np.pad(wav.astype(np.float32), N_FFT // 2, mode="constant")
-        n_frames = 1 + (len(padded) - N_FFT) // HOP
-        if n_frames <= 0:
-            return np.zeros((0, N_MELS), dtype=np.float32)
-        strides = (padded.strides[0] * HOP, padded.strides[0])
-        framed = np.lib.stride_tricks.as_strided(padded, (n_frames, N_FFT), strides)
-        spectrum = np.fft.rfft(framed * self._window, axis=1)
-        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-        mel: FloatArray = power @ self._basis.T
+        n_frames = 1 + len(wav) // HOP
+        mel = np.empty((n_frames, N_MELS), dtype=np.float32)
+        half = N_FFT // 2
+        # A minute at a time, each slice padded on its own: neither a padded copy of the
+        # whole audio nor the spectrum of an hour at once (over 1 GB) is ever held.
+        for first in range(0, n_frames, _FRAMES_AT_ONCE):
+            last = min(n_frames, first + _FRAMES_AT_ONCE)
+            lo, hi = first * HOP - half, (last - 1) * HOP + half
+            piece = wav[max(0, lo) : min(len(wav), hi)].astype(np.float32)
+            piece = np.pad(piece, (max(0, -lo), max(0, hi - len(wav))), mode="constant")
+            strides = (piece.strides[0] * HOP, piece.strides[0])
+            framed = np.lib.stride_tricks.as_strided(piece, (last - first, N_FFT), strides)
+            spectrum = np.fft.rfft(framed * self._window, axis=1)
+            power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+            mel[first:last] = power @ self._basis.T
         return mel
