@@ -295,6 +295,7 @@ async def _serve(
         dp["migrations"] = migrations
         await migrations.start()
         dp["language_support"] = languages
+        dp["diarization"] = transcription.diarization  # whether /speakers on may be honoured
         journal = UpdateJournal(session_config.base_dir / JOURNAL_PATH)
         await journal.load(me.id)
         runner = UpdateRunner(bot, dp, ordering, journal)

@@ -24,8 +24,14 @@ from bot.i18n import DEFAULT_LOCALE, build_i18n, locales, speaking
 from bot.services.language import LanguageSupport
 from bot.updates.connect import until_answered
 from transcription import Transcriber, TranscriptionSettings
-from transcription.engine import ModelLoadError, WhisperTranscriber, bundled_model_path
+from transcription.engine import (
+    ModelLoadError,
+    WhisperTranscriber,
+    bundled_model_path,
+    default_cpu_threads,
+)
 from transcription.languages import english_only_model
+from transcription.speaker_turns import SpeakerTurns
 
 _log = structlog.get_logger("bot")
 
@@ -56,7 +62,15 @@ async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
         await queue.start()
         _log.info("transcription_backend", backend="taskiq", redis=redact_url(settings.redis_url))
         return queue
-    return WhisperTranscriber(settings)
+    return WhisperTranscriber(settings, speaker_turns_for(settings))
+
+
+def speaker_turns_for(settings: TranscriptionSettings) -> SpeakerTurns | None:
+    """The diarizer of this process when the owner enabled ``DIARIZATION`` (loaded on the
+    first note that asks for turns, with Whisper's thread count: it runs in that thread)."""
+    if not settings.diarization:
+        return None
+    return SpeakerTurns(settings.whisper_cpu_threads or default_cpu_threads())
 
 
 def language_support(settings: TranscriptionSettings, transcriber: Transcriber) -> LanguageSupport:

@@ -106,9 +106,11 @@ def build_transcript(
     zone: tzinfo,
     limit: int = MESSAGE_LIMIT,
     now: datetime | None = None,
+    bodies: Mapping[int, str | None] | None = None,
 ) -> Transcript:
     """The transcript of ``session``, whose notes' texts are ``texts`` (by sequence; None
-    when a finished note's text is missing)."""
+    when a finished note's text is missing); ``bodies``, where given, is what each note
+    shows (its speaker turns), the session's name still taken from ``texts``."""
     ordered = sorted(session.audio_entries, key=lambda e: e.sequence)
     finished = [
         texts.get(e.sequence) if e.transcription_status is TranscriptionStatus.COMPLETED else None
@@ -121,7 +123,7 @@ def build_transcript(
     labels = _speaker_labels(session)
     for entry in ordered:
         heading = _heading(entry, created, zone, labels.get(entry.sequence))
-        body, shown = _body(session, entry, texts.get(entry.sequence))
+        body, shown = _body(session, entry, (bodies or texts).get(entry.sequence))
         plain += ["", heading, body]
         room = limit - max(_HEADING_ROOM, _utf16_length(heading) + _HEADING_ROOM // 2)
         blocks += _note_blocks(heading, body, shown, room)

@@ -18,6 +18,7 @@ from processing.settings import MARKDOWN, ProcessingSettings
 from runtime.formatting import format_duration
 from sessions import AudioEntry, Session, SessionFolder, Transcript, TranscriptionStatus
 from sessions.speakers import labelled_line, note_source, speaker_labels
+from sessions.turns import local_numbers, note_turns, turn_label
 
 __all__ = [
     "CommandProcessor",
@@ -110,11 +111,11 @@ def render_markdown(session: Session, folder: SessionFolder, zone: tzinfo = UTC)
         # Names and file names are the senders' own: written as text, never as markup.
         extra = (note_source(entry), speakers.get(entry.sequence))
         heading += [_escape_markdown(part) for part in extra if part]
-        lines += ["", "## " + " · ".join(heading), "", _note_body(entry, folder)]
+        lines += ["", "## " + " · ".join(heading), "", _note_body(session, entry, folder)]
     return "\n".join(lines) + "\n"
 
 
-def _note_body(entry: AudioEntry, folder: SessionFolder) -> str:
+def _note_body(session: Session, entry: AudioEntry, folder: SessionFolder) -> str:
     if entry.transcription_status is TranscriptionStatus.FAILED:
         reason = _escape_emphasis(entry.error or "unknown error")
         return f"_Could not be transcribed: {reason}_"
@@ -123,6 +124,15 @@ def _note_body(entry: AudioEntry, folder: SessionFolder) -> str:
         text = folder.read_transcript_text(entry.sequence, entry.transcript_filename)
     if text is None:
         return "_Transcript missing._"
+    turns = (
+        note_turns(session, entry.sequence, folder.read_transcript(entry.sequence))
+        if text
+        else None
+    )
+    if turns is not None:  # a paragraph a turn, its speaker in bold (a chat's name: escaped)
+        return "\n\n".join(
+            f"**{_escape_markdown(turn_label(session, t.number))}:** {t.text}" for t in turns
+        )
     return text or "_No speech recognised._"
 
 
@@ -154,9 +164,11 @@ def render_srt(session: Session, folder: SessionFolder) -> str:
         if detail is not None:
             if detail.duration_seconds > 0:
                 length = detail.duration_seconds
-            for start, end, said in _segments(detail):
-                # Each cue is shown alone: each says who speaks, when the session is labelled.
-                text = labelled_line(speaker, said)
+            voices = _cue_voices(session, entry.sequence, detail, speaker)
+            for start, end, said, voice in _segments(detail, voices):
+                # Each cue is shown alone: each says who speaks, when the session is labelled
+                # or the note has several voices.
+                text = labelled_line(voice, said)
                 begin = offset + start
                 if cues:
                     begin = max(begin, cues[-1].start)
@@ -176,13 +188,36 @@ def _read_detail(entry: AudioEntry, folder: SessionFolder) -> Transcript | None:
     return folder.read_transcript(entry.sequence)
 
 
-def _segments(detail: Transcript) -> list[tuple[float, float, str]]:
-    found: list[tuple[float, float, str]] = []
+def _cue_voices(
+    session: Session, sequence: int, detail: Transcript, speaker: str | None
+) -> list[str | None]:
+    """Who speaks in each segment of the note: its label, and in a note of several voices
+    the voice too ("Speaker 2", or "Anna (Speaker 2)" under a group's label)."""
+    if note_turns(session, sequence, detail) is None:
+        return [speaker] * len(detail.segments)
+    numbers = local_numbers(session, sequence, detail)
+    voices: list[str | None] = []
+    current: str | None = None
     for segment in detail.segments:
+        local = segment.speaker
+        if local is not None and 0 <= local < len(numbers):
+            current = turn_label(session, numbers[local])
+        voices.append(current)
+    first = next((v for v in voices if v is not None), None)
+    voices = [v or first for v in voices]
+    return [f"{speaker} ({v})" if speaker and v else v or speaker for v in voices]
+
+
+def _segments(
+    detail: Transcript, voices: list[str | None]
+) -> list[tuple[float, float, str, str | None]]:
+    found: list[tuple[float, float, str, str | None]] = []
+    for segment, voice in zip(detail.segments, voices, strict=True):
         # A blank line would end the cue early: keep the cue's text lines together.
         lines = [line.strip() for line in segment.text.splitlines() if line.strip()]
         if lines:
-            found.append((max(segment.start, 0.0), max(segment.end, 0.0), "\n".join(lines)))
+            start, end = max(segment.start, 0.0), max(segment.end, 0.0)
+            found.append((start, end, "\n".join(lines), voice))
     return found
 
 

@@ -84,6 +84,9 @@ class ChatSettings(BaseModel):
     # None: the deployment's default style; "off": explicitly no note after the transcript.
     style: str | None = None
     style_instruction: str | None = None  # the custom style's instruction
+    # /speakers on: speaker turns inside this chat's recordings (where the owner enabled
+    # DIARIZATION). Settings stored before it existed read as off.
+    speakers: bool = False
 
     @field_validator("language")
     @classmethod
@@ -125,7 +128,11 @@ class ChatSettings(BaseModel):
             and not self.vocabulary
             and self.style is None
             and self.style_instruction is None
+            and not self.speakers
         )
+
+    def with_speakers(self, on: bool) -> ChatSettings:
+        return self.model_copy(update={"speakers": on})
 
     def with_language(self, language: str | None) -> ChatSettings:
         return self.model_copy(update={"language": ChatSettings(language=language).language})

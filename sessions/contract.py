@@ -9,7 +9,7 @@ composition root builds the implementation, :class:`~sessions.manager.FileSessio
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from sessions.chat_move import ChatMove
@@ -148,6 +148,19 @@ class SessionManager(ABC):
     async def clear_processing_due(self, session_id: str) -> Session:
         """Clear that mark of a PROCESSED or ERROR session (idempotent; any other state
         keeps it). Moving to those states clears it too; this repairs older sessions."""
+
+    @abstractmethod
+    async def set_speaker_numbers(
+        self, session_id: str, numbers: Mapping[int, Sequence[int]]
+    ) -> Session:
+        """Record, per note (by sequence), the session-wide numbers (1..n) of the voices
+        diarization found in it, in the note's own order (``speaker_numbers``); replaces
+        what was recorded. Idempotent."""
+
+    @abstractmethod
+    async def name_speaker(self, session_id: str, number: int, name: str | None) -> Session:
+        """Name the session's speaker ``number`` (``speaker_names``); None removes the name.
+        ValueError for a number out of 1..99. The name is kept on one line, cut to 40."""
 
     @abstractmethod
     async def remove_entry(self, session_id: str, sequence: int) -> Session:

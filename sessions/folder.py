@@ -30,7 +30,7 @@ from sessions.layout import (
 from sessions.note_files import NoteFiles
 from sessions.process_files import ProcessFiles
 from sessions.storage import partial_name
-from sessions.transcripts import Transcript, transcript_from_json
+from sessions.transcripts import Transcript, transcript_from_json, transcript_to_json
 
 _log = structlog.get_logger("sessions.folder")
 
@@ -146,7 +146,7 @@ class SessionFolder(NoteFiles, ProcessFiles):
         presence is what marks the note as done.
         """
         folder = self.path / TRANSCRIPTS_DIR
-        detail = {"sequence": sequence, **transcript.model_dump(mode="json")}
+        detail = {"sequence": sequence, **transcript_to_json(transcript)}
         dump_json_atomic(folder / transcript_filename(sequence, ".json"), detail)
         text = (transcript.text + "\n").encode("utf-8") if transcript.text else b""
         name = transcript_filename(sequence)

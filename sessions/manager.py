@@ -33,6 +33,7 @@ from sessions.layout import is_plain_filename
 from sessions.locks import KeyedLocks
 from sessions.manager_marks import SessionMarks
 from sessions.manager_removals import SessionRemovals
+from sessions.manager_speakers import SessionSpeakers
 from sessions.models import (
     AudioEntry,
     ErrorEntry,
@@ -54,7 +55,9 @@ _log = structlog.get_logger("sessions.manager")
 _FINISHED = (TranscriptionStatus.COMPLETED, TranscriptionStatus.FAILED)
 
 
-class FileSessionManager(ChatSettingsKeeper, SessionMarks, SessionRemovals, SessionManager):
+class FileSessionManager(
+    ChatSettingsKeeper, SessionMarks, SessionRemovals, SessionSpeakers, SessionManager
+):
     """:class:`SessionManager` over a :class:`SessionStorage`, safe across tasks and processes.
 
     Its parts by concern: chats' settings (:mod:`sessions.chat_settings_manager`),

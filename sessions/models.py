@@ -165,6 +165,12 @@ class Session(_Model):
     # a run, whatever happened to its delivery; cleared when it reaches PROCESSED or ERROR.
     processing_due: bool = False
     delivery: DeliveryProgress = Field(default_factory=DeliveryProgress)
+    # Speaker turns inside recordings (diarization): each diarized note's local speakers as
+    # session-wide numbers ("3": [1, 2]: note 3's first voice is speaker 1, its second 2),
+    # set when the session's transcript is consolidated; and the names the chat gave them
+    # ("1": "Anna", by ``/speakers 1 Anna``). Both optional: older files read without them.
+    speaker_numbers: dict[str, list[int]] | None = None
+    speaker_names: dict[str, str] | None = None
 
     @property
     def total_duration_seconds(self) -> float:

@@ -13,6 +13,9 @@ class TranscriptSegment(BaseModel):
     start: float
     end: float
     text: str
+    # Who speaks in it, by the note's own numbering (0-based, as diarization found the
+    # voices of this one recording); None: not diarized, or no voice matched the stretch.
+    speaker: int | None = None
 
 
 class Transcript(BaseModel):
@@ -32,6 +35,21 @@ class Transcript(BaseModel):
     processing_seconds: float = 0.0
     # Audio left after voice activity detection removed silence (None: not measured).
     speech_seconds: float | None = None
+    # One unit-norm voice embedding per local speaker (``TranscriptSegment.speaker`` indexes
+    # it), so the session can number its voices across notes; None: not diarized.
+    speaker_centroids: list[list[float]] | None = None
+
+
+def transcript_to_json(transcript: Transcript) -> dict[str, Any]:
+    """The transcript as it is stored: a note that was not diarized is written exactly as
+    before speaker turns existed (no ``speaker`` or ``speaker_centroids`` keys)."""
+    data = transcript.model_dump(mode="json")
+    if data.get("speaker_centroids") is None:
+        data.pop("speaker_centroids", None)
+    for segment in data["segments"]:
+        if segment.get("speaker") is None:
+            segment.pop("speaker", None)
+    return data
 
 
 def transcript_from_json(data: dict[str, Any]) -> Transcript:

@@ -18,6 +18,7 @@ from sessions import Transcript
 from sessions import TranscriptSegment as TranscriptSegment
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
+from transcription.speaker_turns import SAMPLE_RATE, SpeakerTurns
 
 _log = structlog.get_logger("transcription.engine")
 
@@ -151,8 +152,12 @@ class WhisperTranscriber:
     thread, and that waiting does not count against their own timeout.
     """
 
-    def __init__(self, settings: TranscriptionSettings) -> None:
+    def __init__(
+        self, settings: TranscriptionSettings, speaker_turns: SpeakerTurns | None = None
+    ) -> None:
         self.settings = settings
+        # Diarization for notes that ask for turns (``DecodeOptions.diarize``); None: none.
+        self.speaker_turns = speaker_turns
         self._model: Any = None
         self._pipeline: Any = None
         # "auto" is resolved at load: asking ctranslate2 for GPUs imports it (about a
@@ -315,10 +320,16 @@ class WhisperTranscriber:
             # faster-whisper >= 1.0 (the pinned >= 1.1) puts them in the prompt of every
             # 30-second window; it cuts them at half the model's context (223 tokens).
             decoding["hotwords"] = options.hotwords
-        source: str | BinaryIO = str(audio) if isinstance(audio, Path) else audio
+        source: Any = str(audio) if isinstance(audio, Path) else audio
         name = name or (audio.name if isinstance(audio, Path) else "audio")
+        turns = self.speaker_turns if options.diarize else None
         started = time.perf_counter()
         try:
+            if turns is not None:
+                from faster_whisper import decode_audio
+
+                # Decoded once, for Whisper and then the diarizer.
+                source = decode_audio(source, sampling_rate=SAMPLE_RATE)
             if self._pipeline is not None:
                 segments, info = self._pipeline.transcribe(
                     source, batch_size=settings.whisper_batch_size, **decoding
@@ -335,15 +346,19 @@ class WhisperTranscriber:
         except _decode_error_types() as exc:
             raise AudioDecodeError(f"cannot decode {name}: {exc}") from exc
         text = " ".join(p.text.strip() for p in parts if p.text.strip())
-        return TranscriptResult(
+        result = TranscriptResult(
             text=text,
             language=info.language,
             language_probability=info.language_probability,
             duration_seconds=info.duration,
             segments=parts,
-            processing_seconds=time.perf_counter() - started,
             speech_seconds=getattr(info, "duration_after_vad", None),
         )
+        if turns is not None:
+            if stop is not None and stop.is_set():
+                raise InferenceStopped(f"{name}: stopped before diarization")
+            result = turns.apply(source, result, name)
+        return result.model_copy(update={"processing_seconds": time.perf_counter() - started})
 
     async def aclose(self) -> None:
         """Release the worker threads (running calls finish in the background)."""

@@ -23,13 +23,22 @@ class DecodeOptions(BaseModel):
 
     language: str | None = Field(default=None, pattern=r"^(auto|[a-z]{2,3})$")
     hotwords: str | None = Field(default=None, min_length=1, max_length=MAX_HOTWORDS_CHARS)
+    # Speaker turns inside the recording (diarization after Whisper): the chat's /speakers,
+    # honoured only where the owner enabled DIARIZATION.
+    diarize: bool = False
 
     @classmethod
     def from_chat(cls, settings: ChatSettings) -> DecodeOptions:
-        """The chat's options. A vocabulary longer than ``hotwords`` may be (stored under
-        other limits: they are not checked again when read) is cut after its last whole
-        word that fits; the model reads only its first 223 tokens anyway."""
-        return cls(language=settings.language, hotwords=_cut(settings.hotwords()))
+        """The chat's options (``diarize``: its ``/speakers``, which the transcription
+        honours only with the owner's ``DIARIZATION``). A vocabulary longer than
+        ``hotwords`` may be (stored under other limits: they are not checked again when
+        read) is cut after its last whole word that fits; the model reads only its first
+        223 tokens anyway."""
+        return cls(
+            language=settings.language,
+            hotwords=_cut(settings.hotwords()),
+            diarize=settings.speakers,
+        )
 
     def language_for(self, deployment_language: str | None) -> str | None:
         """The language to hand faster-whisper (None: detect it)."""

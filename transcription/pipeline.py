@@ -30,6 +30,7 @@ from sessions import (
     TranscriptionStatus,
 )
 from sessions.speakers import labelled_line, speaker_labels
+from sessions.turns import note_turns, turns_text
 from transcription.engine import (
     AudioDecodeError,
     TimedTranscriber,
@@ -38,6 +39,7 @@ from transcription.engine import (
 )
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
+from transcription.speaker_turns import session_numbers
 
 _log = structlog.get_logger("transcription.pipeline")
 
@@ -123,6 +125,8 @@ async def transcribe_entry(
         session_id, sequence, TranscriptionStatus.IN_PROGRESS, note=entry
     )
     options = await chat_options(manager, session.chat_id)
+    if not settings.diarization:  # the owner's DIARIZATION gates the chat's /speakers
+        options = options.model_copy(update={"diarize": False})
     attempt_entry = _Attempt(manager, session_id, entry)
 
     timeout = settings.timeout_for(entry.duration_seconds)
@@ -233,7 +237,8 @@ class _Attempt:
 
 
 async def chat_options(manager: SessionManager, chat_id: int) -> DecodeOptions:
-    """The chat's language and vocabulary for its next note. When its settings cannot be
+    """The chat's language, vocabulary and speaker turns (``/speakers``; the caller gates
+    them with the owner's ``DIARIZATION``) for its next note. When its settings cannot be
     read (the library's database failed) or make no valid options, the note is transcribed
     with the deployment's settings rather than not at all (logged)."""
     try:
@@ -271,7 +276,12 @@ def consolidate(folder: SessionFolder, session: Session) -> str:
         if text is None:  # COMPLETED without its transcript: the consolidation fails
             raise FileNotFoundError(f"the transcript of note {entry.sequence} is missing")
         if text:
-            paragraphs.append(labelled_line(labels.get(entry.sequence), text))
+            turns = note_turns(session, entry.sequence, folder.read_transcript(entry.sequence))
+            if turns is None:
+                paragraphs.append(labelled_line(labels.get(entry.sequence), text))
+            else:  # the turns sit under the note's own label, when it has one
+                head = labelled_line(labels.get(entry.sequence), "").rstrip()
+                paragraphs.append("\n".join(filter(None, [head, turns_text(session, turns)])))
     return "\n\n".join(paragraphs) + ("\n" if paragraphs else "")
 
 
@@ -294,6 +304,9 @@ async def finish_session(manager: SessionManager, session_id: str) -> Session:
         )
         return await _transition_once(manager, session_id, SessionState.ERROR)
     folder = manager.folder(session_id)
+    numbers = await asyncio.to_thread(session_numbers, folder, session)
+    if numbers:  # the voices numbered across the session's notes, before anything is written
+        session = await manager.set_speaker_numbers(session_id, numbers)
 
     def write_input() -> None:
         folder.write_process_input(consolidate(folder, session))

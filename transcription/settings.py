@@ -56,6 +56,10 @@ class TranscriptionSettings(ProjectSettings):
         le=19,
         description="CPU priority of inference threads (Linux nice); 0 leaves it unchanged",
     )
+    diarization: bool = Field(
+        default=False,
+        description="speaker turns inside a recording, for chats that turn on /speakers",
+    )
     transcription_timeout_base_seconds: float = Field(default=120.0, gt=0)
     transcription_timeout_per_audio_second: float = Field(default=2.0, ge=0)
     transcription_retries: int = Field(default=2, ge=0, le=10)

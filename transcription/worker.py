@@ -16,6 +16,7 @@ import signal
 import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import structlog
 from pydantic import ValidationError
@@ -25,10 +26,11 @@ from taskiq.api import run_receiver_task
 from runtime.log_setup import configure_logging
 from runtime.settings import LogSettings, describe_invalid
 from transcription.broker import build_broker
-from transcription.engine import ModelLoadError, WhisperTranscriber
+from transcription.engine import ModelLoadError, WhisperTranscriber, default_cpu_threads
 from transcription.jobs import JobMarks, redact_url
 from transcription.queue import JOB_SETTINGS, register_transcription_task
 from transcription.settings import TranscriptionSettings
+from transcription.speaker_turns import SpeakerTurns
 
 _log = structlog.get_logger("transcription.worker")
 
@@ -37,9 +39,12 @@ STOP_GRACE_SECONDS = 3.0
 MODEL_CACHE_SIZE = 2
 
 
-async def load_transcriber(settings: TranscriptionSettings) -> WhisperTranscriber:
-    """A WhisperTranscriber with its model loaded (off the event loop)."""
-    transcriber = WhisperTranscriber(settings)
+async def load_transcriber(
+    settings: TranscriptionSettings, speaker_turns: SpeakerTurns | None = None
+) -> WhisperTranscriber:
+    """A WhisperTranscriber with its model loaded (off the event loop), and the process's
+    diarizer for jobs that ask for speaker turns."""
+    transcriber = WhisperTranscriber(settings, speaker_turns)
     await transcriber.start()
     return transcriber
 
@@ -89,7 +94,10 @@ class ModelCache:
 
 
 async def serve(settings: TranscriptionSettings) -> None:
-    models = ModelCache(settings)
+    # One diarizer for the process, shared by its models, loaded at the first job asking for
+    # turns (the bot decides that: its DIARIZATION and the chat's /speakers travel with it).
+    turns = SpeakerTurns(settings.whisper_cpu_threads or default_cpu_threads())
+    models = ModelCache(settings, load=partial(load_transcriber, speaker_turns=turns))
     await models.get(settings)  # load now: a bad model fails at start, not on the first job
     broker = build_broker(settings)
     redis = Redis.from_url(settings.redis_url)

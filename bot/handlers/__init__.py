@@ -13,6 +13,7 @@ from bot.handlers import (
     library,
     migration,
     notes,
+    speakers,
 )
 
 
@@ -25,6 +26,7 @@ def build_router() -> Router:
         library.create_router(),
         ask.create_router(),
         chat_settings.create_router(),
+        speakers.create_router(),
         notes.create_router(),
         audio.create_router(),
         fallback.create_router(),

@@ -16,8 +16,10 @@ import structlog
 from bot import texts
 from bot.callbacks import note_keyboard
 from bot.services.delivery import UPLOAD_LIMIT_BYTES, Part
+from bot.speaker_texts import speaker_word
 from bot.transcript_texts import build_transcript
 from sessions import Session, SessionFolder, SessionManager, SessionState, TranscriptionStatus
+from sessions.turns import note_text
 
 _log = structlog.get_logger("bot.delivery")
 
@@ -49,8 +51,10 @@ async def transcript_parts(
     ``note_buttons`` (a language model is set up), Summary / Clean text / To-dos under its
     last message."""
     folder = manager.folder(session.session_id)
+    word = speaker_word()  # in the chat's language, before leaving this task's context
     texts_by_note = await asyncio.to_thread(_note_texts, folder, session)
-    transcript = build_transcript(session, texts_by_note, zone)
+    bodies = await asyncio.to_thread(_in_turns, folder, session, texts_by_note, word)
+    transcript = build_transcript(session, texts_by_note, zone, bodies=bodies)
     last = len(transcript.messages)
     keyboard = note_keyboard(session.session_id) if note_buttons else None
     parts = [
@@ -63,6 +67,19 @@ async def transcript_parts(
         data = transcript.plain.encode()
         parts.append(Part(f"{TRANSCRIPT}/file", data=data, filename=name, caption=caption))
     return parts
+
+
+def _in_turns(
+    folder: SessionFolder, session: Session, found: dict[int, str | None], word: str
+) -> dict[int, str | None]:
+    """The notes' texts as they are shown: in speaker turns ("Speaker 1: ...", ``word`` for
+    an unnamed voice) where a note has several voices (blocking: reads the disk)."""
+    return {
+        sequence: note_text(session, sequence, folder.read_transcript(sequence), text, word)
+        if text
+        else text
+        for sequence, text in found.items()
+    }
 
 
 def _note_texts(folder: SessionFolder, session: Session) -> dict[int, str | None]:
