@@ -1,4 +1,9 @@
-"""Runs the real bot (``python -m bot``) as a subprocess against the fake Bot API."""
+"""Runs the real bot (``python -m bot``) as a process of its own against the fake Bot API.
+
+By default the process is forked from a server that imported aiogram once
+(:mod:`tests.bot.bot_fork`: the same code path as ``python -m bot`` minus ten seconds of
+imports per start); ``TEST_BOT_FORK=0``, or ``fork=False`` for one bot, starts the real
+``python -m bot`` executable instead."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.bot import bot_fork
 from tests.conftest import TIMEOUT_SCALE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +27,10 @@ REPO = Path(__file__).resolve().parents[2]
 class BotProcess:
     """One run of the bot; restart by making another with the same folders."""
 
-    def __init__(self, base_url: str, token: str, data_dir: Path, **env: str) -> None:
+    def __init__(
+        self, base_url: str, token: str, data_dir: Path, *, fork: bool | None = None, **env: str
+    ) -> None:
+        self.fork = bot_fork.ENABLED if fork is None else fork
         self.data_dir = data_dir
         self.log_path = data_dir / f"bot-{time.monotonic_ns()}.log"
         self.env = {
@@ -38,11 +47,19 @@ class BotProcess:
             "PYTHONUNBUFFERED": "1",
             **env,
         }
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: asyncio.subprocess.Process | bot_fork.ForkedBot | None = None
 
     async def start(self) -> BotProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
+        if self.fork:
+            log.close()
+            # The fork server's first start imports aiogram (seconds): off the loop, so the
+            # fake Bot API of this test keeps answering meanwhile.
+            self.proc = await asyncio.to_thread(
+                bot_fork.ForkedBot.start, [], self.env, str(REPO), str(self.log_path)
+            )
+            return self
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
