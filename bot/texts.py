@@ -164,6 +164,15 @@ _COMMANDS = [
 ]
 
 
+# /speakers is offered only where the owner enabled DIARIZATION: not in COMMANDS and HELP,
+# added by commands() and help_text().
+_SPEAKERS_COMMAND = ("speakers", N_("Who speaks when in a recording"))
+_SPEAKERS_HELP = N_(
+    "/speakers - a recording with several voices in turns (Speaker 1, Speaker 2): /speakers "
+    "on or off, /speakers 1 Anna names a voice"
+)
+
+
 def __getattr__(name: str) -> object:
     if name == "COMMANDS":
         return [(command, _(description)) for command, description in _COMMANDS]
@@ -179,18 +188,26 @@ def start_after_previous(count: int) -> str:
     ).format(start=_(_TEXTS["start"]), notes=notes(count))
 
 
-def help_text(*, multilingual: bool) -> str:
-    """/help: every command, /lang only where the model knows other languages (as the
-    menu, :func:`commands`)."""
-    text = _(_TEXTS["help"])
-    if multilingual:
-        return text
-    return "\n".join(line for line in text.split("\n") if not line.startswith("/lang "))
+def help_text(*, multilingual: bool, speakers: bool = False) -> str:
+    """/help: every command, /lang only where the model knows other languages and /speakers
+    only where the owner enabled ``DIARIZATION`` (as the menu, :func:`commands`)."""
+    lines = _(_TEXTS["help"]).split("\n")
+    if not multilingual:
+        lines = [line for line in lines if not line.startswith("/lang ")]
+    if speakers:  # before /status, as in the menu (at the end if a translation lacks it)
+        at = next((i for i, line in enumerate(lines) if line.startswith("/status ")), len(lines))
+        lines.insert(at, _(_SPEAKERS_HELP))
+    return "\n".join(lines)
 
 
-def commands(*, multilingual: bool) -> list[tuple[str, str]]:
-    """The command menu (setMyCommands): /lang only where the model knows other languages."""
-    return [(c, _(d)) for c, d in _COMMANDS if multilingual or c != "lang"]
+def commands(*, multilingual: bool, speakers: bool = False) -> list[tuple[str, str]]:
+    """The command menu (setMyCommands): /lang only where the model knows other languages,
+    /speakers only where the owner enabled ``DIARIZATION`` (before /status)."""
+    listed = [(c, d) for c, d in _COMMANDS if multilingual or c != "lang"]
+    if speakers:
+        at = next(i for i, (c, _d) in enumerate(listed) if c == "status")
+        listed.insert(at, _SPEAKERS_COMMAND)
+    return [(c, _(d)) for c, d in listed]
 
 
 def megabytes(size: int) -> str:

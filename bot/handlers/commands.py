@@ -221,8 +221,12 @@ async def status(
     await message.answer(text)
 
 
-async def help_(message: Message, language_support: LanguageSupport = ENGLISH_ONLY) -> None:
-    await message.answer(texts.help_text(multilingual=language_support.multilingual))
+async def help_(
+    message: Message, language_support: LanguageSupport = ENGLISH_ONLY, diarization: bool = False
+) -> None:
+    await message.answer(
+        texts.help_text(multilingual=language_support.multilingual, speakers=diarization)
+    )
 
 
 def create_router() -> Router:

@@ -424,3 +424,25 @@ async def test_diarization_counts_against_the_notes_run_timeout() -> None:
     finally:
         await transcriber.aclose()
     assert done.text == "word0 word1"
+
+
+def test_the_diarizer_runs_on_one_blas_thread_whatever_whispers_count() -> None:
+    """Whisper's 4 threads made the diarize step 1-3x the note's duration on 2 busy cores
+    instead of 0.03x (BENCHMARKS.md): the bot's diarizer gets one BLAS thread, and so does
+    the real diarizer it loads."""
+    from bot.startup import speaker_turns_for  # imports aiogram: only this test
+
+    settings = TranscriptionSettings(_env_file=None, diarization=True, whisper_cpu_threads=4)  # type: ignore[call-arg]
+    turns = speaker_turns_for(settings)
+    assert turns is not None
+    assert turns.threads == 1
+    assert SpeakerTurns().threads == 1  # the workers' (transcription/worker.py)
+    assert speaker_turns_for(TranscriptionSettings(_env_file=None)) is None  # type: ignore[call-arg]
+    loaded: list[int] = []
+
+    def load(threads: int) -> FakeDiarizer:
+        loaded.append(threads)
+        return FakeDiarizer()
+
+    SpeakerTurns(load=load).diarizer()
+    assert loaded == [1]
