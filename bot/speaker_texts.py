@@ -15,8 +15,7 @@ SPEAKERS_USAGE: str
 
 _TEXTS = {
     "speakers_not_enabled": N_(
-        "Speaker turns are not available: the bot's owner has not enabled them "
-        "(DIARIZATION=true in the bot's settings)."
+        "Speaker turns are not available: the bot's owner has not turned them on."
     ),
     "speakers_no_session": N_(
         "There is no session to name speakers in yet: send a recording with several voices first."

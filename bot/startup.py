@@ -28,7 +28,6 @@ from transcription.engine import (
     ModelLoadError,
     WhisperTranscriber,
     bundled_model_path,
-    default_cpu_threads,
 )
 from transcription.languages import english_only_model
 from transcription.speaker_turns import SpeakerTurns
@@ -66,11 +65,12 @@ async def start_transcriber(settings: TranscriptionSettings) -> Transcriber:
 
 
 def speaker_turns_for(settings: TranscriptionSettings) -> SpeakerTurns | None:
-    """The diarizer of this process when the owner enabled ``DIARIZATION`` (loaded on the
-    first note that asks for turns, with Whisper's thread count: it runs in that thread)."""
+    """The diarizer of this process when the owner enabled ``DIARIZATION``, on one BLAS
+    thread whatever Whisper's count (``DIARIZER_THREADS``: more made it dozens of times
+    slower). Not loaded yet: see :meth:`SpeakerTurns.diarizer`."""
     if not settings.diarization:
         return None
-    return SpeakerTurns(settings.whisper_cpu_threads or default_cpu_threads())
+    return SpeakerTurns()
 
 
 def language_support(settings: TranscriptionSettings, transcriber: Transcriber) -> LanguageSupport:
@@ -162,9 +162,15 @@ async def after_model(loading: ModelLoading | None, then: Callable[[], Awaitable
 
 
 async def describe_bot(
-    bot: Bot, stopping: asyncio.Event, api: str, *, multilingual: bool = True
+    bot: Bot,
+    stopping: asyncio.Event,
+    api: str,
+    *,
+    multilingual: bool = True,
+    speakers: bool = False,
 ) -> bool:
-    """Set the command menu (/lang only with a ``multilingual`` model), the description and
+    """Set the command menu (/lang only with a ``multilingual`` model, /speakers only with
+    ``speakers``: the owner's ``DIARIZATION``), the description and
     the short description, each tried until Telegram answers: in English for everyone, then
     in each language with a catalog for its speakers. False when a stop came first."""
     i18n = build_i18n()
@@ -173,7 +179,7 @@ async def describe_bot(
             words = _Description(
                 [
                     BotCommand(command=c, description=d)
-                    for c, d in texts.commands(multilingual=multilingual)
+                    for c, d in texts.commands(multilingual=multilingual, speakers=speakers)
                 ],
                 texts.DESCRIPTION,
                 texts.SHORT_DESCRIPTION,

@@ -6,7 +6,7 @@ and is re-exported here, where the texts modules and handlers have always found 
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 
 from bot.i18n import N_, _, ngettext, translated
 from bot.message_fit import CAPTION_LIMIT as CAPTION_LIMIT
@@ -164,6 +164,15 @@ _COMMANDS = [
 ]
 
 
+# /speakers is offered only where the owner enabled DIARIZATION: not in COMMANDS and HELP,
+# added by commands() and help_text().
+_SPEAKERS_COMMAND = ("speakers", N_("Who speaks when in a recording"))
+_SPEAKERS_HELP = N_(
+    "/speakers - a recording with several voices in turns (Speaker 1, Speaker 2): /speakers "
+    "on or off, /speakers 1 Anna names a voice"
+)
+
+
 def __getattr__(name: str) -> object:
     if name == "COMMANDS":
         return [(command, _(description)) for command, description in _COMMANDS]
@@ -179,18 +188,26 @@ def start_after_previous(count: int) -> str:
     ).format(start=_(_TEXTS["start"]), notes=notes(count))
 
 
-def help_text(*, multilingual: bool) -> str:
-    """/help: every command, /lang only where the model knows other languages (as the
-    menu, :func:`commands`)."""
-    text = _(_TEXTS["help"])
-    if multilingual:
-        return text
-    return "\n".join(line for line in text.split("\n") if not line.startswith("/lang "))
+def help_text(*, multilingual: bool, speakers: bool = False) -> str:
+    """/help: every command, /lang only where the model knows other languages and /speakers
+    only where the owner enabled ``DIARIZATION`` (as the menu, :func:`commands`)."""
+    lines = _(_TEXTS["help"]).split("\n")
+    if not multilingual:
+        lines = [line for line in lines if not line.startswith("/lang ")]
+    if speakers:  # before /status, as in the menu (at the end if a translation lacks it)
+        at = next((i for i, line in enumerate(lines) if line.startswith("/status ")), len(lines))
+        lines.insert(at, _(_SPEAKERS_HELP))
+    return "\n".join(lines)
 
 
-def commands(*, multilingual: bool) -> list[tuple[str, str]]:
-    """The command menu (setMyCommands): /lang only where the model knows other languages."""
-    return [(c, _(d)) for c, d in _COMMANDS if multilingual or c != "lang"]
+def commands(*, multilingual: bool, speakers: bool = False) -> list[tuple[str, str]]:
+    """The command menu (setMyCommands): /lang only where the model knows other languages,
+    /speakers only where the owner enabled ``DIARIZATION`` (before /status)."""
+    listed = [(c, d) for c, d in _COMMANDS if multilingual or c != "lang"]
+    if speakers:
+        at = next(i for i, (c, _d) in enumerate(listed) if c == "status")
+        listed.insert(at, _SPEAKERS_COMMAND)
+    return [(c, _(d)) for c, d in listed]
 
 
 def megabytes(size: int) -> str:
@@ -327,64 +344,6 @@ def output_too_big(name: str, size: int, limit: int) -> str:
         "{name} is {size}, over the {limit} a bot may send; it is kept in the session's "
         "process/output/ folder on the bot's machine."
     ).format(name=name, size=megabytes(size), limit=megabytes(limit))
-
-
-def status(
-    active: tuple[Session, str] | None,
-    recent: list[tuple[Session, str]],
-    processor: str | None = None,
-    zone: tzinfo = UTC,
-) -> str:
-    """/status: the open session and the recent ones, each as (session, label)."""
-    lines = []
-    if active is None:
-        lines.append(_("No session is open. Send a voice note to start one."))
-    else:
-        session, label = active
-        lines.append(
-            _("Open session: {label}; {notes}, {duration} ({zone}).").format(
-                label=label,
-                notes=notes(len(session.audio_entries)),
-                duration=format_duration(session.total_duration_seconds),
-                zone=zone_note(zone),
-            )
-        )
-    if recent:
-        lines.append("")
-        # The zone is said once: with the open session when there is one.
-        if active:
-            lines.append(_("Recent sessions:"))
-        else:
-            lines.append(_("Recent sessions ({zone}):").format(zone=zone_note(zone)))
-        for session, label in recent:
-            lines.append(
-                _("- {label}: {state}, {notes}, {duration}").format(
-                    label=label,
-                    state=state_name(session),
-                    notes=notes(len(session.audio_entries)),
-                    duration=format_duration(session.total_duration_seconds),
-                )
-            )
-    if processor:  # with none set up there is nothing to say
-        lines.append("")
-        lines.append(_("After transcription: {processor} processing.").format(processor=processor))
-    return "\n".join(lines)
-
-
-_STATES = {
-    "collecting": N_("collecting"),
-    "transcribing": N_("transcribing"),
-    "transcribed": N_("transcribed"),
-    "processing": N_("processing"),
-    "processed": N_("processed"),
-    "error": N_("error"),
-}
-
-
-def state_name(session: Session) -> str:
-    """A session's state in words (the state's own name, lower case, in English)."""
-    name = session.state.value.lower()
-    return _(_STATES[name]) if name in _STATES else name
 
 
 def zone_note(zone: tzinfo) -> str:

@@ -28,10 +28,13 @@ _log = structlog.get_logger("notes.prompts")
 
 @dataclass(frozen=True)
 class Context:
-    """What every prompt says of the session: its language and its speakers."""
+    """What every prompt says of the session: its language, its speakers (the labels of its
+    notes: members, forwards) and the voices inside its recordings (the turns' names:
+    "Speaker 1" or the name a chat gave it), each as the transcript writes them."""
 
     language: str | None  # a language code ("de"), or None: the transcript's own
     speakers: Sequence[str] = ()
+    voices: Sequence[str] = ()
 
     @property
     def language_rule(self) -> str:
@@ -44,11 +47,26 @@ class Context:
 
     @property
     def speaker_rule(self) -> str:
+        # The names as the transcript writes them, kept: a model tends to drop "Speaker 2"
+        # or to guess a name for it, and the chat's names are what the reader knows.
+        voices = ", ".join(self.voices)
         if self.speakers:
             names = ", ".join(self.speakers)
-            return (
+            rule = (
                 f"The speakers are: {names}. The transcript begins each speaker's part with "
                 "their name and a colon; call them by exactly these names and invent no others"
+            )
+            if voices:
+                rule += (
+                    f". Inside their recordings, each voice's turn begins with its name and a "
+                    f"colon: {voices}; call those voices by exactly these names too"
+                )
+            return rule
+        if voices:
+            return (
+                f"The transcript is a recording of several voices: {voices}. It begins each "
+                "voice's turn with its name and a colon; call them by exactly these names "
+                '(a "Speaker 2" stays "Speaker 2"), never guess other names, invent none'
             )
         return "The transcript is one person's notes: name no speakers and invent none"
 

@@ -11,6 +11,7 @@ from sessions import SessionFolder
 from sessions.chat_settings import AUTO_LANGUAGE, ChatSettings
 from sessions.models import Session, SessionState, TranscriptionStatus
 from sessions.speakers import labelled_line, speaker_labels
+from sessions.turns import note_turns, turn_label
 
 # The states in which a session has its whole transcript.
 TRANSCRIBED_STATES = frozenset(
@@ -38,10 +39,12 @@ def _read(folder: SessionFolder, session: Session, chat: ChatSettings) -> Source
     if text is None or not text.strip():
         return None
     language = chat.language if chat.language not in (None, AUTO_LANGUAGE) else None
-    return Source(
-        transcript=text,
-        context=Context(language=language or _spoken(folder, session), speakers=_speakers(session)),
+    context = Context(
+        language=language or _spoken(folder, session),
+        speakers=_speakers(session),
+        voices=_voices(folder, session),
     )
+    return Source(transcript=text, context=context)
 
 
 def _spoken(folder: SessionFolder, session: Session) -> str | None:
@@ -65,6 +68,21 @@ def _speakers(session: Session) -> list[str]:
         name = labelled_line(label, "").removesuffix(": ")
         if name not in names:
             names.append(name)
+    return names
+
+
+def _voices(folder: SessionFolder, session: Session) -> list[str]:
+    """The voices inside the session's recordings as its turns name them ("Speaker 1", or
+    the name the chat gave), in order of first turn; empty when no note reads in turns."""
+    names: list[str] = []
+    for entry in sorted(session.audio_entries, key=lambda e: e.sequence):
+        if entry.transcription_status is not TranscriptionStatus.COMPLETED:
+            continue
+        detail = folder.read_transcript(entry.sequence)
+        for turn in note_turns(session, entry.sequence, detail) or []:
+            name = turn_label(session, turn.number)
+            if name not in names:
+                names.append(name)
     return names
 
 

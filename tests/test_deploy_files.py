@@ -188,3 +188,23 @@ def test_image_ships_compiled_bytecode() -> None:
     assert "--no-compile" not in dockerfile
     assert "PYTHONDONTWRITEBYTECODE" not in dockerfile
     assert re.search(r"python -m compileall .*/opt/venv/lib", dockerfile)
+
+
+def test_image_installs_an_extra_only_when_built_with_it() -> None:
+    """``--build-arg EXTRAS=diarization`` adds the extra; by default the image installs the
+    project alone (as small as without the argument). The Dockerfile's own pip line is run
+    through sh with ``echo`` for pip."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r'^ARG EXTRAS=""$', dockerfile, flags=re.MULTILINE)
+    [line] = re.findall(r"^RUN (pip install [^\\\n]*?)\s*\\?$", dockerfile, flags=re.MULTILINE)
+    echo = line.replace("pip install", "echo", 1)
+    installed = {
+        extras: subprocess.run(
+            ["sh", "-c", echo], env={"EXTRAS": extras}, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for extras in ("", "diarization")
+    }
+    assert installed == {"": "./", "diarization": "./[diarization]"}
+    assert "diarization = [" in (ROOT / "pyproject.toml").read_text()  # an extra it has
+    compose = (ROOT / "compose.yaml").read_text()
+    assert "--build-arg EXTRAS=diarization" in compose  # how, said where the owner looks

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 _log = structlog.get_logger("transcription.speakers")
 
 SAMPLE_RATE = 16000
+# BLAS threads of the diarizer's encoder: one, whatever Whisper's WHISPER_CPU_THREADS. Its LSTM
+# is many small matrix products; with Whisper's 4 threads OpenBLAS's threads spun against each
+# other and Whisper's, and the diarize step took 1-2x the note's duration instead of 0.03x on
+# 2 busy cores (BENCHMARKS.md, "Speaker diarization", "In the pipeline").
+DIARIZER_THREADS = 1
 
 
 class Diarizer(Protocol):
@@ -64,7 +69,7 @@ class SpeakerTurns:
 
     def __init__(
         self,
-        threads: int = 1,
+        threads: int = DIARIZER_THREADS,
         *,
         load: Callable[[int], Diarizer] = _load_default,
         assign: Callable[[list[tuple[float, float]], Any], list[int | None]] = _assign,
@@ -91,6 +96,11 @@ class SpeakerTurns:
                     seconds = round(time.perf_counter() - started, 2)
                     _log.info("diarizer_loaded", seconds=seconds, threads=self.threads)
             return self._diarizer
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why the diarizer could not be loaded (one line), once :meth:`diarizer` tried."""
+        return self._unavailable
 
     def apply(
         self, audio: numpy.ndarray[Any, Any], transcript: Transcript, name: str = ""
@@ -171,4 +181,4 @@ def session_numbers(
     return {seq: [int(n) for n in numbers] for seq, numbers in zip(sequences, linked, strict=True)}
 
 
-__all__ = ["SAMPLE_RATE", "Diarizer", "SpeakerTurns", "session_numbers"]
+__all__ = ["DIARIZER_THREADS", "SAMPLE_RATE", "Diarizer", "SpeakerTurns", "session_numbers"]

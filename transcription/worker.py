@@ -26,7 +26,7 @@ from taskiq.api import run_receiver_task
 from runtime.log_setup import configure_logging
 from runtime.settings import LogSettings, describe_invalid
 from transcription.broker import build_broker
-from transcription.engine import ModelLoadError, WhisperTranscriber, default_cpu_threads
+from transcription.engine import ModelLoadError, WhisperTranscriber
 from transcription.jobs import JobMarks, redact_url
 from transcription.queue import JOB_SETTINGS, register_transcription_task
 from transcription.settings import TranscriptionSettings
@@ -96,7 +96,8 @@ class ModelCache:
 async def serve(settings: TranscriptionSettings) -> None:
     # One diarizer for the process, shared by its models, loaded at the first job asking for
     # turns (the bot decides that: its DIARIZATION and the chat's /speakers travel with it).
-    turns = SpeakerTurns(settings.whisper_cpu_threads or default_cpu_threads())
+    # On one BLAS thread, whatever Whisper's count (see DIARIZER_THREADS).
+    turns = SpeakerTurns()
     models = ModelCache(settings, load=partial(load_transcriber, speaker_turns=turns))
     await models.get(settings)  # load now: a bad model fails at start, not on the first job
     broker = build_broker(settings)

@@ -16,7 +16,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot import chat_settings_texts as ct
 from bot import library_texts as lt
 from bot import note_texts as nt
-from bot import texts
+from bot import status_texts, texts
 from bot.callbacks import CancelButton, DoneButton, cancel_keyboard
 from bot.services.collecting import CollectingStatus
 from bot.services.labels import first_texts
@@ -206,7 +206,7 @@ async def status(
         return session, session_label(session, first[session.session_id], zone, now, count=False)
 
     shown = labelled(active) if active is not None else None
-    text = texts.status(shown, [labelled(s) for s in recent], processor_label, zone)
+    text = status_texts.status(shown, [labelled(s) for s in recent], processor_label, zone)
     if retention is not None:
         kept = lt.retention(retention.audio_retention_days, retention.session_retention_days)
         text = texts.fit(f"{text}\n{kept}")
@@ -221,8 +221,12 @@ async def status(
     await message.answer(text)
 
 
-async def help_(message: Message, language_support: LanguageSupport = ENGLISH_ONLY) -> None:
-    await message.answer(texts.help_text(multilingual=language_support.multilingual))
+async def help_(
+    message: Message, language_support: LanguageSupport = ENGLISH_ONLY, diarization: bool = False
+) -> None:
+    await message.answer(
+        texts.help_text(multilingual=language_support.multilingual, speakers=diarization)
+    )
 
 
 def create_router() -> Router:

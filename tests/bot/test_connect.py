@@ -94,3 +94,12 @@ async def test_connect_sets_the_description_until_answered(
     assert 0 < len(texts.DESCRIPTION) <= 512
     assert 0 < len(texts.SHORT_DESCRIPTION) <= 120
     assert "/done" in texts.DESCRIPTION
+    assert "speakers" not in {c["command"] for c in fake.commands}
+
+    # The owner's DIARIZATION: /speakers in the menu, in every language.
+    assert await describe_bot(bot, asyncio.Event(), fake.base_url, speakers=True)
+    for listed in (fake.commands, *(fake.by_language[lang]["commands"] for lang in ("de", "ru"))):
+        assert [c["command"] for c in listed][-3:] == ["speakers", "status", "help"]
+    assert fake.by_language["de"]["commands"][-3]["description"] == (
+        "Wer wann in einer Aufnahme spricht"
+    )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import dates, texts
+from bot import dates, status_texts, texts
 from bot.i18n import build_i18n, speaking
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import DURATIONS, eventually, is_text, launch
@@ -52,7 +52,7 @@ async def test_each_member_of_a_group_is_answered_in_their_language(
     since = len(fake.sent)
     fake.text(GROUP, GERMAN, "/status", chat_type="supergroup", language_code="de-AT")
     with speaking(i18n, "de"):
-        german_status = texts.status(None, [])
+        german_status = status_texts.status(None, [])
     await fake.wait_for(is_text(GROUP, german_status), timeout=20, since=since)
 
     # No catalog for Portuguese: English, exactly as an English speaker reads it.

@@ -91,7 +91,9 @@ async def test_starting_then_ready_and_a_note_waits_for_the_model(
     assert order.index("ready") < order.index("whisper_model_loaded")
 
 
-def _check(fake: FakeTelegram, folder: Path, token: str, api: str) -> subprocess.Popen[str]:
+def _check(
+    fake: FakeTelegram, folder: Path, token: str, api: str, **extra: str
+) -> subprocess.Popen[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))},
         "BOT_TOKEN": token,
@@ -100,6 +102,7 @@ def _check(fake: FakeTelegram, folder: Path, token: str, api: str) -> subprocess
         "HF_HUB_OFFLINE": "1",
         "WHISPER_CPU_THREADS": "1",
         "PYTHONPATH": str(REPO),
+        **extra,
     }
     folder.mkdir()
     return subprocess.Popen(
@@ -116,11 +119,11 @@ def _check(fake: FakeTelegram, folder: Path, token: str, api: str) -> subprocess
 async def test_self_check_says_what_works_in_one_line_each(
     fake: FakeTelegram, tmp_path: Path
 ) -> None:
-    """Three checks at once (each imports aiogram): all good; a token the Bot API refuses;
-    a Bot API that does not answer."""
+    """Three checks at once (each imports aiogram): all good (with DIARIZATION=true: the
+    diarizer's line); a token the Bot API refuses; a Bot API that does not answer."""
     wrong = fake.token.split(":")[0] + ":" + "x" * 35
     checks = {
-        "good": _check(fake, tmp_path / "good", fake.token, fake.base_url),
+        "good": _check(fake, tmp_path / "good", fake.token, fake.base_url, DIARIZATION="true"),
         "refused": _check(fake, tmp_path / "refused", wrong, fake.base_url),
         "silent": _check(fake, tmp_path / "silent", fake.token, "http://127.0.0.1:9"),
     }
@@ -137,13 +140,14 @@ async def test_self_check_says_what_works_in_one_line_each(
     assert code == 0, (lines, err)
     assert lines[0].startswith("ok    data folder: ")
     assert lines[1].startswith("ok    model: the bundled tiny.en loads (")
-    assert lines[2] == f"ok    Bot API: {fake.base_url} answers"
-    assert lines[3].startswith("ok    token: accepted: the bot is @")
-    assert lines[4] == "all good: start the bot"
+    assert lines[2].startswith("ok    speaker turns: the diarizer loads (")
+    assert lines[3] == f"ok    Bot API: {fake.base_url} answers"
+    assert lines[4].startswith("ok    token: accepted: the bot is @")
+    assert lines[5] == "all good: start the bot"
 
     code, lines, err = found["refused"]
     assert code == 1, (lines, err)
-    assert "ok    Bot API: " in lines[2]
+    assert "ok    Bot API: " in lines[2]  # no speaker-turns line without DIARIZATION
     assert lines[3].startswith("FAIL  token: Telegram refused BOT_TOKEN")
     assert lines[-1] == "see FAIL above"
 

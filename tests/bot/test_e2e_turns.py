@@ -45,6 +45,10 @@ async def test_a_two_voice_recording_comes_back_in_turns_named_and_off_as_before
     fake: FakeTelegram, tmp_path: Path, running: list[BotProcess]
 ) -> None:
     await launch(fake, tmp_path, running, ALLOWED_USER_IDS=str(USER), DIARIZATION="true")
+    # The owner's DIARIZATION offers /speakers: in the menu and in /help.
+    await eventually(lambda: "speakers" in {c["command"] for c in fake.commands}, timeout=20)
+    fake.text(CHAT, USER, "/help")
+    await fake.wait_for(is_text(CHAT, "\n/speakers - "), timeout=20)
     fake.text(CHAT, USER, "/speakers on")
     await fake.wait_for(is_text(CHAT, st.speakers_set(True)), timeout=20)
 

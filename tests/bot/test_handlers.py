@@ -14,7 +14,7 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
-from bot import texts
+from bot import status_texts, texts
 from bot.app import build_dispatcher
 from bot.config import BotSettings
 from bot.services.collecting import CollectingStatus
@@ -192,7 +192,9 @@ async def test_done_with_notes_finalizes(harness: Harness) -> None:
 
 async def test_status_lists_the_open_and_recent_sessions(harness: Harness) -> None:
     await harness.text("/status")
-    assert harness.replies()[-1].startswith(texts.status(None, []))  # then the chat's settings
+    assert harness.replies()[-1].startswith(
+        status_texts.status(None, [])
+    )  # then the chat's settings
     assert "No session is open" in harness.replies()[-1]
 
     await harness.voice(duration=3)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot import speaker_texts as st
+from bot import texts
 from bot.i18n import build_i18n, speaking
 from bot.services.parts import transcript_parts
 from sessions import (
@@ -36,6 +37,8 @@ async def test_without_the_owners_diarization_speakers_on_is_refused_and_stores_
     assert harness.replies()[-1].startswith(st.SPEAKERS_NOT_ENABLED)
     await harness.text("/speakers off")  # always allowed: it only confirms the default
     assert harness.replies()[-1] == st.speakers_set(False)
+    await harness.text("/help")  # offers no /speakers, as the menu (texts.commands)
+    assert "/speakers" not in harness.replies()[-1]
 
 
 async def test_with_diarization_the_chat_turns_speakers_on_and_off(
@@ -51,6 +54,29 @@ async def test_with_diarization_the_chat_turns_speakers_on_and_off(
     assert not (await manager.get_chat_settings(CHAT)).speakers
     await harness.text("/speakers please")
     assert harness.replies()[-1] == st.SPEAKERS_USAGE
+    await harness.text("/help")  # offers /speakers, before /status, as the menu
+    lines = harness.replies()[-1].split("\n")
+    [at] = [i for i, line in enumerate(lines) if line.startswith("/speakers - ")]
+    assert lines[at + 1].startswith("/status - ")
+    assert "/lang - " not in harness.replies()[-1]  # the harness's model: English only
+
+
+def test_the_menu_and_help_offer_speakers_only_with_diarization_in_each_language() -> None:
+    i18n = build_i18n()
+    for locale in ("en", "de", "ru"):
+        with speaking(i18n, locale):
+            plain = [c for c, _ in texts.commands(multilingual=True)]
+            offered = [c for c, _ in texts.commands(multilingual=True, speakers=True)]
+            assert "speakers" not in plain
+            assert offered == [*plain[:-2], "speakers", *plain[-2:]]  # before status, help
+            assert "/speakers" not in texts.help_text(multilingual=True)
+            helped = texts.help_text(multilingual=False, speakers=True)
+            assert "\n/speakers - " in helped
+            assert "/lang" not in helped
+            if locale != "en":  # translated, not English
+                menu = texts.commands(multilingual=True, speakers=True)
+                assert dict(menu)["speakers"] != "Who speaks when in a recording"
+                assert "Speaker 1" not in helped
 
 
 async def test_naming_a_voice_of_the_latest_session(

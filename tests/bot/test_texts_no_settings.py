@@ -10,7 +10,14 @@ from types import ModuleType
 
 import pytest
 
-from bot import chat_settings_texts, library_texts, note_texts, texts
+from bot import (
+    chat_settings_texts,
+    library_texts,
+    note_texts,
+    speaker_texts,
+    status_texts,
+    texts,
+)
 from sessions import ChatSettings
 
 SETTING_NAME = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
@@ -34,7 +41,9 @@ def _string_literals(node: ast.AST) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "module", [texts, library_texts, chat_settings_texts, note_texts], ids=lambda m: m.__name__
+    "module",
+    [texts, status_texts, library_texts, chat_settings_texts, note_texts, speaker_texts],
+    ids=lambda m: m.__name__,
 )
 def test_no_setting_name_in_any_text_of_the_source(module: ModuleType) -> None:
     """Every string in the module's source, constants and the pieces of each function's
@@ -55,8 +64,8 @@ def test_rendered_refusals_and_status_name_no_setting() -> None:
         texts.too_long(95, 60),
         texts.too_big(25 * MB, 20 * MB),
         texts.too_big_unannounced(20 * MB),
-        texts.status(None, [], None),
-        texts.status(None, [], "markdown"),
+        status_texts.status(None, [], None),
+        status_texts.status(None, [], "markdown"),
         texts.not_saved_download_failed(4),
         texts.HELP,
         texts.HINT,

@@ -59,3 +59,16 @@ def test_the_owners_folder_overrides_a_prompt(tmp_path: Path) -> None:
 def test_only_known_prompt_names_are_read(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no prompt"):
         Prompts(tmp_path).template("../../etc/passwd")
+
+
+def test_the_voices_inside_recordings_are_named_as_the_turns_name_them() -> None:
+    prompts = Prompts()
+    voices = Context(language=None, voices=["Speaker 1", "Anna", "Speaker 3"])
+    for name in NAMES:
+        text = prompts.system(name, voices)
+        assert "several voices: Speaker 1, Anna, Speaker 3." in text, name
+        assert "one person's notes" not in text, name
+    both = Context(language=None, speakers=["Ben"], voices=["Speaker 1", "Speaker 2"])
+    rule = both.speaker_rule
+    assert rule.startswith("The speakers are: Ben.")
+    assert "each voice's turn begins with its name and a colon: Speaker 1, Speaker 2" in rule

@@ -424,3 +424,64 @@ async def test_diarization_counts_against_the_notes_run_timeout() -> None:
     finally:
         await transcriber.aclose()
     assert done.text == "word0 word1"
+
+
+def test_the_diarizer_runs_on_one_blas_thread_whatever_whispers_count() -> None:
+    """Whisper's 4 threads made the diarize step 1-3x the note's duration on 2 busy cores
+    instead of 0.03x (BENCHMARKS.md): the bot's diarizer gets one BLAS thread, and so does
+    the real diarizer it loads."""
+    from bot.startup import speaker_turns_for  # imports aiogram: only this test
+
+    settings = TranscriptionSettings(_env_file=None, diarization=True, whisper_cpu_threads=4)  # type: ignore[call-arg]
+    turns = speaker_turns_for(settings)
+    assert turns is not None
+    assert turns.threads == 1
+    assert SpeakerTurns().threads == 1  # the workers' (transcription/worker.py)
+    assert speaker_turns_for(TranscriptionSettings(_env_file=None)) is None  # type: ignore[call-arg]
+    loaded: list[int] = []
+
+    def load(threads: int) -> FakeDiarizer:
+        loaded.append(threads)
+        return FakeDiarizer()
+
+    SpeakerTurns(load=load).diarizer()
+    assert loaded == [1]
+
+
+async def test_the_written_notes_prompt_names_the_voices_as_the_turns_do(
+    manager: FileSessionManager, linked: list[Any]
+) -> None:
+    """$speaker_rule: the voices inside the recordings by the names their turns carry
+    ("Speaker 1", a name given), so a model keeps them; one person's notes otherwise."""
+    from notes.prompting import Prompts
+    from notes.source import read_source
+
+    session = await session_of(manager, TWO_VOICES)
+    named = await manager.name_speaker(session.session_id, 2, "Anna")
+    folder = manager.folder(session.session_id)
+    source = await read_source(folder, named, ChatSettings())
+    assert source is not None
+    assert source.context.voices == ["Speaker 1", "Anna"]
+    prompt = Prompts().system("summary", source.context)
+    assert "several voices: Speaker 1, Anna." in prompt
+    assert "one person's notes" not in prompt
+
+    anna = Speaker(name="Anna", kind=SpeakerKind.USER, user_id=7)
+    ben = Speaker(name="Ben", kind=SpeakerKind.USER, user_id=8)
+    plain = Transcript(text="Just me.", segments=[seg(0, 2, "Just me.")])
+    fields: list[dict[str, Any]] = [{"speaker": anna}, {"speaker": ben, "forwarded": True}]
+    group = await session_of(manager, plain, TWO_VOICES, chat_id=-1001, fields=fields)
+    source = await read_source(manager.folder(group.session_id), group, ChatSettings())
+    assert source is not None
+    assert source.context.speakers == ["Anna", "Forwarded from Ben"]
+    assert source.context.voices == ["Speaker 1", "Speaker 2"]
+    rule = source.context.speaker_rule
+    assert "The speakers are: Anna, Forwarded from Ben." in rule
+    assert "Inside their recordings" in rule
+    assert "Speaker 1, Speaker 2" in rule
+
+    alone = await session_of(manager, ONE_VOICE, chat_id=5)
+    source = await read_source(manager.folder(alone.session_id), alone, ChatSettings())
+    assert source is not None
+    assert source.context.voices == []
+    assert "one person's notes" in source.context.speaker_rule
