@@ -264,6 +264,10 @@ class WhisperTranscriber:
         stop = threading.Event()
 
         def work() -> TranscriptResult:
+            # The caller may have given up while this waited: its future's cancel reaches
+            # the executor a loop turn later, so a thread can take the work first.
+            if stop.is_set():
+                raise InferenceStopped(f"{name}: given up before it started")
             with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
                 loop.call_soon_threadsafe(_resolve, taken)
             return self.transcribe_sync(audio, name, stop=stop, options=options)

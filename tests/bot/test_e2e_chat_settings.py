@@ -74,6 +74,7 @@ async def test_vocabulary_reaches_tiny_en_and_forget_all_removes_everything(
             "vocabulary": ["Kubernetes", "Zoë Ortega"],
             "style": None,
             "style_instruction": None,
+            "speakers": False,
         }
     }
     refused = await say(fake, "/vocab add " + "x" * 80, "Nothing was added")
@@ -126,7 +127,13 @@ async def test_the_chats_language_overrides_the_bots_on_a_multilingual_model(
     await tap(fake, CHAT, USER, menu, labels["German"])
     await fake.wait_for(is_text(CHAT, "Language of this chat's notes: German (de)."), since=since)
     assert stored_settings(tmp_path) == {
-        CHAT: {"language": "de", "vocabulary": [], "style": None, "style_instruction": None}
+        CHAT: {
+            "language": "de",
+            "vocabulary": [],
+            "style": None,
+            "style_instruction": None,
+            "speakers": False,
+        }
     }
 
     text = (await transcript_of(fake, tmp_path, "german_01.ogg")).lower()
