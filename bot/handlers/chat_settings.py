@@ -67,7 +67,8 @@ def parse_words(typed: str) -> list[str]:
     return [w for w in (clean_word(part) for part in _SEPARATORS.split(typed)) if w]
 
 
-async def _settings_or_say(message: Message, manager: SessionManager) -> ChatSettings | None:
+async def settings_or_say(message: Message, manager: SessionManager) -> ChatSettings | None:
+    """The chat's settings; None (logged, and the chat told) when they cannot be read."""
     try:
         return await manager.get_chat_settings(message.chat.id)
     except SessionError:
@@ -91,7 +92,7 @@ async def lang(
     manager: SessionManager,
     language_support: LanguageSupport = ENGLISH_ONLY,
 ) -> None:
-    settings = await _settings_or_say(message, manager)
+    settings = await settings_or_say(message, manager)
     if settings is None:
         return
     typed = (command.args or "").strip()
@@ -160,7 +161,7 @@ async def vocab(message: Message, command: CommandObject, manager: SessionManage
     action = action.lower()
     chat_id = message.chat.id
     if not action:
-        settings = await _settings_or_say(message, manager)
+        settings = await settings_or_say(message, manager)
         if settings is not None:
             await message.answer(ct.vocabulary(settings))
         return
@@ -219,7 +220,7 @@ async def _remove_words(manager: SessionManager, chat_id: int, words: list[str])
 
 async def ask_forget_all(message: Message, manager: SessionManager) -> None:
     """The question of /forget all, with Yes / No (or that there is nothing to forget)."""
-    settings = await _settings_or_say(message, manager)
+    settings = await settings_or_say(message, manager)
     if settings is None:
         return
     sessions = await manager.list_sessions(EVERY_SESSION, chat_id=message.chat.id)

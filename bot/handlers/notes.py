@@ -17,6 +17,7 @@ from bot import chat_settings_texts as ct
 from bot import library_texts as lt
 from bot import note_texts as nt
 from bot.callbacks import NoteButton, NoteRetryButton, StyleButton, style_keyboard
+from bot.handlers.chat_settings import settings_or_say
 from bot.handlers.library import chat_session
 from bot.i18n import _
 from bot.services.message_index import MessageIndex
@@ -87,11 +88,8 @@ async def style(
     default = _default_style(note_settings)
     typed = (command.args or "").strip()
     if not typed:
-        try:
-            settings = await manager.get_chat_settings(message.chat.id)
-        except SessionError:
-            _log.exception("chat_settings_unreadable", chat_id=message.chat.id)
-            await message.answer(ct.SETTINGS_UNAVAILABLE)
+        settings = await settings_or_say(message, manager)
+        if settings is None:
             return
         text = nt.style_status(settings.style, settings.style_instruction, default)
         choices = [

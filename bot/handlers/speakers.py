@@ -18,6 +18,7 @@ from aiogram.types import Message
 
 from bot import chat_settings_texts as ct
 from bot import speaker_texts as st
+from bot.handlers.chat_settings import settings_or_say
 from bot.handlers.library import label_of
 from processing import MarkdownProcessor
 from processing.settings import MARKDOWN
@@ -53,11 +54,8 @@ async def speakers(
     if typed:
         await message.answer(st.SPEAKERS_USAGE)
         return
-    try:
-        settings = await manager.get_chat_settings(message.chat.id)
-    except SessionError:
-        _log.exception("chat_settings_unreadable", chat_id=message.chat.id)
-        await message.answer(ct.SETTINGS_UNAVAILABLE)
+    settings = await settings_or_say(message, manager)
+    if settings is None:
         return
     latest = await _latest(manager, message.chat.id)
     label = None if latest is None else await label_of(manager, latest, zone)
