@@ -4,24 +4,26 @@
 for turns (``DecodeOptions.diarize``): the diarizer is loaded once per process, on the first
 note that needs it, and runs in the note's own inference thread after Whisper, within its
 timeout. It never fails a note: a diarizer that cannot load or fails leaves the transcript
-without turns (logged). :func:`link_session_speakers` numbers the voices across a session's
+without turns (logged). :func:`session_numbers` numbers the voices across a session's
 notes when its transcript is consolidated.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 
 from sessions import Session, SessionFolder, Transcript, TranscriptionStatus
 
 if TYPE_CHECKING:
-    import numpy
+    import numpy as np
+    import numpy.typing as npt
+
+    from transcription.diarization import Diarizer, SpeakerTurn
 
 _log = structlog.get_logger("transcription.speakers")
 
@@ -32,32 +34,20 @@ SAMPLE_RATE = 16000
 # 2 busy cores (BENCHMARKS.md, "Speaker diarization", "In the pipeline").
 DIARIZER_THREADS = 1
 
-
-class Diarizer(Protocol):
-    """What :mod:`transcription.diarization` provides (blocking CPU work)."""
-
-    def diarize(
-        self,
-        audio: numpy.ndarray[Any, Any],
-        sample_rate: int = SAMPLE_RATE,
-        speech: list[tuple[float, float]] | None = None,
-    ) -> Any: ...
-
-
-def _engine() -> Any:
-    # Imported only when a note asks for turns: the engine (and its extra) stays optional,
-    # and a process that never diarizes never loads it.
-    return importlib.import_module("transcription.diarization")
+# transcription.diarization is imported only when a note asks for turns: a process that never
+# diarizes never loads its encoder, weights or the optional extra.
 
 
 def _load_default(threads: int) -> Diarizer:
-    diarizer: Diarizer = _engine().load_diarizer(threads=threads)
-    return diarizer
+    from transcription.diarization import load_diarizer
+
+    return load_diarizer(threads=threads)
 
 
-def _assign(spans: list[tuple[float, float]], turns: Any) -> list[int | None]:
-    found: list[int | None] = _engine().assign_speakers(spans, turns)
-    return found
+def _assign(spans: list[tuple[float, float]], turns: Sequence[SpeakerTurn]) -> list[int | None]:
+    from transcription.diarization import assign_speakers
+
+    return assign_speakers(spans, turns)
 
 
 class SpeakerTurns:
@@ -72,7 +62,9 @@ class SpeakerTurns:
         threads: int = DIARIZER_THREADS,
         *,
         load: Callable[[int], Diarizer] = _load_default,
-        assign: Callable[[list[tuple[float, float]], Any], list[int | None]] = _assign,
+        assign: Callable[
+            [list[tuple[float, float]], Sequence[SpeakerTurn]], list[int | None]
+        ] = _assign,
     ) -> None:
         self.threads = threads
         self._load = load
@@ -103,7 +95,7 @@ class SpeakerTurns:
         return self._unavailable
 
     def apply(
-        self, audio: numpy.ndarray[Any, Any], transcript: Transcript, name: str = ""
+        self, audio: npt.NDArray[np.float32], transcript: Transcript, name: str = ""
     ) -> Transcript:
         """``transcript`` with each segment's local speaker and the note's voice
         embeddings; ``transcript`` unchanged when diarization is unavailable or fails."""
@@ -146,8 +138,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _link_default(notes: list[list[list[float]]]) -> list[list[int]]:
-    linked: list[list[int]] = _engine().link_speakers(notes)
-    return linked
+    from transcription.diarization import link_speakers
+
+    return link_speakers(notes)
 
 
 def session_numbers(
@@ -181,4 +174,4 @@ def session_numbers(
     return {seq: [int(n) for n in numbers] for seq, numbers in zip(sequences, linked, strict=True)}
 
 
-__all__ = ["DIARIZER_THREADS", "SAMPLE_RATE", "Diarizer", "SpeakerTurns", "session_numbers"]
+__all__ = ["DIARIZER_THREADS", "SAMPLE_RATE", "SpeakerTurns", "session_numbers"]
