@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.utils.i18n import I18n
 
+from bot.i18n import build_i18n, speaking
 from tests.bot.bot_process import BotProcess
 from tests.conftest import TIMEOUT_SCALE
 from tests.fake_telegram import FakeTelegram
@@ -49,3 +51,23 @@ async def running() -> AsyncIterator[list[BotProcess]]:
     yield started
     for proc in started:
         await proc.stop()
+
+
+@pytest.fixture(scope="session")
+def i18n() -> I18n:
+    """The bot's catalogs, loaded once."""
+    return build_i18n()
+
+
+@pytest.fixture
+def german(i18n: I18n) -> Iterator[None]:
+    """The test runs as if a German-speaking user's update were being handled."""
+    with speaking(i18n, "de"):
+        yield
+
+
+@pytest.fixture
+def russian(i18n: I18n) -> Iterator[None]:
+    """The test runs as if a Russian-speaking user's update were being handled."""
+    with speaking(i18n, "ru"):
+        yield

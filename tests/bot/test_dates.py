@@ -5,7 +5,6 @@ in every language, and the dates people type read in their own language's words.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,7 +12,7 @@ import pytest
 from aiogram.utils.i18n import I18n
 
 from bot import dates
-from bot.i18n import build_i18n, speaking
+from bot.i18n import speaking
 from bot.session_labels import BUTTON_LIMIT, button_labels, session_label
 from bot.session_refs import ENGLISH, When, date_words, described, matching, parse_when
 from tests.bot.test_session_labels import NOW, START, session
@@ -21,23 +20,6 @@ from tests.bot.test_session_labels import NOW, START, session
 BERLIN = ZoneInfo("Europe/Berlin")
 LOCAL = START.astimezone(BERLIN)  # Wed 2 Dec 2026, 09:46:56
 TODAY = date(2026, 12, 2)
-
-
-@pytest.fixture(scope="module")
-def i18n() -> I18n:
-    return build_i18n()
-
-
-@pytest.fixture
-def german(i18n: I18n) -> Iterator[None]:
-    with speaking(i18n, "de"):
-        yield
-
-
-@pytest.fixture
-def russian(i18n: I18n) -> Iterator[None]:
-    with speaking(i18n, "ru"):
-        yield
 
 
 @pytest.mark.usefixtures("german")

@@ -6,7 +6,6 @@ with a model that knows other languages."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -16,7 +15,7 @@ from aiogram.utils.i18n import I18n
 from bot import chat_settings_texts as ct
 from bot import note_texts as nt
 from bot import texts
-from bot.i18n import ChatLanguages, ChatSpeech, build_i18n, speaking
+from bot.i18n import ChatLanguages, ChatSpeech, speaking
 from bot.services.delivery import Courier, Part
 from bot.services.notes import NoteDelivery
 from bot.transcript_texts import build_transcript
@@ -36,17 +35,6 @@ from sessions.chat_settings import MAX_VOCABULARY_CHARS, MAX_VOCABULARY_WORDS, M
 
 START = datetime(2026, 12, 2, 8, 46, tzinfo=UTC)
 GROUP = -100_77
-
-
-@pytest.fixture(scope="module")
-def i18n() -> I18n:
-    return build_i18n()
-
-
-@pytest.fixture
-def german(i18n: I18n) -> Iterator[None]:
-    with speaking(i18n, "de"):
-        yield
 
 
 def refused(words: list[str]) -> VocabularyLimitError:
