@@ -15,9 +15,22 @@ from redis.exceptions import RedisError
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now, and never one another pytest-xdist worker would pick.
+
+    Between this call and the server's own bind the port is free for anyone: two
+    workers asking at once could be handed the same one. Each worker keeps to the
+    ports that leave its own remainder, so they never race each other.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) % workers if worker.isdigit() else 0
+    for _ in range(1000):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port % workers == index:
+            return port
+    raise RuntimeError("no free loopback port for this worker")
 
 
 def require_redis_server() -> str:

@@ -5,7 +5,6 @@ answer. It records each request (headers and body) so tests can count the tries.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.redis_server import free_port
 
 Answer = (
     str  # "ok:<text>", "429", another status ("500"), "hang", "garbage", "shape", "empty", "null"
@@ -112,7 +113,4 @@ async def stand_in() -> AsyncIterator[StandIn]:
 
 def refused_url() -> str:
     """An address on 127.0.0.1 where nothing listens (the port was just free)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
