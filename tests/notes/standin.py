@@ -5,15 +5,14 @@ answer. It records each request (headers and body) so tests can count the tries.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-
-from tests.redis_server import free_port
 
 Answer = (
     str  # "ok:<text>", "429", another status ("500"), "hang", "garbage", "shape", "empty", "null"
@@ -111,6 +110,13 @@ async def stand_in() -> AsyncIterator[StandIn]:
         await runner.cleanup()
 
 
-def refused_url() -> str:
-    """An address on 127.0.0.1 where nothing listens (the port was just free)."""
-    return f"http://127.0.0.1:{free_port()}/v1"
+@contextmanager
+def refused_url() -> Iterator[str]:
+    """An address on 127.0.0.1 that refuses connections for as long as the block runs.
+
+    The port is held bound but never listened on: a port that was merely free could
+    be taken meanwhile by a server another test starts, which would then answer.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}/v1"

@@ -91,13 +91,14 @@ async def test_a_hanging_endpoint_times_out_three_times_then_is_reported() -> No
 
 
 async def test_a_refused_connection_is_reported_after_the_bounded_tries() -> None:
-    model = client(refused_url())
-    started = time.monotonic()
-    try:
-        with pytest.raises(ModelError) as caught:
-            await model.complete("s", "u", max_tokens=5)
-    finally:
-        await model.close()
+    with refused_url() as url:
+        model = client(url)
+        started = time.monotonic()
+        try:
+            with pytest.raises(ModelError) as caught:
+                await model.complete("s", "u", max_tokens=5)
+        finally:
+            await model.close()
     assert caught.value.reason == DID_NOT_ANSWER
     assert time.monotonic() - started < 20
 
