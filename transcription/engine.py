@@ -95,17 +95,30 @@ def resolve_model(setting: str | None) -> str:
     return setting  # a name such as "small" or "large-v3", fetched from the hub and cached
 
 
-DEFAULT_CPU_THREADS = 4  # measured: BENCHMARKS.md, "Thread count"
+MAX_DEFAULT_CPU_THREADS = 4  # CTranslate2's own default; the most 0 ever means
 
 
-def default_cpu_threads() -> int:
-    """The inference threads ``WHISPER_CPU_THREADS=0`` means: 4, whatever the cores.
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, else all of them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
-    On 2 cores it was the fastest count both idle and on a busy machine (2.4x one thread's
-    speed beside ``stress-ng --cpu 2``: at a low priority each thread gets its share of the
-    CPU, so more threads get more), and the bot's event loop was no later than with one
-    thread, as inference runs at ``TRANSCRIPTION_NICE`` (BENCHMARKS.md, "Thread count")."""
-    return DEFAULT_CPU_THREADS
+
+def default_cpu_threads(cores: int | None = None) -> int:
+    """The inference threads ``WHISPER_CPU_THREADS=0`` means: half the usable cores, at
+    least 1 and at most 4.
+
+    Measured on 2 cores (BENCHMARKS.md, "Thread count"): idle, one thread transcribed the
+    corpus 1.4-1.9x as fast as 4 and with 40 % less CPU (the tiny model's steps are too
+    small to split; extra threads wait on each other, and on a virtual machine on descheduled
+    siblings). Beside ``stress-ng --cpu 2`` 4 threads finished sooner, but only because each
+    thread at ``TRANSCRIPTION_NICE`` takes its own share from the other work, which the nice
+    level is there to prevent: set the count (or a lower nice) to compete on purpose."""
+    if cores is None:
+        cores = usable_cores()
+    return max(1, min(MAX_DEFAULT_CPU_THREADS, cores // 2))
 
 
 def lower_thread_priority(nice: int) -> None:

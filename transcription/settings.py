@@ -37,7 +37,7 @@ class TranscriptionSettings(ProjectSettings):
     )
     whisper_beam_size: int = Field(default=5, ge=1, le=20)
     whisper_cpu_threads: int = Field(
-        default=0, ge=0, description="0: 4 threads (measured fastest on 2 cores, idle and busy)"
+        default=0, ge=0, description="0: half the cores, 1 to 4 (measured: BENCHMARKS.md)"
     )
     whisper_vad_filter: bool = True
     whisper_batch_size: int = Field(

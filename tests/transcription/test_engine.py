@@ -12,7 +12,7 @@ import structlog
 
 from tests.transcription.fakes import FakeWhisperModel
 from transcription import TranscriptionSettings, WhisperTranscriber
-from transcription.engine import TimedTranscriber
+from transcription.engine import TimedTranscriber, default_cpu_threads
 from transcription.jobs import JOB_SETTINGS, redact_url
 from transcription.queue import make_job
 from transcription.worker import ModelCache
@@ -167,14 +167,12 @@ def test_redis_url_is_logged_without_credentials(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
 
-@pytest.mark.parametrize("cores", [1, 2, 16, None])
-def test_zero_cpu_threads_means_four_whatever_the_cores(
-    monkeypatch: pytest.MonkeyPatch, cores: int | None
-) -> None:
-    """WHISPER_CPU_THREADS=0 is 4 threads (CTranslate2's default, measured fastest on 2
-    cores idle and busy); a count that is set is used as it is."""
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 4)])
+def test_zero_cpu_threads_means_half_the_cores_from_one_to_four(cores: int, threads: int) -> None:
+    """WHISPER_CPU_THREADS=0 is half the usable cores, 1 to 4 (one thread measured fastest
+    on 2 idle cores); a count that is set is used as it is."""
+    assert default_cpu_threads(cores) == threads
     default = WhisperTranscriber(TranscriptionSettings(_env_file=None, whisper_cpu_threads=0))  # type: ignore[call-arg]
-    assert default.cpu_threads == 4
+    assert default.cpu_threads == default_cpu_threads(len(os.sched_getaffinity(0)))
     chosen = WhisperTranscriber(TranscriptionSettings(_env_file=None, whisper_cpu_threads=3))  # type: ignore[call-arg]
     assert chosen.cpu_threads == 3
