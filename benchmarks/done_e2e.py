@@ -154,7 +154,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"raw: cpu_threads={threads}, beam_size={beam_size}, vad_filter=True, nice {nice}")
 
         async with FakeTelegram() as fake:
-            proc = BotProcess(fake.base_url, fake.token, work / "bot")
+            proc = BotProcess(fake.base_url, fake.token, work / "bot", fork=False)
             # The user's defaults: BotProcess pins the thread count for the tests.
             for name in ("WHISPER_CPU_THREADS", "LIVE_TRANSCRIPTION", "TRANSCRIPTION_NICE"):
                 proc.env.pop(name, None)

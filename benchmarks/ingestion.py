@@ -246,7 +246,11 @@ async def run(threads: int, rounds: int, notes: int, long_notes: int, work: Path
     """One bot process with WHISPER_CPU_THREADS=threads; ``rounds`` busy/idle burst pairs."""
     async with TimedFake() as fake:
         proc = BotProcess(
-            fake.base_url, fake.token, work / f"threads-{threads}", WHISPER_CPU_THREADS=str(threads)
+            fake.base_url,
+            fake.token,
+            work / f"threads-{threads}",
+            fork=False,
+            WHISPER_CPU_THREADS=str(threads),
         )
         try:
             await proc.start()

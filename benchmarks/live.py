@@ -204,7 +204,12 @@ async def start_bot(label: str, work: Path, live: bool) -> Bot:
     fake = FakeTelegram()
     await fake.start()
     proc = BotProcess(
-        fake.base_url, fake.token, work / label, LIVE_TRANSCRIPTION="true" if live else "false"
+        fake.base_url,
+        fake.token,
+        work / label,
+        fork=False,  # the real executable, as a user starts it
+        WHISPER_CPU_THREADS="0",  # the default (the test helper sets 2)
+        LIVE_TRANSCRIPTION="true" if live else "false",
     )
     await proc.start()
     await proc.wait_started()

@@ -78,7 +78,7 @@ def _first_poll(fake: FakeTelegram) -> float | None:
 async def one_run(folder: Path, first_poll_only: bool = False) -> dict[str, float]:
     """One start of the bot: each step's seconds since the spawn."""
     async with FakeTelegram() as fake:
-        proc = BotProcess(fake.base_url, fake.token, folder, WHISPER_CPU_THREADS="0")
+        proc = BotProcess(fake.base_url, fake.token, folder, fork=False, WHISPER_CPU_THREADS="0")
         spawned, spawned_wall = time.monotonic(), time.time()
         await proc.start()
         try:
