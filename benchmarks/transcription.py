@@ -7,9 +7,10 @@ Builds 10 voice notes of about 30 s each (the four espeak-ng speech fixtures, co
 a rotating order with 0.5 s of silence between, encoded as OGG/Opus at 24 kbit/s), then times,
 in the same process:
 - the baseline: raw faster-whisper, ``WhisperModel(bundled tiny.en, cpu, int8)`` with the
-  worker's cpu_threads and the worker's default decoding options (beam_size=5,
-  vad_filter=True, language unset), segments consumed, one file after another, loaded and
-  run in a thread at the pipeline's inference priority (TRANSCRIPTION_NICE, default 10);
+  worker's cpu_threads (0: the bot's default count, not CTranslate2's) and its default
+  decoding options (beam_size=5, vad_filter=True, language unset), segments consumed, one
+  file after another, loaded and run in a thread at the pipeline's inference priority
+  (TRANSCRIPTION_NICE, default 10);
 - the pipeline: a FileSessionManager session holding the same 10 notes and a running
   TranscriptionService, its WhisperTranscriber loaded with ``start()`` as the bot does; timed
   from ``finalize_session`` to the session being TRANSCRIBED.
@@ -65,6 +66,7 @@ from transcription import (
     WhisperTranscriber,
     bundled_model_path,
 )
+from transcription.engine import default_cpu_threads
 
 NOTE_SECONDS = 30.0
 
@@ -284,7 +286,8 @@ def main() -> None:
             str(bundled_model_path()),
             device="cpu",
             compute_type="int8",
-            cpu_threads=base_settings.whisper_cpu_threads,
+            # 0 is the bot's default count, not CTranslate2's own (4).
+            cpu_threads=base_settings.whisper_cpu_threads or default_cpu_threads(),
         ).result()
         base_thread.submit(lambda: list(model.transcribe(str(warmup), vad_filter=True)[0])).result()
         transcribers: dict[Variant, WhisperTranscriber] = {}
