@@ -46,7 +46,7 @@ from benchmarks.timing import cpu_seconds, set_thread_nice
 from tests.bot.bot_process import BotProcess
 from tests.fake_telegram import FakeTelegram, SentCall
 from transcription import TranscriptionSettings, bundled_model_path
-from transcription.engine import default_cpu_threads
+from transcription.cpu import default_cpu_threads
 
 WARMUP_CHAT = 5000
 FIRST_CHAT = 5001

@@ -66,7 +66,7 @@ from transcription import (
     WhisperTranscriber,
     bundled_model_path,
 )
-from transcription.engine import default_cpu_threads
+from transcription.cpu import default_cpu_threads
 
 NOTE_SECONDS = 30.0
 

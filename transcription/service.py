@@ -37,7 +37,7 @@ from sessions import (
     TranscriptionStatus,
 )
 from transcription.dropping import SessionCalls
-from transcription.engine import Transcriber
+from transcription.engine import AudioPrefetcher, Transcriber
 from transcription.pipeline import EntryGone, entries_to_do, finish_session, transcribe_entry
 from transcription.scheduler import (
     EntryKey,
@@ -80,8 +80,12 @@ class TranscriptionService:
         # Per session, so that a cancelled or deleted session's notes stop being transcribed.
         self._calls = SessionCalls(transcriber)
         self._settings = settings
+        self._prefetcher = transcriber if isinstance(transcriber, AudioPrefetcher) else None
+        self._prefetches: set[asyncio.Task[None]] = set()
         self._scheduler: EntryScheduler[RunOutcome] = EntryScheduler(
-            self._run_entry, settings.transcription_concurrency
+            self._run_entry,
+            settings.transcription_concurrency,
+            ahead=self._prefetch if self._prefetcher is not None else None,
         )
         self._finishers: dict[str, asyncio.Task[None]] = {}
         self._finalized = itertools.count()
@@ -190,6 +194,25 @@ class TranscriptionService:
 
     async def _on_deleted(self, event: SessionDeleted) -> None:
         self._calls.drop(event.session_id)  # /forget, or retention
+
+    def _prefetch(self, key: EntryKey) -> None:
+        task = asyncio.create_task(self._prefetch_audio(key), name="prefetch")
+        self._prefetches.add(task)
+        task.add_done_callback(self._prefetches.discard)
+
+    async def _prefetch_audio(self, key: EntryKey) -> None:
+        """Hint the transcriber at the audio of the entry to be run next (best effort)."""
+        assert self._prefetcher is not None
+        try:
+            session = await self._manager.require_session(key.session_id)
+            entry = session.entry(key.sequence)
+            if entry is None or entry.transcription_status not in _UNFINISHED:
+                return
+            folder = self._manager.folder(key.session_id)
+            if await asyncio.to_thread(folder.has_audio, entry.filename):
+                self._prefetcher.prefetch(folder.audio_path(entry.filename))
+        except Exception as exc:  # only a hint: the run itself finds and reports any fault
+            _log.debug("prefetch_skipped", session_id=key.session_id, error=repr(exc))
 
     async def _run_entry(self, key: EntryKey) -> RunOutcome:
         """One run of one entry; a note or session that went away is dropped quietly."""

@@ -12,7 +12,8 @@ import structlog
 
 from tests.transcription.fakes import FakeWhisperModel
 from transcription import TranscriptionSettings, WhisperTranscriber
-from transcription.engine import TimedTranscriber, default_cpu_threads
+from transcription.cpu import default_cpu_threads
+from transcription.engine import TimedTranscriber
 from transcription.jobs import JOB_SETTINGS, redact_url
 from transcription.queue import make_job
 from transcription.worker import ModelCache

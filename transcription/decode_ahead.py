@@ -1,0 +1,95 @@
+"""Decoding the next note while the model works on this one.
+
+faster-whisper decodes a file (PyAV, resampled to 16 kHz) in the calling thread before the
+model starts on it: about 3 ms per second of audio on the development machine, some 6 % of
+tiny.en's time on one thread. The transcription service knows which note comes next, so that
+note is decoded in a thread of its own, on a core the model leaves idle, while the current
+one is transcribed; its run then starts at the model. The decode is the one faster-whisper
+does with a path (``decode_audio`` at the model's rate), so the text is the same.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+Stamp = tuple[int, int]
+"""A file's size and modification time: decoded audio is used only for the same file."""
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_size, status.st_mtime_ns)
+
+
+class DecodeAhead:
+    """Decodes files ahead of their runs in one background thread; keeps the newest few.
+
+    :meth:`start` returns at once (no I/O on the caller's thread: the event loop's).
+    :meth:`take` hands the decoded audio to the run, waiting if the decode is still under
+    way; None means the run decodes the file itself, as it would have anyway: nothing was
+    started for it, the file changed or went since, or decoding failed (the run's own decode
+    then reports why, as for any note).
+    """
+
+    def __init__(
+        self,
+        sampling_rate: int,
+        *,
+        keep: int = 2,
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
+        self._rate = sampling_rate
+        self._keep = keep  # decoded float32 audio: about 3.8 MB a minute
+        self._lock = threading.Lock()
+        self._started: OrderedDict[Path, Future[tuple[Stamp | None, Any]]] = OrderedDict()
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="whisper-decode", initializer=initializer
+        )
+
+    def start(self, path: Path) -> None:
+        """Begin decoding ``path`` unless that is already under way or done."""
+        with self._lock:
+            if path in self._started:
+                return
+            try:
+                self._started[path] = self._executor.submit(self._decode, path)
+            except RuntimeError:  # shut down
+                return
+            while len(self._started) > self._keep:
+                _, oldest = self._started.popitem(last=False)
+                oldest.cancel()
+
+    def take(self, path: Path) -> Any | None:
+        """The audio of ``path`` decoded ahead (a numpy array), else None (see the class)."""
+        with self._lock:
+            started = self._started.pop(path, None)
+        if started is None:
+            return None
+        try:
+            stamp, audio = started.result()
+        except Exception:  # failed or cancelled: the run decodes it itself
+            return None
+        if stamp is None or _stamp(path) != stamp:
+            return None
+        return audio
+
+    def close(self) -> None:
+        """Stop the thread; decodes not started are dropped."""
+        with self._lock:
+            self._started.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _decode(self, path: Path) -> tuple[Stamp | None, Any]:
+        from faster_whisper import decode_audio
+
+        stamp = _stamp(path)  # before reading: a file replaced meanwhile no longer matches
+        return stamp, decode_audio(str(path), sampling_rate=self._rate)
