@@ -74,9 +74,7 @@ class TimedTranscriber(Transcriber, Protocol):
 
 @runtime_checkable
 class AudioPrefetcher(Protocol):
-    """A transcriber that can start reading a note it will be given next (a hint only),
-    and that bounds the inferences it runs at once itself (``TRANSCRIPTION_CONCURRENCY``
-    threads): a call beyond them waits for a thread, and that wait is not part of its run."""
+    """A transcriber that can start reading a note it will be given next (a hint only)."""
 
     def prefetch(self, path: Path) -> None:
         """Start preparing ``path`` for a later run; returns at once, never raises."""

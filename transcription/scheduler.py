@@ -64,9 +64,18 @@ class _Job(Generic[R]):
 class EntryScheduler(Generic[R]):
     """Runs ``run(key)`` for submitted entries, best priority first, one run per entry."""
 
-    def __init__(self, run: Callable[[EntryKey], Awaitable[R]], concurrency: int) -> None:
+    def __init__(
+        self,
+        run: Callable[[EntryKey], Awaitable[R]],
+        concurrency: int,
+        ahead: Callable[[EntryKey], None] | None = None,
+    ) -> None:
         self._run = run
         self._concurrency = concurrency
+        # Told the entry that will be taken next while every worker is busy, once per entry,
+        # so that it can be prepared meanwhile (its audio decoded).
+        self._ahead = ahead
+        self._announced: EntryKey | None = None
         self._jobs: dict[EntryKey, _Job[R]] = {}
         # (priority, tie-breaker, key); an item whose priority is no longer its job's is stale.
         self._heap: list[tuple[Priority, int, EntryKey]] = []
@@ -111,6 +120,7 @@ class EntryScheduler(Generic[R]):
         elif not job.running and priority < job.priority:
             job.priority = priority
             self._push(job)
+        self._announce_next()
         return job.done
 
     def priority_of(self, key: EntryKey) -> Priority | None:
@@ -136,6 +146,21 @@ class EntryScheduler(Generic[R]):
         """Until nothing is queued or running."""
         await self._idle.wait()
 
+    def _announce_next(self) -> None:
+        """Tell ``ahead`` the entry to be taken next, when no worker is free to take it now."""
+        if self._ahead is None:
+            return
+        running = sum(job.running for job in self._jobs.values())
+        if running < self._concurrency:
+            return  # a worker takes the best entry at once: nothing to prepare ahead
+        waiting = [job for job in self._jobs.values() if not job.running]
+        if not waiting:
+            return
+        best = min(waiting, key=lambda job: job.priority).key
+        if best != self._announced:
+            self._announced = best
+            self._ahead(best)
+
     def _push(self, job: _Job[R]) -> None:
         heapq.heappush(self._heap, (job.priority, next(self._ties), job.key))
         self._wakeup.set()
@@ -157,6 +182,7 @@ class EntryScheduler(Generic[R]):
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            self._announce_next()
             try:
                 result = await self._run(job.key)
             except asyncio.CancelledError:

@@ -66,11 +66,8 @@ class TranscriptionService:
     """Transcribes notes live and finalized sessions to the end, best priority first.
 
     Finalized sessions go first, in the order they were finalized; live notes after, in the
-    order they arrived. ``TRANSCRIPTION_CONCURRENCY`` bounds the inferences at once across
-    all sessions (one: strictly one after another). With a transcriber that bounds its own
-    threads (the local model) one more entry is under way, waiting for a thread: its audio
-    is decoded and its status written meanwhile, so the model goes from note to note without
-    waiting on the bookkeeping between them.
+    order they arrived. ``TRANSCRIPTION_CONCURRENCY`` bounds the entries in flight across
+    all sessions (one: strictly one after another).
     """
 
     def __init__(
@@ -84,12 +81,11 @@ class TranscriptionService:
         self._calls = SessionCalls(transcriber)
         self._settings = settings
         self._prefetcher = transcriber if isinstance(transcriber, AudioPrefetcher) else None
-        # Such a transcriber runs at most TRANSCRIPTION_CONCURRENCY inferences at once in its
-        # own threads; one more entry is taken, so that its audio is decoded and its status
-        # written while the inference before it runs, and its own starts at once after.
-        lookahead = 1 if self._prefetcher is not None else 0
+        self._prefetches: set[asyncio.Task[None]] = set()
         self._scheduler: EntryScheduler[RunOutcome] = EntryScheduler(
-            self._run_entry, settings.transcription_concurrency + lookahead
+            self._run_entry,
+            settings.transcription_concurrency,
+            ahead=self._prefetch if self._prefetcher is not None else None,
         )
         self._finishers: dict[str, asyncio.Task[None]] = {}
         self._finalized = itertools.count()
@@ -199,10 +195,14 @@ class TranscriptionService:
     async def _on_deleted(self, event: SessionDeleted) -> None:
         self._calls.drop(event.session_id)  # /forget, or retention
 
+    def _prefetch(self, key: EntryKey) -> None:
+        task = asyncio.create_task(self._prefetch_audio(key), name="prefetch")
+        self._prefetches.add(task)
+        task.add_done_callback(self._prefetches.discard)
+
     async def _prefetch_audio(self, key: EntryKey) -> None:
-        """Hint the transcriber at the audio of an entry about to run (best effort)."""
-        if self._prefetcher is None:
-            return
+        """Hint the transcriber at the audio of the entry to be run next (best effort)."""
+        assert self._prefetcher is not None
         try:
             session = await self._manager.require_session(key.session_id)
             entry = session.entry(key.sequence)
@@ -217,7 +217,6 @@ class TranscriptionService:
     async def _run_entry(self, key: EntryKey) -> RunOutcome:
         """One run of one entry; a note or session that went away is dropped quietly."""
         log = _log.bind(session_id=key.session_id, sequence=key.sequence)
-        await self._prefetch_audio(key)
         try:
             transcriber = self._calls.for_session(key.session_id)
             return await transcribe_entry(
