@@ -7,7 +7,7 @@ import threading
 
 import structlog
 
-_log = structlog.get_logger("transcription.engine")
+_log = structlog.get_logger("transcription.cpu")
 
 MAX_DEFAULT_CPU_THREADS = 4  # CTranslate2's own default; the most 0 ever means
 

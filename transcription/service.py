@@ -135,10 +135,10 @@ class TranscriptionService:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        finishers = list(self._finishers.values())
-        for task in finishers:
+        pending = [*self._finishers.values(), *self._prefetches]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*finishers, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._scheduler.stop()
 
     def enqueue(self, session_id: str) -> None:

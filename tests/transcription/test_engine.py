@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import structlog
 
 from tests.transcription.fakes import FakeWhisperModel
 from transcription import TranscriptionSettings, WhisperTranscriber
-from transcription.cpu import default_cpu_threads
+from transcription.cpu import default_cpu_threads, usable_cores
 from transcription.engine import TimedTranscriber
 from transcription.jobs import JOB_SETTINGS, redact_url
 from transcription.queue import make_job
@@ -174,6 +173,6 @@ def test_zero_cpu_threads_means_half_the_cores_from_one_to_four(cores: int, thre
     on 2 idle cores); a count that is set is used as it is."""
     assert default_cpu_threads(cores) == threads
     default = WhisperTranscriber(TranscriptionSettings(_env_file=None, whisper_cpu_threads=0))  # type: ignore[call-arg]
-    assert default.cpu_threads == default_cpu_threads(len(os.sched_getaffinity(0)))
+    assert default.cpu_threads == default_cpu_threads(usable_cores())
     chosen = WhisperTranscriber(TranscriptionSettings(_env_file=None, whisper_cpu_threads=3))  # type: ignore[call-arg]
     assert chosen.cpu_threads == 3
