@@ -29,7 +29,7 @@ from aiogram.types import InlineKeyboardMarkup, ReactionTypeEmoji
 from bot import texts
 from bot.callbacks import done_keyboard
 from bot.i18n import ChatSpeech, in_chat
-from bot.services.live_message import LiveMessage
+from bot.services.live_message import EDIT_INTERVAL_SECONDS, LiveMessage
 from bot.services.parts import was_cancelled
 from sessions import (
     EntryRemoved,
@@ -73,7 +73,7 @@ class CollectingStatus:
         bot: Bot,
         manager: SessionManager,
         *,
-        edit_interval: float = 2.0,
+        edit_interval: float = EDIT_INTERVAL_SECONDS,
         reaction: str = STORED_REACTION,
         speech: ChatSpeech | None = None,
     ) -> None:

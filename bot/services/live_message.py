@@ -21,6 +21,10 @@ from bot import texts
 
 _log = structlog.get_logger("bot.live_message")
 
+# Seconds between two edits of one message: slow enough for a reader and for Telegram's
+# per-chat edit limits, quick enough that progress feels live.
+EDIT_INTERVAL_SECONDS = 2.0
+
 
 @dataclass
 class LiveMessage:
@@ -28,7 +32,7 @@ class LiveMessage:
 
     bot: Bot
     chat_id: int
-    interval: float = 2.0
+    interval: float = EDIT_INTERVAL_SECONDS
     message_id: int | None = None
     text: str = ""
     markup: InlineKeyboardMarkup | None = None

@@ -32,7 +32,7 @@ from bot import texts
 from bot.i18n import ChatSpeech, in_chat
 from bot.services.collecting import CollectingStatus
 from bot.services.delivery import Courier, Part, RetryPolicy, Sleep
-from bot.services.live_message import LiveMessage
+from bot.services.live_message import EDIT_INTERVAL_SECONDS, LiveMessage
 from bot.services.parts import (
     OUTPUTS,
     TRANSCRIPT,
@@ -72,7 +72,7 @@ class Notifier:
         bot: Bot,
         manager: SessionManager,
         *,
-        edit_interval: float = 2.0,
+        edit_interval: float = EDIT_INTERVAL_SECONDS,
         retry: RetryPolicy | None = None,
         sleep: Sleep | None = None,
         zone: tzinfo = UTC,

@@ -7,6 +7,7 @@ done; a crash mid-note resumes it; the taskiq backend does the same through Redi
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot import texts
+from bot.services.live_message import EDIT_INTERVAL_SECONDS
 from tests.bot.bot_process import BotProcess
 from tests.bot.test_e2e import (
     CHAT,
@@ -45,6 +47,12 @@ def statuses(tmp_path: Path) -> tuple[str, list[str]]:
 
 def logged_count(proc: BotProcess, event: str) -> int:
     return sum(e.get("event") == event for e in proc.events())
+
+
+def current_text(fake: FakeTelegram, message_id: int | None) -> str:
+    """What the chat shows now in the bot's message ``message_id`` (edits applied)."""
+    [shown] = [m for m in fake.messages(CHAT) if m["message_id"] == message_id]
+    return str(shown["text"])
 
 
 def transcript_paragraphs(call_text: str | None) -> list[str]:
@@ -122,10 +130,16 @@ async def test_live_transcription_off_transcribes_nothing_before_done(
     await fake.wait_reactions(CHAT, 1, timeout=20)
     send_voice(fake, "speech_01.ogg")
     await fake.wait_reactions(CHAT, 2, timeout=20)
-    # With live transcription the first note would be under way (or done) by now.
+    [collecting] = [c for c in fake.sent if c.chat_id == CHAT and c.method == "sendMessage"]
+    # The session's message shows both notes; then the bot's edit interval passes, so the
+    # edit /done brings is made at once (otherwise it waits, and two short notes can be
+    # transcribed meanwhile: the message would go straight to "Finished").
+    shows_two = texts.collecting(2, 0).split(",", 1)[0]  # "Recording: 2 notes"
+    await eventually(lambda: current_text(fake, collecting.message_id).startswith(shows_two))
+    await asyncio.sleep(EDIT_INTERVAL_SECONDS + 0.5)
+    # With live transcription both notes would be under way (or done) by now.
     assert statuses(tmp_path) == ("COLLECTING", ["PENDING"] * 2)
     assert logged_count(proc, "entry_transcribed") == 0
-    [collecting] = [c for c in fake.sent if c.chat_id == CHAT and c.method == "sendMessage"]
     since = len(fake.sent)
     fake.text(CHAT, USER, "/done")
     # Both notes are left: the session's own message says so, edited in place ...
@@ -139,8 +153,7 @@ async def test_live_transcription_off_transcribes_nothing_before_done(
     assert logged_count(proc, "entry_transcribed") == 2
     # ... and the transcript is the one new message.
     assert [c for c in fake.sent[since:] if c.method == "sendMessage"] == [transcript]
-    shown = [m for m in fake.messages(CHAT) if m["message_id"] == collecting.message_id]
-    assert [m["text"] for m in shown] == [texts.FINISHED]
+    assert current_text(fake, collecting.message_id) == texts.FINISHED
 
 
 async def test_live_session_on_the_taskiq_backend(fake: FakeTelegram, tmp_path: Path) -> None:
