@@ -5,7 +5,8 @@ model starts on it: about 3 ms per second of audio on the development machine, s
 tiny.en's time on one thread. The transcription service knows which note comes next, so that
 note is decoded in a thread of its own, on a core the model leaves idle, while the current
 one is transcribed; its run then starts at the model. The decode is the one faster-whisper
-does with a path (``decode_audio`` at the model's rate), so the text is the same.
+does with a path (``decode_audio`` at the model's rate), so the text is the same. With
+``vad`` the note's speech is found there too (:mod:`transcription.speech_only`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from transcription.speech_only import Speech, find_speech
 
 Stamp = tuple[int, int]
 """A file's size and modification time: decoded audio is used only for the same file."""
@@ -28,6 +32,15 @@ def _stamp(path: Path) -> Stamp | None:
     except OSError:
         return None
     return (status.st_size, status.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A note decoded ahead: ``audio`` the whole note at the model's rate (a float32 numpy
+    array), ``speech`` its speech when VAD was asked for and could be run ahead."""
+
+    audio: Any
+    speech: Speech | None = None
 
 
 class DecodeAhead:
@@ -45,12 +58,14 @@ class DecodeAhead:
         sampling_rate: int,
         *,
         keep: int = 2,
+        vad: bool = False,
         initializer: Callable[[], None] | None = None,
     ) -> None:
         self._rate = sampling_rate
+        self._vad = vad
         self._keep = keep  # decoded float32 audio: about 3.8 MB a minute
         self._lock = threading.Lock()
-        self._started: OrderedDict[Path, Future[tuple[Stamp | None, Any]]] = OrderedDict()
+        self._started: OrderedDict[Path, Future[tuple[Stamp | None, Decoded]]] = OrderedDict()
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="whisper-decode", initializer=initializer
         )
@@ -68,8 +83,8 @@ class DecodeAhead:
                 _, oldest = self._started.popitem(last=False)
                 oldest.cancel()
 
-    def take(self, path: Path) -> Any | None:
-        """The audio of ``path`` decoded ahead (a numpy array), else None (see the class)."""
+    def take(self, path: Path) -> Decoded | None:
+        """``path`` decoded ahead, else None (see the class)."""
         with self._lock:
             started = self._started.pop(path, None)
         if started is None:
@@ -88,8 +103,10 @@ class DecodeAhead:
             self._started.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _decode(self, path: Path) -> tuple[Stamp | None, Any]:
+    def _decode(self, path: Path) -> tuple[Stamp | None, Decoded]:
         from faster_whisper import decode_audio
 
         stamp = _stamp(path)  # before reading: a file replaced meanwhile no longer matches
-        return stamp, decode_audio(str(path), sampling_rate=self._rate)
+        audio = decode_audio(str(path), sampling_rate=self._rate)
+        speech = find_speech(audio, self._rate) if self._vad else None
+        return stamp, Decoded(audio, speech)

@@ -21,6 +21,7 @@ from transcription.decode_ahead import DecodeAhead
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
 from transcription.speaker_turns import SAMPLE_RATE, SpeakerTurns
+from transcription.speech_only import restore_times
 
 _log = structlog.get_logger("transcription.engine")
 
@@ -161,6 +162,8 @@ class WhisperTranscriber:
         self._ahead = DecodeAhead(
             SAMPLE_RATE,
             keep=settings.transcription_concurrency + 1,
+            # The batched pipeline cuts the note by VAD in its own way: it gets audio only.
+            vad=settings.whisper_vad_filter and settings.whisper_batch_size == 0,
             initializer=functools.partial(lower_thread_priority, settings.transcription_nice),
         )
 
@@ -319,9 +322,17 @@ class WhisperTranscriber:
         decoded = self._ahead.take(audio) if isinstance(audio, Path) else None
         source: Any = str(audio) if isinstance(audio, Path) else audio
         if decoded is not None:
-            source = decoded
+            source = decoded.audio
         name = name or (audio.name if isinstance(audio, Path) else "audio")
         turns = self.speaker_turns if options.diarize else None
+        # Speech found ahead: the model hears it alone, VAD off, its times mapped back
+        # (the diarizer needs the whole note, so it keeps the usual path).
+        speech = decoded.speech if decoded is not None else None
+        if speech is not None and turns is None and self._pipeline is None:
+            source = speech.audio
+            decoding["vad_filter"] = False
+        else:
+            speech = None
         started = time.perf_counter()
         try:
             if turns is not None and decoded is None:
@@ -335,6 +346,8 @@ class WhisperTranscriber:
                 )
             else:
                 segments, info = self._model.transcribe(source, **decoding)
+            if speech is not None:
+                segments = restore_times(segments, speech)
             parts: list[TranscriptSegment] = []
             for segment in segments:
                 if stop is not None and stop.is_set():
@@ -345,13 +358,16 @@ class WhisperTranscriber:
         except _decode_error_types() as exc:
             raise AudioDecodeError(f"cannot decode {name}: {exc}") from exc
         text = " ".join(p.text.strip() for p in parts if p.text.strip())
+        duration, speech_seconds = info.duration, getattr(info, "duration_after_vad", None)
+        if speech is not None and decoded is not None:  # the model heard the speech only
+            duration, speech_seconds = len(decoded.audio) / SAMPLE_RATE, speech.seconds
         result = TranscriptResult(
             text=text,
             language=info.language,
             language_probability=info.language_probability,
-            duration_seconds=info.duration,
+            duration_seconds=duration,
             segments=parts,
-            speech_seconds=getattr(info, "duration_after_vad", None),
+            speech_seconds=speech_seconds,
         )
         if turns is not None:
             if stop is not None and stop.is_set():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from faster_whisper import decode_audio
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from sessions import FileSessionManager, SessionState
 from tests.conftest import FIXTURES, TIMEOUT_SCALE, add_note
@@ -27,8 +29,10 @@ from transcription.decode_ahead import DecodeAhead
 from transcription.engine import AudioPrefetcher
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.scheduler import EntryKey, EntryScheduler, finalized_priority
+from transcription.speech_only import find_speech
 
 RATE = 16000
+SENTENCES = ("speech_01.ogg", "speech_02.ogg")
 WAIT = 10 * TIMEOUT_SCALE
 
 
@@ -37,6 +41,19 @@ def ahead() -> Iterator[DecodeAhead]:
     decoder = DecodeAhead(RATE, keep=2)
     yield decoder
     decoder.close()
+
+
+def paused_note(folder: Path) -> Path:
+    """A WAV note: two sentences with three seconds of silence between them."""
+    first, second = (decode_audio(str(FIXTURES / n), sampling_rate=RATE) for n in SENTENCES)
+    audio = np.concatenate([first, np.zeros(3 * RATE, dtype=np.float32), second])
+    path = folder / "paused.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
 
 
 def copy(name: str, folder: Path, as_name: str | None = None) -> Path:
@@ -51,10 +68,36 @@ def test_a_file_decoded_ahead_is_what_the_model_would_decode(
     path = copy("speech_01.ogg", tmp_path)
     ahead.start(path)
     ahead.start(path)  # asked twice: decoded once, taken once
-    audio = ahead.take(path)
-    assert audio is not None
-    assert np.array_equal(audio, decode_audio(str(path), sampling_rate=RATE))
+    decoded = ahead.take(path)
+    assert decoded is not None
+    assert np.array_equal(decoded.audio, decode_audio(str(path), sampling_rate=RATE))
+    assert decoded.speech is None  # VAD not asked for
     assert ahead.take(path) is None  # handed over: the next run decodes for itself
+
+
+def test_with_vad_the_speech_is_found_ahead_as_faster_whisper_finds_it(tmp_path: Path) -> None:
+    path = paused_note(tmp_path)
+    decoder = DecodeAhead(RATE, vad=True)
+    try:
+        decoder.start(path)
+        decoded = decoder.take(path)
+    finally:
+        decoder.close()
+    assert decoded is not None
+    assert decoded.speech is not None
+    audio = decode_audio(str(path), sampling_rate=RATE)
+    chunks = get_speech_timestamps(audio, VadOptions())
+    assert len(chunks) >= 2  # the pause between the two sentences is left out
+    assert decoded.speech.chunks == chunks
+    kept = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
+    assert np.array_equal(decoded.speech.audio, kept)
+    assert decoded.speech.seconds < len(audio) / RATE - 2  # most of the pause is gone
+
+    silent = copy("silence.ogg", tmp_path)
+    speech = find_speech(decode_audio(str(silent), sampling_rate=RATE), RATE)
+    assert speech is not None
+    assert speech.chunks == []
+    assert speech.seconds == 0.0
 
 
 def test_nothing_started_changed_or_undecodable_is_left_to_the_run(
@@ -156,10 +199,15 @@ async def test_the_service_hands_the_next_notes_audio_to_the_transcriber(
 
 
 @pytest.mark.slow
-async def test_the_real_model_gives_the_same_text_from_audio_decoded_ahead(
-    tmp_path: Path,
+@pytest.mark.parametrize("vad", [True, False], ids=["vad", "no-vad"])
+async def test_the_real_model_gives_the_same_transcript_from_audio_decoded_ahead(
+    tmp_path: Path, vad: bool
 ) -> None:
-    whisper = WhisperTranscriber(TranscriptionSettings(whisper_cpu_threads=1))
+    """Text, segment times (mapped back past the pause), duration and speech: the same
+    whether the run decoded the note (and found its speech) itself or had it done ahead."""
+    whisper = WhisperTranscriber(
+        TranscriptionSettings(whisper_cpu_threads=1, whisper_vad_filter=vad)
+    )
     whisper.load()
     taken: list[Any] = []
     take = whisper._ahead.take
@@ -170,14 +218,21 @@ async def test_the_real_model_gives_the_same_text_from_audio_decoded_ahead(
 
     whisper._ahead.take = recorded  # type: ignore[method-assign]
     try:
-        path = copy("speech_02.ogg", tmp_path)
+        path = paused_note(tmp_path)
         plain = await whisper.transcribe(path)
         assert taken == [None]
         whisper.prefetch(path)
         ahead = await whisper.transcribe(path)
         assert taken[-1] is not None  # the run used the audio decoded ahead
+        assert (taken[-1].speech is not None) is vad
         assert ahead.text == plain.text
+        assert len(plain.segments) >= 2
         assert ahead.segments == plain.segments
         assert ahead.duration_seconds == plain.duration_seconds
+        assert ahead.speech_seconds == plain.speech_seconds
+        if vad:  # the second sentence is placed after the pause, where it is in the note
+            assert plain.speech_seconds is not None
+            assert plain.speech_seconds < plain.duration_seconds - 2
+            assert plain.segments[-1].end > plain.speech_seconds
     finally:
         await whisper.aclose()
