@@ -1,6 +1,7 @@
 """/done to delivered, end to end: the real bot against raw faster-whisper on the same files.
 
-    python -m benchmarks.done_e2e [--notes 10] [--seconds 30] [--rounds 3] [--nice 10]
+    python -m benchmarks.done_e2e [--notes 10] [--seconds 30] [--rounds 3] [--nice N]
+                                  [--bot-env NAME=VALUE ...]
 
 Builds the corpus as ``benchmarks/transcription.py`` does (``--notes`` voice notes of at least
 ``--seconds`` each, OGG/Opus), starts the fake Bot API (``tests.fake_telegram.FakeTelegram``)
@@ -21,6 +22,10 @@ transcribing the same files one after another (segments consumed) in a thread of
 at TRANSCRIPTION_NICE; loaded and warmed up before timing. Raw runs before and after each bot
 round; a round's ratio is its time over the mean of the two raw runs around it, and the
 figures printed are the medians of these paired ratios, with the 1-minute load average.
+
+``--nice N`` runs both the bot's inference and the raw baseline at niceness N (default: the
+bot's TRANSCRIPTION_NICE default); ``--bot-env NAME=VALUE`` sets one more setting of the bot
+(repeatable), for trying a variant against the same baseline.
 """
 
 from __future__ import annotations
@@ -125,6 +130,8 @@ def _load() -> float:
 
 async def main_async(args: argparse.Namespace) -> None:
     nice: int = TranscriptionSettings.model_fields["transcription_nice"].default
+    if args.nice is not None:
+        nice = args.nice
     beam_size: int = TranscriptionSettings.model_fields["whisper_beam_size"].default
     threads = default_cpu_threads()
     loop = asyncio.get_running_loop()
@@ -158,6 +165,13 @@ async def main_async(args: argparse.Namespace) -> None:
             # The user's defaults: BotProcess pins the thread count for the tests.
             for name in ("WHISPER_CPU_THREADS", "LIVE_TRANSCRIPTION", "TRANSCRIPTION_NICE"):
                 proc.env.pop(name, None)
+            if args.nice is not None:
+                proc.env["TRANSCRIPTION_NICE"] = str(args.nice)
+            for setting in args.bot_env:
+                name, _, value = setting.partition("=")
+                proc.env[name] = value
+            if args.nice is not None or args.bot_env:
+                print(f"bot settings: nice {nice}, {', '.join(args.bot_env) or 'defaults'}")
             await proc.start()
             try:
                 await proc.wait_started(timeout=60)  # wait_started reads INFO events
@@ -241,6 +255,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="least length of a note")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
+    parser.add_argument("--nice", type=int, default=None, help="niceness of bot and raw runs")
+    parser.add_argument(
+        "--bot-env", action="append", default=[], metavar="NAME=VALUE", help="a bot setting"
+    )
     args = parser.parse_args()
     asyncio.run(main_async(args))
 

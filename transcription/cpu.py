@@ -50,3 +50,24 @@ def lower_thread_priority(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, thread, max(current, min(nice, 19)))
     except OSError as exc:  # e.g. not permitted in a locked-down container: run as is
         _log.warning("thread_priority_unchanged", error=str(exc))
+
+
+def limit_blas_threads(threads: int = 1) -> bool:
+    """Keep numpy's BLAS to ``threads`` threads in this process; whether a limit was set
+    (False: threadpoolctl is missing, or numpy's BLAS is not loaded yet).
+
+    numpy's wheels bring OpenBLAS with a thread per core, and faster-whisper's feature
+    extraction (one small matrix product per note) wakes them all: the helper then spins for
+    about 0.1 s per note on the core the bot's event loop, downloads and next-note decoding
+    need, at normal priority (1.2 s of CPU in a ten-note session here, BENCHMARKS.md). One
+    thread does that product in a few milliseconds. Code that wants more for a while (the
+    diarizer's encoder) raises the limit around its own work with ``threadpool_limits``.
+    """
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return False
+    if not any(pool.get("user_api") == "blas" for pool in threadpool_info()):
+        return False
+    threadpool_limits(limits=threads, user_api="blas")
+    return True

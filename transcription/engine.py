@@ -16,7 +16,7 @@ import structlog
 
 from sessions import Transcript
 from sessions import TranscriptSegment as TranscriptSegment
-from transcription.cpu import default_cpu_threads, lower_thread_priority
+from transcription.cpu import default_cpu_threads, limit_blas_threads, lower_thread_priority
 from transcription.decode_ahead import DecodeAhead
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
@@ -198,6 +198,7 @@ class WhisperTranscriber:
             ) from exc
         if self.settings.whisper_batch_size > 0:
             self._pipeline = BatchedInferencePipeline(model=self._model)
+        limit_blas_threads()  # numpy is loaded now (faster-whisper's features use its BLAS)
         language = self.settings.whisper_language
         if language is not None and language != "en" and not self._model.model.is_multilingual:
             # faster-whisper transcribes English anyway; say so once, not at every note.

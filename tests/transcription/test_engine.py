@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -176,3 +180,40 @@ def test_zero_cpu_threads_means_half_the_cores_from_one_to_four(cores: int, thre
     assert default.cpu_threads == default_cpu_threads(usable_cores())
     chosen = WhisperTranscriber(TranscriptionSettings(_env_file=None, whisper_cpu_threads=3))  # type: ignore[call-arg]
     assert chosen.cpu_threads == 3
+
+
+_BLAS_THREADS_SCRIPT = """
+import json
+import threadpoolctl
+from transcription import TranscriptionSettings, WhisperTranscriber
+
+def blas() -> list[int]:
+    return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+
+import numpy  # noqa: F401 - loaded as faster-whisper loads it, with its own thread count
+before = blas()
+WhisperTranscriber(TranscriptionSettings(_env_file=None, whisper_cpu_threads=1)).load()
+print(json.dumps({"before": before, "after": blas()}))
+"""
+
+
+@pytest.mark.slow
+def test_loading_the_model_keeps_numpys_blas_to_one_thread() -> None:
+    """numpy's OpenBLAS starts a thread per core; once the model is loaded it uses one, so
+    no helper spins on the core the rest of the bot needs (a fresh process: the limit is
+    process-wide)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["HF_HUB_OFFLINE"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", _BLAS_THREADS_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["before"], "numpy's BLAS was not found"
+    if usable_cores() > 1:
+        assert max(seen["before"]) > 1  # numpy's own default: more than one
+    assert seen["after"] == [1] * len(seen["before"])
