@@ -5,7 +5,7 @@ model starts on it: about 3 ms per second of audio on the development machine, s
 tiny.en's time on one thread. The transcription service knows which note comes next, so that
 note is decoded in a thread of its own, on a core the model leaves idle, while the current
 one is transcribed; its run then starts at the model. The decode is the one faster-whisper
-does with a path (``decode_audio`` at the model's rate), so the text is the same. With
+does (:func:`transcription.audio.decode`, at the model's rate), so the text is the same. With
 ``vad`` the note's speech is found there too (:mod:`transcription.speech_only`).
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from transcription.audio import decode
 from transcription.speech_only import Speech, find_speech
 
 Stamp = tuple[int, int]
@@ -104,9 +105,7 @@ class DecodeAhead:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _decode(self, path: Path) -> tuple[Stamp | None, Decoded]:
-        from faster_whisper import decode_audio
-
         stamp = _stamp(path)  # before reading: a file replaced meanwhile no longer matches
-        audio = decode_audio(str(path), sampling_rate=self._rate)
+        audio = decode(path, self._rate)
         speech = find_speech(audio, self._rate) if self._vad else None
         return stamp, Decoded(audio, speech)

@@ -16,6 +16,7 @@ import structlog
 
 from sessions import Transcript
 from sessions import TranscriptSegment as TranscriptSegment
+from transcription.audio import decode
 from transcription.cpu import default_cpu_threads, limit_blas_threads, lower_thread_priority
 from transcription.decode_ahead import DecodeAhead
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
@@ -142,6 +143,7 @@ class WhisperTranscriber:
         self.speaker_turns = speaker_turns
         self._model: Any = None
         self._pipeline: Any = None
+        self._decode = decode  # a file or stream to samples at the model's rate
         # "auto" is resolved at load: asking ctranslate2 for GPUs imports it (about a
         # second), which the bot's start does not wait for.
         self.device: str = settings.whisper_device
@@ -321,26 +323,21 @@ class WhisperTranscriber:
             # 30-second window; it cuts them at half the model's context (223 tokens).
             decoding["hotwords"] = options.hotwords
         decoded = self._ahead.take(audio) if isinstance(audio, Path) else None
-        source: Any = str(audio) if isinstance(audio, Path) else audio
-        if decoded is not None:
-            source = decoded.audio
         name = name or (audio.name if isinstance(audio, Path) else "audio")
         turns = self.speaker_turns if options.diarize else None
         # Speech found ahead: the model hears it alone, VAD off, its times mapped back
         # (the diarizer needs the whole note, so it keeps the usual path).
         speech = decoded.speech if decoded is not None else None
-        if speech is not None and turns is None and self._pipeline is None:
-            source = speech.audio
-            decoding["vad_filter"] = False
-        else:
+        if speech is None or turns is not None or self._pipeline is not None:
             speech = None
+        else:
+            decoding["vad_filter"] = False
         started = time.perf_counter()
         try:
-            if turns is not None and decoded is None:
-                from faster_whisper import decode_audio
-
-                # Decoded once, for Whisper and then the diarizer.
-                source = decode_audio(source, sampling_rate=SAMPLE_RATE)
+            # Decoded here, not by faster-whisper (whose decoding ends in a full garbage
+            # collection: see transcription.audio); once, for Whisper and any diarizer.
+            whole = decoded.audio if decoded is not None else self._decode(audio, SAMPLE_RATE)
+            source: Any = speech.audio if speech is not None else whole
             if self._pipeline is not None:
                 segments, info = self._pipeline.transcribe(
                     source, batch_size=settings.whisper_batch_size, **decoding
@@ -360,8 +357,8 @@ class WhisperTranscriber:
             raise AudioDecodeError(f"cannot decode {name}: {exc}") from exc
         text = " ".join(p.text.strip() for p in parts if p.text.strip())
         duration, speech_seconds = info.duration, getattr(info, "duration_after_vad", None)
-        if speech is not None and decoded is not None:  # the model heard the speech only
-            duration, speech_seconds = len(decoded.audio) / SAMPLE_RATE, speech.seconds
+        if speech is not None:  # the model heard the speech only
+            duration, speech_seconds = len(whole) / SAMPLE_RATE, speech.seconds
         result = TranscriptResult(
             text=text,
             language=info.language,
@@ -373,7 +370,7 @@ class WhisperTranscriber:
         if turns is not None:
             if stop is not None and stop.is_set():
                 raise InferenceStopped(f"{name}: stopped before diarization")
-            result = turns.apply(source, result, name)
+            result = turns.apply(whole, result, name)
         return result.model_copy(update={"processing_seconds": time.perf_counter() - started})
 
     async def aclose(self) -> None:

@@ -165,9 +165,18 @@ class UpdateInbox:
             )
 
     def _delete(self, update_id: int) -> None:
-        self._connection().execute(
-            "DELETE FROM held WHERE bot_id = ? AND update_id = ?", (self.bot_id, update_id)
-        )
+        # Not synced: a removal lost to a power cut only means the update is handled again at
+        # start-up, where the journal already knows it. In WAL mode an unsynced commit keeps
+        # the file sound, and the next stored batch's sync writes it out as well. A burst of
+        # 50 notes is so 50 fewer fsyncs beside the notes' own writes.
+        db = self._connection()
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            db.execute(
+                "DELETE FROM held WHERE bot_id = ? AND update_id = ?", (self.bot_id, update_id)
+            )
+        finally:
+            db.execute("PRAGMA synchronous=FULL")  # what stores updates stays synced
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:

@@ -79,6 +79,23 @@ async def test_updates_come_back_in_the_order_stored_and_only_for_their_bot(
     await again.close()
 
 
+async def test_a_removal_is_not_synced_but_what_stores_updates_is(tmp_path: Path) -> None:
+    """Removals skip the fsync (a lost one is handled again and recognised by the journal);
+    the connection is back to synced commits for the next stored batch, and a removal is
+    kept once the inbox is closed without another store."""
+    path = tmp_path / "inbox.sqlite3"
+    inbox = UpdateInbox(path)
+    await inbox.open(BOT_ID)
+    assert inbox._connection().execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    await inbox.store([text_update(1, 1, "a"), text_update(2, 1, "b")])
+    await inbox.remove(1)
+    assert inbox._connection().execute("PRAGMA synchronous").fetchone() == (2,)
+    await inbox.close()
+    reopened = UpdateInbox(path)
+    assert [u["update_id"] for u in await reopened.open(BOT_ID)] == [2]
+    await reopened.close()
+
+
 async def test_an_unreadable_inbox_is_set_aside_and_a_new_one_started(tmp_path: Path) -> None:
     path = tmp_path / "inbox.sqlite3"
     path.write_bytes(b"this is not an SQLite database, not at all" * 100)

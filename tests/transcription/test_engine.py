@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import structlog
 
@@ -25,6 +26,7 @@ from transcription.worker import ModelCache
 def with_fake_model(settings: TranscriptionSettings, model: FakeWhisperModel) -> WhisperTranscriber:
     transcriber = WhisperTranscriber(settings)
     transcriber._model = model  # no load: the fake stands in for faster-whisper's model
+    transcriber._decode = lambda _audio, rate: np.zeros(rate, dtype=np.float32)  # no file
     return transcriber
 
 
