@@ -18,9 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from transcription.audio import decode
+from transcription.audio import Audio, decode
 from transcription.speech_only import Speech, find_speech
 
 Stamp = tuple[int, int]
@@ -37,10 +36,10 @@ def _stamp(path: Path) -> Stamp | None:
 
 @dataclass(frozen=True)
 class Decoded:
-    """A note decoded ahead: ``audio`` the whole note at the model's rate (a float32 numpy
-    array), ``speech`` its speech when VAD was asked for and could be run ahead."""
+    """A note decoded ahead: ``audio`` the whole note at the model's rate, ``speech`` its
+    speech when VAD was asked for and could be run ahead."""
 
-    audio: Any
+    audio: Audio
     speech: Speech | None = None
 
 

@@ -22,7 +22,7 @@ from transcription.decode_ahead import DecodeAhead
 from transcription.options import DEFAULT_OPTIONS, DecodeOptions
 from transcription.settings import TranscriptionSettings
 from transcription.speaker_turns import SAMPLE_RATE, SpeakerTurns
-from transcription.speech_only import restore_times
+from transcription.speech_only import Speech, restore_times
 
 _log = structlog.get_logger("transcription.engine")
 
@@ -327,10 +327,10 @@ class WhisperTranscriber:
         turns = self.speaker_turns if options.diarize else None
         # Speech found ahead: the model hears it alone, VAD off, its times mapped back
         # (the diarizer needs the whole note, so it keeps the usual path).
-        speech = decoded.speech if decoded is not None else None
-        if speech is None or turns is not None or self._pipeline is not None:
-            speech = None
-        else:
+        speech: Speech | None = None
+        if decoded is not None and turns is None and self._pipeline is None:
+            speech = decoded.speech
+        if speech is not None:
             decoding["vad_filter"] = False
         started = time.perf_counter()
         try:

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import structlog
 
-_log = structlog.get_logger("transcription.speech_only")
+from transcription.audio import Audio
 
-Audio = npt.NDArray[np.float32]
+_log = structlog.get_logger("transcription.speech_only")
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ async def test_updates_come_back_in_the_order_stored_and_only_for_their_bot(
     await again.close()
 
 
-async def test_a_removal_is_not_synced_but_what_stores_updates_is(tmp_path: Path) -> None:
+async def test_removals_leave_stores_synced_and_are_kept_across_a_close(tmp_path: Path) -> None:
     """Removals skip the fsync (a lost one is handled again and recognised by the journal);
     the connection is back to synced commits for the next stored batch, and a removal is
     kept once the inbox is closed without another store."""
